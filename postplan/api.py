@@ -1,0 +1,10 @@
+"""The only module that knows every router; mounts the versioned API under /v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from postplan.calendars.endpoints import router as calendars_router
+
+api_router = APIRouter(prefix="/v1")
+api_router.include_router(calendars_router)

@@ -1,0 +1,85 @@
+"""Application factory: lifespan resources, middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from postplan import __version__
+from postplan.api import api_router
+from postplan.config import Settings, get_settings
+from postplan.core import handlers
+from postplan.core.auth import Authenticator
+from postplan.core.db import create_engine, create_sessionmaker
+from postplan.core.flags import FlagService
+from postplan.core.logging import configure_logging, get_logger
+from postplan.core.middleware import RequestContextMiddleware
+from postplan.core.migrate import upgrade_async
+from postplan.health.endpoints import router as health_router
+
+log = get_logger("postplan.app")
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
+               run_worker: bool | None = None) -> FastAPI:
+    """Build the ASGI app.
+
+    `migrate` defaults to True on SQLite (the embedded default migrates itself) and False on
+    Postgres, where `postplan migrate` is a deliberate release step.
+    """
+    settings = settings or get_settings()
+    do_migrate = settings.is_sqlite if migrate is None else migrate
+    start_worker = settings.worker_enabled if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if do_migrate:
+            await upgrade_async(settings.database_url)
+        engine = create_engine(settings.database_url,
+                               disable_statement_cache=settings.database_disable_statement_cache,
+                               pool_size=settings.database_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        async with AsyncExitStack() as stack:
+            for hook in app.state.lifespan_hooks:
+                await stack.enter_async_context(hook(app))
+            log.info("app.started", version=__version__, database=engine.dialect.name,
+                     worker=start_worker)
+            try:
+                yield
+            finally:
+                log.info("app.stopping")
+        await engine.dispose()
+
+    app = FastAPI(
+        title="postplan",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings)
+    app.state.flags = FlagService(settings)
+    app.state.run_worker = start_worker
+    # Domains append async context managers here; each runs for the app's lifetime.
+    app.state.lifespan_hooks = []
+    handlers.install(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["*"], allow_headers=["*"],
+                           expose_headers=["ETag", "X-Request-Id", "X-Checksum"])
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    return app
+
+
+def build_default_app() -> FastAPI:
+    """Entry for `uvicorn postplan.app:build_default_app --factory`."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_file)
+    return create_app(settings)

@@ -1,0 +1,81 @@
+"""Calendars and entries: list, read, edit (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from postplan.calendars import service
+from postplan.calendars.schemas import CalendarOut, CalendarWithEntries, EntryOut, EntryPatch
+from postplan.core.auth import CurrentUser
+from postplan.core.context import bind
+from postplan.core.deps import Session
+from postplan.core.schemas import Page
+
+router = APIRouter(tags=["calendars"])
+
+
+@router.get("/calendars", response_model=Page[CalendarOut], response_model_by_alias=True)
+async def list_calendars(
+    user: CurrentUser,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[CalendarOut]:
+    """The caller's calendars, newest first."""
+    rows, next_cursor = await service.list_calendars(session, user.id, limit, cursor)
+    return Page[CalendarOut](
+        items=[CalendarOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get("/calendars/{calendar_id}", response_model=CalendarWithEntries)
+async def get_calendar(
+    calendar_id: uuid.UUID, user: CurrentUser, session: Session
+) -> CalendarWithEntries:
+    """One calendar with its latest saved entries, ordered by `scheduledAt`."""
+    bind(calendarId=str(calendar_id))
+    calendar = await service.get_calendar(session, user.id, calendar_id)
+    entries, _ = await service.list_entries(session, user.id, calendar_id)
+    return CalendarWithEntries.model_validate(
+        {**CalendarOut.model_validate(calendar).model_dump(),
+         "entries": [EntryOut.model_validate(e) for e in entries]}
+    )
+
+
+@router.get("/calendars/{calendar_id}/entries", response_model=Page[EntryOut])
+async def list_entries(
+    calendar_id: uuid.UUID,
+    user: CurrentUser,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[EntryOut]:
+    """Latest saved entries, ordered by `scheduledAt`, in pages."""
+    bind(calendarId=str(calendar_id))
+    rows, next_cursor = await service.list_entries(
+        session, user.id, calendar_id, limit=limit, cursor=cursor
+    )
+    return Page[EntryOut](items=[EntryOut.model_validate(r) for r in rows],
+                          next_cursor=next_cursor)
+
+
+@router.patch("/calendars/{calendar_id}/entries/{entry_id}", response_model=EntryOut)
+async def patch_entry(
+    calendar_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    patch: EntryPatch,
+    user: CurrentUser,
+    session: Session,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> EntryOut:
+    """Edit an entry. Send `If-Match: <version>`; a stale version answers 412."""
+    bind(calendarId=str(calendar_id))
+    entry = await service.update_entry(
+        session, user.id, calendar_id, entry_id, patch, service.parse_if_match(if_match)
+    )
+    response.headers["ETag"] = f'"{entry.version}"'
+    return EntryOut.model_validate(entry)

@@ -1,0 +1,125 @@
+"""Every query on calendars, runs and entries, always scoped to one user."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
+
+
+class CalendarRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: str, calendar_id: uuid.UUID) -> Calendar | None:
+        stmt = select(Calendar).where(Calendar.id == calendar_id, Calendar.user_id == user_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def page(
+        self, user_id: str, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+    ) -> Sequence[Calendar]:
+        stmt = select(Calendar).where(Calendar.user_id == user_id)
+        if after is not None:
+            stmt = stmt.where(tuple_(Calendar.created_at, Calendar.id) < after)
+        stmt = stmt.order_by(Calendar.created_at.desc(), Calendar.id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def get_run(self, user_id: str, run_id: uuid.UUID) -> CalendarRun | None:
+        stmt = select(CalendarRun).where(CalendarRun.id == run_id, CalendarRun.user_id == user_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+class EntryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(
+        self, user_id: str, calendar_id: uuid.UUID, entry_id: uuid.UUID, *, for_update: bool = False
+    ) -> CalendarEntry | None:
+        stmt = select(CalendarEntry).where(
+            CalendarEntry.id == entry_id,
+            CalendarEntry.calendar_id == calendar_id,
+            CalendarEntry.user_id == user_id,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def page(
+        self,
+        user_id: str,
+        calendar_id: uuid.UUID,
+        limit: int | None,
+        after: tuple[dt.datetime, uuid.UUID] | None = None,
+        entry_ids: Sequence[uuid.UUID] | None = None,
+    ) -> Sequence[CalendarEntry]:
+        stmt = select(CalendarEntry).where(
+            CalendarEntry.calendar_id == calendar_id, CalendarEntry.user_id == user_id
+        )
+        if entry_ids is not None:
+            stmt = stmt.where(CalendarEntry.id.in_(entry_ids))
+        if after is not None:
+            stmt = stmt.where(tuple_(CalendarEntry.scheduled_at, CalendarEntry.id) > after)
+        stmt = stmt.order_by(CalendarEntry.scheduled_at, CalendarEntry.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def iterate(
+        self, user_id: str, calendar_id: uuid.UUID, batch: int = 1000
+    ) -> AsyncIterator[CalendarEntry]:
+        """All entries in `scheduledAt` order, read in keyset batches so memory stays flat."""
+        after: tuple[dt.datetime, uuid.UUID] | None = None
+        while True:
+            rows = await self.page(user_id, calendar_id, batch, after)
+            for row in rows:
+                yield row
+            if len(rows) < batch:
+                return
+            after = (rows[-1].scheduled_at, rows[-1].id)
+
+    async def count(self, user_id: str, calendar_id: uuid.UUID) -> int:
+        stmt = select(func.count()).select_from(CalendarEntry).where(
+            CalendarEntry.calendar_id == calendar_id, CalendarEntry.user_id == user_id
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    def add_revision(self, entry: CalendarEntry, source: str) -> EntryRevision:
+        revision = EntryRevision(
+            entry_id=entry.id,
+            calendar_id=entry.calendar_id,
+            user_id=entry.user_id,
+            version=entry.version,
+            source=source,
+            data=snapshot(entry),
+        )
+        self.session.add(revision)
+        return revision
+
+    async def revisions(self, user_id: str, entry_id: uuid.UUID) -> Sequence[EntryRevision]:
+        stmt = (
+            select(EntryRevision)
+            .where(EntryRevision.entry_id == entry_id, EntryRevision.user_id == user_id)
+            .order_by(EntryRevision.version)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+EDITABLE_FIELDS = (
+    "hook", "caption", "hashtags", "scheduled_at", "format", "pillar",
+    "call_to_action", "asset_notes", "media",
+)
+
+
+def snapshot(entry: CalendarEntry) -> dict[str, object]:
+    """The user-owned fields of an entry as JSON-ready values."""
+    data: dict[str, object] = {}
+    for name in EDITABLE_FIELDS:
+        value = getattr(entry, name)
+        data[name] = value.isoformat() if isinstance(value, dt.datetime) else value
+    return data

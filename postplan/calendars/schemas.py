@@ -1,0 +1,117 @@
+"""HTTP shapes of calendars and entries (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, Field, StringConstraints, field_serializer, field_validator
+
+from postplan.core.schemas import InputSchema, Schema
+from postplan.core.vocab import EntryFormat
+
+
+def to_local(value: dt.datetime, tz: str) -> dt.datetime:
+    """An instant shown with the offset its zone has at that instant."""
+    return value.astimezone(zoneinfo.ZoneInfo(tz))
+
+
+class Media(InputSchema):
+    url: AnyHttpUrl
+    type: Literal["image", "video"]
+
+
+class EntryOut(Schema):
+    id: uuid.UUID
+    calendar_id: uuid.UUID
+    run_id: uuid.UUID | None
+    channel: str
+    format: str
+    scheduled_at: dt.datetime
+    timezone: str
+    pillar: str
+    hook: str
+    caption: str
+    hashtags: list[str]
+    call_to_action: str
+    asset_notes: str
+    media: list[dict[str, Any]]
+    version: int
+    edited: bool
+    updated_at: dt.datetime
+
+    @field_serializer("scheduled_at")
+    def _local(self, value: dt.datetime) -> str:
+        return to_local(value, self.timezone).isoformat()
+
+    @field_serializer("updated_at")
+    def _utc(self, value: dt.datetime) -> str:
+        return value.astimezone(dt.UTC).isoformat()
+
+
+class CalendarOut(Schema):
+    id: uuid.UUID
+    name: str
+    brief: dict[str, Any]
+    timezone: str
+    latest_run_id: uuid.UUID | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @field_serializer("created_at", "updated_at")
+    def _utc(self, value: dt.datetime) -> str:
+        return value.astimezone(dt.UTC).isoformat()
+
+
+class CalendarWithEntries(CalendarOut):
+    entries: list[EntryOut]
+
+
+def _clean_text(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Hashtag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class EntryPatch(InputSchema):
+    """A manual edit: any subset of the fields a user owns."""
+
+    hook: Annotated[str, StringConstraints(max_length=300)] | None = None
+    caption: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    hashtags: list[Hashtag] | None = Field(None, max_length=30)
+    scheduled_at: dt.datetime | None = None
+    format: EntryFormat | None = None
+    pillar: Annotated[str, StringConstraints(max_length=80)] | None = None
+    call_to_action: Annotated[str, StringConstraints(max_length=300)] | None = None
+    asset_notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    media: list[Media] | None = Field(None, max_length=35)
+
+    @field_validator("hook", "caption", "pillar", "call_to_action", "asset_notes")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _clean_text(value)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned: list[str] = []
+        for tag in value:
+            tag = tag.strip().lstrip("#")
+            if not tag or any(c.isspace() for c in tag) or "\x00" in tag or "#" in tag:
+                raise ValueError(f"hashtag {tag!r} must be one word without '#' or spaces")
+            cleaned.append(tag)
+        return cleaned
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must carry a UTC offset, e.g. 2026-12-01T18:00:00+01:00")
+        return value

@@ -1,0 +1,159 @@
+"""Calendars and entries: read the latest saved state, and edit it with optimistic locking.
+
+Other domains (exports, publishing) read entries through the functions here, never the tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postplan.calendars.repository import CalendarRepository, EntryRepository
+from postplan.calendars.schemas import EntryPatch
+from postplan.core.errors import AppError, NotFound, PreconditionFailed, Unprocessable
+from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
+from postplan.models import Calendar, CalendarEntry, CalendarRun
+
+
+class InvalidCursor(AppError):
+    status_code = 422
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+def encode_cursor(moment: dt.datetime, row_id: uuid.UUID) -> str:
+    raw = f"{moment.astimezone(dt.UTC).isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, row_id = raw.partition("|")
+        parsed = dt.datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, uuid.UUID(row_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("the cursor is not one this service issued") from exc
+
+
+async def get_calendar(session: AsyncSession, user_id: str, calendar_id: uuid.UUID) -> Calendar:
+    """The user's calendar, or 404 (also for another user's id)."""
+    calendar = await CalendarRepository(session).get(user_id, calendar_id)
+    if calendar is None:
+        raise NotFound("calendar not found", code="calendar_not_found")
+    return calendar
+
+
+async def list_calendars(
+    session: AsyncSession, user_id: str, limit: int, cursor: str | None
+) -> tuple[Sequence[Calendar], str | None]:
+    rows = await CalendarRepository(session).page(user_id, limit + 1, decode_cursor(cursor))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, next_cursor
+
+
+async def list_entries(
+    session: AsyncSession,
+    user_id: str,
+    calendar_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+    entry_ids: Sequence[uuid.UUID] | None = None,
+) -> tuple[Sequence[CalendarEntry], str | None]:
+    """Latest saved entries ordered by `scheduledAt` (manual edits included)."""
+    await get_calendar(session, user_id, calendar_id)
+    repo = EntryRepository(session)
+    fetch = None if limit is None else limit + 1
+    rows = await repo.page(user_id, calendar_id, fetch, decode_cursor(cursor), entry_ids)
+    next_cursor = None
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].scheduled_at, rows[-1].id)
+    return rows, next_cursor
+
+
+def iterate_entries(
+    session: AsyncSession, user_id: str, calendar_id: uuid.UUID, batch: int = 1000
+) -> AsyncIterator[CalendarEntry]:
+    """Stream every entry of a calendar in order, in batches (for exports of any size)."""
+    return EntryRepository(session).iterate(user_id, calendar_id, batch)
+
+
+async def get_run(session: AsyncSession, user_id: str, run_id: uuid.UUID) -> CalendarRun:
+    run = await CalendarRepository(session).get_run(user_id, run_id)
+    if run is None:
+        raise NotFound("run not found", code="run_not_found")
+    return run
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """`If-Match: 3`, `"3"` or `W/"3"` → 3; a malformed value is a client error."""
+    if header is None or header.strip() in {"", "*"}:
+        return None
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit():
+        raise Unprocessable("If-Match must be the entry's version number", code="invalid_if_match")
+    return int(value)
+
+
+async def update_entry(
+    session: AsyncSession,
+    user_id: str,
+    calendar_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    patch: EntryPatch,
+    expected_version: int | None,
+) -> CalendarEntry:
+    """Apply a manual edit; keep the previous state as a revision; bump the version."""
+    repo = EntryRepository(session)
+    entry = await repo.get(user_id, calendar_id, entry_id, for_update=True)
+    if entry is None:
+        raise NotFound("entry not found", code="entry_not_found")
+    if expected_version is not None and expected_version != entry.version:
+        raise PreconditionFailed(
+            f"entry is at version {entry.version}, not {expected_version}",
+            code="version_mismatch",
+            extra={"currentVersion": entry.version},
+            headers={"ETag": f'"{entry.version}"'},
+        )
+    changes = patch.model_dump(exclude_unset=True)
+    if not changes:
+        raise Unprocessable("the edit changes no field", code="empty_patch")
+    for name, value in changes.items():
+        if value is None:
+            raise Unprocessable(f"{name} cannot be null", code="null_field",
+                                extra={"errors": [{"field": name, "message": "cannot be null"}]})
+    if "format" in changes and changes["format"] not in FORMATS_BY_CHANNEL[Channel(entry.channel)]:
+        raise Unprocessable(
+            f"format {changes['format']} is not available on {entry.channel}",
+            code="invalid_format",
+            extra={"errors": [{"field": "format", "message": "not available on this channel"}]},
+        )
+    if "media" in changes:
+        changes["media"] = [{"url": str(m.url), "type": m.type} for m in patch.media or []]
+    if "scheduled_at" in changes:
+        changes["scheduled_at"] = changes["scheduled_at"].astimezone(dt.UTC)
+    if "format" in changes:
+        changes["format"] = str(changes["format"])
+    for name, value in changes.items():
+        setattr(entry, name, value)
+    entry.version += 1
+    entry.edited = True
+    repo.add_revision(entry, source="edit")
+    await session.flush()
+    return entry

@@ -1,0 +1,1 @@
+"""Domain-free infrastructure: database, errors, logging, metrics, flags, SSE helpers."""

@@ -1,0 +1,93 @@
+"""Exception handlers: every error leaves as problem+json; no stack trace reaches a client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from postplan.core.context import request_id_var
+from postplan.core.errors import PROBLEM_CONTENT_TYPE, AppError, problem
+from postplan.core.logging import get_logger
+
+log = get_logger("postplan.errors")
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    413: ("body_too_large", "Content too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+}
+
+
+def problem_response(status: int, code: str, title: str, detail: str,
+                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """A problem+json response carrying the current request id."""
+    return JSONResponse(
+        problem(status, code, title, detail, request_id_var.get(), **extra),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "")
+
+
+async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    if exc.status_code >= 500:
+        log.error("http.app_error", code=exc.code, detail=exc.detail)
+    return problem_response(exc.status_code, exc.code, exc.title, exc.detail,
+                            headers=exc.headers or None, **exc.extra)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    malformed = False
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            malformed = True
+        errors.append({
+            "field": _field_path(tuple(err.get("loc", ()))),
+            "message": str(err.get("msg", "invalid")),
+            "type": str(err.get("type", "invalid")),
+        })
+    if malformed:
+        return problem_response(400, "malformed_json", "Malformed JSON",
+                                "the request body is not valid JSON", errors=errors)
+    return problem_response(422, "validation_failed", "Validation failed",
+                            "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
+                            errors=errors)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(exc.status_code, code, title, detail,
+                            headers=dict(exc.headers) if exc.headers else None)
+
+
+async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("http.unhandled_error", errorType=type(exc).__name__)
+    return problem_response(500, "internal_error", "Internal error",
+                            "an unexpected error occurred; quote the requestId when reporting it")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an app."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

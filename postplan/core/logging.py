@@ -1,0 +1,121 @@
+"""structlog set-up: one JSON object per line, the six correlation fields on every line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+
+from postplan.core.context import REQUIRED_LOG_FIELDS
+
+_SECRET_KEYS = re.compile(
+    r"(token|secret|password|authorization|api[_-]?key|cookie)", re.IGNORECASE
+)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_TOKEN_LIKE = re.compile(r"\b(act|rft|IG[A-Za-z]{2})\.[A-Za-z0-9._-]{6,}")
+
+
+def mask(value: str) -> str:
+    """Hide all but a short prefix of a secret, so a log still tells two tokens apart."""
+    if len(value) <= 8:
+        return "***"
+    return value[:4] + "***"
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _TOKEN_LIKE.sub(lambda m: mask(m.group(0)), _BEARER.sub(r"\1***", value))
+    if isinstance(value, dict):
+        return {
+            k: ("***" if isinstance(k, str) and _SECRET_KEYS.search(k) and v else _scrub(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Never let a token reach a log line, whatever a caller passed."""
+    for key in list(event_dict):
+        value = event_dict[key]
+        if _SECRET_KEYS.search(key) and key not in REQUIRED_LOG_FIELDS and value:
+            event_dict[key] = "***"
+        else:
+            event_dict[key] = _scrub(value)
+    return event_dict
+
+
+def add_required_fields(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Every line carries the six fields of DESIGN.md §6, null where one does not apply."""
+    for field in REQUIRED_LOG_FIELDS:
+        event_dict.setdefault(field, None)
+    return event_dict
+
+
+_configured_stream: TextIO | None = None
+
+
+def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
+    """Send structlog and stdlib logging (uvicorn, alembic) through one JSON pipeline."""
+    global _configured_stream
+    stream: TextIO
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        if _configured_stream is not None and _configured_stream is not sys.stderr:
+            _configured_stream.close()
+        stream = log_file.open("a", encoding="utf-8", buffering=1)
+    else:
+        stream = sys.stderr
+    _configured_stream = stream
+
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+        add_required_fields,
+        redact_secrets,
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared[:1], structlog.stdlib.ExtraAdder(), *shared[1:]],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "sqlalchemy"):
+        lg = logging.getLogger(name)
+        lg.handlers = []
+        lg.propagate = True
+    # The access log is replaced by our own request log line, which carries the six fields.
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A structlog logger; event names are dotted lower-case words."""
+    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]

@@ -1,0 +1,65 @@
+"""Every Prometheus metric postplan exports (DESIGN.md §6), declared in one place.
+
+Label values are low-cardinality words (channel, outcome), never ids. Label sets are created at
+zero on import so a first failure is visible as a change, not as a new series.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from postplan import __version__
+
+SSE_OUTCOMES = ("completed", "partial", "error", "timeout", "client_closed")
+PUBLISH_OUTCOMES = ("published", "failed", "needs_reauth", "unknown", "dry_run", "queued",
+                    "retry")
+CHANNELS = ("tiktok", "instagram")
+
+registry: CollectorRegistry = REGISTRY
+
+BUILD_INFO = Info("postplan_build", "Build information.")
+BUILD_INFO.info({"version": __version__})
+PROCESS_START = Gauge("postplan_process_start_time_seconds",
+                      "Unix time this process started.")
+PROCESS_START.set(time.time())
+
+SSE_STREAMS = Counter("postplan_sse_streams_total",
+                      "Generation streams finished, by outcome.", ["outcome"])
+SSE_OPEN = Gauge("postplan_sse_open_streams", "Generation and replay streams open now.")
+GENERATION_ENTRIES = Counter("postplan_generation_entries_total",
+                             "Entries generated, by mode.", ["mode"])
+
+PUBLISH_RESULTS = Counter("postplan_publish_results_total",
+                          "Publish outcomes per entry and channel.", ["channel", "outcome"])
+PUBLISH_ATTEMPTS = Counter("postplan_publish_attempts_total",
+                           "Calls made to channel APIs, by outcome.", ["channel", "outcome"])
+ADAPTER_AUTH_MISSING = Counter(
+    "postplan_adapter_auth_missing_total",
+    "Adapter auth/config missing events (a live publish refused for missing credentials).",
+    ["channel", "reason"],
+)
+ADAPTER_CONFIGURED = Gauge("postplan_adapter_configured",
+                           "1 when a channel's app credentials are configured.", ["channel"])
+
+REQUEST_LATENCY = Histogram(
+    "postplan_request_duration_seconds",
+    "Latency of publish and export requests.",
+    ["endpoint"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+SPOOL_DEPTH = Gauge("postplan_publish_spool_depth",
+                    "Publish intents waiting in the local spool for the database.")
+
+for _outcome in SSE_OUTCOMES:
+    SSE_STREAMS.labels(outcome=_outcome)
+for _channel in CHANNELS:
+    for _outcome in PUBLISH_OUTCOMES:
+        PUBLISH_RESULTS.labels(channel=_channel, outcome=_outcome)
+        PUBLISH_ATTEMPTS.labels(channel=_channel, outcome=_outcome)
+    for _reason in ("missing", "invalid", "config_missing"):
+        ADAPTER_AUTH_MISSING.labels(channel=_channel, reason=_reason)
+    ADAPTER_CONFIGURED.labels(channel=_channel)
+for _endpoint in ("publish", "export"):
+    REQUEST_LATENCY.labels(endpoint=_endpoint)

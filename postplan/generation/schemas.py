@@ -1,0 +1,132 @@
+"""The contract between generation and the rest: a Brief in, EntryDrafts out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from postplan.core.schemas import InputSchema, Schema
+from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
+
+ShortText = Annotated[str, StringConstraints(max_length=500)]
+LongText = Annotated[str, StringConstraints(max_length=2000)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+class Brief(InputSchema):
+    """What the creator asked for (request body of `POST /v1/ai/calendar`)."""
+
+    brand: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    niche: ShortText | None = None
+    audience: ShortText | None = None
+    goals: LongText | None = None
+    channels: list[Channel] = Field(
+        default_factory=lambda: [Channel.tiktok, Channel.instagram], min_length=1, max_length=2
+    )
+    start_date: dt.date
+    days: int = Field(30, ge=1, le=92)
+    # One number for every channel, or a number per channel.
+    posts_per_week: (
+        Annotated[int, Field(ge=1, le=21)]
+        | dict[Channel, Annotated[int, Field(ge=1, le=21)]]
+        | None
+    ) = None
+    timezone: str = "UTC"
+    pillars: list[Annotated[str, StringConstraints(min_length=1, max_length=80)]] | None = Field(
+        None, max_length=12
+    )
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")] = "en"
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    calendar_id: uuid.UUID | None = None
+    seed: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+    @field_validator("brand", "niche", "audience", "goals")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = _no_nul(value).strip()
+        return value
+
+    @field_validator("brand")
+    @classmethod
+    def _brand_not_blank(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("pillars")
+    @classmethod
+    def _pillars(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = [_no_nul(p).strip() for p in value]
+        if any(not p for p in cleaned):
+            raise ValueError("pillars must not be blank")
+        if len({p.casefold() for p in cleaned}) != len(cleaned):
+            raise ValueError("pillars must be unique")
+        return cleaned
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(cls, value: list[Channel]) -> list[Channel]:
+        if len(set(value)) != len(value):
+            raise ValueError("channels must be unique")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _ppw_channels(self) -> Brief:
+        if isinstance(self.posts_per_week, dict):
+            extra = set(self.posts_per_week) - set(self.channels)
+            if extra:
+                raise ValueError(f"postsPerWeek names channels not in channels: {sorted(extra)}")
+        return self
+
+    def posts_per_week_for(self, channel: Channel, default: int) -> int:
+        """The requested weekly cadence for one channel, or `default` when none was asked."""
+        if isinstance(self.posts_per_week, int):
+            return self.posts_per_week
+        if isinstance(self.posts_per_week, dict):
+            return self.posts_per_week.get(channel, default)
+        return default
+
+
+class EntryDraft(Schema):
+    """One planned post as generation produces it, before it is saved."""
+
+    channel: Channel
+    format: EntryFormat
+    scheduled_at: dt.datetime
+    timezone: str
+    pillar: str
+    hook: str
+    caption: str
+    hashtags: list[str]
+    call_to_action: str
+    asset_notes: str
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntryDraft:
+        if self.scheduled_at.tzinfo is None:
+            raise ValueError("scheduledAt must carry a UTC offset")
+        if self.format not in FORMATS_BY_CHANNEL[self.channel]:
+            raise ValueError(f"format {self.format} is not available on {self.channel}")
+        return self

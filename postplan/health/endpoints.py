@@ -1,0 +1,51 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from postplan.core.metrics import registry
+from postplan.core.migrate import current_revision, head_revision
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers and its schema is at the shipped head revision."""
+    checks: dict[str, Any] = {}
+    ready = True
+    engine = request.app.state.engine
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        current, head = await current_revision(engine), head_revision()
+        checks["migrations"] = {"current": current, "head": head}
+        if current != head:
+            ready = False
+    except Exception as exc:  # any driver error means not ready; the reason goes in the body
+        ready = False
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    extra = getattr(request.app.state, "readiness_extra", None)
+    if callable(extra):
+        checks.update(extra())
+    status = "ok" if ready else "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus exposition of every postplan metric."""
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

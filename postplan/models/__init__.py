@@ -1,0 +1,21 @@
+"""Every table, re-exported so any module can import a model without an import cycle."""
+
+from postplan.models.base import Base
+from postplan.models.calendar import Calendar
+from postplan.models.connection import ChannelConnection
+from postplan.models.entry import CalendarEntry, EntryRevision
+from postplan.models.idempotency import IdempotencyKey
+from postplan.models.publish import PublishAttempt, PublishIntent
+from postplan.models.run import CalendarRun
+
+__all__ = [
+    "Base",
+    "Calendar",
+    "CalendarEntry",
+    "CalendarRun",
+    "ChannelConnection",
+    "EntryRevision",
+    "IdempotencyKey",
+    "PublishAttempt",
+    "PublishIntent",
+]
