@@ -6,8 +6,12 @@ import typer
 
 from postplan.cli.server import register as register_server
 
-app = typer.Typer(name="postplan", help="Plan, stream, store, export and publish content calendars.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    name="postplan",
+    help="Plan, stream, store, export and publish content calendars.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 register_server(app)
 
 

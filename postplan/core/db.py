@@ -1,4 +1,4 @@
-"""Engine and session factories for SQLite (aiosqlite) and Postgres (asyncpg), and portable types."""
+"""Engine and session factories for SQLite (aiosqlite) and Postgres (asyncpg); portable types."""
 
 from __future__ import annotations
 

@@ -118,4 +118,5 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A structlog logger; event names are dotted lower-case words."""
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger

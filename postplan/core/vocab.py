@@ -21,7 +21,9 @@ class EntryFormat(StrEnum):
 
 FORMATS_BY_CHANNEL: dict[Channel, tuple[EntryFormat, ...]] = {
     Channel.tiktok: (EntryFormat.video, EntryFormat.photo),
-    Channel.instagram: (EntryFormat.reel, EntryFormat.carousel, EntryFormat.image, EntryFormat.story),
+    Channel.instagram: (
+        EntryFormat.reel, EntryFormat.carousel, EntryFormat.image, EntryFormat.story,
+    ),
 }
 
 
