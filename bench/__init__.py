@@ -1,0 +1,1 @@
+"""postplan benchmarks: `python -m bench.run`."""
