@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
     app.state.flags = FlagService(settings)
     app.state.run_worker = start_worker
     # Domains append async context managers here; each runs for the app's lifetime.
-    app.state.lifespan_hooks = []
+    app.state.lifespan_hooks = [app.state.flags.watch]
     handlers.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

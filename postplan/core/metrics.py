@@ -51,6 +51,8 @@ REQUEST_LATENCY = Histogram(
 )
 SPOOL_DEPTH = Gauge("postplan_publish_spool_depth",
                     "Publish intents waiting in the local spool for the database.")
+SPOOL_OLDEST_AGE = Gauge("postplan_publish_spool_oldest_age_seconds",
+                         "Age of the oldest publish intent waiting in the local spool.")
 
 for _outcome in SSE_OUTCOMES:
     SSE_STREAMS.labels(outcome=_outcome)
@@ -63,3 +65,35 @@ for _channel in CHANNELS:
     ADAPTER_CONFIGURED.labels(channel=_channel)
 for _endpoint in ("publish", "export"):
     REQUEST_LATENCY.labels(endpoint=_endpoint)
+
+# Flags (issue 6): the file provider's health and which flags can be on for anyone.
+FLAG_NAMES = ("CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED")
+FLAG_CONFIG_VALID = Gauge(
+    "postplan_flag_config_valid",
+    "0 while the flags file is unreadable or invalid (the last good values are in use), else 1.",
+)
+FLAG_CONFIG_VALID.set(1)
+FLAG_RELOADS = Counter("postplan_flag_config_reloads_total",
+                       "Flags file reads that found a change, by result.", ["result"])
+FLAG_ACTIVE = Gauge(
+    "postplan_flag_active",
+    "1 when a flag is on for at least some users (default on, or targeting present).",
+    ["flag"],
+)
+ALERTS_FIRING = Gauge("postplan_alerts_firing",
+                      "Alerts the in-process evaluator currently considers firing.", ["alert"])
+ALERT_NAMES = (
+    "PostplanSSEErrorRateHigh",
+    "PostplanPublishFailureRateHigh",
+    "PostplanPublishFirstFailureAfterDeploy",
+    "PostplanAdapterConfigMissing",
+    "PostplanChannelAuthMissing",
+    "PostplanPublishLatencyHigh",
+    "PostplanExportLatencyHigh",
+)
+for _result in ("ok", "invalid", "missing"):
+    FLAG_RELOADS.labels(result=_result)
+for _flag in FLAG_NAMES:
+    FLAG_ACTIVE.labels(flag=_flag)
+for _alert in ALERT_NAMES:
+    ALERTS_FIRING.labels(alert=_alert)
