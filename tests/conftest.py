@@ -12,10 +12,14 @@ import httpx
 import pytest
 
 from postplan.config import Settings
+from postplan.core.logging import configure_logging
 from tests.fixtures.apps import build_app, in_process_client, live_server, make_settings
 from tests.fixtures.databases import pg_database, sqlite_url, truncate_pg
 
 __all__ = ["pg_database"]
+
+# JSON logs through the same pipeline as production; pytest captures stderr per test.
+configure_logging("INFO")
 
 # Tests never read the developer's environment for service settings.
 for _name in list(os.environ):

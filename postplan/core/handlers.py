@@ -79,10 +79,19 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
                             headers=dict(exc.headers) if exc.headers else None)
 
 
-async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("http.unhandled_error", errorType=type(exc).__name__)
-    return problem_response(500, "internal_error", "Internal error",
-                            "an unexpected error occurred; quote the requestId when reporting it")
+    # This handler runs outside the request-id middleware (Starlette's ServerErrorMiddleware
+    # is outermost), so the header is added here.
+    request_id: str | None = getattr(request.state, "request_id", None)
+    return JSONResponse(
+        problem(500, "internal_error", "Internal error",
+                "an unexpected error occurred; quote the requestId when reporting it",
+                request_id),
+        status_code=500,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers={"X-Request-Id": request_id} if request_id else None,
+    )
 
 
 def install(app: FastAPI) -> None:

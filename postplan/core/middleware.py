@@ -21,10 +21,6 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPES = ("application/json", "application/merge-patch+json", "application/problem+json")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -52,27 +48,42 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status_holder: dict[str, int] = {"status": 0}
+        state = {"status": 0, "rejected": False}
 
         async def send_with_id(message: Message) -> None:
+            if state["rejected"]:
+                return  # a 413 already went out; whatever the app says afterwards is dropped
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                state["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
+
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    # Answer 413 ourselves and tell the app the client went away, so no
+                    # framework layer can turn the overflow into a different status.
+                    if state["status"] == 0:
+                        await self._problem(send_with_id, request_id, 413, "body_too_large",
+                                            "Content too large",
+                                            f"request body exceeds {self.max_body_bytes} bytes")
+                    state["rejected"] = True
+                    return {"type": "http.disconnect"}
+            return message
 
         try:
             early = self._precheck(scope)
             if early is not None:
                 await self._problem(send_with_id, request_id, *early)
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
-        except BodyTooLarge:
-            if status_holder["status"] == 0:
-                await self._problem(send_with_id, request_id, 413, "body_too_large",
-                                    "Content too large",
-                                    f"request body exceeds {self.max_body_bytes} bytes")
+            await self.app(scope, limited_receive, send_with_id)
         finally:
             path = scope.get("path", "")
             if path not in ("/metrics", "/healthz"):
@@ -80,9 +91,9 @@ class RequestContextMiddleware:
                     "http.request",
                     method=scope.get("method"),
                     path=path,
-                    httpStatus=status_holder["status"],
+                    httpStatus=state["status"],
                     durationMs=round((time.perf_counter() - started) * 1000, 2),
-                    status=status_holder["status"],
+                    status=state["status"],
                 )
             request_id_var.reset(token)
 
@@ -102,21 +113,6 @@ class RequestContextMiddleware:
             return (415, "unsupported_media_type", "Unsupported media type",
                     "send the body as application/json")
         return None
-
-    def _limited(self, receive: Receive) -> Receive:
-        seen = 0
-        limit = self.max_body_bytes
-
-        async def wrapped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge
-            return message
-
-        return wrapped
 
     async def _problem(self, send: Send, request_id: str, status: int, code: str, title: str,
                        detail: str) -> None:
