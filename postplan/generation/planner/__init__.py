@@ -1,0 +1,35 @@
+"""The deterministic offline planner: slots, copy, brief checks and the legacy calendar."""
+
+from __future__ import annotations
+
+from postplan.generation.planner.checks import check_brief
+from postplan.generation.planner.copywriter import write_entry
+from postplan.generation.planner.legacy import legacy_entries
+from postplan.generation.planner.offline import OfflinePlanner, plan_entries
+from postplan.generation.planner.pillars import default_pillars, pillar_weights
+from postplan.generation.planner.seeding import PLANNER_VERSION
+from postplan.generation.planner.slots import (
+    Slot,
+    count_slots,
+    default_posts_per_week,
+    plan_slots,
+    posts_per_week,
+)
+from postplan.generation.planner.text import normalise_hook
+
+__all__ = [
+    "PLANNER_VERSION",
+    "OfflinePlanner",
+    "Slot",
+    "check_brief",
+    "count_slots",
+    "default_pillars",
+    "default_posts_per_week",
+    "legacy_entries",
+    "normalise_hook",
+    "pillar_weights",
+    "plan_entries",
+    "plan_slots",
+    "posts_per_week",
+    "write_entry",
+]

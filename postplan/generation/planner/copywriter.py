@@ -1,0 +1,233 @@
+"""Deterministic copy for a slot: hook, caption, hashtags, call to action, asset notes."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from postplan.core.vocab import Channel
+from postplan.generation.planner.data import copy_bank
+from postplan.generation.planner.pillars import pillar_category
+from postplan.generation.planner.seeding import brief_digest, derived_rng
+from postplan.generation.planner.slots import Slot
+from postplan.generation.planner.text import (
+    CAPTION_MAX,
+    HOOK_MAX,
+    capitalise_first,
+    is_valid_hashtag,
+    normalise_hook,
+    shorten,
+    to_hashtag,
+    token_set_similarity,
+    tokens,
+    utf16_len,
+)
+from postplan.generation.schemas import Brief, EntryDraft
+
+# The planner avoids hooks this similar to an earlier one, leaving margin below the scorer's
+# near-duplicate threshold (text.NEAR_DUPLICATE).
+AVOID_SIMILARITY = 0.7
+MAX_CANDIDATES = 400
+SHORT = 30  # niche/audience/pillar are cut to this many characters inside hooks
+HASHTAG_RANGE: dict[Channel, tuple[int, int]] = {
+    Channel.tiktok: (3, 5),  # reference §3.5: 3-5 relevant hashtags
+    Channel.instagram: (3, 5),  # hard cap of 5 since Dec 2025
+}
+_STOPWORDS = frozenset({
+    "a", "an", "and", "the", "of", "for", "to", "in", "on", "with", "by", "at", "from", "or",
+    "your", "our", "my", "their", "its", "is", "are", "be", "who", "that", "this", "those",
+    "these", "into", "about", "over", "under", "people",
+})
+
+
+@dataclass(frozen=True)
+class _Context:
+    brand: str
+    niche: str | None
+    audience: str | None
+    pillar: str
+    category: str
+
+
+@lru_cache(maxsize=8192)
+def _tokens_cached(normalised: str) -> frozenset[str]:
+    return tokens(normalised)
+
+
+def _fill(template: str, ctx: _Context, subject: str, observance: str | None) -> str | None:
+    """Render one template; None when it needs a field the brief does not have."""
+    if "{niche}" in template and ctx.niche is None:
+        return None
+    if "{audience}" in template and ctx.audience is None:
+        return None
+    if "{observance}" in template and observance is None:
+        return None
+    text = template.replace("{Subject}", capitalise_first(subject))
+    for key, value in (
+        ("{subject}", subject),
+        ("{niche}", ctx.niche or ""),
+        ("{audience}", ctx.audience or ""),
+        ("{pillar}", ctx.pillar),
+        ("{observance}", observance or ""),
+    ):
+        text = text.replace(key, value)
+    # The brand goes in last and verbatim, so braces or quotes inside it are never re-expanded.
+    return capitalise_first(text).replace("{brand}", ctx.brand)
+
+
+def _subjects(ctx: _Context) -> list[str]:
+    bank: dict[str, list[str]] = copy_bank()["subjects"]
+    return [s.replace("{pillar}", ctx.pillar) for s in bank[ctx.category]]
+
+
+def _hook_templates(slot: Slot) -> list[str]:
+    bank: dict[str, Any] = copy_bank()
+    general: list[str] = list(bank["hooks"])
+    if slot.observance is None:
+        return general
+    same_day = slot.observance_date == slot.scheduled_at.date()
+    topical: list[str] = list(bank["observanceHooks"]["same_day" if same_day else "ahead"])
+    return topical + general
+
+
+def _pick_hook(
+    ctx: _Context, slot: Slot, digest: bytes, rng: random.Random, used: set[str]
+) -> tuple[str, str]:
+    templates = _hook_templates(slot)
+    topical = len(templates) - len(copy_bank()["hooks"])
+    subjects = _subjects(ctx)
+    order_rng = derived_rng(digest, "hook-order", ctx.category)
+    tperm = list(range(len(templates) - topical))
+    order_rng.shuffle(tperm)
+    sperm = list(range(len(subjects)))
+    order_rng.shuffle(sperm)
+    start = rng.randrange(len(tperm) * len(sperm))
+    used_tokens = [_tokens_cached(u) for u in sorted(used)]
+
+    def candidates() -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        t_n, s_n = len(tperm), len(sperm)
+        for k in range(min(MAX_CANDIDATES, t_n * s_n)):
+            j = start + k
+            subject = subjects[sperm[(j + j // t_n) % s_n]]
+            if topical and k < topical * 3:
+                template = templates[(slot.index + k) % topical]
+            else:
+                template = templates[topical + tperm[j % t_n]]
+            out.append((template, subject))
+        return out
+
+    fallback: tuple[float, str, str] | None = None
+    for template, subject in candidates():
+        hook = _fill(template, ctx, subject, slot.observance)
+        if hook is None or len(hook) > HOOK_MAX:
+            continue
+        norm = normalise_hook(hook)
+        if not norm or norm in used:
+            continue
+        mine = _tokens_cached(norm)
+        worst = max((token_set_similarity(mine, t) for t in used_tokens), default=0.0)
+        if worst < AVOID_SIMILARITY:
+            return hook, subject
+        if fallback is None or worst < fallback[0]:
+            fallback = (worst, hook, subject)
+    if fallback is not None and fallback[0] < AVOID_SIMILARITY + 0.05:
+        return fallback[1], fallback[2]
+    # Last resort: a numbered variant, still unique.
+    base_subject = subjects[sperm[start % len(sperm)]]
+    base = shorten(f"{capitalise_first(base_subject)} with {ctx.pillar}", HOOK_MAX - 12)
+    n = 2
+    while normalise_hook(f"{base}, part {n}") in used:
+        n += 1
+    return f"{base}, part {n}", base_subject
+
+
+def _hashtags(ctx: _Context, brief: Brief, slot: Slot, rng: random.Random) -> list[str]:
+    low, high = HASHTAG_RANGE[slot.channel]
+    want = low + 1 + (rng.random() < 0.35)  # 4 or 5 tags
+    fixed = [to_hashtag(ctx.brand), to_hashtag(ctx.pillar)]
+    if slot.observance:
+        fixed.append(to_hashtag(slot.observance))
+    niche_tags: list[str] = []
+    if brief.niche:
+        whole = to_hashtag(brief.niche)
+        if whole and len(whole) <= 20:
+            niche_tags.append(whole)
+        else:
+            niche_tags.extend(
+                to_hashtag(w) for w in brief.niche.split() if w.casefold() not in _STOPWORDS
+            )
+    bank: dict[str, list[str]] = copy_bank()["hashtags"]
+    pool = niche_tags[:3] + list(bank[ctx.category])
+    rng.shuffle(pool)
+    chosen: list[str] = []
+    seen: set[str] = set()
+    for tag in [*fixed, *pool, *bank["generic"]]:
+        if len(chosen) >= min(want, high):
+            break
+        if not tag or not is_valid_hashtag(tag) or tag.casefold() in seen:
+            continue
+        seen.add(tag.casefold())
+        chosen.append(tag)
+    return chosen
+
+
+def _context(brief: Brief, slot: Slot) -> _Context:
+    return _Context(
+        brand=brief.brand,
+        niche=shorten(brief.niche, SHORT) if brief.niche else None,
+        audience=shorten(brief.audience, SHORT) if brief.audience else None,
+        pillar=shorten(slot.pillar, SHORT),
+        category=pillar_category(slot.pillar),
+    )
+
+
+def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
+    """Copy for one slot, deterministic given the brief, the slot and the hooks used so far.
+    Adds the new hook (normalised) to `used_hooks`, so hooks never repeat within a calendar."""
+    digest = brief_digest(brief)
+    rng = derived_rng(digest, "copy", slot.index, slot.channel.value)
+    ctx = _context(brief, slot)
+    hook, subject = _pick_hook(ctx, slot, digest, rng, used_hooks)
+    used_hooks.add(normalise_hook(hook))
+    bank: dict[str, Any] = copy_bank()
+
+    values = {
+        "{subject}": subject,
+        "{niche}": ctx.niche or ctx.pillar,
+        "{audience}": ctx.audience or "you",
+        "{pillar}": ctx.pillar,
+    }
+    body = str(rng.choice(bank["bodies"][ctx.category]))
+    for key, value in values.items():
+        body = body.replace(key, value)
+    body = capitalise_first(body).replace("{brand}", ctx.brand)
+    if slot.observance:
+        same_day = slot.observance_date == slot.scheduled_at.date()
+        line = str(rng.choice(bank["observanceLines"]["same_day" if same_day else "ahead"]))
+        body = f"{body} {line.replace('{observance}', slot.observance)}"
+    cta = str(rng.choice(bank["ctas"][ctx.category]))
+    caption = f"{hook}\n\n{body}\n\n{cta}"
+    if utf16_len(caption) > CAPTION_MAX:  # only reachable with extreme inputs
+        caption = shorten(caption, CAPTION_MAX // 2)
+
+    notes = f"{bank['assetNotes'][slot.format.value]} Show: {subject}."
+    if slot.observance:
+        notes += f" Nod to {slot.observance}."
+    if brief.goals:
+        notes += f" Goal: {shorten(brief.goals, 120)}."
+
+    return EntryDraft(
+        channel=slot.channel,
+        format=slot.format,
+        scheduled_at=slot.scheduled_at,
+        timezone=slot.timezone,
+        pillar=slot.pillar,
+        hook=hook,
+        caption=caption,
+        hashtags=_hashtags(ctx, brief, slot, rng),
+        call_to_action=cta,
+        asset_notes=notes,
+    )

@@ -1,0 +1,94 @@
+"""Versioned data tables the planner reads: best times, marketing days, the copy bank.
+
+The JSON files live in `postplan/generation/data/` and ship inside the wheel (hatch includes
+package files). They are loaded once per process; callers get immutable views.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from postplan.core.vocab import Channel, EntryFormat
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A local posting window on one weekday; slots start inside it."""
+
+    start: dt.time
+    end: dt.time
+    primary: bool
+
+    def contains(self, local: dt.time) -> bool:
+        """Whether a local wall time lies inside this window (inclusive)."""
+        return self.start <= local <= self.end
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    weight: int
+    windows: tuple[Window, ...]
+
+
+@dataclass(frozen=True)
+class ChannelTable:
+    default_posts_per_week: int
+    format_mix: tuple[tuple[EntryFormat, int], ...]
+    days: tuple[DayPlan, ...]  # indexed by date.weekday()
+
+
+@dataclass(frozen=True)
+class BestTimes:
+    version: str
+    channels: dict[Channel, ChannelTable]
+
+
+def _load(name: str) -> dict[str, Any]:
+    text = resources.files("postplan.generation").joinpath("data", name).read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _time(value: str) -> dt.time:
+    hour, minute = value.split(":")
+    return dt.time(int(hour), int(minute))
+
+
+@cache
+def best_times() -> BestTimes:
+    """The weighted best-time table (per channel and weekday), parsed once."""
+    raw = _load("best_times.json")
+    channels: dict[Channel, ChannelTable] = {}
+    for name, table in raw["channels"].items():
+        days = tuple(
+            DayPlan(
+                weight=int(table["days"][day]["dayWeight"]),
+                windows=tuple(
+                    Window(_time(w["start"]), _time(w["end"]), bool(w["primary"]))
+                    for w in table["days"][day]["windows"]
+                ),
+            )
+            for day in WEEKDAYS
+        )
+        mix = tuple((EntryFormat(f), int(w)) for f, w in table["formatMix"].items())
+        channels[Channel(name)] = ChannelTable(int(table["defaultPostsPerWeek"]), mix, days)
+    return BestTimes(str(raw["version"]), channels)
+
+
+@cache
+def marketing_days() -> dict[str, Any]:
+    """The raw marketing-day table (rules are evaluated in `observances`)."""
+    return _load("marketing_days.json")
+
+
+@cache
+def copy_bank() -> dict[str, Any]:
+    """The raw copy template bank."""
+    return _load("copy_bank.json")

@@ -1,0 +1,31 @@
+"""The default generator: planner slots plus template copy, no network, deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from postplan.generation.planner.copywriter import write_entry
+from postplan.generation.planner.slots import count_slots, plan_slots
+from postplan.generation.schemas import Brief, EntryDraft
+
+
+class OfflinePlanner:
+    """Implements `postplan.generation.base.Generator` without any model."""
+
+    mode = "planner"
+
+    def expected_entries(self, brief: Brief) -> int:
+        """Exactly the number of entries `stream` yields for this brief."""
+        return count_slots(brief)
+
+    async def stream(self, brief: Brief) -> AsyncIterator[EntryDraft]:
+        """Yield each entry as soon as its copy is written, in `scheduledAt` order."""
+        used: set[str] = set()
+        for slot in plan_slots(brief):
+            yield write_entry(brief, slot, used)
+
+
+def plan_entries(brief: Brief) -> list[EntryDraft]:
+    """The whole planner calendar at once (CLI, tests, benchmarks)."""
+    used: set[str] = set()
+    return [write_entry(brief, slot, used) for slot in plan_slots(brief)]

@@ -1,0 +1,278 @@
+"""Slot planning: dates x cadence x best-time windows, DST-correct, then pillars and formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from itertools import groupby
+
+from postplan.core.vocab import Channel, EntryFormat
+from postplan.generation.planner.data import ChannelTable, Window, best_times
+from postplan.generation.planner.observances import LEAD_DAYS, observances_between
+from postplan.generation.planner.pillars import default_pillars, pillar_weights
+from postplan.generation.planner.seeding import brief_digest, canonical_brief_json, derived_rng
+from postplan.generation.schemas import Brief
+
+UTC = dt.UTC
+EARLIEST = dt.time(7, 0)
+LATEST = dt.time(22, 0)
+MIN_GAP = dt.timedelta(hours=12)
+MAX_JITTER_MINUTES = 15
+# At least this share of each channel's slots sits in its primary windows (scorer wants >= 60%).
+PRIMARY_SHARE = (4, 5)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One planned post: when, where, what kind, and about which pillar."""
+
+    index: int
+    channel: Channel
+    format: EntryFormat
+    scheduled_at: dt.datetime
+    timezone: str
+    pillar: str
+    observance: str | None
+    # The observance's own local date (same day as the slot or up to LEAD_DAYS later).
+    observance_date: dt.date | None = None
+
+    @property
+    def utc(self) -> dt.datetime:
+        """The slot's instant in UTC (aware datetimes sharing a tzinfo compare by wall time)."""
+        return self.scheduled_at.astimezone(UTC)
+
+
+def utc_key(value: dt.datetime) -> dt.datetime:
+    """Sort key that orders aware datetimes by instant even when they share a ZoneInfo."""
+    return value.astimezone(UTC)
+
+
+def default_posts_per_week(channel: Channel) -> int:
+    """Reference §3.2: TikTok 4/week (Buffer: 2-5/week gives most of the per-post gain);
+    Instagram 3/week (Mosseri 2 feed posts/week, Hootsuite/Later 3-5/week)."""
+    return best_times().channels[channel].default_posts_per_week
+
+
+def posts_per_week(brief: Brief, channel: Channel) -> int:
+    """The cadence the planner aims for on one channel."""
+    return brief.posts_per_week_for(channel, default_posts_per_week(channel))
+
+
+def window_dates(brief: Brief) -> list[dt.date]:
+    """The local dates of the calendar window."""
+    return [brief.start_date + dt.timedelta(days=i) for i in range(brief.days)]
+
+
+def week_targets(brief: Brief, channel: Channel) -> list[tuple[list[dt.date], int]]:
+    """Per ISO week: the window's dates in it and how many posts it gets. Cumulative
+    half-up rounding keeps the total within one of `postsPerWeek * days / 7` and each week within
+    one of its pro-rata target."""
+    ppw = posts_per_week(brief, channel)
+    out: list[tuple[list[dt.date], int]] = []
+    elapsed = 0
+    done = 0
+    for _, group in groupby(window_dates(brief), key=lambda d: d.isocalendar()[:2]):
+        dates = list(group)
+        elapsed += len(dates)
+        cumulative = (2 * ppw * elapsed + 7) // 14
+        out.append((dates, max(0, min(cumulative - done, len(dates)))))
+        done = cumulative
+    if sum(q for _, q in out) == 0 and out:
+        # A very short window still gets one post per channel.
+        longest = max(range(len(out)), key=lambda i: (len(out[i][0]), -i))
+        out[longest] = (out[longest][0], 1)
+    return out
+
+
+def resolve_local(day: dt.date, at: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
+    """The aware datetime for a wall time, DST-safe: a time in a spring-forward gap moves forward
+    by the gap; an ambiguous (fall-back) time keeps fold=0, the earlier instant. None when the
+    result leaves the day or the 07:00-22:00 band (e.g. a date skipped by the zone)."""
+    local = dt.datetime.combine(day, at).replace(tzinfo=zone, fold=0)
+    round_trip = local.astimezone(UTC).astimezone(zone)
+    if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
+        local = round_trip  # nonexistent wall time
+    if local.date() != day or not EARLIEST <= local.time() <= LATEST:
+        return None
+    return local
+
+
+def _choose_days(
+    brief: Brief, channel: Channel, table: ChannelTable, tiebreak: dict[dt.date, float]
+) -> list[dt.date]:
+    chosen: set[dt.date] = set()
+    for dates, quota in week_targets(brief, channel):
+        pool = list(dates)
+        for _ in range(quota):
+            def key(day: dt.date) -> tuple[int, float]:
+                adjacent = sum(
+                    (day + dt.timedelta(days=d)) in chosen for d in (-1, 1)
+                )
+                return (-(table.days[day.weekday()].weight - 30 * adjacent), tiebreak[day])
+
+            best = min(pool, key=key)
+            pool.remove(best)
+            chosen.add(best)
+    return sorted(chosen)
+
+
+def _round_up(value: dt.datetime, minutes: int = 5) -> dt.datetime:
+    extra = (-value.minute) % minutes
+    value = value.replace(second=0, microsecond=0)
+    return value + dt.timedelta(minutes=extra)
+
+
+def _channel_times(
+    brief: Brief, channel: Channel, zone: zoneinfo.ZoneInfo, digest: bytes
+) -> list[tuple[dt.datetime, bool]]:
+    table = best_times().channels[channel]
+    rng = derived_rng(digest, "times", channel.value)
+    dates = window_dates(brief)
+    tiebreak = {d: rng.random() for d in dates}
+    out: list[tuple[dt.datetime, bool]] = []
+    primary_count = 0
+    for day in _choose_days(brief, channel, table, tiebreak):
+        windows = table.days[day.weekday()].windows
+        primaries = [w for w in windows if w.primary]
+        secondaries = [w for w in windows if not w.primary]
+        rng.shuffle(secondaries)
+        n = len(out)
+        use_secondary = bool(secondaries) and (
+            PRIMARY_SHARE[1] * primary_count >= PRIMARY_SHARE[0] * (n + 1)
+        )
+        order: list[Window] = secondaries + primaries if use_secondary else primaries + secondaries
+        jitter = dt.timedelta(minutes=rng.randrange(MAX_JITTER_MINUTES + 1))
+        previous = out[-1][0] if out else None
+        for window in order:
+            at = (dt.datetime.combine(day, window.start) + jitter).time()
+            when = resolve_local(day, at, zone)
+            if when is None:
+                continue
+            if previous is not None and utc_key(when) - utc_key(previous) < MIN_GAP:
+                # e.g. a Saturday-evening slot before a Sunday-morning one across a DST change
+                later = _round_up((utc_key(previous) + MIN_GAP).astimezone(zone))
+                when = resolve_local(day, later.time(), zone)
+                if when is None or utc_key(when) - utc_key(previous) < MIN_GAP:
+                    continue
+            is_primary = window.primary and window.contains(when.time())
+            primary_count += is_primary
+            out.append((when, is_primary))
+            break
+    return out
+
+
+def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot]:
+    pillars = default_pillars(brief)
+    weights = pillar_weights(brief)
+    total = sum(weights.values())
+    rng = derived_rng(digest, "pillars")
+    rank = {p: rng.random() for p in pillars}
+    global_counts = dict.fromkeys(pillars, 0)
+    per_channel: dict[Channel, dict[str, int]] = {}
+    history: dict[Channel, list[str]] = {}
+    out: list[Slot] = []
+    for n, slot in enumerate(slots):
+        counts = per_channel.setdefault(slot.channel, dict.fromkeys(pillars, 0))
+        seen = history.setdefault(slot.channel, [])
+        m = len(seen)
+        candidates = [
+            p for p in pillars
+            if len(pillars) == 1 or not (len(seen) >= 2 and seen[-1] == seen[-2] == p)
+        ]
+        # Largest shortfall on this channel, then across the calendar, then a seeded order.
+        choice = max(
+            candidates,
+            key=lambda p: (
+                weights[p] * (m + 1) - counts[p] * total,
+                weights[p] * (n + 1) - global_counts[p] * total,
+                rank[p],
+            ),
+        )
+        counts[choice] += 1
+        global_counts[choice] += 1
+        seen.append(choice)
+        out.append(replace(slot, pillar=choice))
+    return out
+
+
+def _assign_formats(slots: list[Slot]) -> list[Slot]:
+    mixes = {c: t.format_mix for c, t in best_times().channels.items()}
+    counts: dict[Channel, dict[EntryFormat, int]] = {}
+    out: list[Slot] = []
+    for slot in slots:
+        mix = mixes[slot.channel]
+        total = sum(w for _, w in mix)
+        c = counts.setdefault(slot.channel, {f: 0 for f, _ in mix})
+        m = sum(c.values())
+        # Largest deficit toward the target mix; ties go to the bigger share (listed first).
+        choice = max(
+            range(len(mix)),
+            key=lambda i: (mix[i][1] * (m + 1) - c[mix[i][0]] * total, -i),
+        )
+        fmt = mix[choice][0]
+        c[fmt] += 1
+        out.append(replace(slot, format=fmt))
+    return out
+
+
+def _attach_observances(brief: Brief, slots: list[Slot]) -> list[Slot]:
+    dates = window_dates(brief)
+    table = observances_between(brief.country, dates[0], dates[-1] + dt.timedelta(days=LEAD_DAYS))
+    if not table:
+        return slots
+    used_ahead: set[tuple[Channel, str]] = set()
+    out: list[Slot] = []
+    for slot in slots:
+        day = slot.scheduled_at.date()
+        picked: tuple[str, dt.date] | None = None
+        for lead in range(LEAD_DAYS + 1):
+            target = day + dt.timedelta(days=lead)
+            for name in table.get(target, ()):
+                if lead and (slot.channel, name) in used_ahead:
+                    continue
+                picked = (name, target)
+                break
+            if picked:
+                break
+        if picked:
+            if picked[1] != day:
+                used_ahead.add((slot.channel, picked[0]))
+            out.append(replace(slot, observance=picked[0], observance_date=picked[1]))
+        else:
+            out.append(slot)
+    return out
+
+
+_CACHE: OrderedDict[str, tuple[Slot, ...]] = OrderedDict()
+_CACHE_SIZE = 32
+
+
+def plan_slots(brief: Brief) -> list[Slot]:
+    """Every slot of the calendar, sorted by (scheduled_at, channel). Deterministic per brief."""
+    key = canonical_brief_json(brief)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        _CACHE.move_to_end(key)
+        return list(cached)
+    digest = brief_digest(brief)
+    zone = zoneinfo.ZoneInfo(brief.timezone)
+    raw: list[Slot] = []
+    for channel in sorted(brief.channels, key=lambda c: c.value):
+        first_format = best_times().channels[channel].format_mix[0][0]
+        for when, _primary in _channel_times(brief, channel, zone, digest):
+            raw.append(Slot(0, channel, first_format, when, brief.timezone, "", None))
+    raw.sort(key=lambda s: (utc_key(s.scheduled_at), s.channel.value))
+    raw = [replace(s, index=i) for i, s in enumerate(raw)]
+    with_pillars = _assign_pillars(brief, raw, digest)
+    planned = tuple(_attach_observances(brief, _assign_formats(with_pillars)))
+    _CACHE[key] = planned
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return list(planned)
+
+
+def count_slots(brief: Brief) -> int:
+    """How many entries the planner makes for this brief."""
+    return len(plan_slots(brief))
