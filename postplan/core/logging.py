@@ -62,6 +62,14 @@ def add_required_fields(
     return event_dict
 
 
+def drop_color_message(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """uvicorn passes an ANSI-coloured copy of its message as `color_message`; JSON needs none."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 _configured_stream: TextIO | None = None
 
 
@@ -95,7 +103,8 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared[:1], structlog.stdlib.ExtraAdder(), *shared[1:]],
+        foreign_pre_chain=[*shared[:1], structlog.stdlib.ExtraAdder(), drop_color_message,
+                           *shared[1:]],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
