@@ -116,7 +116,8 @@ def fmt(v: Any) -> str:
 def render(rows: list[dict[str, Any]], errors: dict[str, str], console: Console) -> None:
     table = Table(title="postplan benchmarks", show_lines=False)
     for col in ("figure", "value", "unit", "in-run baseline", "ratio", "target", "vs committed"):
-        table.add_column(col, justify="right" if col not in ("figure", "unit", "target") else "left")
+        left = col in ("figure", "unit", "target")
+        table.add_column(col, justify="left" if left else "right")
     for r in rows:
         delta = r.get("delta")
         verdict = r.get("verdict", "new")
