@@ -1,0 +1,5 @@
+"""`python -m postplan.cli`."""
+
+from postplan.cli import main
+
+main()
