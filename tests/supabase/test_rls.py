@@ -21,7 +21,8 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 # What Supabase provides before any project migration: roles and auth.uid() reading the JWT sub.
 AUTH_STANDIN = """
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    CREATE ROLE anon NOLOGIN; END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
     CREATE ROLE authenticated NOLOGIN; END IF;
 END $$;
