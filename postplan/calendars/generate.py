@@ -1,0 +1,180 @@
+"""`POST /v1/ai/calendar` and the run endpoints (DESIGN.md §2–§4).
+
+Mode per request: CALENDAR_SERVICE_ENABLED off for the user → the legacy stream (no AI call,
+nothing written); on → `ai` when LLM_BASE_URL is set, else the offline `planner`. An invalid brief
+is refused with 422 before any stream starts; once streaming, problems arrive as events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from postplan.calendars import service
+from postplan.calendars.legacy import legacy_events
+from postplan.calendars.run_store import RunRef
+from postplan.calendars.runs import RunRegistry
+from postplan.calendars.stream import (
+    RunEventResponse,
+    db_events,
+    fixed_events,
+    live_events,
+    sse_response,
+)
+from postplan.config import Settings
+from postplan.core.auth import CurrentUser
+from postplan.core.context import bind
+from postplan.core.deps import Session
+from postplan.core.errors import NotFound, Unprocessable
+from postplan.core.flags import Flag, FlagService
+from postplan.core.logging import get_logger
+from postplan.core.schemas import Schema
+from postplan.generation.base import Generator
+from postplan.generation.planner import OfflinePlanner, check_brief
+from postplan.generation.providers.openai import OpenAICompatibleGenerator
+from postplan.generation.schemas import Brief
+
+log = get_logger(__name__)
+
+router = APIRouter(tags=["generation"])
+
+_SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An event stream: run, entry…, timeout|error, done",
+          "content": {"text/event-stream": {}}},
+}
+
+
+class RunOut(Schema):
+    id: uuid.UUID
+    calendar_id: uuid.UUID
+    mode: str
+    status: str
+    dry_run: bool
+    expected_entries: int
+    entry_count: int
+    error: dict[str, Any] | None
+    model: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    heartbeat_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+def validate_brief(brief: Brief) -> None:
+    """The planner's own checks (e.g. more pillars than slots) as a 422 problem."""
+    problems = check_brief(brief)
+    if problems:
+        raise Unprocessable(
+            "; ".join(f"{f}: {m}" for f, m in problems[:5]),
+            code="validation_failed",
+            extra={"errors": [{"field": f, "message": m, "type": "invalid"}
+                              for f, m in problems]},
+        )
+
+
+def select_mode(flags: FlagService, settings: Settings, user_id: str) -> str:
+    """`legacy`, `ai` or `planner`, read per request (flags can change while running)."""
+    if not flags.is_enabled(Flag.calendar_service, user_id):
+        return "legacy"
+    return "ai" if settings.llm_base_url else "planner"
+
+
+def make_generator(settings: Settings, mode: str) -> Generator:
+    """The generator for a non-legacy mode."""
+    if mode == "ai" and settings.llm_base_url:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        return OpenAICompatibleGenerator(settings.llm_base_url, key, settings.llm_model,
+                                         settings.ai_timeout_seconds)
+    return OfflinePlanner()
+
+
+def _registry(request: Request) -> RunRegistry:
+    registry: RunRegistry = request.app.state.generation
+    return registry
+
+
+@router.post("/ai/calendar", responses=_SSE_RESPONSES, response_class=RunEventResponse)
+async def generate_calendar(brief: Brief, user: CurrentUser,
+                            request: Request) -> RunEventResponse:
+    """Plan a calendar and stream its entries as they are made (text/event-stream)."""
+    validate_brief(brief)
+    settings: Settings = request.app.state.settings
+    flags: FlagService = request.app.state.flags
+    mode = select_mode(flags, settings, user.id)
+    bind(status=None)
+    if mode == "legacy":
+        events = legacy_events(brief)
+        run_id = uuid.UUID(events[0].data["runId"])
+        return sse_response(fixed_events(events), settings, run_id=run_id,
+                            calendar_id=uuid.UUID(events[0].data["calendarId"]), kind="legacy")
+    registry = _registry(request)
+    generator = make_generator(settings, mode)
+    model = settings.llm_model if mode == "ai" else None
+    try:
+        live = await registry.begin(user.id, brief, generator, model=model)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        # The database is away: still stream the calendar, as a dry run (DESIGN.md §4).
+        log.warning("generation.database_unavailable", errorType=type(exc).__name__)
+        live = registry.begin_dry_run(user.id, brief, generator)
+    ref = live.ref
+    bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id))
+    log.info("generation.stream.started", mode=mode)
+    return sse_response(live_events(ref, registry, 0, with_run_event=True), settings,
+                        run_id=ref.run_id, calendar_id=ref.calendar_id, kind="generate")
+
+
+@router.get("/ai/calendar/runs/{run_id}", response_model=RunOut)
+async def get_run(run_id: uuid.UUID, user: CurrentUser, session: Session) -> RunOut:
+    """A run's status, counts, error and timestamps."""
+    bind(runId=str(run_id))
+    run = await service.get_run(session, user.id, run_id)
+    bind(calendarId=str(run.calendar_id))
+    return RunOut.model_validate(run)
+
+
+def parse_last_event_id(value: str | None, run_id: uuid.UUID) -> int:
+    """`<runId>:<seq>` (or a bare seq) → seq; absent → 0."""
+    if value is None or not value.strip():
+        return 0
+    raw = value.strip()
+    prefix, sep, seq = raw.rpartition(":")
+    if sep and prefix != str(run_id):
+        raise Unprocessable("Last-Event-ID belongs to another run", code="invalid_last_event_id")
+    if not seq.isdigit() or len(seq) > 9:
+        raise Unprocessable("Last-Event-ID must be <runId>:<seq>", code="invalid_last_event_id")
+    return int(seq)
+
+
+@router.get("/ai/calendar/runs/{run_id}/events", responses=_SSE_RESPONSES,
+            response_class=RunEventResponse)
+async def run_events(
+    run_id: uuid.UUID,
+    user: CurrentUser,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(max_length=200)] = None,
+    last_event_id_query: Annotated[str | None, Query(alias="lastEventId",
+                                                     max_length=200)] = None,
+) -> RunEventResponse:
+    """Replay a run after `Last-Event-ID` (header or `lastEventId`), tail it, then `done`.
+
+    Never generates: entries come from the database (or from this process while it runs)."""
+    bind(runId=str(run_id))
+    after = parse_last_event_id(last_event_id or last_event_id_query, run_id)
+    registry = _registry(request)
+    run = await registry.store.get_run(user.id, run_id)
+    if run is None:
+        raise NotFound("run not found", code="run_not_found")
+    bind(calendarId=str(run.calendar_id))
+    settings: Settings = request.app.state.settings
+    if after == 0:
+        ref = RunRef(run.id, run.calendar_id, user.id, run.mode, run.dry_run,
+                     run.expected_entries)
+        events = live_events(ref, registry, 0, with_run_event=True)
+    else:
+        events = db_events(registry.store, registry, user.id, run_id, after)
+    return sse_response(events, settings, run_id=run_id, calendar_id=run.calendar_id,
+                        kind="resume")

@@ -1,0 +1,193 @@
+"""Storage of generation runs: the run row, its entries (with revisions), heartbeats, settling.
+
+Every method opens its own short session: a run outlives the request that started it, and a
+stream that tails it must never hold a connection between events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from postplan.calendars.repository import CalendarRepository, EntryRepository
+from postplan.core.db import utcnow
+from postplan.core.errors import NotFound
+from postplan.core.vocab import RunStatus
+from postplan.generation.schemas import Brief, EntryDraft
+from postplan.models import Calendar, CalendarEntry, CalendarRun
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """The identity of a run, as the executor and the streams need it."""
+
+    run_id: uuid.UUID
+    calendar_id: uuid.UUID
+    user_id: str
+    mode: str
+    dry_run: bool
+    expected_entries: int
+
+
+def brief_json(brief: Brief) -> dict[str, Any]:
+    """The brief as stored and hashed: camelCase JSON, unset fields left out."""
+    return brief.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def calendar_name(brief: Brief) -> str:
+    """A new calendar's name: the brand and the first day."""
+    return f"{brief.brand} · {brief.start_date.isoformat()}"
+
+
+def draft_to_entry(ref: RunRef, draft: EntryDraft, seq: int,
+                   entry_id: uuid.UUID | None = None,
+                   now: dt.datetime | None = None) -> CalendarEntry:
+    """An entry row (not added to any session) for one generated draft."""
+    moment = now or utcnow()
+    return CalendarEntry(
+        id=entry_id or uuid.uuid4(),
+        calendar_id=ref.calendar_id,
+        run_id=ref.run_id,
+        user_id=ref.user_id,
+        seq=seq,
+        channel=str(draft.channel),
+        format=str(draft.format),
+        scheduled_at=draft.scheduled_at.astimezone(dt.UTC),
+        timezone=draft.timezone,
+        pillar=draft.pillar,
+        hook=draft.hook,
+        caption=draft.caption,
+        hashtags=list(draft.hashtags),
+        call_to_action=draft.call_to_action,
+        asset_notes=draft.asset_notes,
+        media=[],
+        version=1,
+        edited=False,
+        created_at=moment,
+        updated_at=moment,
+    )
+
+
+class RunStore:
+    """Run and entry persistence on one sessionmaker."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        self.maker = maker
+
+    async def create(self, user_id: str, brief: Brief, *, mode: str, expected_entries: int,
+                     model: str | None) -> RunRef:
+        """Commit the run row (and a new calendar unless the brief names one) before streaming.
+
+        Another user's calendarId is answered 404, like every other object."""
+        now = utcnow()
+        stored = brief_json(brief)
+        async with self.maker() as session:
+            if brief.calendar_id is not None:
+                calendar = await CalendarRepository(session).get(user_id, brief.calendar_id)
+                if calendar is None:
+                    raise NotFound("calendar not found", code="calendar_not_found")
+            else:
+                calendar = Calendar(id=uuid.uuid4(), user_id=user_id, name=calendar_name(brief),
+                                    brief=stored, timezone=brief.timezone, created_at=now,
+                                    updated_at=now)
+                session.add(calendar)
+            run = CalendarRun(id=uuid.uuid4(), calendar_id=calendar.id, user_id=user_id,
+                              mode=mode, status=RunStatus.running.value, dry_run=False,
+                              brief=stored, expected_entries=expected_entries, entry_count=0,
+                              model=model, heartbeat_at=now, created_at=now, updated_at=now)
+            session.add(run)
+            await session.flush()
+            calendar.latest_run_id = run.id
+            calendar.updated_at = now
+            await session.commit()
+            return RunRef(run.id, calendar.id, user_id, mode, False, expected_entries)
+
+    async def save_entries(self, ref: RunRef, drafts: Sequence[EntryDraft],
+                           first_seq: int) -> list[CalendarEntry]:
+        """Save drafts (entry + `generated` revision each) and the run's count in one commit."""
+        now = utcnow()
+        rows = [draft_to_entry(ref, d, first_seq + i, now=now) for i, d in enumerate(drafts)]
+        async with self.maker() as session:
+            session.add_all(rows)
+            await session.flush()
+            repo = EntryRepository(session)
+            for row in rows:
+                repo.add_revision(row, source="generated")
+            await session.execute(
+                update(CalendarRun)
+                .where(CalendarRun.id == ref.run_id)
+                .values(entry_count=first_seq + len(rows) - 1, heartbeat_at=now, updated_at=now)
+            )
+            await session.commit()
+        return rows
+
+    async def heartbeat(self, run_id: uuid.UUID) -> None:
+        """Show the run is alive (the sweeper settles runs whose heartbeat goes stale)."""
+        now = utcnow()
+        async with self.maker() as session:
+            await session.execute(
+                update(CalendarRun)
+                .where(CalendarRun.id == run_id, CalendarRun.status == RunStatus.running.value)
+                .values(heartbeat_at=now)
+            )
+            await session.commit()
+
+    async def finish(self, run_id: uuid.UUID, status: RunStatus, entry_count: int,
+                     error: dict[str, Any] | None) -> None:
+        """Settle a run; a run already settled (e.g. by the sweeper) is left as it is."""
+        now = utcnow()
+        async with self.maker() as session:
+            await session.execute(
+                update(CalendarRun)
+                .where(CalendarRun.id == run_id, CalendarRun.status == RunStatus.running.value)
+                .values(status=status.value, entry_count=entry_count, error=error,
+                        finished_at=now, heartbeat_at=now, updated_at=now)
+            )
+            await session.commit()
+
+    async def sweep(self, stale_after: dt.timedelta) -> list[uuid.UUID]:
+        """Settle runs left `running` whose heartbeat is older than `stale_after` as failed."""
+        now = utcnow()
+        cutoff = now - stale_after
+        async with self.maker() as session:
+            stmt = select(CalendarRun.id).where(
+                CalendarRun.status == RunStatus.running.value,
+                or_(CalendarRun.heartbeat_at < cutoff,
+                    (CalendarRun.heartbeat_at.is_(None)) & (CalendarRun.created_at < cutoff)),
+            )
+            ids = list((await session.execute(stmt)).scalars().all())
+            if ids:
+                await session.execute(
+                    update(CalendarRun)
+                    .where(CalendarRun.id.in_(ids),
+                           CalendarRun.status == RunStatus.running.value)
+                    .values(status=RunStatus.failed.value, finished_at=now, updated_at=now,
+                            error={"code": "stale_run",
+                                   "message": "the run stopped reporting progress and was "
+                                              "settled by the sweeper"})
+                )
+            await session.commit()
+        return ids
+
+    async def get_run(self, user_id: str, run_id: uuid.UUID) -> CalendarRun | None:
+        """The user's run, read fresh."""
+        async with self.maker() as session:
+            return await CalendarRepository(session).get_run(user_id, run_id)
+
+    async def entries_after(self, run_id: uuid.UUID, user_id: str,
+                            after_seq: int) -> Sequence[CalendarEntry]:
+        """The run's saved entries with `seq > after_seq`, in stream order."""
+        async with self.maker() as session:
+            stmt = (
+                select(CalendarEntry)
+                .where(CalendarEntry.run_id == run_id, CalendarEntry.user_id == user_id,
+                       CalendarEntry.seq > after_seq)
+                .order_by(CalendarEntry.seq)
+            )
+            return (await session.execute(stmt)).scalars().all()

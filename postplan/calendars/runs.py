@@ -1,0 +1,300 @@
+"""Generation runs owned by the app, not by the HTTP connection that started them.
+
+A run executes in a background task registered here. The SSE response only tails it, so a client
+that disconnects loses nothing: the task keeps generating and saving, and finishes the run. Each
+entry is committed before it is published to tailers; the run row is settled (completed, partial,
+failed, cancelled) before the final events are published. Streams on other processes tail the
+database instead (see `stream.db_events`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from postplan.calendars.run_events import (
+    TIMEOUT_CODE,
+    RunEvent,
+    entry_event,
+    terminal_events,
+)
+from postplan.calendars.run_store import RunRef, RunStore, draft_to_entry
+from postplan.core.context import bind
+from postplan.core.logging import get_logger
+from postplan.core.metrics import GENERATION_ENTRIES
+from postplan.core.vocab import RunStatus
+from postplan.generation.base import GenerationError, GenerationTimeout, Generator
+from postplan.generation.schemas import Brief, EntryDraft
+
+log = get_logger(__name__)
+
+#: A running run writes a heartbeat at least this often…
+HEARTBEAT_SECONDS = 10.0
+#: …and the sweeper settles one whose heartbeat is older than this.
+STALE_AFTER = dt.timedelta(minutes=2)
+SWEEP_INTERVAL_SECONDS = 30.0
+#: On shutdown, runs get this long to finish before they are cancelled.
+SHUTDOWN_GRACE_SECONDS = 2.0
+
+
+class LiveRun:
+    """The in-process view of a running run: its events so far and a wake-up for tailers."""
+
+    def __init__(self, ref: RunRef) -> None:
+        self.ref = ref
+        self.entries: list[RunEvent] = []  # entries[i] has seq i + 1
+        self.final: list[RunEvent] | None = None
+        self.status: str | None = None
+        self._changed = asyncio.Event()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def publish(self, events: list[RunEvent]) -> None:
+        self.entries.extend(events)
+        self._notify()
+
+    def finish(self, status: str, events: list[RunEvent]) -> None:
+        self.status = status
+        self.final = events
+        self._notify()
+
+    async def events(self, after_seq: int) -> AsyncIterator[RunEvent]:
+        """Entries after `after_seq`, then the final events; waits while the run goes on."""
+        index = max(after_seq, 0)
+        while True:
+            changed = self._changed  # taken before reading, so no wake-up is missed
+            while index < len(self.entries):
+                yield self.entries[index]
+                index += 1
+            if self.final is not None:
+                for event in self.final:
+                    yield event
+                return
+            await changed.wait()
+
+
+_END = object()
+
+
+async def _produce(generator: Generator, brief: Brief,
+                   queue: asyncio.Queue[object]) -> None:
+    try:
+        async for draft in generator.stream(brief):
+            queue.put_nowait(draft)
+            # Let the consumer save and send the first entry while later ones are written.
+            await asyncio.sleep(0)
+        queue.put_nowait(_END)
+    except Exception as exc:  # handed to the consumer, which settles the run
+        queue.put_nowait(exc)
+
+
+class RunExecutor:
+    """Runs one generation: drafts from the generator → saved entries → published events."""
+
+    def __init__(self, store: RunStore | None, live: LiveRun, brief: Brief,
+                 generator: Generator, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
+        self.store = store  # None: a dry run, nothing is written
+        self.live = live
+        self.brief = brief
+        self.generator = generator
+        self.heartbeat_seconds = heartbeat_seconds
+        self.count = 0
+
+    async def _save(self, drafts: list[EntryDraft]) -> list[RunEvent]:
+        ref = self.live.ref
+        first = self.count + 1
+        if self.store is None:
+            rows = [draft_to_entry(ref, d, first + i) for i, d in enumerate(drafts)]
+        else:
+            rows = await self.store.save_entries(ref, drafts, first)
+        self.count += len(rows)
+        GENERATION_ENTRIES.labels(mode=ref.mode).inc(len(rows))
+        return [entry_event(ref.run_id, row) for row in rows]
+
+    async def run(self) -> str:
+        """Generate to the end; always settles the run and publishes the final events."""
+        ref = self.live.ref
+        bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id), userId=ref.user_id)
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        producer = asyncio.create_task(_produce(self.generator, self.brief, queue))
+        status = RunStatus.completed
+        error: dict[str, Any] | None = None
+        started = asyncio.get_running_loop().time()
+        log.info("generation.run.started", mode=ref.mode, expected=ref.expected_entries,
+                 dryRun=ref.dry_run)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.heartbeat_seconds):
+                        item = await queue.get()
+                except TimeoutError:
+                    if self.store is not None:
+                        await self.store.heartbeat(ref.run_id)
+                    continue
+                # Whatever is already waiting is saved in the same commit (the planner
+                # produces faster than a commit; the AI path gets one entry per commit).
+                batch = [item]
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                drafts = [b for b in batch if isinstance(b, EntryDraft)]
+                end = next((b for b in batch if not isinstance(b, EntryDraft)), None)
+                if drafts:
+                    self.live.publish(await self._save(drafts))
+                if end is None:
+                    continue
+                if isinstance(end, GenerationTimeout):
+                    status = RunStatus.partial
+                    error = {"code": TIMEOUT_CODE, "message": end.message}
+                elif isinstance(end, GenerationError):
+                    status = RunStatus.failed
+                    error = {"code": end.code, "message": end.message}
+                elif isinstance(end, Exception):
+                    log.error("generation.run.generator_crashed", errorType=type(end).__name__,
+                              exc_info=end)
+                    status = RunStatus.failed
+                    error = {"code": "generation_failed",
+                             "message": "generation failed unexpectedly"}
+                break
+        except asyncio.CancelledError:
+            status = RunStatus.cancelled
+            error = {"code": "run_cancelled",
+                     "message": "the server stopped before the run finished"}
+            await self._settle(status, error, started)
+            raise
+        except Exception as exc:  # storage failed: the run cannot go on
+            log.error("generation.run.storage_failed", errorType=type(exc).__name__,
+                      exc_info=exc)
+            status = RunStatus.failed
+            error = {"code": "storage_failed", "message": "saving the calendar failed"}
+        finally:
+            if not producer.done():
+                producer.cancel()
+        await self._settle(status, error, started)
+        return status.value
+
+    async def _settle(self, status: RunStatus, error: dict[str, Any] | None,
+                      started: float) -> None:
+        ref = self.live.ref
+        if self.store is not None:
+            try:
+                await self.store.finish(ref.run_id, status, self.count, error)
+            except Exception as exc:  # the sweeper settles it later
+                log.error("generation.run.settle_failed", errorType=type(exc).__name__,
+                          exc_info=exc)
+        bind(status=status.value)
+        log.info("generation.run.finished", entries=self.count, mode=ref.mode,
+                 errorCode=(error or {}).get("code"),
+                 durationMs=round((asyncio.get_running_loop().time() - started) * 1000, 1))
+        self.live.finish(status.value,
+                         terminal_events(ref.run_id, status.value, self.count, error))
+
+
+class RunRegistry:
+    """The runs this process is executing, and the tasks that execute them."""
+
+    def __init__(self, store: RunStore, *, heartbeat_seconds: float = HEARTBEAT_SECONDS,
+                 stale_after: dt.timedelta = STALE_AFTER) -> None:
+        self.store = store
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stale_after = stale_after
+        self._runs: dict[uuid.UUID, LiveRun] = {}
+        self._tasks: set[asyncio.Task[str]] = set()
+
+    def get(self, run_id: uuid.UUID) -> LiveRun | None:
+        return self._runs.get(run_id)
+
+    async def begin(self, user_id: str, brief: Brief, generator: Generator,
+                    model: str | None = None) -> LiveRun:
+        """Commit the run row, then start generating in the background."""
+        ref = await self.store.create(user_id, brief, mode=generator.mode,
+                                      expected_entries=generator.expected_entries(brief),
+                                      model=model)
+        return self.start(ref, brief, generator, persist=True)
+
+    def begin_dry_run(self, user_id: str, brief: Brief, generator: Generator) -> LiveRun:
+        """Generate without writing anything (the database is unreachable)."""
+        ref = RunRef(uuid.uuid4(), brief.calendar_id or uuid.uuid4(), user_id, generator.mode,
+                     True, generator.expected_entries(brief))
+        return self.start(ref, brief, generator, persist=False)
+
+    def start(self, ref: RunRef, brief: Brief, generator: Generator, *,
+              persist: bool) -> LiveRun:
+        live = LiveRun(ref)
+        executor = RunExecutor(self.store if persist else None, live, brief, generator,
+                               self.heartbeat_seconds)
+        self._runs[ref.run_id] = live
+        task = asyncio.create_task(executor.run(), name=f"generation-run-{ref.run_id}")
+        self._tasks.add(task)
+
+        def _done(t: asyncio.Task[str]) -> None:
+            self._tasks.discard(t)
+            self._runs.pop(ref.run_id, None)
+
+        task.add_done_callback(_done)
+        return live
+
+    async def wait_idle(self, limit: float | None = None) -> bool:
+        """Wait up to `limit` seconds until no run is executing here (shutdown, the CLI)."""
+        if not self._tasks:
+            return True
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=limit)
+        return not pending
+
+    async def sweep(self) -> list[uuid.UUID]:
+        """Settle stale runs (never one this process is executing)."""
+        ids = [i for i in await self.store.sweep(self.stale_after) if i not in self._runs]
+        if ids:
+            log.warning("generation.sweeper.settled", count=len(ids),
+                        runIds=[str(i) for i in ids])
+        return ids
+
+    async def sweep_forever(self, interval: float = SWEEP_INTERVAL_SECONDS) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception as exc:  # the database may be away; try again next time
+                log.warning("generation.sweeper.failed", errorType=type(exc).__name__)
+
+    async def shutdown(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Let runs finish for `grace` seconds, then cancel them (they settle as cancelled)."""
+        if not self._tasks:
+            return
+        if await self.wait_idle(grace):
+            return
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.wait(set(self._tasks), timeout=5)
+
+
+def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
+    """Lifespan hook: the run registry, a sweep at start, and the periodic sweeper."""
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        options: dict[str, Any] = getattr(app.state, "generation_options", {})
+        registry = RunRegistry(RunStore(app.state.sessionmaker), **options)
+        app.state.generation = registry
+        try:
+            await registry.sweep()
+        except Exception as exc:
+            log.warning("generation.sweeper.failed", errorType=type(exc).__name__)
+        sweeper = asyncio.create_task(registry.sweep_forever(), name="generation-sweeper")
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await registry.shutdown()
+
+    return lifespan()
+
+
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]

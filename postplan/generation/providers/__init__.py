@@ -1,0 +1,1 @@
+"""AI providers: turn a brief's planned slots into entry copy written by a language model."""
