@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from postplan import __version__
 from postplan.api import api_router
+from postplan.calendars.runs import generation_lifespan
 from postplan.config import Settings, get_settings
 from postplan.core import handlers
 from postplan.core.auth import Authenticator
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
     app.state.run_worker = start_worker
     # Domains append async context managers here; each runs for the app's lifetime.
     app.state.lifespan_hooks = [app.state.flags.watch]
+    app.state.lifespan_hooks.append(generation_lifespan)
     handlers.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
