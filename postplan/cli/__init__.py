@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from postplan.cli.alerts import register as register_alerts
+from postplan.cli.flags import register as register_flags
+from postplan.cli.logs import register as register_logs
 from postplan.cli.server import register as register_server
+from postplan.cli.smoke import register as register_smoke
 
 app = typer.Typer(
     name="postplan",
@@ -13,6 +17,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 register_server(app)
+register_flags(app)
+register_logs(app)
+register_alerts(app)
+register_smoke(app)
 
 
 def main() -> None:

@@ -1,0 +1,214 @@
+"""`postplan flags show|set|rollout`: read and edit the flagd JSON flags file atomically.
+
+A running server re-reads the file every FLAGS_POLL_SECONDS, so an edit is live within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+from openfeature.evaluation_context import EvaluationContext
+from rich.console import Console
+from rich.table import Table
+
+from postplan.config import Settings
+from postplan.core.flags_provider import (
+    FileFlagProvider,
+    FlagConfigError,
+    allowlist_of,
+    parse_flag_document,
+    percentage_of,
+)
+from postplan.core.logging import configure_logging
+
+FLAG_NAMES = ("CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED")
+
+flags_app = typer.Typer(help="Show and edit feature flags (the FLAGS_FILE flagd JSON).",
+                        no_args_is_help=True)
+
+FileOption = typer.Option(None, "--file", "-f", envvar="FLAGS_FILE",
+                          help="The flags file (default: $FLAGS_FILE).")
+
+
+def _path(file: Path | None) -> Path:
+    if file is None:
+        typer.echo("postplan: no flags file: pass --file or set FLAGS_FILE", err=True)
+        raise typer.Exit(2)
+    return file
+
+
+def _name(name: str) -> str:
+    upper = name.strip().upper()
+    aliases = {"CALENDAR": "CALENDAR_SERVICE_ENABLED", "PUBLISH": "PUBLISH_SERVICE_ENABLED"}
+    upper = aliases.get(upper, upper)
+    if upper not in FLAG_NAMES:
+        typer.echo(f"postplan: unknown flag {name!r}; one of {', '.join(FLAG_NAMES)}", err=True)
+        raise typer.Exit(2)
+    return upper
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """The current document; a missing file is an empty one. A corrupt file stops the edit."""
+    if not path.exists():
+        return {"$schema": "https://flagd.dev/schema/v0/flags.json", "flags": {}}
+    try:
+        return parse_flag_document(path.read_text(encoding="utf-8"))
+    except (FlagConfigError, UnicodeDecodeError) as exc:
+        typer.echo(f"postplan: {path} is not a valid flags file ({exc}); fix or remove it "
+                   "first — the running service keeps its last good values meanwhile", err=True)
+        raise typer.Exit(1) from None
+
+
+def write_document(path: Path, data: dict[str, Any]) -> None:
+    """Validate, then replace the file atomically: temp file in the same directory, fsync,
+    rename, fsync the directory. A reader sees the old or the new file, never half of one."""
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    parse_flag_document(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with _ignore_missing():
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class _ignore_missing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, FileNotFoundError)
+
+
+def boolean_flag(on: bool) -> dict[str, Any]:
+    """A flag that is simply on or off for everyone."""
+    return {"state": "ENABLED", "variants": {"on": True, "off": False},
+            "defaultVariant": "on" if on else "off"}
+
+
+def rollout_flag(percent: int, allow: list[str]) -> dict[str, Any]:
+    """Off by default; on for the allowlist, then for a sticky `percent` of the other users.
+
+    The weights always total 100, so raising the percentage keeps everyone already in.
+    """
+    flag = boolean_flag(False)
+    fractional: dict[str, Any] = {"fractional": [["on", percent], ["off", 100 - percent]]}
+    allow_rule: dict[str, Any] = {"in": [{"var": "targetingKey"}, allow]}
+    if allow and percent > 0:
+        flag["targeting"] = {"if": [allow_rule, "on", fractional]}
+    elif allow:
+        flag["targeting"] = {"if": [allow_rule, "on", "off"]}
+    elif percent > 0:
+        flag["targeting"] = fractional
+    return flag
+
+
+def describe_flag(flag: dict[str, Any] | None) -> tuple[str, str, str]:
+    """(mode, allowlist, percentage) for the table."""
+    if flag is None:
+        return ("not in file: environment value", "-", "-")
+    if flag.get("state") != "ENABLED":
+        return ("DISABLED (off for everyone)", "-", "-")
+    default = flag.get("variants", {}).get(flag.get("defaultVariant"))
+    allow = allowlist_of(flag)
+    pct = percentage_of(flag)
+    if not flag.get("targeting"):
+        return ("on for everyone" if default else "off for everyone", "-", "-")
+    return ("rollout", ",".join(allow) or "-", f"{pct:g}%" if pct is not None else "-")
+
+
+@flags_app.command("show")
+def show(file: Path | None = FileOption,
+         user: str | None = typer.Option(None, "--user", help="Also evaluate for this user id."),
+         as_json: bool = typer.Option(False, "--json", help="Print the raw document.")) -> None:
+    """Print each flag's setting in the file (and, with --user, its value for that user)."""
+    path = _path(file)
+    data = read_document(path)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    values: dict[str, bool] = {}
+    if user is not None:
+        # Evaluate exactly as the server would: this file, then the environment's values.
+        configure_logging("ERROR")
+        settings = Settings()
+        provider = FileFlagProvider({"CALENDAR_SERVICE_ENABLED": settings.calendar_service_enabled,
+                                     "PUBLISH_SERVICE_ENABLED": settings.publish_service_enabled},
+                                    path)
+        provider.refresh()
+        for name in FLAG_NAMES:
+            values[name] = bool(provider.resolve_boolean_details(
+                name, False, EvaluationContext(targeting_key=user)).value)
+    table = Table(title=f"flags in {path}")
+    for column in ("flag", "setting", "allowlist", "percentage",
+                   *((f"for {user}",) if user is not None else ())):
+        table.add_column(column)
+    for name in FLAG_NAMES:
+        row = [name, *describe_flag(data["flags"].get(name))]
+        if user is not None:
+            row.append("ON" if values[name] else "off")
+        table.add_row(*row)
+    Console().print(table)
+
+
+@flags_app.command("set")
+def set_flag(name: str = typer.Argument(..., help="CALENDAR_SERVICE_ENABLED or "
+                                                  "PUBLISH_SERVICE_ENABLED"),
+             value: str = typer.Argument(..., help="on or off"),
+             file: Path | None = FileOption) -> None:
+    """Turn a flag on or off for everyone (clears any rollout targeting). Rollback = `off`."""
+    flag_name = _name(name)
+    if value.lower() not in ("on", "off", "true", "false"):
+        typer.echo("postplan: value must be on or off", err=True)
+        raise typer.Exit(2)
+    path = _path(file)
+    data = read_document(path)
+    data["flags"][flag_name] = boolean_flag(value.lower() in ("on", "true"))
+    write_document(path, data)
+    typer.echo(f"{flag_name} = {value.lower()} for everyone (written to {path})")
+
+
+@flags_app.command("rollout")
+def rollout(name: str = typer.Argument(..., help="the flag"),
+            percent: int = typer.Option(0, "--percent", "-p", min=0, max=100,
+                                        help="Sticky share of users (0-100) to turn on."),
+            allow: str = typer.Option("", "--allow", help="Comma-separated user ids always on."),
+            file: Path | None = FileOption) -> None:
+    """Turn a flag on for an allowlist and/or a sticky percentage of users."""
+    flag_name = _name(name)
+    ids = [i.strip() for i in allow.split(",") if i.strip()]
+    path = _path(file)
+    data = read_document(path)
+    data["flags"][flag_name] = (boolean_flag(True) if percent == 100
+                                else rollout_flag(percent, ids))
+    write_document(path, data)
+    who = []
+    if ids:
+        who.append(f"{len(ids)} allowlisted user(s)")
+    who.append(f"{percent}% of users")
+    typer.echo(f"{flag_name} on for {' + '.join(who)} (written to {path})")
+
+
+def register(app: typer.Typer) -> None:
+    """Mount `postplan flags`."""
+    app.add_typer(flags_app, name="flags")

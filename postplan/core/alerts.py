@@ -1,0 +1,478 @@
+"""The alert rules of deploy/prometheus/alerts.yml, evaluated in-process over sliding windows.
+
+Two feeds, one engine:
+* live: `MetricsFeed` samples postplan's own Prometheus counters every few seconds and records
+  their increases (so whoever increments a metric in core/metrics.py feeds the alerts too);
+* offline: `observe_log_record` maps log events (docs/alerts.md lists the names) — used by
+  `postplan alerts check FILE`.
+A rule that starts firing emits one `alert` log event (alert, value, threshold, severity); when it
+stops, `alert.resolved`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+
+from postplan.core.logging import get_logger
+from postplan.core.metrics import (
+    ADAPTER_CONFIGURED,
+    ALERTS_FIRING,
+    CHANNELS,
+    PUBLISH_OUTCOMES,
+    SSE_OUTCOMES,
+    registry,
+)
+
+log = get_logger("postplan.alerts")
+
+WINDOW_SECONDS = 15 * 60
+SSE_BAD = frozenset({"error", "timeout"})
+SSE_MIN_STREAMS = 50
+SSE_MAX_RATIO = 0.02
+PUBLISH_FAILED = frozenset({"failed", "unknown"})
+#: Outcomes that end an entry's publish; `queued`/`retry` are not results yet.
+PUBLISH_FINAL = frozenset({"published", "failed", "unknown", "needs_reauth", "dry_run"})
+PUBLISH_MIN_RESULTS = 20
+PUBLISH_MAX_RATIO = 0.05
+FIRST_FAILURE_WINDOW = 10 * 60
+DEPLOY_GRACE = 60 * 60
+AUTH_WINDOW = 5 * 60
+LATENCY_QUANTILE = 0.95
+LATENCY_MAX_SECONDS = 2.5
+LATENCY_MIN_REQUESTS = 20
+LATENCY_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """One rule's evaluation for one label set."""
+
+    alert: str
+    labels: tuple[tuple[str, str], ...]
+    value: float
+    threshold: float
+    firing: bool
+    severity: str
+    summary: str
+
+
+@dataclass
+class FiredAlert:
+    """An alert seen firing while replaying a log (for `postplan alerts check`)."""
+
+    alert: str
+    labels: tuple[tuple[str, str], ...]
+    first_at: float
+    peak: float
+    threshold: float
+    severity: str
+    summary: str
+
+
+@dataclass
+class _Series:
+    points: deque[tuple[float, str, str, float]] = field(default_factory=deque)
+
+    def add(self, ts: float, a: str, b: str, n: float) -> None:
+        self.points.append((ts, a, b, n))
+
+    def prune(self, older_than: float) -> None:
+        while self.points and self.points[0][0] < older_than:
+            self.points.popleft()
+
+    def window(self, now: float, seconds: float) -> Iterable[tuple[float, str, str, float]]:
+        start = now - seconds
+        return (p for p in self.points if start < p[0] <= now)
+
+
+def histogram_quantile(q: float, buckets: Mapping[float, float]) -> float:
+    """Prometheus' `histogram_quantile` over non-cumulative bucket counts (linear interpolation
+    inside the bucket; the +Inf bucket answers the highest finite bound)."""
+    bounds = sorted(buckets)
+    total = sum(buckets.values())
+    if total <= 0:
+        return math.nan
+    rank = q * total
+    cumulative = 0.0
+    lower = 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if cumulative + count >= rank:
+            if math.isinf(bound):
+                return lower
+            if count == 0:
+                return bound
+            return lower + (bound - lower) * (rank - cumulative) / count
+        cumulative += count
+        lower = bound if not math.isinf(bound) else lower
+    return lower
+
+
+def bucket_of(seconds: float) -> float:
+    """The histogram bucket upper bound a duration falls in."""
+    for bound in LATENCY_BUCKETS:
+        if seconds <= bound:
+            return bound
+    return math.inf
+
+
+class AlertEngine:
+    """Sliding-window evaluation of postplan's alert rules."""
+
+    def __init__(self, *, deploy_time: float | None = None, emit: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.emit = emit
+        self.deploy_time = deploy_time
+        self._sse = _Series()
+        self._publish = _Series()
+        self._auth = _Series()
+        self._latency = _Series()
+        self.adapter_configured: dict[str, bool] = {}
+        self.publish_active = False
+        self._firing: dict[tuple[str, tuple[tuple[str, str], ...]], AlertState] = {}
+
+    # --- observations --------------------------------------------------------------------
+
+    def record_sse(self, outcome: str, ts: float | None = None, n: float = 1) -> None:
+        """A generation stream finished with `outcome` (see SSE_OUTCOMES)."""
+        self._sse.add(self._ts(ts), outcome, "", n)
+
+    def record_publish(self, channel: str, outcome: str, ts: float | None = None,
+                       n: float = 1) -> None:
+        """An entry's publish result on `channel` (see PUBLISH_OUTCOMES)."""
+        self._publish.add(self._ts(ts), channel, outcome, n)
+
+    def record_auth_missing(self, channel: str, reason: str, ts: float | None = None,
+                            n: float = 1) -> None:
+        """A publish refused for missing/invalid user auth, or missing app config."""
+        self._auth.add(self._ts(ts), channel, reason, n)
+
+    def record_latency(self, endpoint: str, seconds: float, ts: float | None = None) -> None:
+        """One publish/export request's duration."""
+        self._latency.add(self._ts(ts), endpoint, repr(bucket_of(seconds)), 1)
+
+    def record_latency_bucket(self, endpoint: str, bound: float, n: float,
+                              ts: float | None = None) -> None:
+        """`n` requests in the histogram bucket ending at `bound` (from a metrics sample)."""
+        self._latency.add(self._ts(ts), endpoint, repr(bound), n)
+
+    def _ts(self, ts: float | None) -> float:
+        return self.clock() if ts is None else ts
+
+    # --- rules ---------------------------------------------------------------------------
+
+    def evaluate(self, now: float | None = None) -> list[AlertState]:
+        """Every rule's state at `now`; emits `alert` / `alert.resolved` on transitions."""
+        now = self.clock() if now is None else now
+        for series in (self._sse, self._publish, self._auth, self._latency):
+            series.prune(now - max(WINDOW_SECONDS, DEPLOY_GRACE) - 60)
+        states = [*self._sse_rule(now), *self._publish_rules(now), *self._adapter_rules(now),
+                  *self._latency_rules(now)]
+        self._transitions(states, now)
+        return states
+
+    def _sse_rule(self, now: float) -> list[AlertState]:
+        total = bad = 0.0
+        for _, outcome, _, n in self._sse.window(now, WINDOW_SECONDS):
+            total += n
+            bad += n if outcome in SSE_BAD else 0
+        ratio = bad / total if total else 0.0
+        return [AlertState("PostplanSSEErrorRateHigh", (), ratio, SSE_MAX_RATIO,
+                           total >= SSE_MIN_STREAMS and ratio > SSE_MAX_RATIO, "page",
+                           f"SSE error+timeout {ratio:.1%} of {total:.0f} streams over 15m")]
+
+    def _publish_rules(self, now: float) -> list[AlertState]:
+        states: list[AlertState] = []
+        totals: dict[str, float] = dict.fromkeys(CHANNELS, 0.0)
+        failed: dict[str, float] = dict.fromkeys(CHANNELS, 0.0)
+        recent_failed: dict[str, float] = dict.fromkeys(CHANNELS, 0.0)
+        for ts, channel, outcome, n in self._publish.window(now, WINDOW_SECONDS):
+            if outcome in PUBLISH_FINAL:
+                totals[channel] = totals.get(channel, 0.0) + n
+            if outcome in PUBLISH_FAILED:
+                failed[channel] = failed.get(channel, 0.0) + n
+                if ts > now - FIRST_FAILURE_WINDOW:
+                    recent_failed[channel] = recent_failed.get(channel, 0.0) + n
+        since_deploy = now - self.deploy_time if self.deploy_time is not None else math.inf
+        for channel in sorted(totals.keys() | failed.keys()):
+            total, bad = totals.get(channel, 0.0), failed.get(channel, 0.0)
+            ratio = bad / total if total else 0.0
+            labels = (("channel", channel),)
+            states.append(AlertState(
+                "PostplanPublishFailureRateHigh", labels, ratio, PUBLISH_MAX_RATIO,
+                total >= PUBLISH_MIN_RESULTS and ratio > PUBLISH_MAX_RATIO, "page",
+                f"{channel} publish failures {ratio:.1%} of {total:.0f} over 15m"))
+            recent = recent_failed.get(channel, 0.0)
+            states.append(AlertState(
+                "PostplanPublishFirstFailureAfterDeploy", labels, recent, 0,
+                recent > 0 and 0 <= since_deploy < DEPLOY_GRACE, "page",
+                f"{channel}: {recent:.0f} publish failure(s) within the first hour after deploy"))
+        return states
+
+    def _adapter_rules(self, now: float) -> list[AlertState]:
+        states: list[AlertState] = []
+        config_events: dict[str, float] = {}
+        auth_events: dict[str, float] = {}
+        for _, channel, reason, n in self._auth.window(now, AUTH_WINDOW):
+            target = config_events if reason == "config_missing" else auth_events
+            target[channel] = target.get(channel, 0.0) + n
+        for channel in sorted(set(CHANNELS) | config_events.keys() | auth_events.keys()):
+            labels = (("channel", channel),)
+            unconfigured = self.publish_active and self.adapter_configured.get(channel) is False
+            events = config_events.get(channel, 0.0)
+            states.append(AlertState(
+                "PostplanAdapterConfigMissing", labels, events, 0,
+                unconfigured or events > 0, "page",
+                f"{channel}: app credentials missing while publishing is enabled"
+                if unconfigured else f"{channel}: {events:.0f} config-missing event(s) in 5m"))
+            auth = auth_events.get(channel, 0.0)
+            states.append(AlertState(
+                "PostplanChannelAuthMissing", labels, auth, 0, auth > 0, "ticket",
+                f"{channel}: {auth:.0f} publish(es) refused for missing/invalid auth in 5m"))
+        return states
+
+    def _latency_rules(self, now: float) -> list[AlertState]:
+        per_endpoint: dict[str, dict[float, float]] = {"publish": {}, "export": {}}
+        for _, endpoint, bound, n in self._latency.window(now, WINDOW_SECONDS):
+            buckets = per_endpoint.setdefault(endpoint, {})
+            key = float(bound)
+            buckets[key] = buckets.get(key, 0.0) + n
+        states = []
+        for endpoint, name in (("publish", "PostplanPublishLatencyHigh"),
+                               ("export", "PostplanExportLatencyHigh")):
+            buckets = per_endpoint.get(endpoint, {})
+            count = sum(buckets.values())
+            p95 = histogram_quantile(LATENCY_QUANTILE, buckets) if count else 0.0
+            states.append(AlertState(
+                name, (("endpoint", endpoint),), p95, LATENCY_MAX_SECONDS,
+                count >= LATENCY_MIN_REQUESTS and p95 > LATENCY_MAX_SECONDS, "ticket",
+                f"{endpoint} p95 latency {p95:.2f}s over 15m ({count:.0f} requests)"))
+        return states
+
+    def _transitions(self, states: list[AlertState], now: float) -> None:
+        firing_names: dict[str, int] = {}
+        for state in states:
+            key = (state.alert, state.labels)
+            was = key in self._firing
+            if state.firing:
+                firing_names[state.alert] = firing_names.get(state.alert, 0) + 1
+                self._firing[key] = state
+                if not was and self.emit:
+                    log.warning("alert", alert=state.alert, value=round(state.value, 6),
+                                threshold=state.threshold, severity=state.severity,
+                                summary=state.summary, labels=dict(state.labels),
+                                status="firing", at=_iso(now),
+                                **_channel_field(state.labels))
+            elif was:
+                del self._firing[key]
+                if self.emit:
+                    log.info("alert.resolved", alert=state.alert, value=round(state.value, 6),
+                             threshold=state.threshold, labels=dict(state.labels),
+                             status="resolved", at=_iso(now), **_channel_field(state.labels))
+        if self.emit:
+            for name in {s.alert for s in states}:
+                ALERTS_FIRING.labels(alert=name).set(firing_names.get(name, 0))
+
+    @property
+    def firing(self) -> list[AlertState]:
+        """Alerts firing as of the last evaluation."""
+        return list(self._firing.values())
+
+    # --- log records (offline replay) ----------------------------------------------------
+
+    def observe_log_record(self, record: Mapping[str, Any]) -> float | None:
+        """Feed one parsed log line; returns its timestamp if it had one. Event names consumed
+        are listed in docs/alerts.md."""
+        ts = parse_ts(record.get("ts") or record.get("timestamp"))
+        event = str(record.get("event", ""))
+        status = record.get("outcome") or record.get("status")
+        channel = str(record.get("channel") or "unknown")
+        if event == "app.started":
+            self.deploy_time = ts
+        elif event in ("sse.stream.finished", "sse.stream.end"):
+            if status:
+                self.record_sse(str(status), ts)
+        elif event in ("publish.result", "publish.intent.result"):
+            if status:
+                self.record_publish(channel, str(status), ts)
+        elif event in ("adapter.auth_missing", "publish.auth_missing"):
+            self.record_auth_missing(channel, str(record.get("reason") or "missing"), ts)
+        elif event == "adapter.config_missing":
+            if record.get("publishFlagActive"):
+                self.record_auth_missing(channel, "config_missing", ts)
+        elif event == "http.request":
+            endpoint = latency_endpoint(str(record.get("method", "")), str(record.get("path")))
+            duration = record.get("durationMs")
+            if endpoint and isinstance(duration, int | float):
+                self.record_latency(endpoint, float(duration) / 1000, ts)
+        return ts
+
+
+_PUBLISH_PATH = re.compile(r"^/v1/calendars/[^/]+/publish$")
+_EXPORT_PATH = re.compile(r"^/v1/calendars/[^/]+/export$")
+
+
+def latency_endpoint(method: str, path: str) -> str | None:
+    """`publish` / `export` for the two latency-watched routes, else None."""
+    if method != "POST":
+        return None
+    if _PUBLISH_PATH.match(path):
+        return "publish"
+    if _EXPORT_PATH.match(path):
+        return "export"
+    return None
+
+
+def parse_ts(value: Any) -> float | None:
+    """Unix seconds from an ISO 8601 string or a number."""
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat()
+
+
+def _channel_field(labels: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return {k: v for k, v in labels if k == "channel"}
+
+
+def replay(records: Iterable[Mapping[str, Any]]) -> list[FiredAlert]:
+    """Evaluate the rules after every event of a log, in order; what fired, first and peak."""
+    engine = AlertEngine(emit=False, clock=lambda: 0.0)
+    fired: dict[tuple[str, tuple[tuple[str, str], ...]], FiredAlert] = {}
+    last_ts: float | None = None
+    for record in records:
+        ts = engine.observe_log_record(record)
+        if ts is None:
+            continue
+        last_ts = ts if last_ts is None else max(last_ts, ts)
+        for state in engine.evaluate(last_ts):
+            if not state.firing:
+                continue
+            key = (state.alert, state.labels)
+            seen = fired.get(key)
+            if seen is None:
+                fired[key] = FiredAlert(state.alert, state.labels, last_ts, state.value,
+                                        state.threshold, state.severity, state.summary)
+            elif state.value > seen.peak:
+                seen.peak, seen.summary = state.value, state.summary
+    return list(fired.values())
+
+
+class MetricsFeed:
+    """Turns increases of postplan's counters into engine observations."""
+
+    def __init__(self, engine: AlertEngine) -> None:
+        self.engine = engine
+        self._last: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self.sample(record=False)
+
+    def _delta(self, name: str, labels: dict[str, str]) -> float:
+        value = registry.get_sample_value(name, labels) or 0.0
+        key = (name, tuple(sorted(labels.items())))
+        previous = self._last.get(key, value)
+        self._last[key] = value
+        return value - previous if value >= previous else value  # a reset counts from zero
+
+    def sample(self, now: float | None = None, *, record: bool = True) -> None:
+        """Read the counters once; increases since the last sample become observations."""
+        ts = self.engine.clock() if now is None else now
+        sse_name = "postplan_sse_streams_total"
+        for outcome in SSE_OUTCOMES:
+            n = self._delta(sse_name, {"outcome": outcome})
+            if record and n > 0:
+                self.engine.record_sse(outcome, ts, n)
+        for channel in CHANNELS:
+            for outcome in PUBLISH_OUTCOMES:
+                n = self._delta("postplan_publish_results_total",
+                                {"channel": channel, "outcome": outcome})
+                if record and n > 0:
+                    self.engine.record_publish(channel, outcome, ts, n)
+            for reason in ("missing", "invalid", "config_missing"):
+                n = self._delta("postplan_adapter_auth_missing_total",
+                                {"channel": channel, "reason": reason})
+                if record and n > 0:
+                    self.engine.record_auth_missing(channel, reason, ts, n)
+            configured = registry.get_sample_value("postplan_adapter_configured",
+                                                   {"channel": channel})
+            self.engine.adapter_configured[channel] = bool(configured)
+        active = registry.get_sample_value("postplan_flag_active",
+                                           {"flag": "PUBLISH_SERVICE_ENABLED"})
+        self.engine.publish_active = bool(active)
+        for endpoint in ("publish", "export"):
+            previous_cumulative = 0.0
+            for bound in (*LATENCY_BUCKETS, math.inf):
+                le = "+Inf" if math.isinf(bound) else _le(bound)
+                cumulative = self._delta("postplan_request_duration_seconds_bucket",
+                                         {"endpoint": endpoint, "le": le})
+                in_bucket = cumulative - previous_cumulative
+                previous_cumulative = cumulative
+                if record and in_bucket > 0:
+                    self.engine.record_latency_bucket(endpoint, bound, in_bucket, ts)
+
+
+def _le(bound: float) -> str:
+    # prometheus_client renders bucket bounds with Python's float repr ("0.5", "1.0", "10.0").
+    return repr(float(bound))
+
+
+@asynccontextmanager
+async def alerts_lifespan(app: FastAPI, interval: float = 15.0) -> AsyncIterator[None]:
+    """Lifespan hook: record adapter configuration, then sample metrics and evaluate the rules
+    every `interval` seconds, logging `alert` events. The engine is `app.state.alerts`."""
+    settings = app.state.settings
+    # Set by the flag service at every reload: can PUBLISH_SERVICE_ENABLED be on for anyone?
+    publish_active = bool(registry.get_sample_value("postplan_flag_active",
+                                                    {"flag": "PUBLISH_SERVICE_ENABLED"}))
+    for channel in CHANNELS:
+        configured = bool(settings.adapter_configured(channel))
+        ADAPTER_CONFIGURED.labels(channel=channel).set(1 if configured else 0)
+        if not configured:
+            log.warning("adapter.config_missing", channel=channel, status="config_missing",
+                        publishFlagActive=publish_active,
+                        detail=f"{channel} app credentials are not set; live publishing to "
+                               f"{channel} will be refused")
+    start = registry.get_sample_value("postplan_process_start_time_seconds") or time.time()
+    engine = AlertEngine(deploy_time=start)
+    feed = MetricsFeed(engine)
+    app.state.alerts = engine
+    app.state.alerts_feed = feed
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                feed.sample()
+                engine.evaluate()
+            except Exception:  # evaluation must never take the app down
+                log.exception("alerts.evaluate_failed")
+
+    task = asyncio.create_task(loop(), name="postplan-alerts")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
