@@ -1,0 +1,25 @@
+"""Text measures the platforms count by: UTF-16 code units (TikTok), hashtags and @-mentions."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["count_hashtags", "count_mentions", "utf16_len"]
+
+_HASHTAG = re.compile(r"(?<![\w#])#\w+", re.UNICODE)
+_MENTION = re.compile(r"(?<![\w@])@[\w.]+", re.UNICODE)
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: an emoji outside the BMP counts 2."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def count_hashtags(text: str) -> int:
+    """Number of `#tag` tokens in a caption."""
+    return len(_HASHTAG.findall(text))
+
+
+def count_mentions(text: str) -> int:
+    """Number of `@user` tokens in a caption."""
+    return len(_MENTION.findall(text))

@@ -1,0 +1,86 @@
+"""Offline checks shared by every channel: time, media URLs, counts. No network."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from postplan.channels.base import Finding, PublishRequest
+from postplan.core.vocab import FORMATS_BY_CHANNEL
+
+__all__ = [
+    "aware",
+    "check_format",
+    "check_media_urls",
+    "check_quota",
+    "check_schedule",
+]
+
+
+def aware(when: datetime) -> datetime:
+    """Naive datetimes are taken as UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def check_format(req: PublishRequest) -> list[Finding]:
+    """The entry's format must be one the channel takes."""
+    if req.format not in FORMATS_BY_CHANNEL[req.channel]:
+        allowed = ", ".join(f.value for f in FORMATS_BY_CHANNEL[req.channel])
+        return [Finding(code="format_not_supported", field="format",
+                        message=f"{req.channel.value} takes {allowed}, not {req.format.value}.")]
+    return []
+
+
+def check_schedule(req: PublishRequest, now: datetime) -> list[Finding]:
+    """A scheduled time already past cannot be honoured."""
+    if aware(req.scheduled_at) < aware(now):
+        return [Finding(code="scheduled_in_past", field="scheduledAt",
+                        message="The scheduled time is in the past.")]
+    return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_media_urls(req: PublishRequest) -> list[Finding]:
+    """Platforms fetch media themselves: https, US-ASCII, a real host name.
+    Loopback http is let through so local fakes and dev setups work."""
+    findings: list[Finding] = []
+    for i, media in enumerate(req.media):
+        parts = urlsplit(media.url)
+        host = parts.hostname or ""
+        problem = None
+        if not media.url.isascii():
+            problem = "must use US-ASCII characters only"
+        elif parts.scheme not in {"http", "https"} or not host:
+            problem = "must be an absolute https URL"
+        elif _is_loopback(host):
+            problem = None
+        elif parts.scheme != "https":
+            problem = "must use https"
+        else:
+            try:
+                ipaddress.ip_address(host)
+                problem = "must use a domain name, not an IP address"
+            except ValueError:
+                problem = None
+        if problem:
+            findings.append(Finding(code="media_url_invalid", field=f"media[{i}].url",
+                                    message=f"Media URL {problem}."))
+    return findings
+
+
+def check_quota(channel: str, posts_in_last_24h: int, limit: int) -> list[Finding]:
+    """The channel's posts-per-24h cap (the domain counts what it already published)."""
+    if posts_in_last_24h >= limit:
+        return [Finding(code="daily_quota_exceeded", field=None,
+                        message=f"{channel} allows about {limit} posts per 24 hours per account; "
+                        f"{posts_in_last_24h} were already published.")]
+    return []
