@@ -1,0 +1,56 @@
+"""`postplan worker`: the publish worker as its own process (any number may run at once)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def worker(
+        concurrency: int = typer.Option(32, min=1, max=1024, help="Intents processed at once."),
+        once: bool = typer.Option(False, help="Process what is due now, then exit."),
+    ) -> None:
+        """Claim due publish intents and publish them (stops cleanly on SIGTERM/SIGINT)."""
+        from postplan.cli.server import load_settings
+        from postplan.core.logging import configure_logging
+
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_file)
+        asyncio.run(_run(concurrency, once))
+
+
+async def _run(concurrency: int, once: bool) -> None:
+    from postplan.cli.server import load_settings
+    from postplan.core.db import create_engine
+    from postplan.core.flags import FlagService
+    from postplan.core.migrate import upgrade_async
+    from postplan.publishing.gateway import gateway_scope
+    from postplan.publishing.worker import Worker, WorkerConfig
+
+    settings = load_settings()
+    if settings.is_sqlite:
+        await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url,
+                           disable_statement_cache=settings.database_disable_statement_cache,
+                           pool_size=min(settings.database_pool_size, concurrency))
+    flags = FlagService(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with gateway_scope(settings) as gateway:
+            w = Worker(engine, settings, flags, gateway,
+                       config=WorkerConfig(concurrency=concurrency,
+                                           idle_sleep=settings.worker_poll_seconds))
+            if once:
+                while await w.run_once():
+                    pass
+            else:
+                await w.run(stop)
+    finally:
+        await engine.dispose()

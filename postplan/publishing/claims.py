@@ -1,0 +1,150 @@
+"""Claiming due intents and moving them along the state machine, fenced by the claim token.
+
+Postgres claims with `FOR UPDATE SKIP LOCKED` (any number of workers, none waits on another);
+SQLite claims inside `BEGIN IMMEDIATE` (one writer at a time gives the same exclusivity).
+Every later write is `UPDATE … WHERE id = :id AND claim_token = :token AND status = :expected`:
+a worker whose lease expired and was taken over writes nothing and stops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from postplan.core.logging import get_logger
+from postplan.core.vocab import IntentStatus
+from postplan.publishing.dbutil import rowcount, transaction
+from postplan.publishing.states import Event, next_status
+from postplan.publishing.tables import attempts, intents
+
+log = get_logger(__name__)
+
+S = IntentStatus
+
+
+class StaleClaim(Exception):
+    """This worker no longer owns the intent; it must stop touching it."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed intent: its row after the claim, and the status it had before."""
+
+    row: Row[Any]
+    previous: str
+    token: str
+
+
+def _due(now: dt.datetime) -> Any:
+    c = intents.c
+    return and_(
+        c.dry_run.is_(False),
+        or_(
+            and_(c.status == S.pending.value, c.run_after <= now),
+            and_(c.status.in_([S.processing.value, S.unknown.value]), c.run_after <= now,
+                 or_(c.claim_token.is_(None), c.lease_expires_at < now)),
+            and_(c.status.in_([S.claimed.value, S.submitting.value]), c.lease_expires_at < now),
+        ),
+    )
+
+
+def _claim_values(now: dt.datetime, token: str, worker_id: str,
+                  lease: dt.timedelta) -> dict[str, Any]:
+    c = intents.c
+    return {
+        # pending/claimed(expired) → claimed; submitting(expired) → unknown (reconcile, never
+        # resend); processing/unknown keep their status and are polled/reconciled.
+        "status": case(
+            (c.status.in_([S.pending.value, S.claimed.value]), S.claimed.value),
+            (c.status == S.submitting.value, S.unknown.value),
+            else_=c.status,
+        ),
+        "attempts": case((c.status == S.pending.value, c.attempts + 1), else_=c.attempts),
+        "claim_token": token,
+        "claimed_by": worker_id,
+        "lease_expires_at": now + lease,
+        "updated_at": now,
+    }
+
+
+async def claim_due(engine: AsyncEngine, *, worker_id: str, limit: int, now: dt.datetime,
+                    lease: dt.timedelta) -> list[Claimed]:
+    """Claim up to `limit` due intents for this worker, each with its own fencing token."""
+    token = uuid.uuid4().hex
+    c = intents.c
+    pick = select(c.id, c.status).where(_due(now)).order_by(c.run_after, c.id).limit(limit)
+    values = _claim_values(now, token, worker_id, lease)
+    async with transaction(engine, immediate=True) as conn:
+        if engine.dialect.name == "postgresql":
+            chosen = pick.with_for_update(skip_locked=True).cte("chosen")
+            stmt = (update(intents).where(c.id == chosen.c.id).values(**values)
+                    .returning(*intents.c, chosen.c.status.label("previous")))
+            rows = (await conn.execute(stmt)).all()
+            return [Claimed(r, r.previous, token) for r in rows]
+        picked = (await conn.execute(pick)).all()
+        if not picked:
+            return []
+        before = {r.id: r.status for r in picked}
+        stmt2 = (update(intents).where(c.id.in_(list(before))).values(**values)
+                 .returning(*intents.c))
+        rows = (await conn.execute(stmt2)).all()
+        return [Claimed(r, before[r.id], token) for r in rows]
+
+
+def attempt_row(intent: Row[Any], step: str, outcome: str, *, started: dt.datetime,
+                finished: dt.datetime, error: dict[str, Any] | None = None,
+                detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One `publish_attempts` row."""
+    return {
+        "id": uuid.uuid4(), "intent_id": intent.id, "user_id": intent.user_id,
+        "attempt_no": intent.attempts, "step": step, "outcome": outcome, "error": error,
+        "detail": detail, "started_at": started, "finished_at": finished,
+    }
+
+
+async def _fenced(conn: AsyncConnection, intent_id: uuid.UUID, token: str, expected: str,
+                  values: dict[str, Any], log_rows: list[dict[str, Any]]) -> None:
+    result = await conn.execute(
+        update(intents)
+        .where(intents.c.id == intent_id, intents.c.claim_token == token,
+               intents.c.status == expected)
+        .values(**values)
+    )
+    if rowcount(result) != 1:
+        log.warning("publish.stale_claim_rejected", intentId=str(intent_id), expected=expected,
+                    attempted=values.get("status", expected))
+        raise StaleClaim(str(intent_id))
+    if log_rows:
+        await conn.execute(insert(attempts), log_rows)
+
+
+async def transition(
+    engine: AsyncEngine, intent_id: uuid.UUID, token: str, current: str, event: Event, *,
+    now: dt.datetime, log_rows: list[dict[str, Any]] | None = None, release: bool = False,
+    **values: Any,
+) -> str:
+    """Move a claimed intent along one edge of the state machine (or raise StaleClaim).
+
+    `release` drops the claim (token and lease) so any worker may pick the intent up later.
+    """
+    to = next_status(current, event).value
+    values = {**values, "status": to, "updated_at": now}
+    if release:
+        values.update(claim_token=None, claimed_by=None, lease_expires_at=None)
+    async with transaction(engine) as conn:
+        await _fenced(conn, intent_id, token, current, values, log_rows or [])
+    return to
+
+
+async def update_claimed(engine: AsyncEngine, intent_id: uuid.UUID, token: str, current: str,
+                         *, log_rows: list[dict[str, Any]] | None = None,
+                         **values: Any) -> None:
+    """Write fields of a claimed intent without changing its status (fenced like a transition)."""
+    async with transaction(engine) as conn:
+        await _fenced(conn, intent_id, token, current, values, log_rows or [])

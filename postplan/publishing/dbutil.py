@@ -1,0 +1,45 @@
+"""Small dialect helpers shared by the publishing storage code."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+
+def dialect_name(bind: AsyncSession | AsyncConnection) -> str:
+    """`sqlite` or `postgresql`."""
+    if isinstance(bind, AsyncSession):
+        return bind.get_bind().dialect.name
+    return bind.dialect.name
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE/DELETE matched (CursorResult.rowcount, typed loosely by SQLAlchemy)."""
+    return int(result.rowcount)
+
+
+def insert_ignore(table: Table, dialect: str) -> Any:
+    """`INSERT … ON CONFLICT DO NOTHING` for the given dialect (any unique constraint)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine, *, immediate: bool = False
+                      ) -> AsyncIterator[AsyncConnection]:
+    """A connection inside one transaction, committed when the block succeeds.
+
+    `immediate` takes SQLite's write lock up front (`BEGIN IMMEDIATE`), which gives a
+    read-then-write block the exclusivity `SELECT … FOR UPDATE` gives on Postgres.
+    """
+    async with engine.connect() as conn:
+        if immediate and engine.dialect.name == "sqlite":
+            await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        async with conn.begin():
+            yield conn

@@ -1,0 +1,145 @@
+"""Publishing HTTP API: publish a calendar, read intents, manage channel connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from postplan.config import Settings
+from postplan.core.auth import CurrentUser
+from postplan.core.context import bind, request_id_var
+from postplan.core.db import utcnow
+from postplan.core.deps import Session
+from postplan.core.flags import Flags
+from postplan.core.metrics import REQUEST_LATENCY
+from postplan.core.schemas import Page
+from postplan.publishing import connections, idempotency, queries, service
+from postplan.publishing.gateway import ChannelGateway
+from postplan.publishing.schemas import (
+    ConnectionIn,
+    ConnectionOut,
+    IntentDetail,
+    IntentOut,
+    PublishBody,
+    PublishResponse,
+)
+
+router = APIRouter(tags=["publishing"])
+
+
+def gateway_of(request: Request) -> ChannelGateway:
+    """The app's channel gateway (installed by the publishing lifespan hook or a test)."""
+    gateway: ChannelGateway = request.app.state.channel_gateway
+    return gateway
+
+
+def _render(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+@router.post("/calendars/{calendar_id}/publish", response_model=PublishResponse,
+             responses={207: {"model": PublishResponse}, 409: {}, 422: {}})
+async def publish(
+    calendar_id: uuid.UUID,
+    body: PublishBody,
+    user: CurrentUser,
+    request: Request,
+    flags: Flags,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """Validate and record one intent per entry × channel; queue live ones for the worker.
+
+    `dryRun` defaults to true. With `PUBLISH_SERVICE_ENABLED` off the answer is always a
+    deterministic dry run and no channel API is contacted. 200 when nothing failed, 207 when
+    some items failed. `Idempotency-Key` replays the first answer for the same body.
+    """
+    started = time.perf_counter()
+    bind(calendarId=str(calendar_id))
+    settings: Settings = request.app.state.settings
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    claim: idempotency.Claim | None = None
+    try:
+        if idempotency_key is not None:
+            key = idempotency.check_key(idempotency_key)
+            fingerprint = idempotency.request_hash(
+                f"POST /v1/calendars/{calendar_id}/publish", body.model_dump(mode="json"))
+            begun = await idempotency.begin(maker, user.id, "publish", key, fingerprint)
+            if isinstance(begun, idempotency.Replay):
+                return Response(begun.body["raw"], status_code=begun.status,
+                                media_type="application/json",
+                                headers={"Idempotent-Replayed": "true"})
+            claim = begun
+        try:
+            async with maker() as session:
+                outcome = await service.publish_calendar(
+                    session, settings=settings, flags=flags, gateway=gateway_of(request),
+                    user_id=user.id, calendar_id=calendar_id, body=body,
+                    request_id=request_id_var.get(), now=utcnow(),
+                )
+                raw = _render(outcome.body.model_dump(mode="json", by_alias=True))
+                if claim is not None:
+                    await idempotency.finish(session, claim, outcome.status_code, {"raw": raw})
+                await session.commit()
+        except BaseException:
+            if claim is not None:
+                await asyncio.shield(idempotency.release(maker, claim))
+            raise
+        bind(status=str(outcome.status_code))
+        return Response(raw, status_code=outcome.status_code, media_type="application/json")
+    finally:
+        REQUEST_LATENCY.labels(endpoint="publish").observe(time.perf_counter() - started)
+
+
+@router.get("/publish-intents", response_model=Page[IntentOut])
+async def list_intents(
+    user: CurrentUser,
+    session: Session,
+    calendar_id: Annotated[uuid.UUID | None, Query(alias="calendarId")] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[IntentOut]:
+    """The caller's publish intents, newest first, filtered by calendar and status."""
+    if calendar_id is not None:
+        bind(calendarId=str(calendar_id))
+    items, next_cursor = await queries.list_intents(
+        session, user.id, calendar_id=calendar_id, status=status, limit=limit, cursor=cursor)
+    return Page[IntentOut](items=items, next_cursor=next_cursor)
+
+
+@router.get("/publish-intents/{intent_id}", response_model=IntentDetail)
+async def get_intent(intent_id: uuid.UUID, user: CurrentUser, session: Session) -> IntentDetail:
+    """One intent with its status, error and every attempt (`attemptLog`)."""
+    return await queries.get_intent(session, user.id, intent_id)
+
+
+@router.put("/channels/{channel}/connection", response_model=ConnectionOut)
+async def put_connection(channel: str, body: ConnectionIn, user: CurrentUser, session: Session,
+                         request: Request) -> ConnectionOut:
+    """Store a channel's tokens (encrypted with `TOKEN_ENCRYPTION_KEY`); never echoed."""
+    bind(channel=channel)
+    return await connections.put_connection(session, request.app.state.settings, user.id,
+                                            channel, body)
+
+
+@router.get("/channels/{channel}/connection", response_model=ConnectionOut)
+async def get_connection(channel: str, user: CurrentUser, session: Session,
+                         request: Request) -> ConnectionOut:
+    """The connection's status, account and a masked token preview."""
+    bind(channel=channel)
+    return await connections.get_connection(session, request.app.state.settings, user.id,
+                                            channel)
+
+
+@router.delete("/channels/{channel}/connection", status_code=204)
+async def delete_connection(channel: str, user: CurrentUser, session: Session) -> Response:
+    """Forget the channel's tokens."""
+    bind(channel=channel)
+    await connections.delete_connection(session, user.id, channel)
+    return Response(status_code=204)

@@ -1,0 +1,50 @@
+"""Per-account pacing in the worker: one call in flight per account, and a sliding window of
+publish calls per account token that mirrors the platform's per-token limit.
+
+The adapters keep their own ledger and refuse locally too; pacing here first means a busy account
+waits its turn without spending the intent's retry budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+#: channel → (calls, window seconds) for the irreversible call. TikTok: 6 inits/min per token.
+DEFAULT_LIMITS: dict[str, tuple[int, float]] = {"tiktok": (6, 60.0), "instagram": (25, 60.0)}
+
+
+class AccountLimiter:
+    """Serialises work per account and spaces publish calls within each account's budget."""
+
+    def __init__(self, limits: dict[str, tuple[int, float]] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
+        self._clock = clock
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+
+    @asynccontextmanager
+    async def account(self, channel: str, account: str) -> AsyncIterator[None]:
+        """Hold the account for one job (one call in flight per account)."""
+        lock = self._locks.setdefault((channel, account), asyncio.Lock())
+        async with lock:
+            yield
+
+    def reserve(self, channel: str, account: str) -> float:
+        """Take a publish slot: 0.0 when granted, else seconds until one frees up."""
+        limit = self.limits.get(channel)
+        if limit is None:
+            return 0.0
+        calls, window = limit
+        now = self._clock()
+        hits = self._hits.setdefault((channel, account), deque())
+        while hits and hits[0] <= now - window:
+            hits.popleft()
+        if len(hits) >= calls:
+            return max(0.01, hits[0] + window - now)
+        hits.append(now)
+        return 0.0

@@ -1,0 +1,240 @@
+"""Publishing a calendar: validate every entry × channel, record intents, queue the live ones.
+
+Reads entries only through `postplan.calendars.service`, so a publish always sees the latest
+saved (edited) entries. Nothing here talks to a channel API: dry-runs call the adapters' offline
+`validate`/`build_payload` only, and live intents are left for the worker.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postplan.calendars import service as calendars
+from postplan.channels.base import Finding
+from postplan.config import Settings
+from postplan.core.errors import Unprocessable
+from postplan.core.flags import Flag, FlagService
+from postplan.core.logging import get_logger
+from postplan.core.metrics import PUBLISH_RESULTS
+from postplan.models import CalendarEntry
+from postplan.publishing import connections
+from postplan.publishing.dbutil import dialect_name, insert_ignore
+from postplan.publishing.gateway import ChannelGateway
+from postplan.publishing.requests import build_request, dry_run_intent_id
+from postplan.publishing.schemas import PublishBody, PublishResponse, PublishResult, Summary
+from postplan.publishing.states import LIVE
+from postplan.publishing.tables import connections as conn_t
+from postplan.publishing.tables import intents
+
+log = get_logger(__name__)
+
+DAY = dt.timedelta(hours=24)
+_LIVE = [s.value for s in LIVE]
+
+
+@dataclass
+class Outcome:
+    """The HTTP answer of a publish call."""
+
+    status_code: int
+    body: PublishResponse
+    forced_dry_run: bool = False
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def findings_error(findings: Sequence[Finding]) -> dict[str, Any] | None:
+    """The intent `error` for offline findings: the first one, with all of them attached."""
+    if not findings:
+        return None
+    first = findings[0]
+    error: dict[str, Any] = {"code": first.code, "message": first.message}
+    if first.field:
+        error["field"] = first.field
+    if len(findings) > 1:
+        error["message"] = "; ".join(f.message for f in findings)
+    error["findings"] = [f.model_dump(exclude_none=True) for f in findings]
+    return error
+
+
+async def _accounts(session: AsyncSession, user_id: str) -> dict[str, str]:
+    rows = (await session.execute(
+        select(conn_t.c.channel, conn_t.c.account_id).where(conn_t.c.user_id == user_id)
+    )).all()
+    return {r.channel: r.account_id for r in rows}
+
+
+async def _recent_posts(session: AsyncSession, user_id: str, channels: set[str],
+                        start: dt.datetime, end: dt.datetime) -> dict[str, list[dt.datetime]]:
+    """Times of live posts per channel in [start, end], sorted (for the daily-quota checks)."""
+    moment = func.coalesce(intents.c.submitted_at, intents.c.run_after)
+    rows = (await session.execute(
+        select(intents.c.channel, moment.label("at")).where(
+            intents.c.user_id == user_id, intents.c.dry_run.is_(False),
+            intents.c.channel.in_(channels), intents.c.status.in_(_LIVE),
+            moment >= start, moment <= end,
+        )
+    )).all()
+    out: dict[str, list[dt.datetime]] = defaultdict(list)
+    for r in rows:
+        out[r.channel].append(r.at)
+    for times in out.values():
+        times.sort()
+    return out
+
+
+async def _live_intents(session: AsyncSession, keys: list[tuple[uuid.UUID, str]]
+                        ) -> dict[tuple[uuid.UUID, str], tuple[uuid.UUID, str]]:
+    if not keys:
+        return {}
+    found: dict[tuple[uuid.UUID, str], tuple[uuid.UUID, str]] = {}
+    entry_ids = list({k[0] for k in keys})
+    for i in range(0, len(entry_ids), 1000):
+        rows = (await session.execute(
+            select(intents.c.id, intents.c.entry_id, intents.c.channel, intents.c.status).where(
+                intents.c.entry_id.in_(entry_ids[i:i + 1000]), intents.c.dry_run.is_(False),
+                intents.c.status.in_(_LIVE))
+        )).all()
+        for r in rows:
+            found[(r.entry_id, r.channel)] = (r.id, r.status)
+    return found
+
+
+async def select_entries(session: AsyncSession, user_id: str, calendar_id: uuid.UUID,
+                         body: PublishBody) -> list[CalendarEntry]:
+    """The latest saved entries the request names (all when `entryIds` is absent)."""
+    rows, _ = await calendars.list_entries(session, user_id, calendar_id,
+                                           entry_ids=body.entry_ids)
+    if body.entry_ids is not None:
+        missing = set(body.entry_ids) - {r.id for r in rows}
+        if missing:
+            raise Unprocessable(
+                f"{len(missing)} entry id(s) are not in this calendar",
+                code="entry_not_found",
+                extra={"entryIds": sorted(str(m) for m in missing)},
+            )
+    wanted = {c.value for c in body.channels} if body.channels else None
+    return [r for r in rows if wanted is None or r.channel in wanted]
+
+
+async def publish_calendar(
+    session: AsyncSession, *, settings: Settings, flags: FlagService, gateway: ChannelGateway,
+    user_id: str, calendar_id: uuid.UUID, body: PublishBody, request_id: str | None,
+    now: dt.datetime,
+) -> Outcome:
+    """Validate and record one intent per selected entry × its channel (DESIGN.md §2)."""
+    forced = not flags.is_enabled(Flag.publish_service, user_id)
+    dry = body.dry_run or forced
+    entries = await select_entries(session, user_id, calendar_id, body)
+    channels = sorted({e.channel for e in entries})
+    if not dry:
+        for channel in channels:
+            await connections.check_ready(session, settings, user_id, channel, now)
+    accounts = await _accounts(session, user_id)
+
+    existing: dict[tuple[uuid.UUID, str], tuple[uuid.UUID, str]] = {}
+    recent: dict[str, list[dt.datetime]] = {}
+    if entries:
+        start = min(e.scheduled_at for e in entries) - DAY
+        end = max(max(e.scheduled_at for e in entries), now) + DAY
+        recent = await _recent_posts(session, user_id, set(channels), start, end)
+        if not dry:
+            existing = await _live_intents(session, [(e.id, e.channel) for e in entries])
+    planned: dict[str, list[dt.datetime]] = {c: list(recent.get(c, [])) for c in channels}
+
+    results: list[PublishResult] = []
+    rows: list[dict[str, Any]] = []
+    summary = Summary()
+    for entry in entries:
+        adapter = gateway.adapter(entry.channel)
+        intent_id = (dry_run_intent_id(user_id, entry, body.when, body.privacy_level)
+                     if dry else uuid.uuid4())
+        req = build_request(entry, intent_id=intent_id, when=body.when, now=now,
+                            account_id=accounts.get(entry.channel, "unconnected"),
+                            privacy_level=body.privacy_level)
+        at = req.scheduled_at
+        times = planned[entry.channel]
+        in_window = bisect.bisect_right(times, at) - bisect.bisect_right(times, at - DAY)
+        findings = adapter.validate(req, now=now, posts_in_last_24h=in_window)
+        payload = adapter.build_payload(req)
+        error = findings_error(findings)
+        summary.total += 1
+        if dry:
+            status = "dry_run"
+            if error:
+                summary.failed += 1
+            else:
+                summary.succeeded += 1
+        else:
+            prior = existing.get((entry.id, entry.channel))
+            if prior is not None:
+                summary.skipped += 1
+                code = "already_published" if prior[1] == "published" else "already_queued"
+                results.append(PublishResult(
+                    intent_id=prior[0], entry_id=entry.id, channel=entry.channel,
+                    status="skipped", payload=payload,
+                    error={"code": code, "message": f"this entry already has a {prior[1]} "
+                                                    f"{entry.channel} publish"}))
+                continue
+            if error:
+                status = "failed"
+                summary.failed += 1
+            else:
+                status = "pending"
+                summary.queued += 1
+                bisect.insort(times, at)
+        PUBLISH_RESULTS.labels(channel=entry.channel,
+                               outcome="dry_run" if dry else
+                               ("queued" if status == "pending" else "failed")).inc()
+        results.append(PublishResult(intent_id=intent_id, entry_id=entry.id,
+                                     channel=entry.channel, status=status, error=error,
+                                     payload=payload))
+        rows.append({
+            "id": intent_id, "calendar_id": calendar_id, "run_id": entry.run_id,
+            "entry_id": entry.id, "user_id": user_id, "channel": entry.channel,
+            "payload": payload, "status": status, "error": error, "dry_run": dry,
+            "when": body.when, "entry_version": entry.version,
+            "run_after": req.scheduled_at if status == "pending" else None,
+            "attempts": 0, "request_id": request_id, "created_at": now, "updated_at": now,
+            "request": req.model_dump(mode="json"), "account_id": accounts.get(entry.channel),
+            "polls": 0,
+        })
+
+    if rows:
+        inserted = await _insert(session, rows)
+        if not dry and len(inserted) != len(rows):
+            # A concurrent publish of the same entry won the race: ours is a skip, not a post.
+            lost = {r["id"] for r in rows} - inserted
+            for i, res in enumerate(results):
+                if res.intent_id in lost:
+                    summary.queued -= res.status == "pending"
+                    summary.failed -= res.status == "failed"
+                    summary.skipped += 1
+                    results[i] = res.model_copy(update={
+                        "status": "skipped",
+                        "error": {"code": "already_queued",
+                                  "message": "another publish of this entry was queued first"}})
+    status_code = 207 if summary.failed else 200
+    log.info("publish.recorded", calendarId=str(calendar_id), dryRun=dry, forced=forced,
+             total=summary.total, queued=summary.queued, failed=summary.failed,
+             skipped=summary.skipped, status=str(status_code))
+    return Outcome(status_code, PublishResponse(dry_run=dry, summary=summary, results=results),
+                   forced_dry_run=forced, rows=rows)
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Bulk insert; rows whose id or live (entry, channel) already exists are skipped."""
+    stmt = insert_ignore(intents, dialect_name(session)).returning(intents.c.id)
+    inserted: set[uuid.UUID] = set()
+    for i in range(0, len(rows), 1000):
+        result = await session.execute(stmt, rows[i:i + 1000])
+        inserted.update(result.scalars().all())
+    return inserted

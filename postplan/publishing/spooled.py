@@ -1,0 +1,241 @@
+"""Publishing while the database is down: spool the request, answer 202, replay it later.
+
+The ops appendix's playbook ("Supabase down: queue intent, retry after recovery") made durable.
+A publish request that cannot reach the database is appended to the local fsync'd spool
+(`postplan.core.spool`) exactly as asked — calendar, entry ids, channels, `when`, `dryRun`,
+the `Idempotency-Key` — because the entries themselves cannot be read. The answer is
+`202 {"dryRun": true, "status": "queued"}`: nothing was published or validated yet.
+
+When the database answers again the drain loop replays each record through the normal
+`service.publish_calendar`, so it resolves against the latest saved entries and honours the
+flags at that moment. Exactly once, twice over: the record's key is claimed in
+`idempotency_keys` in the same transaction that writes the intents (a replay finds it done),
+and every intent written by a drain carries a unique `dedupe_key` (a second write of the same
+record would violate it and roll back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from postplan.config import Settings
+from postplan.core.context import bound
+from postplan.core.db import utcnow
+from postplan.core.errors import AppError
+from postplan.core.flags import FlagService
+from postplan.core.logging import get_logger
+from postplan.core.metrics import PUBLISH_RESULTS
+from postplan.core.schemas import Schema
+from postplan.core.spool import (
+    DbAvailability,
+    Drainer,
+    Record,
+    RecordRejected,
+    RetryLater,
+    Spool,
+    running_drainer,
+)
+from postplan.publishing import idempotency, service
+from postplan.publishing.errors import IdempotencyKeyInProgress
+from postplan.publishing.schemas import PublishBody, Summary
+from postplan.publishing.tables import intents
+
+log = get_logger(__name__)
+
+KIND = "publish"
+ROUTE = "POST /v1/calendars/{calendarId}/publish"
+
+
+class QueuedRequest(Schema):
+    """The publish request as it was accepted into the spool."""
+
+    dedupe_key: str
+    calendar_id: uuid.UUID
+    entry_ids: list[uuid.UUID] | None
+    channels: list[str] | None
+    when: str
+    requested_dry_run: bool
+    spooled_at: str
+
+
+class QueuedPublishResponse(Schema):
+    """202 while the database is unreachable: the request waits in the local spool."""
+
+    dry_run: bool = True
+    status: Literal["queued"] = "queued"
+    detail: str
+    summary: Summary
+    results: list[dict[str, Any]]
+    queued: QueuedRequest
+
+
+def spool_key(user_id: str, idempotency_key: str | None) -> str:
+    """The spool's dedupe key: stable per (user, Idempotency-Key), random without a key."""
+    if idempotency_key is None:
+        return "anon-" + uuid.uuid4().hex
+    digest = hashlib.sha256(f"{user_id}\x1f{KIND}\x1f{idempotency_key}".encode()).hexdigest()
+    return "idem-" + digest[:48]
+
+
+def row_dedupe_key(record_key: str, entry_id: uuid.UUID | str, channel: str) -> str:
+    """The `publish_intents.dedupe_key` of one entry × channel written by one spool record."""
+    return hashlib.sha256(f"{record_key}|{entry_id}|{channel}".encode()).hexdigest()
+
+
+def _fingerprint(calendar_id: uuid.UUID | str, body: dict[str, Any]) -> str:
+    # Same fingerprint as the endpoint computes, so a client retry after the drain replays.
+    return idempotency.request_hash(f"POST /v1/calendars/{calendar_id}/publish", body)
+
+
+async def spool_publish(request: Request, *, user_id: str, calendar_id: uuid.UUID,
+                        body: PublishBody, idempotency_key: str | None,
+                        request_id: str | None) -> JSONResponse:
+    """Accept a publish request into the spool and answer 202 queued (dry run)."""
+    spool: Spool = request.app.state.spool
+    key = spool_key(user_id, idempotency_key)
+    data = {
+        "userId": user_id,
+        "calendarId": str(calendar_id),
+        "body": body.model_dump(mode="json"),
+        "idempotencyKey": idempotency_key,
+        "requestId": request_id,
+    }
+    appended = await spool.append_async(key, KIND, data)
+    stored = appended.record
+    stored_body = stored["data"]["body"]
+    for channel in stored_body.get("channels") or ("tiktok", "instagram"):
+        PUBLISH_RESULTS.labels(channel=channel, outcome="queued").inc(0 if appended.duplicate
+                                                                       else 1)
+    log.warning("publish.spooled", dedupeKey=key, duplicate=appended.duplicate,
+                depth=spool.depth, status="queued")
+    answer = QueuedPublishResponse(
+        detail="the database is unavailable; the request is stored locally and will be applied "
+               "to the latest saved entries when the database is back",
+        summary=Summary(),
+        results=[],
+        queued=QueuedRequest(
+            dedupe_key=key,
+            calendar_id=uuid.UUID(stored["data"]["calendarId"]),
+            entry_ids=stored_body.get("entryIds"),
+            channels=stored_body.get("channels"),
+            when=stored_body.get("when", "scheduled"),
+            requested_dry_run=bool(stored_body.get("dryRun", True)),
+            spooled_at=stored["spooledAtIso"],
+        ),
+    )
+    headers = {"Retry-After": "5"}
+    if appended.duplicate:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(answer.model_dump(mode="json", by_alias=True), status_code=202,
+                        headers=headers)
+
+
+class PublishSink:
+    """Writes one spooled publish request into the database (the drain's sink)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, record: Record) -> None:
+        data = record["data"]
+        user_id = str(data["userId"])
+        calendar_id = uuid.UUID(str(data["calendarId"]))
+        try:
+            body = PublishBody.model_validate(data["body"])
+        except ValueError as exc:
+            raise RecordRejected(f"invalid spooled body: {exc}") from exc
+        state = self.app.state
+        maker: async_sessionmaker[AsyncSession] = state.sessionmaker
+        settings: Settings = state.settings
+        flags: FlagService = state.flags
+        key = data.get("idempotencyKey") or record["dedupeKey"]
+        with bound(userId=user_id, calendarId=str(calendar_id),
+                   requestId=data.get("requestId")):
+            try:
+                begun = await idempotency.begin(maker, user_id, KIND, key,
+                                                _fingerprint(calendar_id, data["body"]))
+            except IdempotencyKeyInProgress as exc:
+                raise RetryLater("the same Idempotency-Key is being processed") from exc
+            except AppError as exc:  # e.g. the key was reused for another body meanwhile
+                raise RecordRejected(f"{exc.code}: {exc.detail}") from exc
+            if isinstance(begun, idempotency.Replay):
+                log.info("spool.publish_already_applied", dedupeKey=record["dedupeKey"])
+                return
+            try:
+                async with maker() as session:
+                    outcome = await service.publish_calendar(
+                        session, settings=settings, flags=flags,
+                        gateway=state.channel_gateway, user_id=user_id,
+                        calendar_id=calendar_id, body=body, request_id=data.get("requestId"),
+                        now=utcnow(),
+                    )
+                    for row in outcome.rows:
+                        # Only rows this drain inserted are still unkeyed; a unique violation
+                        # here means the record was applied before: roll everything back.
+                        await session.execute(
+                            update(intents)
+                            .where(intents.c.id == row["id"], intents.c.dedupe_key.is_(None))
+                            .values(dedupe_key=row_dedupe_key(record["dedupeKey"],
+                                                              row["entry_id"], row["channel"]))
+                        )
+                    raw = outcome.body.model_dump(mode="json", by_alias=True)
+                    await idempotency.finish(session, begun, outcome.status_code,
+                                             {"raw": json.dumps(raw, separators=(",", ":"))})
+                    await session.commit()
+            except AppError as exc:
+                await asyncio.shield(idempotency.release(maker, begun))
+                log.error("spool.publish_rejected", dedupeKey=record["dedupeKey"],
+                          code=exc.code, detail=exc.detail, status=str(exc.status_code))
+                raise RecordRejected(f"{exc.status_code} {exc.code}: {exc.detail}") from exc
+            except BaseException:
+                try:
+                    await asyncio.shield(idempotency.release(maker, begun))
+                except Exception:  # the database went away again; the claim goes stale
+                    log.warning("spool.claim_release_failed", dedupeKey=record["dedupeKey"])
+                raise
+            log.info("spool.publish_applied", dedupeKey=record["dedupeKey"],
+                     intents=len(outcome.rows), status=str(outcome.status_code))
+
+
+def readiness(app: FastAPI) -> dict[str, Any]:
+    """The spool's part of `/readyz`."""
+    spool: Spool = app.state.spool
+    availability: DbAvailability = app.state.db_availability
+    return {"spool": {"depth": spool.depth,
+                      "oldestAgeSeconds": round(spool.oldest_age_seconds(), 1),
+                      "databaseDown": availability.down}}
+
+
+@asynccontextmanager
+async def spool_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the spool, expose it to `/readyz`, and drain it whenever the database answers."""
+    settings: Settings = app.state.settings
+    spool = Spool(settings.spool_dir)
+    availability = DbAvailability()
+    app.state.spool = spool
+    app.state.db_availability = availability
+    previous = getattr(app.state, "readiness_extra", None)
+
+    def extra() -> dict[str, Any]:
+        out = dict(previous()) if callable(previous) else {}
+        out.update(readiness(app))
+        return out
+
+    app.state.readiness_extra = extra
+    if spool.depth:
+        log.warning("spool.pending_at_start", depth=spool.depth)
+    drainer = Drainer(spool, PublishSink(app), availability=availability)
+    app.state.spool_drainer = drainer
+    async with running_drainer(drainer, interval=settings.worker_poll_seconds):
+        yield

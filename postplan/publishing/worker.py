@@ -1,0 +1,139 @@
+"""The publish worker: claims due intents and drives each through its adapter, at most once.
+
+Loop: claim a batch (SKIP LOCKED / BEGIN IMMEDIATE, lease + fencing token) → one task per intent,
+bounded by `concurrency`, one in flight per account → each task runs `jobs.Job`. Intents whose
+lease expired mid-call come back as `unknown` and are reconciled, never resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from postplan.config import Settings
+from postplan.core.db import utcnow
+from postplan.core.flags import FlagService
+from postplan.core.logging import get_logger
+from postplan.publishing.claims import Claimed, claim_due
+from postplan.publishing.connections import CredentialStore
+from postplan.publishing.gateway import ChannelGateway
+from postplan.publishing.limiter import AccountLimiter
+
+log = get_logger(__name__)
+
+
+@dataclass
+class WorkerConfig:
+    """Timings and bounds; the defaults suit the real platforms, tests shrink them."""
+
+    concurrency: int = 32
+    batch: int = 64
+    lease: timedelta = timedelta(seconds=60)
+    idle_sleep: float = 0.5
+    max_attempts: int = 8
+    retry_base: float = 2.0
+    retry_cap: float = 900.0
+    poll_delays: tuple[float, ...] = (3.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+    poll_deadline: timedelta = timedelta(hours=24)
+    reconcile_delays: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 1800.0)
+    flag_off_delay: float = 30.0
+    rate_limits: dict[str, tuple[int, float]] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Worker:
+    """Runs publish jobs; any number of workers (in any processes) may share one database."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        flags: FlagService,
+        gateway: ChannelGateway,
+        *,
+        config: WorkerConfig | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.flags = flags
+        self.gateway = gateway
+        self.config = config or WorkerConfig(idle_sleep=settings.worker_poll_seconds)
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+        self.credentials = CredentialStore(engine, settings)
+        self.limiter = AccountLimiter(self.config.rate_limits)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Claim up to `limit` due intents."""
+        return await claim_due(self.engine, worker_id=self.worker_id, limit=limit,
+                               now=self.clock(), lease=self.config.lease)
+
+    async def process(self, claimed: Claimed) -> None:
+        """Drive one claimed intent one step further (never raises)."""
+        from postplan.publishing.jobs import Job
+
+        await Job(self, claimed).run()
+
+    async def run_once(self) -> int:
+        """Claim one batch and process it to completion; the number of intents claimed."""
+        batch = await self.claim(min(self.config.batch, self.config.concurrency))
+        if batch:
+            await asyncio.gather(*(self.process(c) for c in batch))
+        return len(batch)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and process until `stop` is set; in-flight jobs finish before returning."""
+        log.info("worker.started", workerId=self.worker_id,
+                 concurrency=self.config.concurrency)
+        stop_wait = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                free = self.config.concurrency - len(self._tasks)
+                claimed: list[Claimed] = []
+                if free > 0:
+                    try:
+                        claimed = await self.claim(min(free, self.config.batch))
+                    except Exception:
+                        log.exception("worker.claim_failed")
+                        claimed = []
+                for c in claimed:
+                    task = asyncio.create_task(self.process(c))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                if claimed and len(self._tasks) < self.config.concurrency:
+                    continue  # more may be due right now
+                await asyncio.wait({stop_wait, *self._tasks}, timeout=self.config.idle_sleep,
+                                   return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_wait.cancel()
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self.config.lease.total_seconds())
+            log.info("worker.stopped", workerId=self.worker_id)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Worker]:
+        """Run the loop in the background for the duration of the block."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop))
+        try:
+            yield self
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=15)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
