@@ -1,0 +1,170 @@
+"""Export, feed and import endpoints (DESIGN.md §2 and §4)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from postplan.core.auth import CurrentUser
+from postplan.core.context import bind
+from postplan.core.deps import Session
+from postplan.core.errors import AppError, NotFound
+from postplan.core.flags import Flag, Flags
+from postplan.core.logging import get_logger
+from postplan.core.metrics import REQUEST_LATENCY
+from postplan.exports import service
+from postplan.exports.files import PREVIEW_ENTRIES, ExportFile, ExportFormat
+from postplan.exports.schemas import ExportDryRun, ExportRequest, FeedOut, ImportReport
+
+router = APIRouter(tags=["exports"])
+log = get_logger(__name__)
+
+#: Calendar apps poll; a short max-age plus ETag revalidation keeps them current and cheap.
+FEED_CACHE_CONTROL = "private, max-age=300, must-revalidate"
+
+
+class FeedUnavailable(AppError):
+    status_code = 503
+    code = "feed_unavailable"
+    title = "Feed unavailable"
+
+
+def _file_headers(file: ExportFile) -> dict[str, str]:
+    return {
+        "Content-Disposition": f'attachment; filename="{file.filename}"',
+        "Content-Length": str(file.size),
+        "X-Checksum": file.checksum,
+        "ETag": file.etag,
+        "Cache-Control": "no-store",
+    }
+
+
+@router.post(
+    "/calendars/{calendar_id}/export",
+    response_model=ExportDryRun,
+    responses={200: {"description": "The dry-run answer (JSON), or the file itself when "
+                                    "PUBLISH_SERVICE_ENABLED is on and dryRun is false.",
+                     "content": {"text/csv": {}, "text/calendar": {}}}},
+)
+async def export_calendar(
+    calendar_id: uuid.UUID, body: ExportRequest, user: CurrentUser, session: Session,
+    flags: Flags,
+) -> Response:
+    """Export the latest saved entries as CSV, ICS or JSON (dry run unless the flag is on)."""
+    started = time.perf_counter()
+    bind(calendarId=str(calendar_id))
+    live_enabled = flags.is_enabled(Flag.publish_service, user.id)
+    dry_run = body.dry_run or not live_enabled
+    try:
+        file = await service.export_calendar(session, user.id, calendar_id, body.format)
+    finally:
+        REQUEST_LATENCY.labels(endpoint="export").observe(time.perf_counter() - started)
+    log.info("export.rendered", format=str(body.format), dryRun=dry_run,
+             entryCount=file.entry_count, bytes=file.size,
+             status="dry_run" if dry_run else "live")
+    if dry_run:
+        file.close()
+        answer = ExportDryRun(
+            format=str(body.format), filename=file.filename, media_type=file.media_type,
+            entry_count=file.entry_count, checksum=file.checksum, bytes=file.size,
+            preview=file.preview, preview_entries=min(PREVIEW_ENTRIES, file.entry_count),
+            live_export_enabled=live_enabled,
+        )
+        return JSONResponse(answer.model_dump(by_alias=True))
+    return StreamingResponse(file.chunks(), media_type=file.media_type,
+                             headers=_file_headers(file))
+
+
+@router.post("/calendars/{calendar_id}/feed", status_code=status.HTTP_201_CREATED,
+             response_model=FeedOut)
+async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUser,
+                      session: Session, response: Response) -> FeedOut:
+    """Create or rotate the calendar's ICS subscription token. The token is shown only now."""
+    bind(calendarId=str(calendar_id))
+    token = await service.rotate_feed_token(session, user.id, calendar_id)
+    # Commit before answering: request-scoped dependencies exit after the response is sent,
+    # and a client that uses the URL at once must find the token saved.
+    await session.commit()
+    url = str(request.url_for("get_feed", token=token))
+    log.info("export.feed_rotated")
+    response.headers["Cache-Control"] = "no-store"
+    return FeedOut(calendar_id=calendar_id, token=token, url=url,
+                   webcal_url="webcal://" + url.split("://", 1)[1])
+
+
+@router.delete("/calendars/{calendar_id}/feed", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_feed(calendar_id: uuid.UUID, user: CurrentUser, session: Session) -> Response:
+    """Revoke the calendar's feed token; its URL answers 404 from now on."""
+    bind(calendarId=str(calendar_id))
+    await service.revoke_feed_token(session, user.id, calendar_id)
+    await session.commit()  # revoked before the client hears so
+    log.info("export.feed_revoked")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    for candidate in header.split(","):
+        value = candidate.strip()
+        if value == "*" or value.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+@router.get("/feeds/{token}.ics", name="get_feed",
+            responses={200: {"content": {"text/calendar": {}}}, 304: {"description": "unchanged"}})
+async def get_feed(
+    token: str, session: Session, flags: Flags,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The calendar as a live ICS feed. The token in the path is the credential."""
+    owner = await service.feed_owner(session, token)
+    if owner is None:
+        raise NotFound("feed not found", code="feed_not_found")
+    user_id, calendar_id = owner
+    bind(userId=user_id, calendarId=str(calendar_id))
+    if not flags.is_enabled(Flag.publish_service, user_id):
+        raise FeedUnavailable("live exports are switched off for now",
+                              headers={"Retry-After": "300"})
+    file = await service.export_calendar(session, user_id, calendar_id,
+                                         ExportFormat.ics)
+    headers = {"ETag": file.etag, "Cache-Control": FEED_CACHE_CONTROL,
+               "X-Checksum": file.checksum}
+    if _etag_matches(if_none_match, file.etag):
+        file.close()
+        log.info("export.feed_served", status="not_modified")
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    log.info("export.feed_served", status="ok", entryCount=file.entry_count)
+    headers["Content-Length"] = str(file.size)
+    headers["Content-Disposition"] = f'inline; filename="{file.filename}"'
+    return StreamingResponse(file.chunks(), media_type=file.media_type, headers=headers)
+
+
+@router.post(
+    "/calendars/import", response_model=ImportReport,
+    responses={207: {"model": ImportReport, "description": "some rows were not imported"}},
+    openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/csv": {"schema": {"type": "string"}},
+    }}},
+)
+async def import_calendar(
+    request: Request, user: CurrentUser, session: Session,
+    calendar_id: Annotated[uuid.UUID | None, Query(alias="calendarId")] = None,
+) -> JSONResponse:
+    """Import a JSON export or a CSV, idempotently by entry id (per-row errors reported)."""
+    body = await request.body()
+    parsed = service.parse_file(body, request.headers.get("content-type", ""))
+    report = await service.import_file(session, user.id, parsed, calendar_id)
+    await session.commit()  # saved before the client hears so (an export may follow at once)
+    bind(calendarId=str(report.calendar_id))
+    log.info("export.imported", kind=report.kind, created=report.created,
+             updated=report.updated, unchanged=report.unchanged, failed=report.failed,
+             status="partial" if report.errors else "ok")
+    code = status.HTTP_207_MULTI_STATUS if report.errors else status.HTTP_200_OK
+    return JSONResponse(report.model_dump(by_alias=True, mode="json"), status_code=code)

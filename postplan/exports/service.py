@@ -1,0 +1,134 @@
+"""Exports: render a calendar's latest saved entries, manage its ICS feed token, import files.
+
+Entries are read only through `postplan.calendars.service`; writes to the calendars' tables go
+through `postplan.calendars.importing`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postplan.calendars import importing
+from postplan.calendars import service as calendars
+from postplan.core.errors import AppError, Unprocessable
+from postplan.exports.files import ExportFile, ExportFormat, render
+from postplan.exports.readers import ParsedFile, natural_key_id, read_csv, read_json, validate_row
+from postplan.exports.schemas import ImportReport
+
+#: Rows read per database round trip while rendering.
+EXPORT_BATCH = 500
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+async def export_calendar(session: AsyncSession, user_id: str, calendar_id: uuid.UUID,
+                          fmt: ExportFormat) -> ExportFile:
+    """Render the calendar's latest saved entries (404 for another user's calendar)."""
+    calendar = await calendars.get_calendar(session, user_id, calendar_id)
+    rows = calendars.iterate_entries(session, user_id, calendar_id, batch=EXPORT_BATCH)
+    return await render(calendar, rows, fmt)
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a feed token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def rotate_feed_token(session: AsyncSession, user_id: str,
+                            calendar_id: uuid.UUID) -> str:
+    """Create or replace the calendar's feed token; the previous one stops working at once."""
+    await calendars.get_calendar(session, user_id, calendar_id)
+    token = secrets.token_urlsafe(32)
+    await importing.set_feed_token_hash(session, user_id, calendar_id, hash_token(token))
+    return token
+
+
+async def revoke_feed_token(session: AsyncSession, user_id: str, calendar_id: uuid.UUID) -> None:
+    """Revoke the calendar's feed token (idempotent)."""
+    await calendars.get_calendar(session, user_id, calendar_id)
+    await importing.set_feed_token_hash(session, user_id, calendar_id, None)
+
+
+async def feed_owner(session: AsyncSession, token: str) -> tuple[str, uuid.UUID] | None:
+    """(user id, calendar id) behind a feed token, or None for an unknown or revoked one."""
+    if not _TOKEN.match(token):
+        return None
+    calendar = await importing.calendar_by_feed_hash(session, hash_token(token))
+    if calendar is None:
+        return None
+    return calendar.user_id, calendar.id
+
+
+def _decode(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unprocessable("the file must be UTF-8 text", code="invalid_encoding") from exc
+
+
+def parse_file(body: bytes, content_type: str) -> ParsedFile:
+    """Read a JSON export (`application/json`) or a CSV (`text/csv`)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in ("application/json", ""):
+        return read_json(_decode(body))
+    if kind in ("text/csv", "application/csv", "text/plain"):
+        return read_csv(_decode(body))
+    raise UnsupportedMediaType("send a JSON export as application/json or a CSV as text/csv")
+
+
+async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
+                      calendar_id: uuid.UUID | None) -> ImportReport:
+    """Write a parsed file's entries into one of the user's calendars, idempotently by id.
+
+    Rows that fail validation or would overwrite someone else's entry are reported and skipped;
+    when no row can be written the whole import is refused (422) and nothing is stored.
+    """
+    spec: importing.CalendarSpec | None = None
+    if parsed.calendar is not None:
+        c = parsed.calendar
+        spec = importing.CalendarSpec(id=c.id, name=c.name, timezone=c.timezone, brief=c.brief,
+                                      created_at=c.created_at, updated_at=c.updated_at)
+    target = calendar_id or (None if spec is not None else parsed.calendar_hint)
+    if target is None and spec is None:
+        raise Unprocessable("name the target calendar with calendarId (CSV files hold none)",
+                            code="calendar_required")
+    calendar, created = await importing.resolve_calendar(session, user_id, target, spec)
+    errors: list[dict[str, Any]] = []
+    specs: list[importing.EntrySpec] = []
+    for row, raw in parsed.rows:
+        entry, row_errors = validate_row(row, raw, calendar.timezone)
+        if entry is None:
+            errors.extend(row_errors)
+            continue
+        specs.append(importing.EntrySpec(
+            row=row, id=entry.id or natural_key_id(calendar.id, entry),
+            channel=str(entry.channel), format=str(entry.format),
+            scheduled_at=entry.scheduled_at, timezone=entry.timezone, pillar=entry.pillar,
+            hook=entry.hook, caption=entry.caption, hashtags=list(entry.hashtags),
+            call_to_action=entry.call_to_action, asset_notes=entry.asset_notes,
+            media=[{"url": str(m.url), "type": m.type} for m in entry.media],
+            version=entry.version, edited=entry.edited, updated_at=entry.updated_at,
+        ))
+    outcome = await importing.upsert_entries(session, user_id, calendar, specs)
+    errors.extend(outcome.errors)
+    errors.sort(key=lambda e: (e["row"], e["field"]))
+    written = outcome.created + outcome.updated + outcome.unchanged
+    if errors and written == 0:
+        raise Unprocessable(f"no row could be imported ({len(errors)} errors)",
+                            code="import_rejected", extra={"errors": errors})
+    return ImportReport.build(
+        calendar_id=calendar.id, calendar_created=created, kind=parsed.kind,
+        total=len(parsed.rows), created=outcome.created, updated=outcome.updated,
+        unchanged=outcome.unchanged, failed=len(parsed.rows) - written, errors=errors,
+    )
