@@ -20,6 +20,7 @@ from postplan.core.logging import configure_logging, get_logger
 from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
 from postplan.health.endpoints import router as health_router
+from postplan.publishing.lifespan import publishing_lifespan
 
 log = get_logger("postplan.app")
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
     # Domains append async context managers here; each runs for the app's lifetime.
     app.state.lifespan_hooks = [app.state.flags.watch]
     app.state.lifespan_hooks.append(generation_lifespan)
+    app.state.lifespan_hooks.append(publishing_lifespan)
     handlers.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 
 from postplan.cli.alerts import register as register_alerts
-from postplan.cli.exports import register as register_exports
 from postplan.cli.flags import register as register_flags
 from postplan.cli.logs import register as register_logs
 from postplan.cli.server import register as register_server
 from postplan.cli.smoke import register as register_smoke
+from postplan.cli.worker import register as register_worker
 
 app = typer.Typer(
     name="postplan",
@@ -22,7 +22,7 @@ register_flags(app)
 register_logs(app)
 register_alerts(app)
 register_smoke(app)
-register_exports(app)
+register_worker(app)
 
 
 def main() -> None:
