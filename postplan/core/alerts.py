@@ -246,7 +246,11 @@ class AlertEngine:
     def _latency_rules(self, now: float) -> list[AlertState]:
         per_endpoint: dict[str, dict[float, float]] = {"publish": {}, "export": {}}
         for _, endpoint, bound, n in self._latency.window(now, WINDOW_SECONDS):
+            # Every bound present (zeros too), as in Prometheus: interpolation starts at the
+            # previous bucket's bound.
             buckets = per_endpoint.setdefault(endpoint, {})
+            if not buckets:
+                buckets.update(dict.fromkeys((*LATENCY_BUCKETS, math.inf), 0.0))
             key = float(bound)
             buckets[key] = buckets.get(key, 0.0) + n
         states = []
