@@ -39,6 +39,7 @@ class FakeLLMConfig:
     duplicate_hooks: bool = False  # every entry uses the same hook
     prose: bool = False  # wrap the array in prose and a code fence
     send_done: bool = True  # end with `data: [DONE]`
+    end_after: int | None = None  # end the body cleanly after this many entries (no finish)
     piece: int = 24  # characters per chunk
 
 
@@ -121,6 +122,8 @@ class FakeLLM:
         for slot in slots:
             if slot in cfg.skip:
                 continue
+            if cfg.end_after is not None and written >= cfg.end_after:
+                return
             if cfg.drop_after is not None and written >= cfg.drop_after:
                 raise ConnectionResetError("fake: dropping the connection")
             if cfg.stall_after is not None and written >= cfg.stall_after:

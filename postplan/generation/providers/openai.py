@@ -18,7 +18,8 @@ the entries already yielded stand. Provider failures raise GenerationError with 
 * `ai_auth_failed` (401/403), `ai_rate_limited` (429), `ai_unavailable` (5xx, or an error object
   inside the stream), `ai_rejected` (other 4xx),
 * `ai_connection_failed` (refused, DNS, TLS: nothing was received),
-* `ai_connection_lost` (the connection dropped or the stream ended before `[DONE]`),
+* `ai_connection_lost` (the connection dropped, or the stream ended with neither `[DONE]`
+  nor a finish reason),
 * `ai_bad_response` (not an event stream, undecodable chunks, or an answer with no entries).
 """
 
@@ -288,6 +289,9 @@ class OpenAICompatibleGenerator:
                 raise GenerationTimeout(
                     f"the AI did not finish within {self.timeout_seconds:g} s") from exc
             if chunk is None:
+                # A clean end after a finish_reason is a whole answer even without [DONE].
+                if stats.finish_reason is not None:
+                    yield None
                 return
             if stats.first_byte_ms is None:
                 stats.first_byte_ms = round((loop.time() - started) * 1000, 1)
