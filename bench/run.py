@@ -114,10 +114,10 @@ def fmt(v: Any) -> str:
 
 
 def render(rows: list[dict[str, Any]], errors: dict[str, str], console: Console) -> None:
-    table = Table(title="postplan benchmarks", show_lines=False)
+    table = Table(title="postplan benchmarks", show_lines=False, expand=False)
     for col in ("figure", "value", "unit", "in-run baseline", "ratio", "target", "vs committed"):
         left = col in ("figure", "unit", "target")
-        table.add_column(col, justify="left" if left else "right")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col == "figure")
     for r in rows:
         delta = r.get("delta")
         verdict = r.get("verdict", "new")
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         run_child(args.child, args.quick)
         return 0
 
-    console = Console()
+    console = Console(width=max(160, Console().width))
     only = {s.strip() for s in args.only.split(",") if s.strip()} or None
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
