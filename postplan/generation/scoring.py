@@ -123,7 +123,8 @@ def _aware(e: EntryDraft) -> bool:
 
 
 def _local(e: EntryDraft, zone: zoneinfo.ZoneInfo) -> dt.datetime:
-    return e.scheduled_at.astimezone(zone)
+    # Via UTC: astimezone() to the datetime's own tzinfo returns it unchanged, gap times included.
+    return e.scheduled_at.astimezone(dt.UTC).astimezone(zone)
 
 
 def _tv(actual: Counter[Any], target: dict[Any, float]) -> float:
@@ -405,12 +406,14 @@ def _check_timezone(
             continue
         if e.timezone != brief.timezone:
             p.add(f"#{i}: timezone {e.timezone!r}, brief says {brief.timezone!r}")
-        local = when.astimezone(zone)
-        if when.utcoffset() != local.utcoffset():
+        local = _local(e, zone)
+        wall = when.replace(tzinfo=None)
+        probe = wall.replace(tzinfo=zone)
+        if probe.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != wall:
+            p.add(f"#{i}: {wall} does not exist in {brief.timezone} (DST gap)")
+        elif when.utcoffset() != local.utcoffset():
             p.add(f"#{i}: offset {when.utcoffset()} is not {brief.timezone}'s "
                   f"{local.utcoffset()} at that instant")
-        elif local.replace(tzinfo=None) != when.replace(tzinfo=None):
-            p.add(f"#{i}: {when.replace(tzinfo=None)} does not exist in {brief.timezone}")
         if not EARLIEST <= local.time().replace(tzinfo=None) <= LATEST:
             p.add(f"#{i}: local time {local.time()} is outside {EARLIEST}-{LATEST}")
     return _result("timezone", p, max(1, len(entries)))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from postplan.core.vocab import Channel
@@ -82,49 +85,68 @@ def _subjects(ctx: _Context) -> list[str]:
     return [s.replace("{pillar}", ctx.pillar) for s in bank[ctx.category]]
 
 
-def _hook_templates(slot: Slot) -> list[str]:
-    bank: dict[str, Any] = copy_bank()
-    general: list[str] = list(bank["hooks"])
+def _topical_templates(slot: Slot) -> list[str]:
     if slot.observance is None:
-        return general
+        return []
     same_day = slot.observance_date == slot.scheduled_at.date()
-    topical: list[str] = list(bank["observanceHooks"]["same_day" if same_day else "ahead"])
-    return topical + general
+    return list(copy_bank()["observanceHooks"]["same_day" if same_day else "ahead"])
+
+
+@lru_cache(maxsize=4096)
+def _norm(text: str) -> str:
+    return normalise_hook(text)
+
+
+@lru_cache(maxsize=256)
+def _template_marker(template: str) -> str:
+    """The longest literal run of a template, normalised: how we spot it in a finished hook."""
+    pieces = re.split(r"\{[a-zA-Z]+\}", template)
+    return _norm(max(pieces, key=len))
+
+
+def _least_used_first(items: list[str], keys: list[str], joined: str, start: int) -> list[str]:
+    """Items ordered by how often their key occurs in the used hooks, then by a rotation."""
+    n = len(items)
+    order = sorted(range(n), key=lambda p: (joined.count(keys[(start + p) % n]) if keys[
+        (start + p) % n] else 0, p))
+    return [items[(start + p) % n] for p in order]
 
 
 def _pick_hook(
     ctx: _Context, slot: Slot, digest: bytes, rng: random.Random, used: set[str]
 ) -> tuple[str, str]:
-    templates = _hook_templates(slot)
-    topical = len(templates) - len(copy_bank()["hooks"])
-    subjects = _subjects(ctx)
     order_rng = derived_rng(digest, "hook-order", ctx.category)
-    tperm = list(range(len(templates) - topical))
-    order_rng.shuffle(tperm)
-    sperm = list(range(len(subjects)))
-    order_rng.shuffle(sperm)
-    start = rng.randrange(len(tperm) * len(sperm))
+    templates: list[str] = list(copy_bank()["hooks"])
+    order_rng.shuffle(templates)
+    subjects = _subjects(ctx)
+    order_rng.shuffle(subjects)
+    topical = _topical_templates(slot)
+    # Subjects and templates used least so far come first, so each returns only after the
+    # others had their turn; topical (observance) templates go first on their days.
+    joined = "\n".join(sorted(used))
+    subjects = _least_used_first(
+        subjects, [_norm(x) for x in subjects], joined, rng.randrange(len(subjects))
+    )
+    templates = _least_used_first(
+        templates, [_template_marker(t) for t in templates], joined,
+        rng.randrange(len(templates)),
+    )
     used_tokens = [_tokens_cached(u) for u in sorted(used)]
 
-    def candidates() -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        t_n, s_n = len(tperm), len(sperm)
-        for k in range(min(MAX_CANDIDATES, t_n * s_n)):
-            j = start + k
-            subject = subjects[sperm[(j + j // t_n) % s_n]]
-            if topical and k < topical * 3:
-                template = templates[(slot.index + k) % topical]
-            else:
-                template = templates[topical + tperm[j % t_n]]
-            out.append((template, subject))
-        return out
+    def candidates() -> Iterator[tuple[str, str]]:
+        for k in range(len(topical)):
+            for subject in subjects[:3]:
+                yield topical[(slot.index + k) % len(topical)], subject
+        for n, subject in enumerate(subjects):
+            for k in range(len(templates)):
+                yield templates[(n + k) % len(templates)], subject
 
     fallback: tuple[float, str, str] | None = None
-    for template, subject in candidates():
+    for template, subject in islice(candidates(), MAX_CANDIDATES):
         hook = _fill(template, ctx, subject, slot.observance)
         if hook is None or len(hook) > HOOK_MAX:
             continue
-        norm = normalise_hook(hook)
+        norm = _norm(hook)
         if not norm or norm in used:
             continue
         mine = _tokens_cached(norm)
@@ -136,12 +158,11 @@ def _pick_hook(
     if fallback is not None and fallback[0] < AVOID_SIMILARITY + 0.05:
         return fallback[1], fallback[2]
     # Last resort: a numbered variant, still unique.
-    base_subject = subjects[sperm[start % len(sperm)]]
-    base = shorten(f"{capitalise_first(base_subject)} with {ctx.pillar}", HOOK_MAX - 12)
+    base = shorten(f"{capitalise_first(subjects[0])} with {ctx.pillar}", HOOK_MAX - 12)
     n = 2
-    while normalise_hook(f"{base}, part {n}") in used:
+    while _norm(f"{base}, part {n}") in used:
         n += 1
-    return f"{base}, part {n}", base_subject
+    return f"{base}, part {n}", subjects[0]
 
 
 def _hashtags(ctx: _Context, brief: Brief, slot: Slot, rng: random.Random) -> list[str]:

@@ -65,6 +65,12 @@ def window_dates(brief: Brief) -> list[dt.date]:
     return [brief.start_date + dt.timedelta(days=i) for i in range(brief.days)]
 
 
+def iso_week(day: dt.date) -> tuple[int, int]:
+    """(ISO year, ISO week) of a local date."""
+    year, week, _ = day.isocalendar()
+    return (year, week)
+
+
 def week_targets(brief: Brief, channel: Channel) -> list[tuple[list[dt.date], int]]:
     """Per ISO week: the window's dates in it and how many posts it gets. Cumulative
     half-up rounding keeps the total within one of `postsPerWeek * days / 7` and each week within
@@ -73,7 +79,7 @@ def week_targets(brief: Brief, channel: Channel) -> list[tuple[list[dt.date], in
     out: list[tuple[list[dt.date], int]] = []
     elapsed = 0
     done = 0
-    for _, group in groupby(window_dates(brief), key=lambda d: d.isocalendar()[:2]):
+    for _, group in groupby(window_dates(brief), key=iso_week):
         dates = list(group)
         elapsed += len(dates)
         cumulative = (2 * ppw * elapsed + 7) // 14
@@ -86,15 +92,21 @@ def week_targets(brief: Brief, channel: Channel) -> list[tuple[list[dt.date], in
     return out
 
 
-def resolve_local(day: dt.date, at: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
+def resolve_local(
+    day: dt.date,
+    at: dt.time,
+    zone: zoneinfo.ZoneInfo,
+    earliest: dt.time = EARLIEST,
+    latest: dt.time = LATEST,
+) -> dt.datetime | None:
     """The aware datetime for a wall time, DST-safe: a time in a spring-forward gap moves forward
     by the gap; an ambiguous (fall-back) time keeps fold=0, the earlier instant. None when the
-    result leaves the day or the 07:00-22:00 band (e.g. a date skipped by the zone)."""
+    result leaves the day or the [earliest, latest] band (e.g. a date the zone skipped)."""
     local = dt.datetime.combine(day, at).replace(tzinfo=zone, fold=0)
     round_trip = local.astimezone(UTC).astimezone(zone)
     if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
         local = round_trip  # nonexistent wall time
-    if local.date() != day or not EARLIEST <= local.time() <= LATEST:
+    if local.date() != day or not earliest <= local.time() <= latest:
         return None
     return local
 
