@@ -6,6 +6,7 @@ import typer
 
 from postplan.cli.alerts import register as register_alerts
 from postplan.cli.flags import register as register_flags
+from postplan.cli.generate import register as register_generate
 from postplan.cli.logs import register as register_logs
 from postplan.cli.server import register as register_server
 from postplan.cli.smoke import register as register_smoke
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 register_server(app)
 register_flags(app)
+register_generate(app)
 register_logs(app)
 register_alerts(app)
 register_smoke(app)
