@@ -1,7 +1,7 @@
 // Export (CSV, ICS, JSON), the ICS subscription link, and dry-run / live publishing.
 
 import { request, getJSON, uuid } from "./api.js";
-import { channelLabel, entryTime, longDate, entryDay, reasonText } from "./grid.js";
+import { channelLabel, entryTime, longDate, entryDay, reasonText, publishTone } from "./grid.js";
 
 const TERMINAL = new Set(["dry_run", "published", "failed", "needs_reauth", "cancelled"]);
 const EXT = { csv: "csv", ics: "ics", json: "json" };
@@ -45,6 +45,7 @@ export class Actions {
     this.stopPolling();
     this.out.replaceChildren();
     document.getElementById("feed-box").hidden = true;
+    document.getElementById("feed-status").textContent = "";
     this.table.hidden = true;
     this.table.tBodies[0].replaceChildren();
     this.summary.textContent = "";
@@ -103,7 +104,8 @@ export class Actions {
     box.append(el("p", `Dry run (${format.toUpperCase()}): no file is produced while PUBLISH_SERVICE_ENABLED is off.`));
     const dl = el("dl");
     const count = obj.count ?? obj.entryCount ?? obj.entries;
-    const rows = [["Checksum", obj.checksum], ["Count", count], ["Format", obj.format], ["File name", obj.filename], ["Bytes", obj.bytes ?? obj.size]];
+    const rows = [["Checksum", obj.checksum], ["Count", count], ["Format", obj.format], ["File name", obj.filename],
+      ["Bytes", obj.bytes ?? obj.size], ["Entries in preview", obj.previewEntries]];
     for (const [k, v] of rows) {
       if (v === undefined || v === null || typeof v === "object") continue;
       dl.append(el("dt", k), el("dd", String(v)));
@@ -120,19 +122,23 @@ export class Actions {
   }
 
   async feed() {
+    const status = document.getElementById("feed-status");
+    status.textContent = "Creating the subscription link…";
     let obj;
     try {
       obj = await getJSON("POST", `${this.base()}/feed`);
     } catch (e) {
-      this.out.replaceChildren(el("p", e.unavailable ? "The subscription link is unavailable on this server." : `Feed failed: ${e.detail} (${e.code})`, "error-inline"));
+      status.textContent = e.unavailable ? "The subscription link is unavailable on this server." : `Feed link failed: ${e.detail} (${e.code})`;
       return;
     }
-    const raw = obj && (obj.url || obj.feedUrl || obj.icsUrl || obj.href || obj.webcalUrl);
-    if (!raw) { this.out.replaceChildren(el("p", "The server did not return a feed URL.", "error-inline")); return; }
+    const raw = obj && (obj.url || obj.feedUrl || obj.icsUrl || obj.href);
+    if (!raw) { status.textContent = "The server did not return a feed URL."; return; }
     const url = new URL(raw, window.location.origin).href;
     const input = document.getElementById("feed-url");
     input.value = url;
     document.getElementById("feed-box").hidden = false;
+    status.textContent = "Subscribe to this URL in your calendar app. Creating a new link revokes the old one.";
+    if (obj.webcalUrl) status.dataset.webcal = obj.webcalUrl;
     input.focus();
     input.select();
   }
@@ -183,7 +189,7 @@ export class Actions {
       if (r.intentId) tr.dataset.intentId = r.intentId;
       const what = entry ? `${longDate(entryDay(entry))} ${entryTime(entry)} — ${entry.hook}` : r.entryId;
       const reasons = r.error ? reasonText(r.error) : (r.status === "dry_run" ? "would publish" : "");
-      const statusCell = el("td", r.status, `status-${r.status}`);
+      const statusCell = el("td", r.error && r.status === "dry_run" ? "dry_run (blocked)" : r.status, publishTone(r.status, r.error));
       tr.append(el("td", what), el("td", channelLabel(r.channel)), statusCell, el("td", reasons));
       tbody.append(tr);
       const label = r.dryRun && r.status === "dry_run" ? (r.error ? "dry-run: blocked" : "dry-run ok") : r.status;

@@ -70,11 +70,12 @@ class App {
       let tone;
       try {
         const c = await getJSON("GET", `/v1/channels/${ch}/connection`);
-        const expired = c && c.expiresAt && Date.parse(c.expiresAt) < Date.now();
-        const status = c && (c.status || c.state);
-        text = expired ? "expired" : (status && status !== "connected" ? status : "connected");
+        const expired = c && c.expiresAt && Date.parse(c.expiresAt) < Date.now() && !c.hasRefreshToken;
+        const status = String((c && (c.status || c.state)) || "");
+        const ok = c && c.connected !== false && !expired && (!status || ["active", "connected", "ok"].includes(status));
+        text = ok ? "connected" : (expired ? "expired" : (status || "not connected").replaceAll("_", " "));
         if (c && c.accountId) text += ` (${c.accountId})`;
-        tone = expired || (status && !["connected", "active", "ok"].includes(status)) ? "bad" : "on";
+        tone = ok ? "on" : "bad";
       } catch (e) {
         if (e.unavailable) { text = "unavailable"; tone = "off"; }
         else if (e.status === 404) { text = "not connected"; tone = "off"; }

@@ -186,7 +186,7 @@ export class Editor {
       const a = document.createElement("td");
       a.textContent = show(name, their[name], theirs);
       const b = document.createElement("td");
-      b.textContent = show(name, this.pending.mine[name], theirs);
+      b.textContent = name in patch ? show(name, this.pending.mine[name], theirs) : "(not changed by you)";
       tr.append(th, a, b);
       rows.push(tr);
     }
