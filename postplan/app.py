@@ -21,6 +21,7 @@ from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
 from postplan.health.endpoints import router as health_router
 from postplan.publishing.lifespan import publishing_lifespan
+from postplan.web.endpoints import router as web_router
 
 log = get_logger("postplan.app")
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(web_router)
     return app
 
 
