@@ -331,10 +331,15 @@ class FakeChannels:
         hits.append(now)
         return True
 
-    def match_fault(self, method: str, path: str) -> Fault | None:
+    def match_fault(self, method: str, target: str) -> Fault | None:
+        """The first live fault for this request. A fault path ending in `$` must end the URL
+        path (`/media$` is container creation, not `/media_publish`); otherwise it is a
+        substring of path and query."""
+        path = target.split("?", 1)[0]
         with self.lock:
             for f in self.faults:
-                if f.path in path and (f.method is None or f.method == method) and (
+                hit = (path.endswith(f.path[:-1]) if f.path.endswith("$") else f.path in target)
+                if hit and (f.method is None or f.method == method) and (
                     f.times is None or f.hits < f.times
                 ):
                     f.hits += 1
