@@ -18,7 +18,7 @@ import pytest
 
 from postplan.calendars import generate as generate_module
 from postplan.config import Settings
-from postplan.generation.base import Generator
+from postplan.generation.base import GenerationError, GenerationTimeout, Generator
 from postplan.generation.schemas import Brief, EntryDraft
 from tests.fixtures.apps import LiveServer, build_app, live_server
 
@@ -302,6 +302,32 @@ def test_generate_edit_export_publish(
             assert page.locator("#grid [data-publish-status]").count() >= 1
         shot(page, "07-publish-dry-run")
 
+        # Live publish is on for this user; with no channel connected it is refused, and the
+        # problem's detail and code reach the user.
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Publish live").click()
+        page.wait_for_function(
+            "() => /refused|unavailable|Live publish/.test("
+            "document.getElementById('publish-summary').textContent)")
+        live_summary = page.locator("#publish-summary").inner_text()
+        if live_summary.startswith("Publish refused"):
+            assert re.search(r"\((channel_auth_missing|channel_auth_invalid|[a-z_]+)\)$",
+                             live_summary), live_summary
+            assert page.locator("#error").is_visible()
+            assert page.locator("#error-code").inner_text().startswith("(")
+            page.get_by_role("button", name="Dismiss error").click()
+        shot(page, "07b-publish-live")
+
+        # Week view: one week at a time, with previous/next.
+        page.get_by_role("button", name="Week", exact=True).click()
+        assert page.locator("#grid .week").count() == 1
+        in_week = page.locator("#grid [data-entry-id]").count()
+        assert 0 < in_week < total
+        page.get_by_role("button", name="Next week").click()
+        assert page.locator("#grid [data-entry-id]").count() == total - in_week
+        page.get_by_role("button", name="Month", exact=True).click()
+        assert page.locator("#grid [data-entry-id]").count() == total
+
         # A phone: the grid becomes a list; the saved calendar reopens from the list.
         phone, mobile, phone_requests, phone_errors = open_page(
             browser, server, width=390, height=844, user=user)
@@ -408,5 +434,53 @@ def test_dropped_stream_resumes_from_last_event_id(
         progress = page.locator("#progress").inner_text()
         assert re.match(rf"{len(ids)} / {len(ids)}\b", progress), progress
         shot(page, "12-resumed")
+        assert not errors, errors
+        context.close()
+
+
+class StoppingGenerator:
+    """Yields three entries, then stops the way an AI provider can: a timeout or an error."""
+
+    def __init__(self, inner: Generator, error: GenerationError) -> None:
+        self.inner = inner
+        self.error = error
+        self.mode = inner.mode
+
+    def expected_entries(self, brief: Brief) -> int:
+        return self.inner.expected_entries(brief)
+
+    async def stream(self, brief: Brief) -> AsyncIterator[EntryDraft]:
+        count = 0
+        async for draft in self.inner.stream(brief):
+            yield draft
+            count += 1
+            if count == 3:
+                raise self.error
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("error", "status", "text"), [
+    (GenerationTimeout("the AI ran out of time after 3 entries"), "partial",
+     "the AI ran out of time after 3 entries"),
+    (GenerationError("llm_unavailable", "the model did not answer"), "failed",
+     "the model did not answer"),
+])
+def test_partial_and_failed_runs_say_so(
+    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch,
+    error: GenerationError, status: str, text: str, browser: Any,
+) -> None:
+    real = generate_module.make_generator
+    monkeypatch.setattr(generate_module, "make_generator",
+                        lambda settings, mode: StoppingGenerator(real(settings, mode), error))
+    settings = settings_factory(CALENDAR_SERVICE_ENABLED=True, SSE_PING_SECONDS=0.5)
+    with live_server(build_app(settings)) as server:
+        context, page, _requests, errors = open_page(browser, server, user=f"{status}-user")
+        fill_brief(page, days=7)
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector(f"#run-status[data-status='{status}']", timeout=30_000)
+        assert text in page.locator("#run-status").inner_text()
+        assert page.locator("#grid [data-entry-id]").count() == 3
+        assert page.locator("#progress").inner_text().startswith("3 / ")
+        shot(page, f"13-{status}")
         assert not errors, errors
         context.close()

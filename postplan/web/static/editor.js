@@ -7,8 +7,17 @@ const FORMATS = { tiktok: ["video", "photo"], instagram: ["reel", "carousel", "i
 const FIELDS = [
   ["hook", "Hook"], ["caption", "Caption"], ["hashtags", "Hashtags"],
   ["callToAction", "Call to action"], ["scheduledAt", "Scheduled time"], ["format", "Format"],
-  ["pillar", "Pillar"], ["assetNotes", "Asset notes"],
+  ["pillar", "Pillar"], ["assetNotes", "Asset notes"], ["media", "Media"],
 ];
+const VIDEO_EXT = /\.(mp4|mov|webm|m4v)(\?|#|$)/i;
+
+/** "video https://…" / "https://….jpg" lines → [{url, type}]. */
+const parseMedia = (text) => text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).map((line) => {
+  const m = /^(video|image)\s+(\S+)$/i.exec(line);
+  if (m) return { url: m[2], type: m[1].toLowerCase() };
+  return { url: line, type: VIDEO_EXT.test(line) ? "video" : "image" };
+});
+const mediaText = (list) => list.map((m) => `${m.type} ${m.url}`).join("\n");
 const pad = (n) => String(n).padStart(2, "0");
 
 /** Minutes east of UTC that `tz` has at the instant `utcMs`. */
@@ -42,6 +51,7 @@ function valuesOf(entry) {
     hook: entry.hook || "", caption: entry.caption || "", hashtags: [...(entry.hashtags || [])],
     callToAction: entry.callToAction || "", scheduledAt: String(entry.scheduledAt).slice(0, 16),
     format: entry.format, pillar: entry.pillar || "", assetNotes: entry.assetNotes || "",
+    media: (entry.media || []).map((m) => ({ url: m.url, type: m.type })),
   };
 }
 
@@ -51,6 +61,7 @@ function same(a, b) {
 
 function show(field, value, entry) {
   if (field === "hashtags") return value.length ? value.map((t) => `#${t}`).join(" ") : "(none)";
+  if (field === "media") return value.length ? mediaText(value) : "(none)";
   if (field === "scheduledAt") return `${value.replace("T", " ")} (${entry.timezone})`;
   return value === "" ? "(empty)" : value;
 }
@@ -80,12 +91,19 @@ export class Editor {
 
   input(name) { return this.form.elements.namedItem(name); }
 
+  /** A field's value as the form shows it. */
+  text(name, value) {
+    if (name === "hashtags") return value.map((t) => `#${t}`).join(" ");
+    if (name === "media") return mediaText(value);
+    return value;
+  }
+
   fill(entry) {
     const v = valuesOf(entry);
     const fmt = this.input("format");
     fmt.replaceChildren(...(FORMATS[entry.channel] || [entry.format]).map((f) => new Option(f, f)));
     for (const [name] of FIELDS) {
-      this.input(name).value = name === "hashtags" ? v.hashtags.map((t) => `#${t}`).join(" ") : v[name];
+      this.input(name).value = this.text(name, v[name]);
     }
     document.getElementById("e-when-tz").textContent = `Time zone: ${entry.timezone}`;
     document.getElementById("editor-meta").textContent =
@@ -111,6 +129,7 @@ export class Editor {
     const v = {};
     for (const [name] of FIELDS) v[name] = this.input(name).value;
     v.hashtags = parseTags(v.hashtags);
+    v.media = parseMedia(v.media);
     return v;
   }
 
@@ -204,7 +223,7 @@ export class Editor {
     this.base = this.theirs;
     this.fill(this.theirs);
     for (const name of Object.keys(patch)) {
-      this.input(name).value = name === "hashtags" ? mine.hashtags.map((t) => `#${t}`).join(" ") : mine[name];
+      this.input(name).value = this.text(name, mine[name]);
     }
     this.conflictBox.hidden = true;
     this.pending = null;
