@@ -97,6 +97,11 @@ def assert_no_token(exc: BaseException, token: str) -> None:
         assert token[4:20] not in text
 
 
+async def prepare_and_publish(setup: Setup) -> Any:
+    handle = await setup.adapter.prepare(setup.creds, setup.req)
+    return await setup.adapter.publish(setup.creds, setup.req, handle)
+
+
 # -- offline ---------------------------------------------------------------------------------------
 
 
@@ -216,16 +221,14 @@ async def test_server_error_before_irreversible_call_is_retry_later(
         # with 5xx is also safe to retry.
         setup.fake.control.fault(case.init_path, status=500, method="POST")
         with pytest.raises(RetryLater):
-            handle = await setup.adapter.prepare(setup.creds, setup.req)
-            await setup.adapter.publish(setup.creds, setup.req, handle)
+            await prepare_and_publish(setup)
     assert setup.fake.control.live_posts() == []
 
 
 async def test_invalid_params_is_permanent_with_platform_code(case: Case, setup: Setup) -> None:
     setup.fake.control.fault(case.init_path, "invalid", method="POST")
     with pytest.raises(PermanentError) as info:
-        handle = await setup.adapter.prepare(setup.creds, setup.req)
-        await setup.adapter.publish(setup.creds, setup.req, handle)
+        await prepare_and_publish(setup)
     exc = info.value
     assert exc.platform_code in ("invalid_param", "100/2207023")
     assert exc.message and exc.message != exc.platform_code
