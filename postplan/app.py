@@ -13,6 +13,7 @@ from postplan.api import api_router
 from postplan.calendars.runs import generation_lifespan
 from postplan.config import Settings, get_settings
 from postplan.core import handlers
+from postplan.core.alerts import alerts_lifespan
 from postplan.core.auth import Authenticator
 from postplan.core.db import create_engine, create_sessionmaker
 from postplan.core.flags import FlagService
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
     app.state.flags = FlagService(settings)
     app.state.run_worker = start_worker
     # Domains append async context managers here; each runs for the app's lifetime.
-    app.state.lifespan_hooks = [app.state.flags.watch]
+    app.state.lifespan_hooks = [app.state.flags.watch, alerts_lifespan]
     app.state.lifespan_hooks.append(generation_lifespan)
     app.state.lifespan_hooks.append(publishing_lifespan)
     handlers.install(app)
