@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from postplan.cli.alerts import register as register_alerts
+from postplan.cli.exports import register as register_exports
 from postplan.cli.flags import register as register_flags
 from postplan.cli.generate import register as register_generate
 from postplan.cli.logs import register as register_logs
@@ -25,6 +26,7 @@ register_logs(app)
 register_alerts(app)
 register_smoke(app)
 register_worker(app)
+register_exports(app)
 
 
 def main() -> None:

@@ -54,6 +54,12 @@ def fold(line: str) -> str:
     return b"\r\n ".join(pieces).decode("utf-8")
 
 
+def category(value: str) -> str:
+    """A CATEGORIES value without commas: icalendar, Outlook and others split on a comma even
+    when it is escaped, so `Tips, tricks` would become two categories."""
+    return " ".join(value.replace(",", " ").split())
+
+
 def _line(name: str, value: str) -> str:
     return fold(f"{name}:{value}") + "\r\n"
 
@@ -91,7 +97,7 @@ class IcsWriter:
                 self._ranges[e.timezone] = (min(seen[0], day), max(seen[1], day))
             start = _line(f"DTSTART;TZID={e.timezone}", local.strftime("%Y%m%dT%H%M%S"))
         stamp = _utc_stamp(e.updated_at)
-        categories = ",".join(ical_text(c) for c in (e.pillar, e.format) if c)
+        categories = ",".join(ical_text(category(c)) for c in (e.pillar, e.format) if c)
         parts = [
             "BEGIN:VEVENT\r\n",
             _line("UID", f"{e.id}@postplan"),

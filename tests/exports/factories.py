@@ -82,19 +82,20 @@ async def seed_calendar(
     start = start or dt.datetime(2026, 12, 1, 17, 0, tzinfo=dt.UTC)
     try:
         async with maker() as session:
+            run_id = uuid.uuid4()
+            # latest_run_id set up front: a later UPDATE would move updated_at (onupdate).
             calendar = Calendar(user_id=user_id, name=name, timezone=timezone,
+                                latest_run_id=run_id,
                                 brief={"brand": "Acme Coffee", "startDate": "2026-12-01",
                                        "language": "ar"},
                                 created_at=FIXED_UPDATED, updated_at=FIXED_UPDATED)
             session.add(calendar)
             await session.flush()
-            run = CalendarRun(calendar_id=calendar.id, user_id=user_id, mode="planner",
+            run = CalendarRun(id=run_id, calendar_id=calendar.id, user_id=user_id, mode="planner",
                               status="completed", brief=calendar.brief,
                               expected_entries=entries, entry_count=entries)
             session.add(run)
             await session.flush()
-            calendar.latest_run_id = run.id
-            calendar.updated_at = FIXED_UPDATED
             seeded = Seeded(calendar.id, run.id, user_id)
             rows = []
             for i in range(entries):
