@@ -6,14 +6,17 @@ stream that tails it must never hold a connection between events.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from postplan.calendars.repository import CalendarRepository, EntryRepository
 from postplan.core.db import utcnow
@@ -75,10 +78,60 @@ def draft_to_entry(ref: RunRef, draft: EntryDraft, seq: int,
 
 
 class RunStore:
-    """Run and entry persistence on one sessionmaker."""
+    """Run and entry persistence on one sessionmaker.
 
-    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+    On SQLite every write goes through one connection the store keeps open, one unit of work
+    at a time: SQLite has a single writer anyway, and opening a connection (a thread plus
+    pragmas) would cost more than the write. On Postgres each write takes a pooled session."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession],
+                 keep_connection: bool | None = None) -> None:
         self.maker = maker
+        engine = maker.kw.get("bind")
+        self.engine: AsyncEngine | None = engine if isinstance(engine, AsyncEngine) else None
+        if keep_connection is None:
+            keep_connection = self.engine is not None and self.engine.dialect.name == "sqlite"
+        self.keep_connection = keep_connection and self.engine is not None
+        self._lock = asyncio.Lock()
+        self._connection: AsyncConnection | None = None
+        self._writer: AsyncSession | None = None
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        """A session for one unit of work; the caller commits."""
+        if not self.keep_connection or self.engine is None:
+            async with self.maker() as session:
+                yield session
+            return
+        async with self._lock:
+            if self._writer is None:
+                self._connection = await self.engine.connect()
+                self._writer = AsyncSession(bind=self._connection, expire_on_commit=False)
+            writer = self._writer
+            try:
+                yield writer
+                writer.expunge_all()  # nothing cached across units of work
+            except BaseException:
+                try:
+                    await writer.rollback()
+                except Exception:
+                    await self._drop_writer()  # a broken connection: open a new one next time
+                raise
+
+    async def _drop_writer(self) -> None:
+        writer, connection = self._writer, self._connection
+        self._writer = self._connection = None
+        with contextlib.suppress(Exception):
+            if writer is not None:
+                await writer.close()
+        with contextlib.suppress(Exception):
+            if connection is not None:
+                await connection.close()
+
+    async def close(self) -> None:
+        """Close the kept connection (at shutdown, before the engine is disposed)."""
+        async with self._lock:
+            await self._drop_writer()
 
     async def create(self, user_id: str, brief: Brief, *, mode: str, expected_entries: int,
                      model: str | None) -> RunRef:
@@ -87,7 +140,8 @@ class RunStore:
         Another user's calendarId is answered 404, like every other object."""
         now = utcnow()
         stored = brief_json(brief)
-        async with self.maker() as session:
+        run_id = uuid.uuid4()
+        async with self._session() as session:
             if brief.calendar_id is not None:
                 calendar = await CalendarRepository(session).get(user_id, brief.calendar_id)
                 if calendar is None:
@@ -95,15 +149,14 @@ class RunStore:
             else:
                 calendar = Calendar(id=uuid.uuid4(), user_id=user_id, name=calendar_name(brief),
                                     brief=stored, timezone=brief.timezone, created_at=now,
-                                    updated_at=now)
+                                    updated_at=now, latest_run_id=run_id)
                 session.add(calendar)
-            run = CalendarRun(id=uuid.uuid4(), calendar_id=calendar.id, user_id=user_id,
+            run = CalendarRun(id=run_id, calendar_id=calendar.id, user_id=user_id,
                               mode=mode, status=RunStatus.running.value, dry_run=False,
                               brief=stored, expected_entries=expected_entries, entry_count=0,
                               model=model, heartbeat_at=now, created_at=now, updated_at=now)
             session.add(run)
-            await session.flush()
-            calendar.latest_run_id = run.id
+            calendar.latest_run_id = run_id
             calendar.updated_at = now
             await session.commit()
             return RunRef(run.id, calendar.id, user_id, mode, False, expected_entries)
@@ -113,9 +166,8 @@ class RunStore:
         """Save drafts (entry + `generated` revision each) and the run's count in one commit."""
         now = utcnow()
         rows = [draft_to_entry(ref, d, first_seq + i, now=now) for i, d in enumerate(drafts)]
-        async with self.maker() as session:
+        async with self._session() as session:
             session.add_all(rows)
-            await session.flush()
             repo = EntryRepository(session)
             for row in rows:
                 repo.add_revision(row, source="generated")
@@ -130,7 +182,7 @@ class RunStore:
     async def heartbeat(self, run_id: uuid.UUID) -> None:
         """Show the run is alive (the sweeper settles runs whose heartbeat goes stale)."""
         now = utcnow()
-        async with self.maker() as session:
+        async with self._session() as session:
             await session.execute(
                 update(CalendarRun)
                 .where(CalendarRun.id == run_id, CalendarRun.status == RunStatus.running.value)
@@ -142,7 +194,7 @@ class RunStore:
                      error: dict[str, Any] | None) -> None:
         """Settle a run; a run already settled (e.g. by the sweeper) is left as it is."""
         now = utcnow()
-        async with self.maker() as session:
+        async with self._session() as session:
             await session.execute(
                 update(CalendarRun)
                 .where(CalendarRun.id == run_id, CalendarRun.status == RunStatus.running.value)
@@ -155,7 +207,7 @@ class RunStore:
         """Settle runs left `running` whose heartbeat is older than `stale_after` as failed."""
         now = utcnow()
         cutoff = now - stale_after
-        async with self.maker() as session:
+        async with self._session() as session:
             stmt = select(CalendarRun.id).where(
                 CalendarRun.status == RunStatus.running.value,
                 or_(CalendarRun.heartbeat_at < cutoff,

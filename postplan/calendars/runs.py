@@ -84,12 +84,16 @@ class LiveRun:
 _END = object()
 
 
-async def _produce(generator: Generator, brief: Brief,
-                   queue: asyncio.Queue[object]) -> None:
+async def _produce(generator: Generator, brief: Brief, queue: asyncio.Queue[object],
+                   first_sent: asyncio.Event) -> None:
     try:
         async for draft in generator.stream(brief):
             queue.put_nowait(draft)
-            # Let the consumer save and send the first entry while later ones are written.
+            if not first_sent.is_set():
+                # The first entry is saved and published before more CPU goes to the next
+                # ones (time to first entry); after that, production and saving interleave
+                # and the consumer commits whatever has piled up in one go.
+                await first_sent.wait()
             await asyncio.sleep(0)
         queue.put_nowait(_END)
     except Exception as exc:  # handed to the consumer, which settles the run
@@ -124,7 +128,8 @@ class RunExecutor:
         ref = self.live.ref
         bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id), userId=ref.user_id)
         queue: asyncio.Queue[object] = asyncio.Queue()
-        producer = asyncio.create_task(_produce(self.generator, self.brief, queue))
+        first_sent = asyncio.Event()
+        producer = asyncio.create_task(_produce(self.generator, self.brief, queue, first_sent))
         status = RunStatus.completed
         error: dict[str, Any] | None = None
         started = asyncio.get_running_loop().time()
@@ -148,6 +153,7 @@ class RunExecutor:
                 end = next((b for b in batch if not isinstance(b, EntryDraft)), None)
                 if drafts:
                     self.live.publish(await self._save(drafts))
+                    first_sent.set()
                 if end is None:
                     continue
                 if isinstance(end, GenerationTimeout):
@@ -293,6 +299,7 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
         finally:
             sweeper.cancel()
             await registry.shutdown()
+            await registry.store.close()
 
     return lifespan()
 

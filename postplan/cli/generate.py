@@ -93,6 +93,7 @@ async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
         async for event in live_events(live.ref, registry, 0, with_run_event=True):
             yield event
         await registry.wait_idle()
+        await registry.store.close()
     finally:
         await engine.dispose()
 

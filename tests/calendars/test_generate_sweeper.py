@@ -83,5 +83,6 @@ async def test_sweep_only_touches_stale_running_runs(db_url: str) -> None:
         await store.finish(stale, RunStatus.completed, 5, None)
         again = await store.get_run("local", stale)
         assert again is not None and again.status == "failed"
+        await store.close()
     finally:
         await engine.dispose()
