@@ -115,7 +115,7 @@ def open_page(browser: Any, server: LiveServer, *, width: int = 1280, height: in
 
 
 def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
 
 
 def fill_brief(page: Any, *, days: int = 14) -> None:
@@ -482,5 +482,63 @@ def test_partial_and_failed_runs_say_so(
         assert page.locator("#grid [data-entry-id]").count() == 3
         assert page.locator("#progress").inner_text().startswith("3 / ")
         shot(page, f"13-{status}")
+        assert not errors, errors
+        context.close()
+
+
+@pytest.mark.timeout(180)
+def test_live_publish_updates_intent_statuses(
+    settings_factory: Callable[..., Settings], browser: Any,
+) -> None:
+    # The publishing tests' scripted channel gateway stands in for TikTok and Instagram.
+    from tests.publishing.conftest import APP_CREDS, StubGateway
+
+    settings = settings_factory(CALENDAR_SERVICE_ENABLED=True, PUBLISH_SERVICE_ENABLED=True,
+                                SSE_PING_SECONDS=0.5, WORKER_POLL_SECONDS=0.2, **APP_CREDS)
+    app = build_app(settings)
+    gateway = StubGateway()
+    app.state.channel_gateway = gateway
+    app.state.run_worker = True
+    user = "live-user"
+    with live_server(app) as server:
+        for channel in ("tiktok", "instagram"):
+            res = httpx.put(f"{server.url}/v1/channels/{channel}/connection",
+                            json={"accessToken": f"act.{channel}.token",
+                                  "refreshToken": f"rft.{channel}", "accountId": f"{channel}-1"},
+                            headers={"X-User-Id": user}, timeout=10)
+            assert res.status_code == 200, res.text
+        context, page, _requests, errors = open_page(browser, server, user=user)
+        page.wait_for_selector("#connections [data-channel='tiktok'].on")
+        fill_brief(page, days=7)
+        page.get_by_label("Instagram").uncheck()
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector("#run-status[data-status='completed']", timeout=30_000)
+
+        # Attach media to one entry in the editor; the others will be refused for lack of it.
+        target = page.locator("#grid [data-entry-id]").first
+        target_id = target.get_attribute("data-entry-id")
+        target.click()
+        page.get_by_label("Media").fill("video https://cdn.example.com/clip.mp4")
+        page.get_by_role("button", name="Save").click()
+        page.locator(f"#grid [data-entry-id='{target_id}'] .badge.edited").wait_for()
+
+        page.get_by_label("When").select_option("now")
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Publish live").click()
+        row = page.locator(f"#publish-table tr[data-result-entry-id='{target_id}']")
+        row.wait_for()
+        page.wait_for_function(
+            "() => /all settled/.test(document.getElementById('publish-summary').textContent)",
+            timeout=60_000)
+        assert row.locator("td").nth(2).inner_text() == "published"
+        assert page.locator(
+            f"#grid [data-entry-id='{target_id}'] [data-publish-status='published']").count() == 1
+        others = page.locator("#publish-table tbody tr").count() - 1
+        assert others >= 1
+        failed = page.locator("#publish-table td.pub-bad")
+        assert failed.count() == others
+        assert "media_missing" in page.locator("#publish-table").inner_text()
+        assert gateway.adapters["tiktok"].published  # the worker really sent it
+        shot(page, "14-live-publish")
         assert not errors, errors
         context.close()

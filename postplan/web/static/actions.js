@@ -165,7 +165,8 @@ export class Actions {
     let body;
     try {
       body = await getJSON("POST", `${this.base()}/publish`, {
-        body: { dryRun, when: "scheduled" }, headers: { "Idempotency-Key": uuid() },
+        body: { dryRun, when: document.getElementById("publish-when").value },
+        headers: { "Idempotency-Key": uuid() },
       });
     } catch (e) {
       this.summary.textContent = e.unavailable ? "Publishing is unavailable on this server." : `Publish refused: ${e.detail} (${e.code})`;
@@ -182,6 +183,11 @@ export class Actions {
   renderResults(results) {
     const tbody = this.table.tBodies[0];
     tbody.replaceChildren();
+    const at = (r) => {
+      const e = this.app.grid.entries.get(r.entryId);
+      return e ? Date.parse(e.scheduledAt) : Infinity;
+    };
+    results = [...results].sort((a, b) => at(a) - at(b) || String(a.channel).localeCompare(String(b.channel)));
     for (const r of results) {
       const entry = this.app.grid.entries.get(r.entryId);
       const tr = el("tr");

@@ -119,12 +119,15 @@ export class Grid {
 
   /** Add or replace one entry, in place, without redrawing the rest. */
   upsert(entry) {
+    const fresh = !this.entries.has(entry.id);
     this.entries.set(entry.id, entry);
     const old = this.root.querySelector(`[data-entry-id="${CSS.escape(entry.id)}"]`);
     if (old) old.remove();
     const cell = this.root.querySelector(`.day[data-date="${entryDay(entry)}"]`);
     if (cell) {
-      this.place(cell, this.entryEl(entry));
+      const node = this.entryEl(entry);
+      if (fresh) node.classList.add("arrive");
+      this.place(cell, node);
     } else if (this.view === "month") {
       this.render(); // outside the drawn range: redraw with the wider range
       return;
