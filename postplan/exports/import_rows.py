@@ -16,8 +16,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from postplan.core.schemas import InputSchema
@@ -95,11 +95,13 @@ class EntryIn(InputSchema):
             raise ValueError("must carry a UTC offset, e.g. 2026-12-01T18:00:00+01:00")
         return value
 
-    @model_validator(mode="after")
-    def _format_fits_channel(self) -> EntryIn:
-        if self.format not in FORMATS_BY_CHANNEL[self.channel]:
-            raise ValueError(f"format {self.format} is not available on {self.channel}")
-        return self
+    @field_validator("format")
+    @classmethod
+    def _format_fits_channel(cls, value: EntryFormat, info: ValidationInfo) -> EntryFormat:
+        channel = info.data.get("channel")
+        if channel is not None and value not in FORMATS_BY_CHANNEL[channel]:
+            raise ValueError(f"format {value} is not available on {channel}")
+        return value
 
 
 class CalendarIn(InputSchema):
