@@ -542,3 +542,46 @@ def test_live_publish_updates_intent_statuses(
         shot(page, "14-live-publish")
         assert not errors, errors
         context.close()
+
+
+@pytest.mark.timeout(120)
+def test_supabase_token_auth(settings_factory: Callable[..., Settings], browser: Any) -> None:
+    import time
+
+    import jwt
+
+    secret = "browser-test-jwt-secret-0123456789abcdef"
+    settings = settings_factory(AUTH_MODE="supabase", SUPABASE_JWT_SECRET=secret,
+                                CALENDAR_SERVICE_ENABLED=True, SSE_PING_SECONDS=0.5)
+    token = jwt.encode({"sub": "supabase-user-1", "aud": "authenticated", "role": "authenticated",
+                        "exp": int(time.time()) + 3600}, secret, algorithm="HS256")
+    with live_server(build_app(settings)) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url + "/")
+        # Without a token the API refuses, and the page says why (detail and code).
+        page.wait_for_function(
+            "() => /auth_missing/.test(document.getElementById('flags').textContent)")
+        page.get_by_label("Bearer token").fill(token)
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_selector("#flags [data-flag='CALENDAR_SERVICE_ENABLED'][data-value='true']")
+        assert page.evaluate("sessionStorage.getItem('postplan.token')") == token
+        assert page.evaluate("Object.keys(localStorage).length") == 0
+        assert page.get_by_label("Channels").is_visible()
+        fill_brief(page, days=7)
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector("#run-status[data-status='completed']", timeout=30_000)
+        calendar_id = page.evaluate("window.postplan.calendarId")
+        res = httpx.get(f"{server.url}/v1/calendars/{calendar_id}",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert res.status_code == 200 and res.json()["entries"]
+        shot(page, "15-supabase")
+        # The token lives in this tab's session only: a new tab (context) starts without it.
+        fresh = browser.new_context().new_page()
+        fresh.goto(server.url + "/")
+        assert fresh.evaluate("sessionStorage.getItem('postplan.token')") is None
+        fresh.context.close()
+        assert not errors, errors
+        context.close()

@@ -378,11 +378,26 @@ class App {
     this.grid.reset(start ? { start: String(start).slice(0, 10), days: days || 30 } : null, { readOnly: false });
     for (const e of cal.entries || []) this.grid.upsert(e);
     $("cal-name").textContent = `— ${cal.name || brief.brand || ""}`;
+    if (!keepRun && cal.latestRunId) this.showLastRun(cal.latestRunId);
     for (const b of document.querySelectorAll("#calendars button")) {
       if (b.dataset.calendarId === cal.id) b.setAttribute("aria-current", "true");
       else b.removeAttribute("aria-current");
     }
     this.updateButtons();
+  }
+
+  /** A reopened calendar says how its latest run ended (a partial one stays visible as such). */
+  async showLastRun(runId) {
+    let run;
+    try {
+      run = await getJSON("GET", `/v1/ai/calendar/runs/${encodeURIComponent(runId)}`);
+    } catch {
+      return; // the saved entries are what matter; the run's status is a bonus
+    }
+    if (this.run || !run || !run.status) return;
+    const why = run.error && run.error.message ? ` — ${run.error.message}` : "";
+    const labels = { completed: "Completed", partial: "Partial calendar", failed: "Failed", cancelled: "Cancelled", running: "Still generating" };
+    this.setStatus(run.status, `Latest run: ${labels[run.status] || run.status}${why} (${run.entryCount ?? "?"} entries).`);
   }
 
   openEntry(id, node) {
