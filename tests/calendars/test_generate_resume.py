@@ -90,3 +90,21 @@ async def test_a_run_finishes_and_saves_everything_after_the_client_leaves(
     assert counts["calendar_entries"] == counts["entry_revisions"] == EXPECTED
     assert 'postplan_sse_streams_total{outcome="client_closed"}' in metrics
     assert "postplan_sse_open_streams 0.0" in metrics
+
+
+async def test_resume_on_another_process_tails_the_database(
+    settings_factory: Callable[..., Settings], db_url: str
+) -> None:
+    with fake_llm(FakeLLMConfig(entry_delay=0.1)) as (fake, base_url):
+        settings = settings_factory(CALENDAR_SERVICE_ENABLED=True, LLM_BASE_URL=base_url)
+        async with live_app(settings) as (_a, first), live_app(settings) as (_b, second):
+            head = await read_stream(first, "POST", "/v1/ai/calendar", json_body=BRIEF,
+                                     stop_after_entries=3)
+            run_id = head[0].data["runId"]
+            # The second app never ran this generation: it replays and polls the database.
+            rest = await read_stream(second, "GET", f"/v1/ai/calendar/runs/{run_id}/events",
+                                     headers={"Last-Event-ID": f"{run_id}:3"})
+        assert fake.calls == 1
+    assert [e.data["seq"] for e in of(rest, "entry")] == list(range(4, EXPECTED + 1))
+    assert rest[-1].data == {"runId": run_id, "status": "completed", "entryCount": EXPECTED}
+    assert (await table_counts(db_url))["calendar_entries"] == EXPECTED
