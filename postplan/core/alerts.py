@@ -302,16 +302,26 @@ class AlertEngine:
         ts = parse_ts(record.get("ts") or record.get("timestamp"))
         event = str(record.get("event", ""))
         status = record.get("outcome") or record.get("status")
-        channel = str(record.get("channel") or "unknown")
+        channel = str(record.get("channel") or "any")
         if event == "app.started":
             self.deploy_time = ts
-        elif event in ("sse.stream.finished", "sse.stream.end"):
+        elif event in SSE_END_EVENTS:
             if status:
                 self.record_sse(str(status), ts)
-        elif event in ("publish.result", "publish.intent.result"):
+        elif event.startswith("publish.") and event[len("publish."):] in PUBLISH_OUTCOMES:
+            # The worker's per-entry result lines: publish.published, publish.failed, ...
+            self.record_publish(channel, event[len("publish."):], ts)
+        elif event == "publish.result":
             if status:
                 self.record_publish(channel, str(status), ts)
-        elif event in ("adapter.auth_missing", "publish.auth_missing"):
+        elif event == "publish.recorded":
+            # Intake of POST /publish, one line per request: counted like the metric does.
+            if record.get("dryRun"):
+                self.record_publish(channel, "dry_run", ts, _number(record.get("total")))
+            else:
+                self.record_publish(channel, "failed", ts, _number(record.get("failed")))
+                self.record_publish(channel, "queued", ts, _number(record.get("queued")))
+        elif event == "adapter.auth_missing":
             self.record_auth_missing(channel, str(record.get("reason") or "missing"), ts)
         elif event == "adapter.config_missing":
             if record.get("publishFlagActive"):
@@ -322,6 +332,14 @@ class AlertEngine:
             if endpoint and isinstance(duration, int | float):
                 self.record_latency(endpoint, float(duration) / 1000, ts)
         return ts
+
+
+#: Log events that end an SSE stream (the outcome is in `outcome`, else `status`).
+SSE_END_EVENTS = frozenset({"sse.stream_end", "sse.stream.finished", "sse.stream.end"})
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 _PUBLISH_PATH = re.compile(r"^/v1/calendars/[^/]+/publish$")

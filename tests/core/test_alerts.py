@@ -207,3 +207,27 @@ async def test_lifespan_hook_sets_adapter_gauges_and_logs_missing_config(tmp_pat
                                      {"channel": "instagram"}) == 0
     missing = [e for e in logs if e["event"] == "adapter.config_missing"]
     assert [e["channel"] for e in missing] == ["instagram"]
+
+
+def test_replay_understands_the_events_the_services_emit() -> None:
+    """Event names as emitted by calendars/stream.py, publishing/jobs.py, service.py and
+    connections.py (docs/alerts.md)."""
+    base = "2027-01-01T00:00:{:02d}+00:00"
+    records: list[dict[str, object]] = [{"event": "app.started", "ts": base.format(0)}]
+    records += [{"event": "sse.stream_end", "kind": "generate", "outcome": "timeout",
+                 "status": "partial", "ts": base.format(1)}] * 2
+    records += [{"event": "sse.stream_end", "kind": "generate", "outcome": "completed",
+                 "status": "completed", "ts": base.format(2)}] * 48
+    records.append({"event": "publish.failed", "channel": "tiktok", "status": "failed",
+                    "ts": base.format(3)})
+    records.append({"event": "publish.recorded", "dryRun": True, "total": 40, "failed": 40,
+                    "queued": 0, "status": "200", "ts": base.format(4)})
+    records.append({"event": "adapter.auth_missing", "channel": "instagram",
+                    "code": "channel_config_missing", "reason": "config_missing",
+                    "ts": base.format(5)})
+    fired = {(a.alert, a.labels) for a in replay(records)}
+    assert fired == {
+        ("PostplanSSEErrorRateHigh", ()),  # 2 timeouts of 50 = 4%
+        ("PostplanPublishFirstFailureAfterDeploy", (("channel", "tiktok"),)),
+        ("PostplanAdapterConfigMissing", (("channel", "instagram"),)),
+    }
