@@ -43,3 +43,13 @@ async def transaction(engine: AsyncEngine, *, immediate: bool = False
             await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         async with conn.begin():
             yield conn
+
+
+async def begin_immediate(session: AsyncSession) -> None:
+    """Start the session's transaction with SQLite's write lock (a no-op on Postgres).
+
+    A SQLite transaction that reads and then writes fails with "database is locked" when
+    another writer committed in between; taking the lock first makes it wait its turn instead.
+    """
+    if not session.in_transaction():
+        await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})

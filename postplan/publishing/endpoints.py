@@ -19,7 +19,8 @@ from postplan.core.deps import Session
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.schemas import Page
-from postplan.publishing import connections, idempotency, queries, service
+from postplan.publishing import connections, idempotency, queries, service, spooled
+from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.schemas import (
     ConnectionIn,
@@ -44,7 +45,9 @@ def _render(body: dict[str, Any]) -> str:
 
 
 @router.post("/calendars/{calendar_id}/publish", response_model=PublishResponse,
-             responses={207: {"model": PublishResponse}, 409: {}, 422: {}})
+             responses={207: {"model": PublishResponse}, 409: {}, 422: {},
+                        202: {"model": spooled.QueuedPublishResponse,
+                              "description": "database unreachable: spooled, applied later"}})
 async def publish(
     calendar_id: uuid.UUID,
     body: PublishBody,
@@ -65,6 +68,9 @@ async def publish(
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     claim: idempotency.Claim | None = None
     try:
+        if spooled.database_down(request):  # spool at once instead of waiting on a dead DB
+            return await spooled.spool_publish(request, user_id=user.id, calendar_id=calendar_id,
+                                               body=body, idempotency_key=idempotency_key)
         if idempotency_key is not None:
             key = idempotency.check_key(idempotency_key)
             fingerprint = idempotency.request_hash(
@@ -77,6 +83,7 @@ async def publish(
             claim = begun
         try:
             async with maker() as session:
+                await begin_immediate(session)
                 outcome = await service.publish_calendar(
                     session, settings=settings, flags=flags, gateway=gateway_of(request),
                     user_id=user.id, calendar_id=calendar_id, body=body,
@@ -92,6 +99,11 @@ async def publish(
             raise
         bind(status=str(outcome.status_code))
         return Response(raw, status_code=outcome.status_code, media_type="application/json")
+    except Exception as exc:
+        if not spooled.can_spool(request, exc):
+            raise
+        return await spooled.spool_publish(request, user_id=user.id, calendar_id=calendar_id,
+                                           body=body, idempotency_key=idempotency_key)
     finally:
         REQUEST_LATENCY.labels(endpoint="publish").observe(time.perf_counter() - started)
 

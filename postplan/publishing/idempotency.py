@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from postplan.core.db import utcnow
 from postplan.core.logging import get_logger
-from postplan.publishing.dbutil import dialect_name, insert_ignore, rowcount
+from postplan.publishing.dbutil import begin_immediate, dialect_name, insert_ignore, rowcount
 from postplan.publishing.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyInvalid,
@@ -84,7 +84,8 @@ async def begin(
         inserted = (await session.execute(stmt)).scalar_one_or_none()
     if inserted is not None:
         return Claim(row_id)
-    async with maker() as session, session.begin():
+    async with maker() as session:
+        await begin_immediate(session)
         row = (await session.execute(
             select(keys).where(keys.c.user_id == user_id, keys.c.scope == scope,
                                keys.c.key == key)
@@ -103,6 +104,7 @@ async def begin(
                                    keys.c.updated_at == row.updated_at)
                 .values(updated_at=now)
             )
+            await session.commit()
             if rowcount(taken) == 1:
                 log.warning("idempotency.stale_key_taken_over", scope=scope)
                 return Claim(row.id)

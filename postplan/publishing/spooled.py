@@ -17,6 +17,7 @@ record would violate it and roll back).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import uuid
@@ -26,11 +27,11 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from postplan.config import Settings
-from postplan.core.context import bound
+from postplan.core.context import bound, request_id_var
 from postplan.core.db import utcnow
 from postplan.core.errors import AppError
 from postplan.core.flags import FlagService
@@ -44,6 +45,7 @@ from postplan.core.spool import (
     RecordRejected,
     RetryLater,
     Spool,
+    is_db_unavailable,
     running_drainer,
 )
 from postplan.publishing import idempotency, service
@@ -98,18 +100,36 @@ def _fingerprint(calendar_id: uuid.UUID | str, body: dict[str, Any]) -> str:
     return idempotency.request_hash(f"POST /v1/calendars/{calendar_id}/publish", body)
 
 
+def database_down(request: Request) -> bool:
+    """The database failed moments ago: spool straight away instead of waiting on it."""
+    availability: DbAvailability | None = getattr(request.app.state, "db_availability", None)
+    return availability is not None and availability.recently_down()
+
+
+def can_spool(request: Request, exc: BaseException) -> bool:
+    """Whether `exc` means the database is unreachable and this app has a spool to fall back on.
+
+    Marks the database down, so the next requests go straight to the spool."""
+    availability: DbAvailability | None = getattr(request.app.state, "db_availability", None)
+    if availability is None or not is_db_unavailable(exc):
+        return False
+    availability.mark_down(type(exc).__name__)
+    return True
+
+
 async def spool_publish(request: Request, *, user_id: str, calendar_id: uuid.UUID,
-                        body: PublishBody, idempotency_key: str | None,
-                        request_id: str | None) -> JSONResponse:
+                        body: PublishBody, idempotency_key: str | None) -> JSONResponse:
     """Accept a publish request into the spool and answer 202 queued (dry run)."""
+    if idempotency_key is not None:
+        idempotency.check_key(idempotency_key)
     spool: Spool = request.app.state.spool
     key = spool_key(user_id, idempotency_key)
     data = {
         "userId": user_id,
         "calendarId": str(calendar_id),
-        "body": body.model_dump(mode="json"),
+        "body": body.model_dump(mode="json"),  # field names, as the endpoint fingerprints it
         "idempotencyKey": idempotency_key,
-        "requestId": request_id,
+        "requestId": request_id_var.get(),
     }
     appended = await spool.append_async(key, KIND, data)
     stored = appended.record
@@ -127,10 +147,10 @@ async def spool_publish(request: Request, *, user_id: str, calendar_id: uuid.UUI
         queued=QueuedRequest(
             dedupe_key=key,
             calendar_id=uuid.UUID(stored["data"]["calendarId"]),
-            entry_ids=stored_body.get("entryIds"),
+            entry_ids=stored_body.get("entry_ids"),
             channels=stored_body.get("channels"),
             when=stored_body.get("when", "scheduled"),
-            requested_dry_run=bool(stored_body.get("dryRun", True)),
+            requested_dry_run=bool(stored_body.get("dry_run", True)),
             spooled_at=stored["spooledAtIso"],
         ),
     )
@@ -166,7 +186,11 @@ class PublishSink:
                 begun = await idempotency.begin(maker, user_id, KIND, key,
                                                 _fingerprint(calendar_id, data["body"]))
             except IdempotencyKeyInProgress as exc:
-                raise RetryLater("the same Idempotency-Key is being processed") from exc
+                orphan = await self._take_orphaned_claim(maker, user_id, key,
+                                                         float(record["spooledAt"]))
+                if orphan is None:
+                    raise RetryLater("the same Idempotency-Key is being processed") from exc
+                begun = orphan
             except AppError as exc:  # e.g. the key was reused for another body meanwhile
                 raise RecordRejected(f"{exc.code}: {exc.detail}") from exc
             if isinstance(begun, idempotency.Replay):
@@ -208,6 +232,31 @@ class PublishSink:
                      intents=len(outcome.rows), status=str(outcome.status_code))
 
 
+    @staticmethod
+    async def _take_orphaned_claim(maker: async_sessionmaker[AsyncSession], user_id: str,
+                                   key: str, spooled_at: float) -> idempotency.Claim | None:
+        """The key's claim left behind by the very request that was spooled.
+
+        A request that claimed its key and then lost the database answered 202 from the spool;
+        its claim could not be released. A claim last touched before the record was spooled
+        belongs to that request, so the drain may take it over (a newer claim is a live retry).
+        """
+        cutoff = dt.datetime.fromtimestamp(spooled_at, dt.UTC)
+        table = idempotency.keys
+        async with maker() as session, session.begin():
+            row = (await session.execute(
+                update(table)
+                .where(table.c.user_id == user_id, table.c.scope == KIND, table.c.key == key,
+                       table.c.state == "in_progress", table.c.updated_at <= cutoff)
+                .values(updated_at=utcnow())
+                .returning(table.c.id)
+            )).scalar_one_or_none()
+        if row is None:
+            return None
+        log.warning("spool.orphaned_claim_taken_over", scope=KIND)
+        return idempotency.Claim(row)
+
+
 def readiness(app: FastAPI) -> dict[str, Any]:
     """The spool's part of `/readyz`."""
     spool: Spool = app.state.spool
@@ -235,7 +284,11 @@ async def spool_lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.readiness_extra = extra
     if spool.depth:
         log.warning("spool.pending_at_start", depth=spool.depth)
-    drainer = Drainer(spool, PublishSink(app), availability=availability)
+    async def probe() -> None:
+        async with app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    drainer = Drainer(spool, PublishSink(app), availability=availability, probe=probe)
     app.state.spool_drainer = drainer
     async with running_drainer(drainer, interval=settings.worker_poll_seconds):
         yield

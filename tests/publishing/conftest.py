@@ -50,6 +50,7 @@ class StubAdapter:
     calls: list[str] = field(default_factory=list)
     script: dict[str, list[Any]] = field(default_factory=dict)
     processing_polls: int = 0
+    daily_cap: int = 15
 
     def build_payload(self, req: PublishRequest) -> dict[str, Any]:
         return {"channel": req.channel.value, "format": req.format.value,
@@ -67,7 +68,7 @@ class StubAdapter:
         if req.scheduled_at < now - dt.timedelta(minutes=1):
             out.append(Finding(code="scheduled_in_past", message="in the past",
                                field="scheduledAt"))
-        if posts_in_last_24h >= 15:
+        if posts_in_last_24h >= self.daily_cap:
             out.append(Finding(code="daily_quota", message="daily cap"))
         return out
 
@@ -101,7 +102,8 @@ class StubAdapter:
             if self.processing_polls:
                 return AdapterResult(state="processing", handle=pid)
             return AdapterResult(state="published", handle=pid, platform_post_id="p" + pid)
-        return AdapterResult(state="published", handle=handle, platform_post_id="m" + (handle or ""))
+        return AdapterResult(state="published", handle=handle,
+                             platform_post_id="m" + (handle or ""))
 
     async def poll(self, creds: Credentials, req: PublishRequest, handle: str) -> AdapterResult:
         self.calls.append("poll")
