@@ -114,8 +114,8 @@ def open_page(browser: Any, server: LiveServer, *, width: int = 1280, height: in
     return context, page, requests, errors
 
 
-def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page, animations="disabled")
 
 
 def fill_brief(page: Any, *, days: int = 14) -> None:
@@ -232,6 +232,27 @@ def test_generate_edit_export_publish(
         assert merged["hook"] == "My hook after a conflict"
         assert merged["caption"] == "Changed elsewhere"
 
+        # The same again, this time keeping mine over theirs.
+        third = page.locator("#grid [data-entry-id]").nth(2)
+        third_id = third.get_attribute("data-entry-id")
+        version = {e["id"]: e for e in entries_of(server, calendar_id, user)}[third_id]["version"]
+        res = httpx.patch(f"{server.url}/v1/calendars/{calendar_id}/entries/{third_id}",
+                          json={"hook": "Their hook"},
+                          headers={"X-User-Id": user, "If-Match": str(version)})
+        assert res.status_code == 200
+        third.click()
+        page.get_by_label("Hook").fill("Mine wins")
+        page.get_by_role("button", name="Save").click()
+        conflict.wait_for()
+        assert "Their hook" in conflict.inner_text()
+        page.get_by_role("button", name="Overwrite with mine").click()
+        page.wait_for_function(
+            f"() => document.querySelector(\"#grid [data-entry-id='{third_id}']\")"
+            ".textContent.includes('Mine wins')")
+        assert not dialog.is_visible()
+        kept = {e["id"]: e for e in entries_of(server, calendar_id, user)}[third_id]
+        assert kept["hook"] == "Mine wins" and kept["version"] == version + 2
+
         # ICS export shows the edit (a file with the flag on; the dry-run preview otherwise).
         downloads: list[Any] = []
         page.on("download", lambda d: downloads.append(d))
@@ -341,7 +362,7 @@ def test_generate_edit_export_publish(
         assert mobile.locator(f"#grid [data-entry-id='{entry_id}'] .badge.edited").count() == 1
         shot(mobile, "08-phone")
         mobile.locator(f"#grid [data-entry-id='{entry_id}']").click()
-        shot(mobile, "09-phone-editor")
+        shot(mobile, "09-phone-editor", full_page=False)
         phone.close()
 
         assert not errors and not phone_errors, errors + phone_errors
@@ -482,6 +503,17 @@ def test_partial_and_failed_runs_say_so(
         assert page.locator("#grid [data-entry-id]").count() == 3
         assert page.locator("#progress").inner_text().startswith("3 / ")
         shot(page, f"13-{status}")
+        if status == "partial":
+            # PUBLISH_SERVICE_ENABLED is off: an export is a dry run with a summary, no file.
+            page.get_by_role("button", name="CSV", exact=True).click()
+            summary = page.locator("#export-result [data-export-kind='dry-run']")
+            summary.wait_for()
+            text = summary.inner_text()
+            assert "Checksum" in text and "sha256:" in text and "Count" in text
+            hook = page.locator("#grid [data-entry-id] .hook").first.inner_text()
+            assert hook[:20] in summary.locator("pre").inner_text()
+            assert page.get_by_role("button", name="Publish live").is_disabled()
+            shot(page, "13b-export-dry-run")
         assert not errors, errors
         context.close()
 

@@ -186,6 +186,8 @@ class App {
     this.updateButtons();
     $("generate").disabled = true;
     $("cancel").hidden = false;
+    // On a phone the calendar sits below the form: bring it into view as entries arrive.
+    if (window.matchMedia("(max-width: 640px)").matches) $("cal-heading").scrollIntoView({ block: "start" });
     try {
       let res;
       try {
