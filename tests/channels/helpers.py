@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -35,12 +35,13 @@ def creds(account: FakeAccount) -> Credentials:
     return Credentials(access_token=account.token, account_id=account.account_id)
 
 
-def media(fake: FakeChannelsServer | None, name: str, kind: str = "video", size: int = 4096
+def media(fake: FakeChannelsServer | None, name: str, kind: Literal["image", "video"] = "video",
+          size: int = 4096
           ) -> MediaRef:
     """A media URL: on the fake's /media host (downloadable) or a public-looking CDN URL."""
     if fake is None:
-        return MediaRef(url=f"https://cdn.example.com/{name}", type=kind)  # type: ignore[arg-type]
-    return MediaRef(url=f"{fake.url}/media/{name}?size={size}", type=kind)  # type: ignore[arg-type]
+        return MediaRef(url=f"https://cdn.example.com/{name}", type=kind)
+    return MediaRef(url=f"{fake.url}/media/{name}?size={size}", type=kind)
 
 
 def request(

@@ -19,7 +19,8 @@ from postplan.core.vocab import Channel
 
 
 def settings(**env: str) -> Settings:
-    return Settings(_env_file=None, **env)  # type: ignore[call-arg]
+    values: dict[str, object] = {"_env_file": None, **env}
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 def test_every_channel_has_an_adapter() -> None:
@@ -33,7 +34,7 @@ async def test_get_adapter() -> None:
         assert a.config.api_base == "http://127.0.0.1:1"
         b = get_adapter(Channel.instagram, http=http, api_base="http://x", api_version="v24.0")
         assert isinstance(b, InstagramAdapter)
-        assert b.build_payload  # protocol surface
+        assert b.channel is Channel.instagram
         with pytest.raises(ValueError, match="no adapter"):
             get_adapter("myspace", http=http, api_base="http://x")
 

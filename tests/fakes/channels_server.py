@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
@@ -42,6 +43,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from tests.fixtures.apps import free_port
 
 __all__ = [
+    "IN_MEMORY_BASE",
     "FakeAccount",
     "FakeChannels",
     "FakeChannelsConfig",
@@ -50,6 +52,7 @@ __all__ = [
     "Fault",
     "fake_channels",
     "fake_channels_server",
+    "in_memory_channels",
     "start_fake_channels",
 ]
 
@@ -369,10 +372,13 @@ class _TrackingH11(H11Protocol):
 
 
 def _abort(request: Request) -> None:
+    """Close the socket without a response. In process (httpx.ASGITransport) there is no
+    socket, so raise the error httpx would have raised for a reset connection."""
     client = request.scope.get("client")
     transport = _TRANSPORTS.get((client[0], client[1])) if client else None
-    if transport is not None:
-        transport.abort()
+    if transport is None:
+        raise httpx.ReadError("the fake dropped the connection")
+    transport.abort()
 
 
 # -- response helpers ----------------------------------------------------------------------------
@@ -1152,6 +1158,19 @@ class FakeChannelsServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def in_memory_channels(
+    config: FakeChannelsConfig | None = None,
+) -> tuple[httpx.ASGITransport, FakeChannels]:
+    """The same fake without a socket, for unit tests: pass the transport to
+    `httpx.AsyncClient(transport=..., base_url=IN_MEMORY_BASE)` and use IN_MEMORY_BASE as the
+    api_base. Hangs and drops behave as timeouts/read errors raised in process."""
+    control = FakeChannels(config)
+    return httpx.ASGITransport(app=build_app(control)), control
+
+
+IN_MEMORY_BASE = "http://fake-channels.test"
 
 
 @contextmanager
