@@ -22,6 +22,7 @@ from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
 from postplan.health.endpoints import router as health_router
 from postplan.publishing.lifespan import publishing_lifespan
+from postplan.publishing.spooled import spool_lifespan
 from postplan.web.endpoints import router as web_router
 
 log = get_logger("postplan.app")
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
     app.state.lifespan_hooks = [app.state.flags.watch, alerts_lifespan]
     app.state.lifespan_hooks.append(generation_lifespan)
     app.state.lifespan_hooks.append(publishing_lifespan)
+    app.state.lifespan_hooks.append(spool_lifespan)  # after the gateway it drains through
     handlers.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

@@ -49,6 +49,14 @@ class SpoolFull(ServiceUnavailable):
     title = "Spool full"
 
 
+class RecordRejected(Exception):
+    """Raised by a sink: this record can never be written (set it aside for a human)."""
+
+
+class RetryLater(Exception):
+    """Raised by a sink: not now (e.g. a concurrent request holds the same key); no penalty."""
+
+
 @dataclass(frozen=True)
 class Appended:
     """What `append` did: the record as stored and whether its key was already spooled."""
@@ -350,9 +358,11 @@ class Drainer:
     """Replays spooled records into the database through a sink, then compacts the spool."""
 
     def __init__(self, spool: Spool, sink: Sink, *, availability: DbAvailability | None = None,
-                 batch: int = 200) -> None:
+                 batch: int = 200, probe: Callable[[], Awaitable[None]] | None = None) -> None:
         self.spool = spool
         self.sink = sink
+        # Asks the database for a sign of life while it is marked down and nothing waits.
+        self.probe = probe
         self.availability = availability or DbAvailability()
         self.batch = batch
         self._failures: dict[str, int] = {}
@@ -370,6 +380,13 @@ class Drainer:
                     await self.sink(record)
                 except asyncio.CancelledError:
                     raise
+                except RetryLater as exc:
+                    log.info("spool.record_deferred", dedupeKey=key, reason=str(exc)[:200])
+                    continue
+                except RecordRejected as exc:
+                    await asyncio.to_thread(self.spool.dead_letter, record, str(exc)[:500])
+                    stats.dead_lettered += 1
+                    continue
                 except Exception as exc:
                     if is_db_unavailable(exc):
                         self.availability.mark_down(type(exc).__name__)
@@ -417,6 +434,14 @@ class Drainer:
                 delay = min(max_backoff, delay * 2) if stats.db_unavailable else interval
             else:
                 delay = interval
+                if self.probe is not None and self.availability.down:
+                    try:
+                        await self.probe()
+                        self.availability.mark_up()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        self.availability.mark_down(type(exc).__name__)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
