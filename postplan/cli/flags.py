@@ -209,6 +209,18 @@ def rollout(name: str = typer.Argument(..., help="the flag"),
     typer.echo(f"{flag_name} on for {' + '.join(who)} (written to {path})")
 
 
+@flags_app.command("check")
+def check(path: Path = typer.Argument(..., help="A flags file to validate (e.g. a hand-edited "
+                                                "copy before moving it into place).")) -> None:
+    """Validate a flagd JSON flags file exactly as the server would; exit 1 when invalid."""
+    try:
+        data = parse_flag_document(path.read_text(encoding="utf-8"))
+    except (OSError, FlagConfigError, UnicodeDecodeError) as exc:
+        typer.echo(f"invalid: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"valid: {len(data['flags'])} flag(s): {', '.join(data['flags']) or '-'}")
+
+
 def register(app: typer.Typer) -> None:
     """Mount `postplan flags`."""
     app.add_typer(flags_app, name="flags")

@@ -120,3 +120,17 @@ def test_cli_rollback_reaches_a_running_server(tmp_path: Path) -> None:
         while enabled():
             assert time.monotonic() < deadline, "rollback not live within 5 s"
             time.sleep(0.05)
+
+
+def test_check_validates_a_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    assert runner.invoke(app, ["flags", "set", "CALENDAR_SERVICE_ENABLED", "on", "--file",
+                               str(good)]).exit_code == 0
+    ok = runner.invoke(app, ["flags", "check", str(good)])
+    assert ok.exit_code == 0
+    assert "CALENDAR_SERVICE_ENABLED" in ok.output
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"flags": {"X": {"state": "ENABLED", "variants": {"on": 1}}}}')
+    result = runner.invoke(app, ["flags", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "every variant must be true or false" in result.output
