@@ -111,7 +111,9 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     method: str | None = None
     times: int | None = 1  # None: every matching request
+    after: int = 0  # let this many matching requests through first
     hits: int = 0
+    seen: int = 0
 
 
 @dataclass
@@ -342,9 +344,10 @@ class FakeChannels:
         with self.lock:
             for f in self.faults:
                 hit = (path.endswith(f.path[:-1]) if f.path.endswith("$") else f.path in target)
-                if hit and (f.method is None or f.method == method) and (
-                    f.times is None or f.hits < f.times
-                ):
+                if not hit or (f.method is not None and f.method != method):
+                    continue
+                f.seen += 1
+                if f.seen > f.after and (f.times is None or f.hits < f.times):
                     f.hits += 1
                     return f
             return None
@@ -831,7 +834,7 @@ def build_app(c: FakeChannels) -> FastAPI:
             acct = c.accounts[("tiktok", info.account_id)]
             return _tt({"user": {"open_id": acct.account_id, "display_name": acct.username}})
 
-    @app.get("/media/{name}")
+    @app.api_route("/media/{name}", methods=["GET", "HEAD"])
     async def media_source(name: str, size: int = 1024) -> Response:
         """Deterministic bytes standing in for a creator's video or image host."""
         pattern = bytes(range(256))

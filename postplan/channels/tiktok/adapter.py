@@ -139,8 +139,11 @@ class TikTokAdapter:
     ) -> AdapterResult:
         """init (and upload) once; returns `processing` with the publish_id as handle."""
         if handle:
-            # A publish_id exists: the post may already be under way. Never init again.
-            return await self.poll(creds, req, handle)
+            # A publish_id exists: the post may already be under way. Init again only when
+            # TikTok shows it cannot complete (unknown id, upload that never finished).
+            known = await self.reconcile(creds, req, handle)
+            if known is not None and known.state != "not_published":
+                return known
         if source(req) == FILE_UPLOAD:
             return await self._publish_file(creds, req, on_handle)
         name, body = init_request(req)
@@ -195,9 +198,12 @@ class TikTokAdapter:
                         chunk.content_range(plan.video_size), content_type,
                         final=final, handle=publish_id,
                     )
-                except RetryLater:
+                except RetryLater as exc:
                     if attempt > self.config.chunk_retries:
-                        raise
+                        # Not the final chunk (that one raises OutcomeUnknown): nothing can be
+                        # posted from a partial upload, so starting over is safe.
+                        raise RetryLater(exc.code, exc.message, retry_after=exc.retry_after,
+                                         platform_code=exc.platform_code) from None
                     await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
                     continue
                 status = response.status_code
@@ -225,11 +231,11 @@ class TikTokAdapter:
             )
         if status >= 500 or status in (403, 404, 416):
             # Upload URL expired/unknown or progress lost: this publish can never complete,
-            # so a fresh init is safe.
+            # so a fresh init is safe (no handle: the publish_id is dead).
             raise RetryLater(
                 "tiktok_upload_failed",
                 f"TikTok's upload answered HTTP {status}; the upload will start over.",
-                retry_after=backoff_delay(1), http_status=status, handle=publish_id,
+                retry_after=backoff_delay(1), http_status=status,
             )
         raise PermanentError("tiktok_upload_rejected",
                              f"TikTok rejected the upload (HTTP {status}).",
@@ -269,12 +275,12 @@ class TikTokAdapter:
                 return AdapterResult(state="not_published", handle=None,
                                      detail={"publish_id": handle, "reason": "unknown_publish"})
             raise
-        if (
-            result.state == "processing"
-            and result.detail.get("status") == "PROCESSING_UPLOAD"
-            and not result.detail.get("uploaded_bytes")
-        ):
-            # The bytes never arrived, so this publish can never complete: start over.
-            return AdapterResult(state="not_published", handle=None,
-                                 detail={**result.detail, "reason": "upload_incomplete"})
+        if result.state == "processing" and result.detail.get("status") == "PROCESSING_UPLOAD":
+            uploaded = int(result.detail.get("uploaded_bytes") or 0)
+            size = (await self.client.media_size(req.media[0].url)
+                    if uploaded and req.media else None)
+            if uploaded == 0 or (size is not None and uploaded < size):
+                # The bytes never all arrived, so this publish can never complete: start over.
+                return AdapterResult(state="not_published", handle=None,
+                                     detail={**result.detail, "reason": "upload_incomplete"})
         return result

@@ -125,6 +125,21 @@ class TikTokClient:
         ctype = response.headers.get("content-type", "video/mp4").split(";")[0].strip()
         return response.content, ctype
 
+    async def media_size(self, url: str) -> int | None:
+        """The source's size from a HEAD request, or None when the host will not say.
+        Used only to tell an unfinished upload from one TikTok is processing."""
+        try:
+            response = await send(
+                self.http, "HEAD", url, prefix="tiktok", step="media_head", irreversible=False,
+                limits=self._timeout, follow_redirects=True,
+            )
+        except RetryLater:
+            return None
+        length = response.headers.get("content-length")
+        if response.status_code >= 400 or not length or not length.isdigit():
+            return None
+        return int(length)
+
     async def put_chunk(
         self,
         upload_url: str,

@@ -279,3 +279,37 @@ async def test_unverified_pull_url_is_permanent(
             creds(acct), request("tiktok", "video", acct), None)
     assert info.value.platform_code == "url_ownership_unverified"
     assert "verified" in info.value.message
+
+
+async def test_broken_partial_upload_starts_over_without_a_second_post(
+    fake_channels: FakeChannelsServer, http: httpx.AsyncClient
+) -> None:
+    ctl = fake_channels.control
+    ctl.reset(FakeChannelsConfig(min_chunk=1000, max_chunk=4000, max_final_chunk=8000))
+    acct = ctl.add_account("tiktok")
+    req = request("tiktok", "video", acct, media_refs=[media(fake_channels, "v.mp4",
+                                                             size=10_500)],
+                  options={"source": "FILE_UPLOAD"})
+    rules = ChunkRules(min_chunk=1000, max_chunk=4000, max_final_chunk=8000,
+                       preferred_chunk=2000)
+    a = TikTokAdapter(http, ChannelConfig(api_base=fake_channels.url, chunk_retries=1),
+                      chunk_rules=rules)
+    persisted: list[str] = []
+
+    async def keep(h: str) -> None:
+        persisted.append(h)
+
+    ctl.fault("/upload/video/", status=403, after=2, times=1)  # the upload URL "expires"
+    with pytest.raises(RetryLater) as info:
+        await a.publish(creds(acct), req, None, on_handle=keep)
+    assert info.value.code == "tiktok_upload_failed" and info.value.handle is None
+    assert ctl.live_posts() == []
+    # The domain retries with the handle it persisted: the dead publish is recognised.
+    dead = await a.reconcile(creds(acct), req, persisted[0])
+    assert dead is not None and dead.state == "not_published"
+    result = await a.publish(creds(acct), req, persisted[0], on_handle=keep)
+    assert result.handle != persisted[0]
+    while result.state != "published":
+        assert result.handle
+        result = await a.poll(creds(acct), req, result.handle)
+    assert len(ctl.live_posts()) == 1 and ctl.calls_to("/video/init/") == 2
