@@ -368,8 +368,9 @@ def _check_spread(
             for dates, _q in week_targets(brief, channel):
                 if len(dates) == 7 and not weeks.get(dates[0].isocalendar()[:2]):
                     p.add(f"{channel.value}: no post in the week of {dates[0]}")
-        possible = min(7, posts_per_week(brief, channel), len(mine))
-        if possible > 1:
+        # Judged once there are two weeks' worth of posts; before that repeats are chance.
+        possible = min(7, posts_per_week(brief, channel))
+        if possible > 1 and len(mine) >= 2 * possible:
             h = _entropy(Counter(_local(e, zone).weekday() for e in mine).values())
             entropies[channel.value] = round(h / math.log(possible), 4)
             if h < ENTROPY_SHARE_MIN * math.log(possible) - 1e-9:

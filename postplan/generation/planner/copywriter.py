@@ -165,7 +165,9 @@ def _pick_hook(
     return f"{base}, part {n}", subjects[0]
 
 
-def _hashtags(ctx: _Context, brief: Brief, slot: Slot, rng: random.Random) -> list[str]:
+def _hashtags(
+    ctx: _Context, brief: Brief, slot: Slot, rng: random.Random, digest: bytes
+) -> list[str]:
     low, high = HASHTAG_RANGE[slot.channel]
     want = low + 1 + (rng.random() < 0.35)  # 4 or 5 tags
     fixed = [to_hashtag(ctx.brand), to_hashtag(ctx.pillar)]
@@ -181,8 +183,13 @@ def _hashtags(ctx: _Context, brief: Brief, slot: Slot, rng: random.Random) -> li
                 to_hashtag(w) for w in brief.niche.split() if w.casefold() not in _STOPWORDS
             )
     bank: dict[str, list[str]] = copy_bank()["hashtags"]
-    pool = niche_tags[:3] + list(bank[ctx.category])
-    rng.shuffle(pool)
+    pool = list(dict.fromkeys(niche_tags[:3] + list(bank[ctx.category])))
+    derived_rng(digest, "tags", ctx.category).shuffle(pool)
+    # Rotate by the post's date so consecutive posts on a channel (always on different days)
+    # draw different tags: the same set only comes back after len(pool) days.
+    step = 3 if len(pool) % 3 else 1
+    offset = (slot.scheduled_at.date().toordinal() * step) % len(pool)
+    pool = pool[offset:] + pool[:offset]
     chosen: list[str] = []
     seen: set[str] = set()
     for tag in [*fixed, *pool, *bank["generic"]]:
@@ -248,7 +255,7 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
         pillar=slot.pillar,
         hook=hook,
         caption=caption,
-        hashtags=_hashtags(ctx, brief, slot, rng),
+        hashtags=_hashtags(ctx, brief, slot, rng, digest),
         call_to_action=cta,
         asset_notes=notes,
     )

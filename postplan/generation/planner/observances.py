@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
@@ -67,9 +68,12 @@ def _country_year(country: str, year: int) -> tuple[tuple[dt.date, str], ...]:
     categories: tuple[str, ...] = ("public",)
     if "unofficial" in tuple(getattr(cls, "supported_categories", ()) or ()):
         categories = ("public", "unofficial")  # US: Valentine's, Halloween, Mother's Day ...
-    table = holidays.country_holidays(
-        country, years=year, language=language, categories=categories
-    )
+    with warnings.catch_warnings():
+        # e.g. India's lunar holidays warn outside 2001-2035; fewer holidays is fine here.
+        warnings.simplefilter("ignore")
+        table = holidays.country_holidays(
+            country, years=year, language=language, categories=categories
+        )
     out: list[tuple[dt.date, str]] = []
     for day, names in sorted(table.items()):
         for name in str(names).split("; "):

@@ -193,12 +193,12 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
             p for p in pillars
             if len(pillars) == 1 or not (len(seen) >= 2 and seen[-1] == seen[-2] == p)
         ]
-        # Largest shortfall on this channel, then across the calendar, then a seeded order.
+        # Largest shortfall across the calendar, then on this channel, then a seeded order.
         choice = max(
             candidates,
             key=lambda p: (
-                weights[p] * (m + 1) - counts[p] * total,
                 weights[p] * (n + 1) - global_counts[p] * total,
+                weights[p] * (m + 1) - counts[p] * total,
                 rank[p],
             ),
         )
