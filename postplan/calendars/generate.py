@@ -123,7 +123,7 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
     ref = live.ref
     bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id))
     log.info("generation.stream.started", mode=mode)
-    return sse_response(live_events(ref, registry, 0, with_run_event=True), settings,
+    return sse_response(live_events(ref, registry, 0, with_run_event=True, live=live), settings,
                         run_id=ref.run_id, calendar_id=ref.calendar_id, kind="generate")
 
 

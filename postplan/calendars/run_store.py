@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -203,8 +203,10 @@ class RunStore:
             )
             await session.commit()
 
-    async def sweep(self, stale_after: dt.timedelta) -> list[uuid.UUID]:
-        """Settle runs left `running` whose heartbeat is older than `stale_after` as failed."""
+    async def sweep(self, stale_after: dt.timedelta,
+                    exclude: Collection[uuid.UUID] = ()) -> list[uuid.UUID]:
+        """Settle runs left `running` whose heartbeat is older than `stale_after` as failed
+        (never the runs in `exclude`: this process is executing them)."""
         now = utcnow()
         cutoff = now - stale_after
         async with self._session() as session:
@@ -213,7 +215,7 @@ class RunStore:
                 or_(CalendarRun.heartbeat_at < cutoff,
                     (CalendarRun.heartbeat_at.is_(None)) & (CalendarRun.created_at < cutoff)),
             )
-            ids = list((await session.execute(stmt)).scalars().all())
+            ids = [i for i in (await session.execute(stmt)).scalars().all() if i not in exclude]
             if ids:
                 await session.execute(
                     update(CalendarRun)

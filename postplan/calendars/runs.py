@@ -256,7 +256,7 @@ class RunRegistry:
 
     async def sweep(self) -> list[uuid.UUID]:
         """Settle stale runs (never one this process is executing)."""
-        ids = [i for i in await self.store.sweep(self.stale_after) if i not in self._runs]
+        ids = await self.store.sweep(self.stale_after, exclude=set(self._runs))
         if ids:
             log.warning("generation.sweeper.settled", count=len(ids),
                         runIds=[str(i) for i in ids])

@@ -26,7 +26,7 @@ from postplan.calendars.run_events import (
     terminal_events,
 )
 from postplan.calendars.run_store import RunRef, RunStore
-from postplan.calendars.runs import RunRegistry
+from postplan.calendars.runs import LiveRun, RunRegistry
 from postplan.config import Settings
 from postplan.core.context import bind
 from postplan.core.logging import get_logger
@@ -102,11 +102,15 @@ async def _observed(events: AsyncIterator[RunEvent], run_id: uuid.UUID | None,
 
 
 async def live_events(ref: RunRef, registry: RunRegistry, after_seq: int,
-                      *, with_run_event: bool) -> AsyncIterator[RunEvent]:
-    """Tail a run executing in this process (falls back to the database once it is gone)."""
+                      *, with_run_event: bool,
+                      live: LiveRun | None = None) -> AsyncIterator[RunEvent]:
+    """Tail a run executing in this process (falls back to the database once it is gone).
+
+    Pass `live` when the caller holds it: a quick run may finish (and leave the registry)
+    before the response starts iterating."""
     if with_run_event:
         yield run_event(ref)
-    live = registry.get(ref.run_id)
+    live = live or registry.get(ref.run_id)
     if live is not None:
         async for event in live.events(after_seq):
             yield event

@@ -90,7 +90,7 @@ async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
         generator = make_generator(settings, mode)
         live = await registry.begin(user, brief, generator,
                                     model=settings.llm_model if mode == "ai" else None)
-        async for event in live_events(live.ref, registry, 0, with_run_event=True):
+        async for event in live_events(live.ref, registry, 0, with_run_event=True, live=live):
             yield event
         await registry.wait_idle()
         await registry.store.close()

@@ -68,13 +68,16 @@ async def test_stale_runs_are_settled_at_startup_and_replay_says_so(
 
 async def test_sweep_only_touches_stale_running_runs(db_url: str) -> None:
     now = utcnow()
-    stale, fresh = await _seed_runs(db_url, [now - dt.timedelta(minutes=3),
-                                             now - dt.timedelta(seconds=30)])
+    stale, fresh, mine = await _seed_runs(db_url, [now - dt.timedelta(minutes=3),
+                                                   now - dt.timedelta(seconds=30),
+                                                   now - dt.timedelta(minutes=3)])
     engine = create_async_engine(db_url)
     try:
         store = RunStore(create_sessionmaker(engine))
-        assert await store.sweep(dt.timedelta(minutes=2)) == [stale]
-        assert await store.sweep(dt.timedelta(minutes=2)) == []
+        assert await store.sweep(dt.timedelta(minutes=2), exclude={mine}) == [stale]
+        assert await store.sweep(dt.timedelta(minutes=2), exclude={mine}) == []
+        executing = await store.get_run("local", mine)
+        assert executing is not None and executing.status == "running"
         settled = await store.get_run("local", stale)
         assert settled is not None and settled.status == "failed"
         running = await store.get_run("local", fresh)
