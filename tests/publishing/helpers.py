@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postplan.config import Settings
 from postplan.core.crypto import TokenCipher
-from postplan.core.db import create_sessionmaker
+from postplan.core.db import create_sessionmaker, utcnow
 from postplan.core.flags import FlagService
 from postplan.publishing import connections, service
 from postplan.publishing.gateway import ChannelGateway
@@ -72,7 +72,7 @@ def make_worker(engine: AsyncEngine, settings: Settings, gateway: ChannelGateway
     }
     defaults.update(config)
     return Worker(engine, settings, FlagService(settings), gateway,
-                  config=WorkerConfig(**defaults), clock=clock or Clock())
+                  config=WorkerConfig(**defaults), clock=clock or utcnow)
 
 
 async def statuses(engine: AsyncEngine) -> dict[str, int]:
