@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 
 import typer
+
+from postplan.publishing.worker import WorkerConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -13,6 +16,10 @@ def register(app: typer.Typer) -> None:
     def worker(
         concurrency: int = typer.Option(32, min=1, max=1024, help="Intents processed at once."),
         once: bool = typer.Option(False, help="Process what is due now, then exit."),
+        lease_seconds: float = typer.Option(60.0, min=1.0, help="Claim lease per intent."),
+        poll_seconds: float | None = typer.Option(
+            None, min=0.01, help="Fixed delay between status polls (default: backing off)."),
+        retry_base: float = typer.Option(2.0, min=0.01, help="First retry delay (doubles)."),
     ) -> None:
         """Claim due publish intents and publish them (stops cleanly on SIGTERM/SIGINT)."""
         from postplan.cli.server import load_settings
@@ -20,23 +27,28 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_file)
-        asyncio.run(_run(concurrency, once))
+        config = WorkerConfig(concurrency=concurrency, idle_sleep=settings.worker_poll_seconds,
+                              lease=timedelta(seconds=lease_seconds), retry_base=retry_base)
+        if poll_seconds is not None:
+            config.poll_delays = (poll_seconds,)
+            config.reconcile_delays = tuple(poll_seconds * 2**i for i in range(5))
+        asyncio.run(_run(config, once))
 
 
-async def _run(concurrency: int, once: bool) -> None:
+async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.cli.server import load_settings
     from postplan.core.db import create_engine
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
     from postplan.publishing.gateway import gateway_scope
-    from postplan.publishing.worker import Worker, WorkerConfig
+    from postplan.publishing.worker import Worker
 
     settings = load_settings()
     if settings.is_sqlite:
         await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url,
                            disable_statement_cache=settings.database_disable_statement_cache,
-                           pool_size=min(settings.database_pool_size, concurrency))
+                           pool_size=min(settings.database_pool_size, config.concurrency))
     flags = FlagService(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -44,9 +56,7 @@ async def _run(concurrency: int, once: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with gateway_scope(settings) as gateway:
-            w = Worker(engine, settings, flags, gateway,
-                       config=WorkerConfig(concurrency=concurrency,
-                                           idle_sleep=settings.worker_poll_seconds))
+            w = Worker(engine, settings, flags, gateway, config=config)
             if once:
                 while await w.run_once():
                     pass
