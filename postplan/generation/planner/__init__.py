@@ -5,7 +5,7 @@ from __future__ import annotations
 from postplan.generation.planner.checks import check_brief
 from postplan.generation.planner.copywriter import write_entry
 from postplan.generation.planner.legacy import legacy_entries
-from postplan.generation.planner.offline import OfflinePlanner, plan_entries
+from postplan.generation.planner.offline import OfflinePlanner, plan_entries, warm_up
 from postplan.generation.planner.pillars import default_pillars, pillar_weights
 from postplan.generation.planner.seeding import PLANNER_VERSION
 from postplan.generation.planner.slots import (
@@ -31,5 +31,6 @@ __all__ = [
     "plan_entries",
     "plan_slots",
     "posts_per_week",
+    "warm_up",
     "write_entry",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,7 +22,6 @@ from postplan.generation.planner.text import (
     normalise_hook,
     shorten,
     to_hashtag,
-    token_set_similarity,
     tokens,
     utf16_len,
 )
@@ -97,19 +95,30 @@ def _norm(text: str) -> str:
     return normalise_hook(text)
 
 
-@lru_cache(maxsize=256)
-def _template_marker(template: str) -> str:
-    """The longest literal run of a template, normalised: how we spot it in a finished hook."""
-    pieces = re.split(r"\{[a-zA-Z]+\}", template)
-    return _norm(max(pieces, key=len))
-
-
 def _least_used_first(items: list[str], keys: list[str], joined: str, start: int) -> list[str]:
     """Items ordered by how often their key occurs in the used hooks, then by a rotation."""
     n = len(items)
-    order = sorted(range(n), key=lambda p: (joined.count(keys[(start + p) % n]) if keys[
-        (start + p) % n] else 0, p))
+    counts = [joined.count(k) if k else 0 for k in keys]
+    order = sorted(range(n), key=lambda p: (counts[(start + p) % n], p))
     return [items[(start + p) % n] for p in order]
+
+
+def _max_similarity(mine: frozenset[str], others: list[frozenset[str]], stop: float) -> float:
+    """Largest token-set Jaccard between `mine` and any of `others`; returns early at `stop`.
+    Sets whose sizes alone rule out reaching 0.7 are skipped (the hot loop of a big calendar)."""
+    worst = 0.0
+    size = len(mine)
+    for other in others:
+        n = len(other)
+        if n * 10 < size * 7 or size * 10 < n * 7:
+            continue
+        shared = len(mine & other)
+        sim = shared / (size + n - shared) if size + n else 1.0
+        if sim > worst:
+            worst = sim
+            if worst >= stop:
+                break
+    return worst
 
 
 def _pick_hook(
@@ -121,17 +130,16 @@ def _pick_hook(
     subjects = _subjects(ctx)
     order_rng.shuffle(subjects)
     topical = _topical_templates(slot)
-    # Subjects and templates used least so far come first, so each returns only after the
-    # others had their turn; topical (observance) templates go first on their days.
-    joined = "\n".join(sorted(used))
+    # Subjects used least so far come first, so each returns only after the others had their
+    # turn; topical (observance) templates go first on their days.
+    joined = "\n".join(used)  # order does not matter to str.count
     subjects = _least_used_first(
         subjects, [_norm(x) for x in subjects], joined, rng.randrange(len(subjects))
     )
-    templates = _least_used_first(
-        templates, [_template_marker(t) for t in templates], joined,
-        rng.randrange(len(templates)),
-    )
-    used_tokens = [_tokens_cached(u) for u in sorted(used)]
+    # Templates just rotate from a per-slot start: counting them too doubled the cost.
+    t0 = rng.randrange(len(templates))
+    templates = templates[t0:] + templates[:t0]
+    used_tokens = [_tokens_cached(u) for u in used]
 
     def candidates() -> Iterator[tuple[str, str]]:
         for k in range(len(topical)):
@@ -150,7 +158,7 @@ def _pick_hook(
         if not norm or norm in used:
             continue
         mine = _tokens_cached(norm)
-        worst = max((token_set_similarity(mine, t) for t in used_tokens), default=0.0)
+        worst = _max_similarity(mine, used_tokens, AVOID_SIMILARITY + 0.05)
         if worst < AVOID_SIMILARITY:
             return hook, subject
         if fallback is None or worst < fallback[0]:

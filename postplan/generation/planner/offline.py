@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 from postplan.generation.planner.copywriter import write_entry
@@ -29,3 +30,15 @@ def plan_entries(brief: Brief) -> list[EntryDraft]:
     """The whole planner calendar at once (CLI, tests, benchmarks)."""
     used: set[str] = set()
     return [write_entry(brief, slot, used) for slot in plan_slots(brief)]
+
+
+def warm_up() -> None:
+    """Load the data files and the holidays machinery (~0.3 s once per process) so the first
+    request does not pay for it. Call it at application start-up; safe to call repeatedly."""
+    from postplan.generation.planner.data import best_times, copy_bank, marketing_days
+    from postplan.generation.planner.observances import observances_between
+
+    best_times()
+    copy_bank()
+    marketing_days()
+    observances_between("US", dt.date(2026, 1, 1), dt.date(2026, 1, 2))
