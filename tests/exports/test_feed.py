@@ -142,3 +142,19 @@ async def test_feed_etag_and_304_over_real_http(live_client: httpx.AsyncClient,
     assert again.status_code == 304
     assert again.headers["etag"] == first.headers["etag"]
     assert again.headers["cache-control"] == first.headers["cache-control"]
+
+
+@pytest.mark.parametrize("transport", ["inprocess"])
+async def test_feed_token_never_reaches_the_logs(live_client: httpx.AsyncClient, db_url: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from postplan.core.logging import configure_logging
+
+    configure_logging("INFO")
+    seeded = await seed_calendar(db_url, entries=1)
+    token = (await live_client.post(f"/v1/calendars/{seeded.calendar_id}/feed")).json()["token"]
+    assert (await live_client.get(f"/v1/feeds/{token}.ics")).status_code == 200
+    assert (await live_client.get(f"/v1/feeds/{'z' * 43}.ics")).status_code == 404
+    captured = capsys.readouterr()
+    logged = captured.err + captured.out
+    assert "/v1/feeds/***.ics" in logged
+    assert token not in logged and "z" * 43 not in logged

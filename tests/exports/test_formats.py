@@ -55,21 +55,27 @@ async def _export(client: httpx.AsyncClient, calendar_id: object, fmt: str) -> b
     return resp.content
 
 
+class SeededIds(dict[str, int]):
+    """entry id → factory index, plus the calendar's id."""
+
+    calendar_id: str
+
+
 @pytest.fixture
-async def seeded_ids(db_url: str) -> dict[str, int]:
+async def seeded_ids(db_url: str) -> SeededIds:
     seeded = await seed_calendar(db_url, entries=N, timezones=ZONES, start=START,
                                  name="Ramadan & Chanukah, \"special\" 🌙")
-    by_id = {str(eid): i for i, eid in enumerate(seeded.entry_ids)}
-    by_id["__calendar__"] = 0
-    return by_id | {"__cal:" + str(seeded.calendar_id): 0}
+    ids = SeededIds({str(eid): i for i, eid in enumerate(seeded.entry_ids)})
+    ids.calendar_id = str(seeded.calendar_id)
+    return ids
 
 
-def _calendar_id(ids: dict[str, int]) -> str:
-    return next(k.removeprefix("__cal:") for k in ids if k.startswith("__cal:"))
+def _calendar_id(ids: SeededIds) -> str:
+    return ids.calendar_id
 
 
 async def test_json_matches_published_schema_and_text_is_exact(
-        live_client: httpx.AsyncClient, seeded_ids: dict[str, int]) -> None:
+        live_client: httpx.AsyncClient, seeded_ids: SeededIds) -> None:
     body = await _export(live_client, _calendar_id(seeded_ids), "json")
     doc = validate_json_export(body)
     assert doc["format"] == "postplan.calendar" and doc["version"] == 1
@@ -91,7 +97,7 @@ async def test_json_matches_published_schema_and_text_is_exact(
 
 
 async def test_csv_read_by_the_csv_module_round_trips_exactly(
-        live_client: httpx.AsyncClient, seeded_ids: dict[str, int]) -> None:
+        live_client: httpx.AsyncClient, seeded_ids: SeededIds) -> None:
     body = await _export(live_client, _calendar_id(seeded_ids), "csv")
     assert body.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8 correctly
     rows = csv_rows(body)
@@ -118,7 +124,7 @@ async def test_csv_read_by_the_csv_module_round_trips_exactly(
 
 
 async def test_bulk_csv_has_local_date_time_and_publishable_text(
-        live_client: httpx.AsyncClient, seeded_ids: dict[str, int]) -> None:
+        live_client: httpx.AsyncClient, seeded_ids: SeededIds) -> None:
     body = await _export(live_client, _calendar_id(seeded_ids), "csv-bulk")
     rows = csv_rows(body)
     assert len(rows) == N
@@ -135,7 +141,7 @@ async def test_bulk_csv_has_local_date_time_and_publishable_text(
 
 
 async def test_ics_read_by_icalendar(live_client: httpx.AsyncClient,
-                                     seeded_ids: dict[str, int]) -> None:
+                                     seeded_ids: SeededIds) -> None:
     import icalendar
 
     body = await _export(live_client, _calendar_id(seeded_ids), "ics")
@@ -171,7 +177,7 @@ async def test_ics_read_by_icalendar(live_client: httpx.AsyncClient,
 
 
 async def test_ics_read_by_the_independent_ics_package(live_client: httpx.AsyncClient,
-                                                       seeded_ids: dict[str, int]) -> None:
+                                                       seeded_ids: SeededIds) -> None:
     body = await _export(live_client, _calendar_id(seeded_ids), "ics")
     events = ics_events(body)
     assert len(events) == N
@@ -185,7 +191,7 @@ async def test_ics_read_by_the_independent_ics_package(live_client: httpx.AsyncC
 
 
 async def test_vtimezone_follows_dst_inside_the_exported_range(
-        live_client: httpx.AsyncClient, seeded_ids: dict[str, int]) -> None:
+        live_client: httpx.AsyncClient, seeded_ids: SeededIds) -> None:
     import icalendar
 
     body = await _export(live_client, _calendar_id(seeded_ids), "ics")
