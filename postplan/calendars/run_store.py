@@ -15,15 +15,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from postplan.calendars.repository import CalendarRepository, EntryRepository
+from postplan.calendars.repository import CalendarRepository, snapshot
 from postplan.core.db import utcnow
 from postplan.core.errors import NotFound
 from postplan.core.vocab import RunStatus
 from postplan.generation.schemas import Brief, EntryDraft
-from postplan.models import Calendar, CalendarEntry, CalendarRun
+from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,13 @@ def draft_to_entry(ref: RunRef, draft: EntryDraft, seq: int,
         created_at=moment,
         updated_at=moment,
     )
+
+
+_ENTRY_COLUMNS = tuple(c.key for c in CalendarEntry.__mapper__.column_attrs)
+
+
+def _entry_values(entry: CalendarEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
 
 
 class RunStore:
@@ -134,10 +141,13 @@ class RunStore:
             await self._drop_writer()
 
     async def create(self, user_id: str, brief: Brief, *, mode: str, expected_entries: int,
-                     model: str | None) -> RunRef:
+                     model: str | None,
+                     first: EntryDraft | None = None) -> tuple[RunRef, list[CalendarEntry]]:
         """Commit the run row (and a new calendar unless the brief names one) before streaming.
 
-        Another user's calendarId is answered 404, like every other object."""
+        `first`, when the generator already has it, is saved as seq 1 in the same commit (one
+        round of writes less before the first entry reaches the client). Another user's
+        calendarId is answered 404, like every other object."""
         now = utcnow()
         stored = brief_json(brief)
         run_id = uuid.uuid4()
@@ -153,13 +163,31 @@ class RunStore:
                 session.add(calendar)
             run = CalendarRun(id=run_id, calendar_id=calendar.id, user_id=user_id,
                               mode=mode, status=RunStatus.running.value, dry_run=False,
-                              brief=stored, expected_entries=expected_entries, entry_count=0,
+                              brief=stored, expected_entries=expected_entries,
+                              entry_count=0 if first is None else 1,
                               model=model, heartbeat_at=now, created_at=now, updated_at=now)
             session.add(run)
             calendar.latest_run_id = run_id
             calendar.updated_at = now
+            ref = RunRef(run_id, calendar.id, user_id, mode, False, expected_entries)
+            rows: list[CalendarEntry] = []
+            if first is not None:
+                await session.flush()  # the run row before the entry that refers to it
+                rows = [draft_to_entry(ref, first, 1, now=now)]
+                await self._insert_entries(session, rows, now)
             await session.commit()
-            return RunRef(run.id, calendar.id, user_id, mode, False, expected_entries)
+            return ref, rows
+
+    @staticmethod
+    async def _insert_entries(session: AsyncSession, rows: list[CalendarEntry],
+                              now: dt.datetime) -> None:
+        # ORM bulk INSERTs, no unit of work per object: the stream waits on this commit. The
+        # revision rows hold the same `snapshot()` EntryRepository.add_revision would store.
+        await session.execute(insert(CalendarEntry), [_entry_values(r) for r in rows])
+        await session.execute(insert(EntryRevision), [
+            {"id": uuid.uuid4(), "entry_id": r.id, "calendar_id": r.calendar_id,
+             "user_id": r.user_id, "version": r.version, "source": "generated",
+             "data": snapshot(r), "created_at": now} for r in rows])
 
     async def save_entries(self, ref: RunRef, drafts: Sequence[EntryDraft],
                            first_seq: int) -> list[CalendarEntry]:
@@ -167,10 +195,7 @@ class RunStore:
         now = utcnow()
         rows = [draft_to_entry(ref, d, first_seq + i, now=now) for i, d in enumerate(drafts)]
         async with self._session() as session:
-            session.add_all(rows)
-            repo = EntryRepository(session)
-            for row in rows:
-                repo.add_revision(row, source="generated")
+            await self._insert_entries(session, rows, now)
             await session.execute(
                 update(CalendarRun)
                 .where(CalendarRun.id == ref.run_id)

@@ -31,6 +31,7 @@ from postplan.core.metrics import GENERATION_ENTRIES
 from postplan.core.vocab import RunStatus
 from postplan.generation.base import GenerationError, GenerationTimeout, Generator
 from postplan.generation.schemas import Brief, EntryDraft
+from postplan.models import CalendarEntry
 
 log = get_logger(__name__)
 
@@ -84,10 +85,10 @@ class LiveRun:
 _END = object()
 
 
-async def _produce(generator: Generator, brief: Brief, queue: asyncio.Queue[object],
+async def _produce(drafts: AsyncIterator[EntryDraft], queue: asyncio.Queue[object],
                    first_sent: asyncio.Event) -> None:
     try:
-        async for draft in generator.stream(brief):
+        async for draft in drafts:
             queue.put_nowait(draft)
             if not first_sent.is_set():
                 # The first entry is saved and published before more CPU goes to the next
@@ -104,13 +105,16 @@ class RunExecutor:
     """Runs one generation: drafts from the generator → saved entries → published events."""
 
     def __init__(self, store: RunStore | None, live: LiveRun, brief: Brief,
-                 generator: Generator, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
+                 generator: Generator, heartbeat_seconds: float = HEARTBEAT_SECONDS,
+                 drafts: AsyncIterator[EntryDraft] | None = None) -> None:
         self.store = store  # None: a dry run, nothing is written
         self.live = live
         self.brief = brief
         self.generator = generator
         self.heartbeat_seconds = heartbeat_seconds
-        self.count = 0
+        # A stream already started by `RunRegistry.begin` (its first entry is saved).
+        self.drafts = drafts
+        self.count = len(live.entries)
 
     async def _save(self, drafts: list[EntryDraft]) -> list[RunEvent]:
         ref = self.live.ref
@@ -129,7 +133,10 @@ class RunExecutor:
         bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id), userId=ref.user_id)
         queue: asyncio.Queue[object] = asyncio.Queue()
         first_sent = asyncio.Event()
-        producer = asyncio.create_task(_produce(self.generator, self.brief, queue, first_sent))
+        if self.count:
+            first_sent.set()
+        source = self.drafts if self.drafts is not None else self.generator.stream(self.brief)
+        producer = asyncio.create_task(_produce(source, queue, first_sent))
         status = RunStatus.completed
         error: dict[str, Any] | None = None
         started = asyncio.get_running_loop().time()
@@ -219,11 +226,23 @@ class RunRegistry:
 
     async def begin(self, user_id: str, brief: Brief, generator: Generator,
                     model: str | None = None) -> LiveRun:
-        """Commit the run row, then start generating in the background."""
-        ref = await self.store.create(user_id, brief, mode=generator.mode,
-                                      expected_entries=generator.expected_entries(brief),
-                                      model=model)
-        return self.start(ref, brief, generator, persist=True)
+        """Commit the run row, then start generating in the background.
+
+        The offline planner writes its first entry in about a millisecond, so it is taken
+        first and committed with the run row; a model's first entry can take seconds, so an
+        `ai` run commits the row alone and streams `run` at once."""
+        drafts: AsyncIterator[EntryDraft] | None = None
+        first: EntryDraft | None = None
+        if generator.mode == "planner":
+            drafts = aiter(generator.stream(brief))
+            try:
+                first = await anext(drafts, None)
+            except Exception:  # let the executor meet (and report) the failure
+                drafts, first = None, None
+        ref, rows = await self.store.create(user_id, brief, mode=generator.mode,
+                                            expected_entries=generator.expected_entries(brief),
+                                            model=model, first=first)
+        return self.start(ref, brief, generator, persist=True, drafts=drafts, saved=rows)
 
     def begin_dry_run(self, user_id: str, brief: Brief, generator: Generator) -> LiveRun:
         """Generate without writing anything (the database is unreachable)."""
@@ -231,11 +250,15 @@ class RunRegistry:
                      True, generator.expected_entries(brief))
         return self.start(ref, brief, generator, persist=False)
 
-    def start(self, ref: RunRef, brief: Brief, generator: Generator, *,
-              persist: bool) -> LiveRun:
+    def start(self, ref: RunRef, brief: Brief, generator: Generator, *, persist: bool,
+              drafts: AsyncIterator[EntryDraft] | None = None,
+              saved: list[CalendarEntry] | None = None) -> LiveRun:
         live = LiveRun(ref)
+        if saved:
+            live.publish([entry_event(ref.run_id, row) for row in saved])
+            GENERATION_ENTRIES.labels(mode=ref.mode).inc(len(saved))
         executor = RunExecutor(self.store if persist else None, live, brief, generator,
-                               self.heartbeat_seconds)
+                               self.heartbeat_seconds, drafts)
         self._runs[ref.run_id] = live
         task = asyncio.create_task(executor.run(), name=f"generation-run-{ref.run_id}")
         self._tasks.add(task)
