@@ -73,6 +73,18 @@ def drop_color_message(
 _configured_stream: TextIO | None = None
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at emit time (test runners swap it per test)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
     """Send structlog and stdlib logging (uvicorn, alembic) through one JSON pipeline."""
     global _configured_stream
@@ -111,7 +123,9 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler: logging.Handler = (
+        _CurrentStderrHandler() if stream is sys.stderr else logging.StreamHandler(stream)
+    )
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
