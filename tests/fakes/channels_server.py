@@ -38,6 +38,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from tests.fixtures.apps import free_port
@@ -374,14 +375,58 @@ class _TrackingH11(H11Protocol):
         super().connection_lost(exc)
 
 
-def _abort(request: Request) -> None:
+def _abort(scope: Scope) -> None:
     """Close the socket without a response. In process (httpx.ASGITransport) there is no
     socket, so raise the error httpx would have raised for a reset connection."""
-    client = request.scope.get("client")
+    client = scope.get("client")
     transport = _TRANSPORTS.get((client[0], client[1])) if client else None
     if transport is None:
         raise httpx.ReadError("the fake dropped the connection")
     transport.abort()
+
+
+class _FaultMiddleware:
+    """Pure ASGI (cheaper than BaseHTTPMiddleware): records calls, adds latency, plays faults."""
+
+    def __init__(self, app: ASGIApp, control: FakeChannels) -> None:
+        self.app = app
+        self.c = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        c, path, method = self.c, scope["path"], scope["method"]
+        query = scope.get("query_string", b"").decode()
+        with c.lock:
+            c.calls.append((method, path))
+        if c.config.latency:
+            await asyncio.sleep(c.config.latency)
+        fault = c.match_fault(method, path + ("?" + query if query else ""))
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        response: Response
+        if fault.kind == "hang":
+            await asyncio.sleep(c.config.hang_seconds)
+            response = Response(status_code=504)
+        elif fault.kind == "drop":
+            _abort(scope)
+            response = Response(status_code=599)  # dropped by the closed transport
+        elif fault.kind in ("drop_after", "error_after"):
+
+            async def discard(message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, discard)  # the side effect happens here
+            if fault.kind == "drop_after":
+                _abort(scope)
+                response = Response(status_code=599)
+            else:
+                response = _fault_response(Fault(path, status=500), path)
+        else:
+            response = _fault_response(fault, path)
+        await response(scope, receive, send)
 
 
 # -- response helpers ----------------------------------------------------------------------------
@@ -476,31 +521,7 @@ def build_app(c: FakeChannels) -> FastAPI:
     """The fake's routes over the shared state `c`."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
-    @app.middleware("http")
-    async def _faults(request: Request, call_next: Any) -> Response:
-        path = request.url.path
-        with c.lock:
-            c.calls.append((request.method, path))
-        if c.config.latency:
-            await asyncio.sleep(c.config.latency)
-        target = path + ("?" + request.url.query if request.url.query else "")
-        fault = c.match_fault(request.method, target)
-        if fault is None:
-            response: Response = await call_next(request)
-            return response
-        if fault.kind == "hang":
-            await asyncio.sleep(c.config.hang_seconds)
-            return Response(status_code=504)
-        if fault.kind == "drop":
-            _abort(request)
-            return Response(status_code=599)
-        if fault.kind in ("drop_after", "error_after"):
-            await call_next(request)  # the side effect happens here
-            if fault.kind == "drop_after":
-                _abort(request)
-                return Response(status_code=599)
-            return _fault_response(Fault(path, status=500), path)
-        return _fault_response(fault, path)
+    app.add_middleware(_FaultMiddleware, control=c)
 
     # -- TikTok ----------------------------------------------------------------------------------
 
