@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes.llm_server import FakeLLMConfig, fake_llm
 from tests.fakes.sse_client import live_app, query, read_stream
-from tests.fixtures.apps import build_app, in_process_client, make_settings
+from tests.fixtures.apps import build_app, free_port, in_process_client, make_settings
 from tests.fixtures.databases import sqlite_url
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.live]
@@ -66,3 +66,17 @@ async def test_finite_streams_work_in_process_and_openapi_lists_the_routes(
         spec = (await client.get("/openapi.json")).json()
     assert "/v1/ai/calendar" in spec["paths"]
     assert "/v1/ai/calendar/runs/{run_id}/events" in spec["paths"]
+
+
+async def test_generation_streams_as_a_dry_run_when_the_database_is_down(
+    tmp_path: Path,
+) -> None:
+    unreachable = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/postplan"
+    settings = make_settings(unreachable, CALENDAR_SERVICE_ENABLED=True,
+                             SPOOL_DIR=str(tmp_path / "spool"))
+    async with live_app(settings) as (_app, client):
+        events = await read_stream(client, "POST", "/v1/ai/calendar", json_body=BRIEF)
+    assert events[0].data["dryRun"] is True
+    assert events[0].data["mode"] == "planner"
+    assert len([e for e in events if e.event == "entry"]) == events[0].data["expectedEntries"]
+    assert events[-1].data["status"] == "completed"
