@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import zoneinfo
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -28,6 +28,7 @@ from postplan.generation.planner.slots import (
     posts_per_week,
     week_targets,
 )
+from postplan.generation.planner.stats import entropy, ideal_tv_distance, tv_distance
 from postplan.generation.planner.text import (
     CAPTION_MAX,
     HOOK_MAX,
@@ -127,26 +128,6 @@ def _local(e: EntryDraft, zone: zoneinfo.ZoneInfo) -> dt.datetime:
     return e.scheduled_at.astimezone(dt.UTC).astimezone(zone)
 
 
-def _tv(actual: Counter[Any], target: dict[Any, float]) -> float:
-    n = sum(actual.values())
-    if not n:
-        return 0.0
-    keys = set(actual) | set(target)
-    return 0.5 * sum(abs(actual.get(k, 0) / n - target.get(k, 0.0)) for k in keys)
-
-
-def _ideal_tv(target: dict[Any, float], n: int) -> float:
-    """TV distance of the best integer split of n items (largest remainder)."""
-    if n <= 0:
-        return 0.0
-    raw = {k: v * n for k, v in target.items()}
-    counts = {k: math.floor(v) for k, v in raw.items()}
-    order = sorted(raw, key=lambda k: raw[k] - counts[k], reverse=True)
-    for k in order[: n - sum(counts.values())]:
-        counts[k] += 1
-    return _tv(Counter(counts), target)
-
-
 def _check_schema(brief: Brief, entries: Sequence[EntryDraft], **_: Any) -> Check:
     p = _Problems()
     if not entries:
@@ -176,9 +157,12 @@ def _check_channel_format(brief: Brief, entries: Sequence[EntryDraft], **_: Any)
 def _check_captions(brief: Brief, entries: Sequence[EntryDraft], **_: Any) -> Check:
     p = _Problems()
     for i, e in enumerate(entries):
-        size = utf16_len(e.caption) if e.channel == Channel.tiktok else len(e.caption)
+        # What gets published: the caption plus " #tag" per hashtag (TikTok counts them toward
+        # its limit, in UTF-16 units; Instagram's 2,200 covers the same text).
+        text = e.caption + "".join(f" #{t}" for t in e.hashtags)
+        size = utf16_len(text) if e.channel == Channel.tiktok else len(text)
         if size > CAPTION_MAX:
-            p.add(f"#{i}: caption is {size} long, limit {CAPTION_MAX}")
+            p.add(f"#{i}: caption with hashtags is {size} long, limit {CAPTION_MAX}")
         if not e.call_to_action.strip():
             p.add(f"#{i}: no call to action")
     return _result("captions", p, len(entries))
@@ -270,8 +254,8 @@ def _check_pillars(
     for name in sorted(set(counts) - set(pillars)):
         p.add(f"unknown pillar {name!r}")
     n = len(entries)
-    tv = _tv(counts, target)
-    limit = max(PILLAR_TV_MAX, _ideal_tv(target, n) + 1 / n) if n else PILLAR_TV_MAX
+    tv = tv_distance(counts, target)
+    limit = max(PILLAR_TV_MAX, ideal_tv_distance(target, n) + 1 / n) if n else PILLAR_TV_MAX
     if tv > limit + 1e-9:
         p.add(f"pillar shares are {tv:.3f} from target (limit {limit:.3f})")
     if not partial and n >= len(pillars):
@@ -306,8 +290,8 @@ def _check_formats(brief: Brief, entries: Sequence[EntryDraft], **_: Any) -> Che
         mix = best_times().channels[channel].format_mix
         total = sum(w for _, w in mix)
         target: dict[EntryFormat, float] = {f: w / total for f, w in mix}
-        tv = _tv(Counter(e.format for e in mine), target)
-        limit = max(FORMAT_TV_MAX, _ideal_tv(target, len(mine)) + 1 / len(mine))
+        tv = tv_distance(Counter(e.format for e in mine), target)
+        limit = max(FORMAT_TV_MAX, ideal_tv_distance(target, len(mine)) + 1 / len(mine))
         distances[channel.value] = round(tv, 4)
         worst = max(worst, tv)
         if tv > limit + 1e-9:
@@ -340,12 +324,6 @@ def _check_hook_uniqueness(brief: Brief, entries: Sequence[EntryDraft], **_: Any
                    distinct2=round(distinct2, 4))
 
 
-def _entropy(counts: Iterable[int]) -> float:
-    values = [c for c in counts if c]
-    n = sum(values)
-    return -sum(c / n * math.log(c / n) for c in values) if n else 0.0
-
-
 def _check_spread(
     brief: Brief, entries: Sequence[EntryDraft], *, zone: zoneinfo.ZoneInfo,
     today: dt.date | None, partial: bool, **_: Any,
@@ -371,7 +349,7 @@ def _check_spread(
         # Judged once there are two weeks' worth of posts; before that repeats are chance.
         possible = min(7, posts_per_week(brief, channel))
         if possible > 1 and len(mine) >= 2 * possible:
-            h = _entropy(Counter(_local(e, zone).weekday() for e in mine).values())
+            h = entropy(Counter(_local(e, zone).weekday() for e in mine).values())
             entropies[channel.value] = round(h / math.log(possible), 4)
             if h < ENTROPY_SHARE_MIN * math.log(possible) - 1e-9:
                 p.add(f"{channel.value}: weekday entropy {h:.2f} below "

@@ -70,3 +70,49 @@ def test_check_brief_pillars_more_than_slots() -> None:
 def test_legacy_is_deterministic() -> None:
     assert _dump(legacy_entries(_brief())) == _dump(legacy_entries(_brief()))
     assert legacy_entries(_brief())
+
+
+def _fingerprint_script() -> str:
+    return (
+        "import hashlib, json, datetime as dt\n"
+        "from postplan.generation.planner import plan_entries\n"
+        "from postplan.generation.schemas import Brief\n"
+        "b = Brief.model_validate({'brand': 'Bean There', 'startDate': '2026-03-02', 'days': 40,"
+        " 'timezone': 'America/New_York', 'country': 'US', 'pillars': ['a', 'b', 'c']})\n"
+        "data = [e.model_dump(mode='json') for e in plan_entries(b)]\n"
+        "print(hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest())\n"
+    )
+
+
+def test_same_calendar_across_processes_and_hash_seeds() -> None:
+    import os
+    import subprocess
+    import sys
+
+    outs = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run([sys.executable, "-c", _fingerprint_script()], env=env,
+                              capture_output=True, text=True, check=True, timeout=60)
+        outs.add(proc.stdout.strip())
+    assert len(outs) == 1
+
+
+def test_wall_clock_does_not_matter() -> None:
+    import time_machine
+
+    brief = _brief(seed="clock")
+    with time_machine.travel(dt.datetime(2031, 7, 4, 3, 0, tzinfo=dt.UTC), tick=False):
+        first = _dump(plan_entries(brief))
+    with time_machine.travel(dt.datetime(2019, 1, 1, 23, 59, tzinfo=dt.UTC), tick=False):
+        assert _dump(plan_entries(_brief(seed="clock"))) == first
+
+
+def test_check_brief_other_problems() -> None:
+    assert check_brief(_brief(postsPerWeek={"tiktok": 9, "instagram": 2})) == [
+        ("postsPerWeek", "tiktok: at most 7 posts per week (one a day), got 9")]
+    assert check_brief(_brief(country="ZZ")) == [("country", "no holiday data for country 'ZZ'")]
+    assert check_brief(_brief(startDate="1999-12-01"))[0][0] == "startDate"
+    assert check_brief(_brief(startDate="9999-12-30"))[0][0] == "startDate"
+    # default pillars are never "too many": a 1-post calendar just uses the first
+    assert check_brief(_brief(days=1, channels=["tiktok"])) == []

@@ -1,0 +1,72 @@
+"""The versioned data tables ship with the package and are internally consistent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from importlib import resources
+
+from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
+from postplan.generation.planner.data import best_times, copy_bank, marketing_days
+from postplan.generation.planner.observances import _rule_date, observances_between
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def test_files_are_package_resources() -> None:
+    data = resources.files("postplan.generation").joinpath("data")
+    names = {p.name for p in data.iterdir()}
+    assert {"best_times.json", "marketing_days.json", "copy_bank.json"} <= names
+
+
+def test_every_table_is_versioned() -> None:
+    assert best_times().version
+    assert marketing_days()["version"]
+    assert copy_bank()["version"]
+
+
+def test_best_time_windows() -> None:
+    for channel, table in best_times().channels.items():
+        assert {f for f, _ in table.format_mix} == set(FORMATS_BY_CHANNEL[channel])
+        assert len(table.days) == 7
+        for day in table.days:
+            assert sum(w.primary for w in day.windows) == 1
+            for w in day.windows:
+                assert dt.time(7) <= w.start < w.end <= dt.time(22)
+                width = (dt.datetime.combine(dt.date.min, w.end)
+                         - dt.datetime.combine(dt.date.min, w.start))
+                assert width >= dt.timedelta(minutes=60)  # room for the 15-minute jitter
+    assert best_times().channels[Channel.tiktok].days[2].weight == 100  # Wednesday (Sprout)
+
+
+def test_copy_templates_use_known_placeholders() -> None:
+    bank = copy_bank()
+    allowed = {"brand", "niche", "audience", "pillar", "subject", "Subject", "observance"}
+    texts: list[str] = [*bank["hooks"], *bank["observanceHooks"]["same_day"],
+                        *bank["observanceHooks"]["ahead"]]
+    for group in ("bodies", "ctas", "subjects"):
+        for items in bank[group].values():
+            texts.extend(items)
+    for text in texts:
+        assert set(PLACEHOLDER.findall(text)) <= allowed, text
+    for bodies in bank["bodies"].values():
+        assert all("{brand}" in b for b in bodies)  # the brand always appears in the caption
+    assert set(bank["subjects"]) == set(bank["bodies"]) == set(bank["ctas"]) \
+        == set(bank["hashtags"])
+
+
+def test_marketing_day_rules() -> None:
+    rules = {r["name"]: r for r in marketing_days()["days"]}
+    assert _rule_date(rules["Black Friday"], 2026) == dt.date(2026, 11, 27)
+    assert _rule_date(rules["Cyber Monday"], 2026) == dt.date(2026, 11, 30)
+    assert _rule_date(rules["Mother's Day"], 2026) == dt.date(2026, 5, 10)
+    assert _rule_date(rules["Father's Day"], 2026) == dt.date(2026, 6, 21)
+    assert _rule_date(rules["Earth Day"], 2027) == dt.date(2027, 4, 22)
+
+
+def test_observances_merge_country_and_marketing_days() -> None:
+    got = observances_between("GB", dt.date(2026, 12, 24), dt.date(2026, 12, 31))
+    assert got[dt.date(2026, 12, 25)] == ("Christmas Day",)
+    assert "New Year's Eve" in got[dt.date(2026, 12, 31)]
+    plain = observances_between(None, dt.date(2026, 3, 8), dt.date(2026, 3, 8))
+    assert plain == {dt.date(2026, 3, 8): ("International Women's Day",)}
