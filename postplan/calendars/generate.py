@@ -105,7 +105,6 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
     settings: Settings = request.app.state.settings
     flags: FlagService = request.app.state.flags
     mode = select_mode(flags, settings, user.id)
-    bind(status=None)
     if mode == "legacy":
         events = legacy_events(brief)
         run_id = uuid.UUID(events[0].data["runId"])

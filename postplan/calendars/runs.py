@@ -5,6 +5,12 @@ that disconnects loses nothing: the task keeps generating and saving, and finish
 entry is committed before it is published to tailers; the run row is settled (completed, partial,
 failed, cancelled) before the final events are published. Streams on other processes tail the
 database instead (see `stream.db_events`).
+
+Final status: `completed` when the generator ran to its end; `partial` when the AI ran out of
+time (a `timeout` event; the entries so far are kept); `failed` on a provider or storage error,
+even when some entries were already saved (they stay saved, `entryCount` says how many, and the
+`error` event carries the code); `cancelled` when the server stopped mid-run. The sweeper marks
+runs whose heartbeat went stale `failed` with code `stale_run`.
 """
 
 from __future__ import annotations
