@@ -39,7 +39,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tests.fixtures.apps import free_port
 
@@ -359,8 +359,9 @@ class FakeChannels:
 _TRANSPORTS: dict[tuple[str, int], asyncio.Transport] = {}
 
 
-class _TrackingH11(H11Protocol):
-    """uvicorn's h11 protocol, remembering each connection's transport by peer address."""
+class _TrackingHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, remembering each connection's transport by peer address
+    so a fault can abort it (no response at all, as a reset connection looks to a client)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -1164,7 +1165,7 @@ class FakeChannelsServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = build_app(self.control)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None,
-                                access_log=False, lifespan="off", http=_TrackingH11,
+                                access_log=False, lifespan="off", http=_TrackingHttpTools,
                                 timeout_graceful_shutdown=1, timeout_keep_alive=30)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()),
