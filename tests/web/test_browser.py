@@ -617,3 +617,35 @@ def test_supabase_token_auth(settings_factory: Callable[..., Settings], browser:
         fresh.context.close()
         assert not errors, errors
         context.close()
+
+
+SSE_PARSER_JS = """async () => {
+  const { SSEParser } = await import('/static/sse.js');
+  const events = [];
+  const comments = [];
+  const p = new SSEParser((e) => events.push(e), (c) => comments.push(c));
+  // CRLF split across chunks, a ping comment, multi-line data, an id that persists,
+  // a frame with no data (ignored), and a field without a value.
+  const chunks = [': ping\\r', '\\n\\r\\nevent: run\\r\\ndata: {"a":', '1}\\r\\n\\r', '\\n',
+    'id: r:1\\nevent: entry\\ndata: line1\\ndata: line2\\n\\n', 'event: nothing\\n\\n',
+    'data\\n\\n', 'event: done\\rdata: {}\\r\\r'];
+  for (const c of chunks) p.push(c);
+  p.end();
+  return { events, comments };
+}"""
+
+
+@pytest.mark.timeout(60)
+def test_sse_parser(settings_factory: Callable[..., Settings], browser: Any) -> None:
+    with live_server(build_app(settings_factory())) as server:
+        context, page, _requests, errors = open_page(browser, server)
+        out = page.evaluate(SSE_PARSER_JS)
+        assert out["comments"] == ["ping"]
+        assert out["events"] == [
+            {"event": "run", "data": '{"a":1}', "id": ""},
+            {"event": "entry", "data": "line1\nline2", "id": "r:1"},
+            {"event": "message", "data": "", "id": "r:1"},  # "data" alone: empty, per spec
+            {"event": "done", "data": "{}", "id": "r:1"},
+        ]
+        assert not errors, errors
+        context.close()

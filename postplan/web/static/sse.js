@@ -32,6 +32,14 @@ export class SSEParser {
     for (const line of lines) this.line(line);
   }
 
+  /** The stream ended: a CR held back as a possible CRLF half was a line end after all. */
+  end() {
+    if (!this.buffer.endsWith("\r")) return;
+    const lines = this.buffer.split(/\r\n|\n|\r/);
+    this.buffer = lines.pop();
+    for (const line of lines) this.line(line);
+  }
+
   line(line) {
     if (line === "") { this.dispatch(); return; }
     if (line.startsWith(":")) { this.onComment(line.slice(1).trim()); return; }
@@ -67,6 +75,7 @@ export async function readEventStream(response, parser, signal) {
       parser.push(decoder.decode(value, { stream: true }));
     }
     parser.push(decoder.decode());
+    parser.end();
     return true;
   } catch (err) {
     if (signal && signal.aborted) throw new DOMException("aborted", "AbortError");
