@@ -150,7 +150,7 @@ class FakeLLM:
 def fake_llm(config: FakeLLMConfig | None = None) -> Iterator[tuple[FakeLLM, str]]:
     """Serve a FakeLLM on 127.0.0.1; yields it and its base URL (without /v1)."""
     fake = FakeLLM(config)
-    server = LiveServer(fake.app)  # type: ignore[arg-type]
+    server = LiveServer(fake.app)
     server.start()
     try:
         yield fake, server.url
