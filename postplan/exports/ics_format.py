@@ -64,6 +64,12 @@ def _line(name: str, value: str) -> str:
     return fold(f"{name}:{value}") + "\r\n"
 
 
+def _ambiguous(local: dt.datetime) -> bool:
+    """True for a wall time that occurs twice (the hour repeated when DST ends): `TZID` plus a
+    local time would name the first occurrence, so such a start is written in UTC instead."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+
+
 def _utc_stamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -86,7 +92,7 @@ class IcsWriter:
 
     def entry(self, e: ExportEntry) -> bytes:
         local = e.scheduled_at
-        if e.timezone in UTC_ZONES:
+        if e.timezone in UTC_ZONES or _ambiguous(local):
             start = _line("DTSTART", _utc_stamp(local))
         else:
             day = local.date()

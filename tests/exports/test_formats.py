@@ -199,3 +199,23 @@ async def test_vtimezone_follows_dst_inside_the_exported_range(
     paris = next(tz for tz in cal.walk("VTIMEZONE") if str(tz["TZID"]) == "Europe/Paris")
     kinds = {c.name for c in paris.subcomponents}
     assert kinds == {"STANDARD", "DAYLIGHT"}  # the range crosses 25 Oct 2026
+
+
+@pytest.mark.parametrize("transport", ["inprocess"])
+async def test_a_start_in_the_repeated_dst_hour_stays_exact(live_client: httpx.AsyncClient,
+                                                            db_url: str) -> None:
+    import icalendar
+
+    # 2026-10-25 01:30 UTC is 02:30 CET — the second 02:30 of that night in Paris.
+    second = dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)
+    first = second - dt.timedelta(hours=1)
+    seeded = await seed_calendar(db_url, entries=1, start=first, timezone="Europe/Paris")
+    other = await seed_calendar(db_url, entries=1, start=second, timezone="Europe/Paris")
+    for cal_id, moment in ((seeded.calendar_id, first), (other.calendar_id, second)):
+        body = await _export(live_client, cal_id, "ics")
+        (event,) = icalendar_events(body)
+        assert event.decoded("DTSTART") == moment
+        (parsed,) = ics_events(body)
+        assert parsed.begin.datetime == moment
+        assert b"DTSTART:20261025T" in body  # written in UTC, not as an ambiguous wall time
+        assert icalendar.Calendar.from_ical(body)
