@@ -64,7 +64,7 @@ def preview(token: str) -> str:
     return "****" + token[-4:] if len(token) >= 12 else "****"
 
 
-def _to_out(row: Any, cipher: TokenCipher | None) -> ConnectionOut:
+def to_out(row: Any, cipher: TokenCipher | None) -> ConnectionOut:
     token_preview = "****"
     if cipher is not None:
         try:
@@ -126,7 +126,7 @@ async def put_connection(session: AsyncSession, settings: Settings, user_id: str
         account_id=body.account_id,
     )
     log.info("channel.connection_saved", channel=channel)
-    return _to_out(row, cipher)
+    return to_out(row, cipher)
 
 
 async def get_connection(session: AsyncSession, settings: Settings, user_id: str,
@@ -136,7 +136,7 @@ async def get_connection(session: AsyncSession, settings: Settings, user_id: str
     if row is None:
         raise ConnectionNotFound(f"no {channel} connection")
     cipher = cipher_for(settings) if settings.token_encryption_key else None
-    return _to_out(row, cipher)
+    return to_out(row, cipher)
 
 
 async def delete_connection(session: AsyncSession, user_id: str, channel: str) -> None:

@@ -9,6 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from postplan.config import Settings
@@ -19,7 +20,7 @@ from postplan.core.deps import Session
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.schemas import Page
-from postplan.publishing import connections, idempotency, queries, service, spooled
+from postplan.publishing import connections, idempotency, oauth, queries, service, spooled
 from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.schemas import (
@@ -27,6 +28,7 @@ from postplan.publishing.schemas import (
     ConnectionOut,
     IntentDetail,
     IntentOut,
+    OAuthStartOut,
     PublishBody,
     PublishResponse,
 )
@@ -147,6 +149,36 @@ async def get_connection(channel: str, user: CurrentUser, session: Session,
     bind(channel=channel)
     return await connections.get_connection(session, request.app.state.settings, user.id,
                                             channel)
+
+
+@router.get("/channels/{channel}/oauth/start", response_model=OAuthStartOut,
+            responses={302: {"description": "redirect to the platform's consent page"}})
+async def oauth_start(channel: str, user: CurrentUser, session: Session, request: Request,
+                      redirect: bool = False) -> Response:
+    """Begin the channel's login: the authorize URL (state + PKCE kept server-side, 10 min).
+    `?redirect=true` answers 302 to it instead of JSON."""
+    bind(channel=channel)
+    out = await oauth.start(session, request.app.state.settings, gateway_of(request), user.id,
+                            channel)
+    if redirect:
+        return RedirectResponse(out.authorize_url, status_code=302)
+    return JSONResponse(out.model_dump(mode="json", by_alias=True))
+
+
+@router.get("/channels/{channel}/oauth/callback", response_model=ConnectionOut)
+async def oauth_callback(
+    channel: str, session: Session, request: Request,
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=256)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    error_description: Annotated[str | None, Query(max_length=1024)] = None,
+) -> ConnectionOut:
+    """The platform's redirect back: the single-use state names the user; tokens are stored
+    encrypted and never returned."""
+    bind(channel=channel)
+    return await oauth.callback(session, request.app.state.settings, gateway_of(request),
+                                channel, code=code, state=state, error=error,
+                                error_description=error_description)
 
 
 @router.delete("/channels/{channel}/connection", status_code=204)

@@ -153,6 +153,7 @@ async def publish_calendar(
     results: list[PublishResult] = []
     rows: list[dict[str, Any]] = []
     summary = Summary()
+    counts: dict[tuple[str, str], int] = defaultdict(int)
     for entry in entries:
         adapter = gateway.adapter(entry.channel)
         intent_id = (dry_run_intent_id(user_id, entry, body.when, body.privacy_level)
@@ -178,7 +179,7 @@ async def publish_calendar(
             if prior is not None:
                 summary.skipped += 1
                 code = "already_published" if prior[1] == "published" else "already_queued"
-                results.append(PublishResult(
+                results.append(PublishResult.model_construct(
                     intent_id=prior[0], entry_id=entry.id, channel=entry.channel,
                     status="skipped", payload=payload,
                     error={"code": code, "message": f"this entry already has a {prior[1]} "
@@ -191,12 +192,11 @@ async def publish_calendar(
                 status = "pending"
                 summary.queued += 1
                 bisect.insort(times, at)
-        PUBLISH_RESULTS.labels(channel=entry.channel,
-                               outcome="dry_run" if dry else
-                               ("queued" if status == "pending" else "failed")).inc()
-        results.append(PublishResult(intent_id=intent_id, entry_id=entry.id,
-                                     channel=entry.channel, status=status, error=error,
-                                     payload=payload))
+        counts[(entry.channel, "dry_run" if dry else
+                ("queued" if status == "pending" else "failed"))] += 1
+        results.append(PublishResult.model_construct(
+            intent_id=intent_id, entry_id=entry.id, channel=entry.channel, status=status,
+            error=error, payload=payload))
         rows.append({
             "id": intent_id, "calendar_id": calendar_id, "run_id": entry.run_id,
             "entry_id": entry.id, "user_id": user_id, "channel": entry.channel,
@@ -204,12 +204,16 @@ async def publish_calendar(
             "when": body.when, "entry_version": entry.version,
             "run_after": req.scheduled_at if status == "pending" else None,
             "attempts": 0, "request_id": request_id, "created_at": now, "updated_at": now,
-            "request": req.model_dump(mode="json"), "account_id": accounts.get(entry.channel),
+            # The worker's input; a dry run is never sent, so it needs none.
+            "request": None if dry else req.model_dump(mode="json"),
+            "account_id": accounts.get(entry.channel),
             "polls": 0,
         })
 
+    for (channel, label), n in counts.items():
+        PUBLISH_RESULTS.labels(channel=channel, outcome=label).inc(n)
     if rows:
-        inserted = await _insert(session, rows)
+        inserted = await _insert(session, rows, returning=not dry)
         if not dry and len(inserted) != len(rows):
             # A concurrent publish of the same entry won the race: ours is a skip, not a post.
             lost = {r["id"] for r in rows} - inserted
@@ -226,15 +230,25 @@ async def publish_calendar(
     log.info("publish.recorded", calendarId=str(calendar_id), dryRun=dry, forced=forced,
              total=summary.total, queued=summary.queued, failed=summary.failed,
              skipped=summary.skipped, status=str(status_code))
-    return Outcome(status_code, PublishResponse(dry_run=dry, summary=summary, results=results),
+    response = PublishResponse.model_construct(dry_run=dry, summary=summary, results=results)
+    return Outcome(status_code, response,
                    forced_dry_run=forced, rows=rows)
 
 
-async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Bulk insert; rows whose id or live (entry, channel) already exists are skipped."""
-    stmt = insert_ignore(intents, dialect_name(session)).returning(intents.c.id)
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]], *,
+                  returning: bool) -> set[uuid.UUID]:
+    """Bulk insert; rows whose id or live (entry, channel) already exists are skipped.
+
+    Dry-run rows need no RETURNING (a deterministic id already recorded is the same intent),
+    which lets the driver use its fast executemany path.
+    """
+    stmt = insert_ignore(intents, dialect_name(session))
+    if not returning:
+        conn = await session.connection()
+        await conn.execute(stmt, rows)
+        return {r["id"] for r in rows}
     inserted: set[uuid.UUID] = set()
     for i in range(0, len(rows), 1000):
-        result = await session.execute(stmt, rows[i:i + 1000])
+        result = await session.execute(stmt.returning(intents.c.id), rows[i:i + 1000])
         inserted.update(result.scalars().all())
     return inserted
