@@ -1,20 +1,20 @@
-"""Channel -> adapter and OAuth client factories: an explicit dict, one line per channel.
+"""Channel -> adapter and OAuth client factories.
 
-Adding a channel is adding its folder (adapter.py, oauth.py, ...) and one `_SPECS` line.
+Adding a channel is adding its folder (adapter.py, oauth.py, spec.py exporting `SPEC`) and one
+`_PACKAGES` line. Packages are imported on first use, so an unused channel costs nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from functools import cache
 from typing import Any
 
 import httpx
 
 from postplan.channels.base import ChannelAdapter, OAuthClient
 from postplan.channels.config import ChannelConfig
-from postplan.channels.instagram import InstagramAdapter, InstagramOAuth
-from postplan.channels.tiktok import TikTokAdapter, TikTokOAuth
+from postplan.channels.spec import ChannelSpec
 from postplan.config import Settings
 from postplan.core.vocab import Channel
 
@@ -24,29 +24,26 @@ __all__ = [
     "get_adapter",
     "get_oauth_client",
     "oauth_client_from_settings",
+    "spec",
 ]
 
-INSTAGRAM_PRODUCTION_API = "https://graph.instagram.com"
-INSTAGRAM_PRODUCTION_TOKEN = "https://api.instagram.com"
-
-
-@dataclass(frozen=True)
-class _Spec:
-    adapter: Callable[..., ChannelAdapter]
-    oauth: Callable[..., OAuthClient]
-
-
-_SPECS: dict[Channel, _Spec] = {
-    Channel.tiktok: _Spec(TikTokAdapter, TikTokOAuth),
-    Channel.instagram: _Spec(InstagramAdapter, InstagramOAuth),
+_PACKAGES: dict[Channel, str] = {
+    Channel.tiktok: "postplan.channels.tiktok",
+    Channel.instagram: "postplan.channels.instagram",
 }
 
 
-def _spec(channel: Channel | str) -> _Spec:
+@cache
+def spec(channel: Channel | str) -> ChannelSpec:
+    """The registry entry for `channel`; ValueError for a channel nobody implemented."""
     try:
-        return _SPECS[Channel(channel)]
+        package = _PACKAGES[Channel(channel)]
     except (KeyError, ValueError):
         raise ValueError(f"no adapter for channel {channel!r}") from None
+    found = getattr(importlib.import_module(package), "SPEC", None)
+    if not isinstance(found, ChannelSpec) or found.channel != Channel(channel):
+        raise TypeError(f"{package}.SPEC is not the ChannelSpec of {channel}")
+    return found
 
 
 def get_adapter(
@@ -60,7 +57,7 @@ def get_adapter(
     """An adapter for `channel` talking to `api_base` through the shared `http` client.
     `options` are further ChannelConfig fields (timeouts, poll intervals, local_rate_limits)."""
     config = ChannelConfig(api_base=api_base, api_version=api_version, **options)
-    return _spec(channel).adapter(http, config)
+    return spec(channel).adapter(http, config)
 
 
 def get_oauth_client(
@@ -77,40 +74,23 @@ def get_oauth_client(
     """An OAuth client for `channel` (authorize URL, code exchange, refresh)."""
     config = ChannelConfig(api_base=api_base, auth_base=auth_base, api_version=api_version,
                            client_id=client_id, client_secret=client_secret, **options)
-    return _spec(channel).oauth(http, config)
+    return spec(channel).oauth(http, config)
 
 
 def config_from_settings(channel: Channel | str, settings: Settings) -> ChannelConfig:
     """The ChannelConfig the process settings describe for `channel`."""
-    ch = Channel(channel)
-    if ch is Channel.tiktok:
-        secret = settings.tiktok_client_secret
-        return ChannelConfig(
-            api_base=settings.tiktok_api_base, auth_base=settings.tiktok_auth_base,
-            client_id=settings.tiktok_client_key,
-            client_secret=secret.get_secret_value() if secret else None,
-        )
-    secret = settings.instagram_app_secret
-    api_base = settings.instagram_api_base
-    # Production exchanges codes on api.instagram.com; a test/fake host serves both.
-    token_base = (INSTAGRAM_PRODUCTION_TOKEN if api_base == INSTAGRAM_PRODUCTION_API
-                  else api_base)
-    return ChannelConfig(
-        api_base=api_base, auth_base=settings.instagram_auth_base, token_base=token_base,
-        api_version=settings.instagram_api_version, client_id=settings.instagram_app_id,
-        client_secret=secret.get_secret_value() if secret else None,
-    )
+    return spec(channel).config_from_settings(settings)
 
 
 def adapter_from_settings(
     channel: Channel | str, settings: Settings, http: httpx.AsyncClient
 ) -> ChannelAdapter:
     """The adapter for `channel` as the process settings configure it."""
-    return _spec(channel).adapter(http, config_from_settings(channel, settings))
+    return spec(channel).adapter(http, config_from_settings(channel, settings))
 
 
 def oauth_client_from_settings(
     channel: Channel | str, settings: Settings, http: httpx.AsyncClient
 ) -> OAuthClient:
     """The OAuth client for `channel` as the process settings configure it."""
-    return _spec(channel).oauth(http, config_from_settings(channel, settings))
+    return spec(channel).oauth(http, config_from_settings(channel, settings))

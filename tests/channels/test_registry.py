@@ -12,7 +12,7 @@ from postplan.channels import (
     oauth_client_from_settings,
 )
 from postplan.channels.instagram import InstagramAdapter, InstagramOAuth
-from postplan.channels.registry import _SPECS
+from postplan.channels.registry import _PACKAGES, spec
 from postplan.channels.tiktok import TikTokAdapter, TikTokOAuth
 from postplan.config import Settings
 from postplan.core.vocab import Channel
@@ -24,7 +24,10 @@ def settings(**env: str) -> Settings:
 
 
 def test_every_channel_has_an_adapter() -> None:
-    assert set(_SPECS) == set(Channel)
+    assert set(_PACKAGES) == set(Channel)
+    for channel in Channel:
+        assert spec(channel).channel is channel
+        assert spec(channel.value) is spec(channel)
 
 
 async def test_get_adapter() -> None:

@@ -2,5 +2,6 @@
 
 from postplan.channels.instagram.adapter import InstagramAdapter
 from postplan.channels.instagram.oauth import InstagramOAuth
+from postplan.channels.instagram.spec import SPEC
 
-__all__ = ["InstagramAdapter", "InstagramOAuth"]
+__all__ = ["SPEC", "InstagramAdapter", "InstagramOAuth"]
