@@ -24,7 +24,6 @@ from postplan.core.flags_provider import (
     parse_flag_document,
     percentage_of,
 )
-from postplan.core.logging import configure_logging
 
 FLAG_NAMES = ("CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED")
 
@@ -150,11 +149,10 @@ def show(file: Path | None = FileOption,
     values: dict[str, bool] = {}
     if user is not None:
         # Evaluate exactly as the server would: this file, then the environment's values.
-        configure_logging("ERROR")
         settings = Settings()
         provider = FileFlagProvider({"CALENDAR_SERVICE_ENABLED": settings.calendar_service_enabled,
                                      "PUBLISH_SERVICE_ENABLED": settings.publish_service_enabled},
-                                    path)
+                                    path, quiet=True)
         provider.refresh()
         for name in FLAG_NAMES:
             values[name] = bool(provider.resolve_boolean_details(

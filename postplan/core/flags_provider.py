@@ -126,8 +126,11 @@ def flag_can_be_on(flag: Mapping[str, Any]) -> bool:
 class FileFlagProvider(AbstractProvider):
     """Boolean flags from a flagd JSON file, re-read by `refresh()`; env values as fallback."""
 
-    def __init__(self, env_defaults: Mapping[str, bool], path: Path | None) -> None:
+    def __init__(self, env_defaults: Mapping[str, bool], path: Path | None, *,
+                 quiet: bool = False) -> None:
         super().__init__()
+        # quiet: a one-shot CLI read, where file events are not news for the service log.
+        self._log: Any = _NullLog() if quiet else log
         self._env = dict(env_defaults)
         self._path = path
         self._lock = threading.Lock()
@@ -189,7 +192,7 @@ class FileFlagProvider(AbstractProvider):
                                       checked_at=now, sha256=digest)
         changed = sorted(k for k in set(old) | set(data["flags"])
                          if old.get(k) != data["flags"].get(k))
-        log.info("flags.file_loaded", path=str(self._path), changedFlags=changed,
+        self._log.info("flags.file_loaded", path=str(self._path), changedFlags=changed,
                  sha256=digest[:12])
         if recovered:
             self.emit_provider_ready(ProviderEventDetails(message="flags file valid again"))
@@ -203,7 +206,7 @@ class FileFlagProvider(AbstractProvider):
         self._seen_digest = "missing"
         self._status = FileStatus(path=str(self._path), state="missing", checked_at=now)
         if not was_missing:
-            log.warning("flags.file_missing", path=str(self._path),
+            self._log.warning("flags.file_missing", path=str(self._path),
                         detail="no flags file: environment values apply")
         if had:
             self._emit_changed([])
@@ -216,7 +219,7 @@ class FileFlagProvider(AbstractProvider):
                                   sha256=self._status.sha256)
         if repeated:
             return False
-        log.error("flags.file_invalid", path=str(self._path), error=error,
+        self._log.error("flags.file_invalid", path=str(self._path), error=error,
                   detail="keeping the last good flag values")
         # STALE: evaluations go on with the last good values (the SDK only refuses when
         # NOT_READY or FATAL).
@@ -288,6 +291,15 @@ class FileFlagProvider(AbstractProvider):
     ) -> FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]:
         """postplan flags are boolean only."""
         return _type_mismatch(default_value)
+
+
+class _NullLog:
+    """Swallows log calls (same call shape as a structlog logger)."""
+
+    def info(self, *_: Any, **__: Any) -> None:
+        return None
+
+    warning = error = info
 
 
 def _type_mismatch(default: Any) -> FlagResolutionDetails[Any]:
