@@ -36,6 +36,7 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
 from postplan.core.vocab import RunStatus
 from postplan.generation.base import GenerationError, GenerationTimeout, Generator
+from postplan.generation.planner import warm_up
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import CalendarEntry
 
@@ -318,6 +319,7 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
         options: dict[str, Any] = getattr(app.state, "generation_options", {})
         registry = RunRegistry(RunStore(app.state.sessionmaker), **options)
         app.state.generation = registry
+        warm_up()  # the planner's data and holiday tables, so no request pays for them
         try:
             await registry.sweep()
         except Exception as exc:
