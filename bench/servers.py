@@ -34,7 +34,7 @@ def uvicorn_process(target: str, env: dict[str, str], probe: str = "/healthz",
         cmd.append("--factory")
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     # A file, not a pipe: a chatty server must never block on a full pipe buffer.
-    errfile = tempfile.TemporaryFile()
+    errfile = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
                             stderr=errfile)
     url = f"http://127.0.0.1:{port}"

@@ -188,7 +188,7 @@ class IntentLifecycle(RuleBasedStateMachine):
 
 
 IntentLifecycle.TestCase.settings = settings(
-    max_examples=300, stateful_step_count=40, deadline=None,
+    max_examples=200, stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestIntentLifecycle = IntentLifecycle.TestCase

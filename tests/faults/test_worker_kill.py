@@ -105,7 +105,7 @@ async def test_sigkill_around_the_platform_call_never_double_posts(
 ) -> None:
     fake = fake_channels
     fake.control.reset(FakeChannelsConfig(ig_processing_polls=0, tiktok_processing_polls=0,
-                                          hang_seconds=20))
+                                          hang_seconds=8))
     settings = settings_factory(PUBLISH_SERVICE_ENABLED=True, **fake_env(fake.url))
     tt = fake.control.add_account("tiktok")
     ig = fake.control.add_account("instagram")
@@ -163,3 +163,4 @@ async def test_sigkill_around_the_platform_call_never_double_posts(
     assert by_channel["instagram"].status == "published", (point, state)
     if point == "before_call":
         assert by_channel["tiktok"].status == "published", (point, state)
+    print(f"\nworker-kill {point}: {state} live posts={len(live)} duplicates=0")
