@@ -90,6 +90,7 @@ class FakeChannelsConfig:
     max_final_chunk: int = 128_000_000
     upload_ttl: float = 3600.0
     verified_prefixes: list[str] | None = None  # None: every http(s) URL counts as verified
+    tiktok_audited: bool = True  # False: only private accounts posting SELF_ONLY
     client_key: str = "fake-client-key"
     client_secret: str = "fake-client-secret"
     hang_seconds: float = 30.0
@@ -656,6 +657,12 @@ def build_app(c: FakeChannels) -> FastAPI:
                 if privacy not in options:
                     return _tt(code="privacy_level_option_mismatch", status=403,
                                message="privacy_level is not among the creator's options.")
+                if not c.config.tiktok_audited and (
+                    not acct.private or privacy != "SELF_ONLY"
+                ):
+                    return _tt(code="unaudited_client_can_only_post_to_private_accounts",
+                               status=403, message="Unaudited clients can only post to "
+                               "private accounts.")
                 if direct_posts_24h(acct.account_id) >= c.config.tiktok_daily_cap:
                     return _tt(code="spam_risk_too_many_posts", status=403,
                                message="The creator has reached the daily post cap.")

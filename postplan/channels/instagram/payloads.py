@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from postplan.channels.base import MediaRef, PublishRequest
+from postplan.channels.text import as_int
 from postplan.core.vocab import EntryFormat
 
 __all__ = ["carousel_parent", "child_params", "single_params"]
@@ -33,8 +34,9 @@ def single_params(req: PublishRequest) -> dict[str, Any]:
         }
         if req.options.get("cover_url"):
             params["cover_url"] = str(req.options["cover_url"])
-        if req.options.get("thumb_offset") is not None:
-            params["thumb_offset"] = str(int(req.options["thumb_offset"]))
+        offset = as_int(req.options.get("thumb_offset"))
+        if offset is not None:
+            params["thumb_offset"] = str(offset)
         return {**params, **_common(req)}
     if req.format is EntryFormat.story:
         # Stories take no caption; each story is its own publish.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from postplan.channels.base import Finding, PublishRequest
-from postplan.channels.text import count_hashtags, count_mentions
+from postplan.channels.text import as_int, count_hashtags, count_mentions
 from postplan.channels.validation import (
     check_format,
     check_media_urls,
@@ -77,6 +77,10 @@ def _options(req: PublishRequest) -> list[Finding]:
         elif len(str(alt)) > ALT_TEXT_MAX:
             out.append(Finding(code="option_invalid", field="options.alt_text",
                                message=f"alt_text is at most {ALT_TEXT_MAX} characters."))
+    offset = req.options.get("thumb_offset")
+    if offset is not None and (as_int(offset) is None or (as_int(offset) or 0) < 0):
+        out.append(Finding(code="option_invalid", field="options.thumb_offset",
+                           message="thumb_offset is a whole number of milliseconds."))
     if req.format is not EntryFormat.reel:
         for name in ("share_to_feed", "cover_url", "thumb_offset"):
             if name in req.options:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from postplan.channels.base import PublishRequest
+from postplan.channels.text import as_int
 from postplan.channels.tiktok.upload import ChunkPlan
 from postplan.core.vocab import EntryFormat
 
@@ -52,8 +53,9 @@ def _video_post_info(req: PublishRequest) -> dict[str, Any]:
         "brand_organic_toggle": _flag(req, "brand_organic_toggle"),
         "is_aigc": _flag(req, "is_aigc"),
     }
-    if req.options.get("video_cover_timestamp_ms") is not None:
-        info["video_cover_timestamp_ms"] = int(req.options["video_cover_timestamp_ms"])
+    cover = as_int(req.options.get("video_cover_timestamp_ms"))
+    if cover is not None:
+        info["video_cover_timestamp_ms"] = cover
     return info
 
 
@@ -85,7 +87,7 @@ def _photo_body(req: PublishRequest) -> dict[str, Any]:
         "source_info": {
             "source": PULL_FROM_URL,
             "photo_images": [m.url for m in req.media],
-            "photo_cover_index": int(req.options.get("photo_cover_index", 0)),
+            "photo_cover_index": as_int(req.options.get("photo_cover_index"), 0),
         },
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from postplan.channels.base import Finding, PublishRequest
-from postplan.channels.text import utf16_len
+from postplan.channels.text import as_int, utf16_len
 from postplan.channels.tiktok.payloads import (
     DIRECT_POST,
     FILE_UPLOAD,
@@ -90,6 +90,11 @@ def _options(req: PublishRequest) -> list[Finding]:
     elif req.format is EntryFormat.photo and src == FILE_UPLOAD:
         out.append(Finding(code="option_invalid", field="options.source",
                            message="TikTok photos can only be pulled from URLs."))
+    stamp = req.options.get("video_cover_timestamp_ms")
+    if stamp is not None and as_int(stamp) is None:
+        out.append(Finding(code="option_invalid", field="options.video_cover_timestamp_ms",
+                           message="video_cover_timestamp_ms is a whole number of "
+                           "milliseconds."))
     if req.format is EntryFormat.photo:
         for name in ("disable_duet", "disable_stitch", "is_aigc"):
             if name in req.options:

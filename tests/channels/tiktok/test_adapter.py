@@ -313,3 +313,19 @@ async def test_broken_partial_upload_starts_over_without_a_second_post(
         assert result.handle
         result = await a.poll(creds(acct), req, result.handle)
     assert len(ctl.live_posts()) == 1 and ctl.calls_to("/video/init/") == 2
+
+
+async def test_unaudited_app_can_only_post_privately(
+    fake_channels: FakeChannelsServer, http: httpx.AsyncClient
+) -> None:
+    fake_channels.control.config.tiktok_audited = False
+    public = fake_channels.control.add_account("tiktok")
+    a = adapter("tiktok", http, fake_channels)
+    with pytest.raises(PermanentError) as info:
+        await a.publish(creds(public), request("tiktok", "video", public), None)
+    assert info.value.platform_code == "unaudited_client_can_only_post_to_private_accounts"
+    assert "audited" in info.value.message
+    private = fake_channels.control.add_account("tiktok", private=True)
+    ok = request("tiktok", "video", private, privacy_level="SELF_ONLY")
+    result = await drive(a, creds(private), ok)
+    assert result.state == "published" and result.platform_post_id is None  # SELF_ONLY: no id
