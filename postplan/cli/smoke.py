@@ -197,6 +197,15 @@ class Smoke:
         ok = response.status_code == 200
         self.add(Step("server reachable", "PASS" if ok else "FAIL",
                       f"GET /healthz → {response.status_code}"))
+        if not ok:
+            return
+        ready = self.client.get("/readyz", headers=self._rid())
+        try:
+            checks = ready.json().get("checks", {})
+        except json.JSONDecodeError:
+            checks = {}
+        self.add(Step("server ready", "PASS" if ready.status_code == 200 else "FAIL",
+                      f"GET /readyz → {ready.status_code} database={checks.get('database')}"))
 
     def flags_off(self) -> None:
         """Both flags must be off for the smoke user."""

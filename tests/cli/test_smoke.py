@@ -41,7 +41,7 @@ def test_release_smoke_passes_with_flags_off(tmp_path: Path) -> None:
         seed_calendar(db_url, "smoke")
         result = runner.invoke(app, ["smoke", "--base-url", url, "--log-file", str(log_file)])
     assert result.exit_code == 0, result.output
-    for step in ("generate deterministic", "export json (flag off) ×2",
+    for step in ("server ready", "generate deterministic", "export json (flag off) ×2",
                  "export ics (flag off) ×2", "publish dry-run (flag off) ×2 deterministic",
                  "no channel API call", "log lines carry required fields"):
         assert step in result.output
@@ -83,6 +83,10 @@ def fake_app(*, random_entries: bool = False, live_publish: bool = False,
     @fake.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @fake.get("/readyz")
+    async def readyz() -> dict[str, Any]:
+        return {"status": "ok", "checks": {"database": "ok"}}
 
     @fake.get("/v1/flags")
     async def flags() -> dict[str, Any]:
