@@ -227,8 +227,14 @@ class CredentialStore:
         if row.expires_at is not None and row.expires_at <= now:
             return CredentialResult(None, {"code": "channel_auth_invalid",
                                            "message": f"the {channel} token has expired"})
-        return CredentialResult(Credentials(access_token=cipher.decrypt(row.access_token_enc),
-                                            account_id=row.account_id))
+        try:
+            token = cipher.decrypt(row.access_token_enc)
+        except Exception:  # a rotated TOKEN_ENCRYPTION_KEY: only a reconnect can fix it
+            log.error("channel.token_undecryptable", channel=channel)
+            return CredentialResult(None, {"code": "channel_auth_invalid",
+                                           "message": f"the stored {channel} token cannot be "
+                                                      "read; reconnect the account"})
+        return CredentialResult(Credentials(access_token=token, account_id=row.account_id))
 
     async def _refresh(self, user_id: str, channel: str, oauth: OAuthClient,
                        cipher: TokenCipher, seen_version: dt.datetime) -> CredentialResult:

@@ -16,6 +16,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postplan.calendars import service as calendars
 from postplan.channels.base import (
     AdapterResult,
     AuthError,
@@ -29,6 +32,7 @@ from postplan.channels.base import (
     RetryLater,
 )
 from postplan.core.context import bound
+from postplan.core.errors import NotFound
 from postplan.core.flags import Flag
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS, PUBLISH_RESULTS
@@ -40,6 +44,8 @@ from postplan.publishing.claims import (
     transition,
     update_claimed,
 )
+from postplan.publishing.requests import build_request
+from postplan.publishing.service import findings_error
 from postplan.publishing.states import Event
 
 if TYPE_CHECKING:
@@ -216,6 +222,7 @@ class Job:
         if await self._credentials() is None:
             await self._no_credentials()
         assert self.creds is not None
+        await self._latest_entry()
         async with self.w.limiter.account(row.channel, self.creds.account_id):
             wait = self.w.limiter.reserve(row.channel, self.creds.account_id)
             if wait > 0:
@@ -225,6 +232,48 @@ class Job:
                 raise _Stop
             await self._before_send()
             await self._send()
+
+    async def _latest_entry(self) -> None:
+        """Publish what the user sees now: an entry edited since it was queued is re-read,
+        re-validated and re-scheduled; a deleted one cancels its intent."""
+        row = self.row
+        async with AsyncSession(self.w.engine) as session:
+            try:
+                found, _ = await calendars.list_entries(session, row.user_id, row.calendar_id,
+                                                        entry_ids=[row.entry_id])
+            except NotFound:
+                found = []
+        if not found:
+            await self._move(Event.cancel, release=True,
+                             error={"code": "entry_deleted",
+                                    "message": "the entry was deleted before it was published"})
+            log.info("publish.cancelled_entry_deleted")
+            raise _Stop
+        entry = found[0]
+        if entry.version == row.entry_version:
+            return
+        now = self.now()
+        if row.when == "scheduled" and entry.scheduled_at > now + timedelta(seconds=1):
+            # Moved later: wait for the new time (the claim did not count as an attempt).
+            await self._move(Event.release, release=True, attempts=row.attempts - 1,
+                             run_after=entry.scheduled_at)
+            log.info("publish.rescheduled_after_edit")
+            raise _Stop
+        req = build_request(entry, intent_id=row.id, account_id=self.req.account_id,
+                            when=row.when, now=now, privacy_level=self.req.privacy_level,
+                            options=self.req.options)
+        findings = self.adapter.validate(req.model_copy(update={"scheduled_at": now}), now=now,
+                                         posts_in_last_24h=0)
+        payload = self.adapter.build_payload(req)
+        if findings:
+            await self._finish(Event.permanent_failure, "failed", payload=payload,
+                               entry_version=entry.version, error=findings_error(findings))
+        self.req, self.handle = req, None
+        await update_claimed(self.w.engine, row.id, self.token, self.status,
+                             request=req.model_dump(mode="json"), payload=payload,
+                             entry_version=entry.version, platform_handle=None,
+                             updated_at=now)
+        log.info("publish.entry_refreshed", entryVersion=entry.version)
 
     async def _no_credentials(self) -> None:
         error = self._auth_error

@@ -51,6 +51,7 @@ class StubAdapter:
     script: dict[str, list[Any]] = field(default_factory=dict)
     processing_polls: int = 0
     daily_cap: int = 15
+    captions: list[str] = field(default_factory=list)
 
     def build_payload(self, req: PublishRequest) -> dict[str, Any]:
         return {"channel": req.channel.value, "format": req.format.value,
@@ -95,6 +96,7 @@ class StubAdapter:
         self.calls.append("publish")
         self._next("publish")
         self.published.append(req.intent_id)
+        self.captions.append(req.caption)
         if self.channel is Channel.tiktok:
             pid = f"pub-{req.intent_id}"
             if on_handle:

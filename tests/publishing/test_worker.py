@@ -311,3 +311,36 @@ async def test_two_workers_racing_never_double_post(
     assert await statuses(engine) == {"published": 200}
     published = gateway.adapters["tiktok"].published + gateway.adapters["instagram"].published
     assert len(published) == 200 == len(set(published))
+
+
+async def test_edits_after_queueing_are_published_and_deletes_cancel(
+    engine: Any, settings: Settings, gateway: StubGateway,
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import delete, update
+
+    from postplan.models import CalendarEntry
+
+    cal, ids = await seed_calendar(engine, entries=[{"channel": "tiktok", "format": "video"}] * 3)
+    await add_connection(engine, settings, "tiktok")
+    await queue(engine, settings, gateway, cal, when="scheduled")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    async with engine.begin() as conn:
+        await conn.execute(update(CalendarEntry).where(CalendarEntry.id == ids[0])
+                           .values(caption="Edited after queueing", version=2))
+        await conn.execute(update(CalendarEntry).where(CalendarEntry.id == ids[1])
+                           .values(scheduled_at=later, version=2))
+        await conn.execute(delete(CalendarEntry).where(CalendarEntry.id == ids[2]))
+    clock = Clock()
+    clock.advance(5 * 86400)
+    await run_until_idle(make_worker(engine, settings, gateway, clock=clock), clock)
+    by_entry = {r.entry_id: r for r in await intent_rows(engine)}
+    assert by_entry[ids[0]].status == "published"
+    assert by_entry[ids[0]].entry_version == 2
+    assert gateway.adapters["tiktok"].captions == ["Edited after queueing\n\n#tag"]
+    assert by_entry[ids[1]].status == "pending"  # moved 30 days out: waits for the new time
+    assert by_entry[ids[1]].run_after == later
+    assert by_entry[ids[1]].attempts == 0
+    assert by_entry[ids[2]].status == "cancelled"
+    assert by_entry[ids[2]].error["code"] == "entry_deleted"
