@@ -30,7 +30,9 @@ from postplan.generation.planner.slots import (
 )
 from postplan.generation.planner.stats import entropy, ideal_tv_distance, tv_distance
 from postplan.generation.planner.text import (
+    ASSET_NOTES_LIMIT,
     CAPTION_MAX,
+    CTA_LIMIT,
     HOOK_MAX,
     NEAR_DUPLICATE,
     is_valid_hashtag,
@@ -165,6 +167,10 @@ def _check_captions(brief: Brief, entries: Sequence[EntryDraft], **_: Any) -> Ch
             p.add(f"#{i}: caption with hashtags is {size} long, limit {CAPTION_MAX}")
         if not e.call_to_action.strip():
             p.add(f"#{i}: no call to action")
+        elif len(e.call_to_action) > CTA_LIMIT:
+            p.add(f"#{i}: call to action is {len(e.call_to_action)} long, limit {CTA_LIMIT}")
+        if len(e.asset_notes) > ASSET_NOTES_LIMIT:
+            p.add(f"#{i}: asset notes are {len(e.asset_notes)} long, limit {ASSET_NOTES_LIMIT}")
     return _result("captions", p, len(entries))
 
 

@@ -44,7 +44,7 @@ def test_limits_and_fields() -> None:
 
 def test_brand_with_quotes_emoji_and_rtl_passes_through() -> None:
     brand = '"Café ☕ שלום" & {Co} <b>'
-    brief = make_brief(brand=brand, days=30)
+    brief = make_brief(brand=brand, days=92, postsPerWeek=5)
     entries = plan_entries(brief)
     assert all(brand in e.caption for e in entries)
     assert any(brand in e.hook for e in entries)

@@ -31,6 +31,7 @@ from postplan.generation.schemas import Brief, EntryDraft
 # near-duplicate threshold (text.NEAR_DUPLICATE).
 AVOID_SIMILARITY = 0.7
 MAX_CANDIDATES = 400
+CTA_MAX = 120  # the call to action stays a short line, brand included
 SHORT = 30  # niche/audience/pillar are cut to this many characters inside hooks
 HASHTAG_RANGE: dict[Channel, tuple[int, int]] = {
     Channel.tiktok: (3, 5),  # reference §3.5: 3-5 relevant hashtags
@@ -178,9 +179,6 @@ def _hashtags(
 ) -> list[str]:
     low, high = HASHTAG_RANGE[slot.channel]
     want = low + 1 + (rng.random() < 0.35)  # 4 or 5 tags
-    fixed = [to_hashtag(ctx.brand), to_hashtag(ctx.pillar)]
-    if slot.observance:
-        fixed.append(to_hashtag(slot.observance))
     niche_tags: list[str] = []
     if brief.niche:
         whole = to_hashtag(brief.niche)
@@ -190,18 +188,25 @@ def _hashtags(
             niche_tags.extend(
                 to_hashtag(w) for w in brief.niche.split() if w.casefold() not in _STOPWORDS
             )
+    # Brand tag + pillar tag + the niche's main tag (+ the day's observance), then rotating
+    # topic tags; the channel cap trims from the end.
+    fixed = [to_hashtag(ctx.brand), to_hashtag(ctx.pillar), *niche_tags[:1]]
+    if slot.observance:
+        fixed.append(to_hashtag(slot.observance))
     bank: dict[str, list[str]] = copy_bank()["hashtags"]
-    pool = list(dict.fromkeys(niche_tags[:3] + list(bank[ctx.category])))
+    pool = list(dict.fromkeys(niche_tags[1:3] + list(bank[ctx.category])))
     derived_rng(digest, "tags", ctx.category).shuffle(pool)
     # Rotate by the post's date so consecutive posts on a channel (always on different days)
     # draw different tags: the same set only comes back after len(pool) days.
     step = 3 if len(pool) % 3 else 1
     offset = (slot.scheduled_at.date().toordinal() * step) % len(pool)
     pool = pool[offset:] + pool[:offset]
+    # At least one rotating tag, so neighbouring posts never carry identical sets.
+    want = min(high, max(want, len([t for t in fixed if t]) + 1))
     chosen: list[str] = []
     seen: set[str] = set()
     for tag in [*fixed, *pool, *bank["generic"]]:
-        if len(chosen) >= min(want, high):
+        if len(chosen) >= want:
             break
         if not tag or not is_valid_hashtag(tag) or tag.casefold() in seen:
             continue
@@ -244,7 +249,8 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
         same_day = slot.observance_date == slot.scheduled_at.date()
         line = str(rng.choice(bank["observanceLines"]["same_day" if same_day else "ahead"]))
         body = f"{body} {line.replace('{observance}', slot.observance)}"
-    cta = str(rng.choice(bank["ctas"][ctx.category]))
+    ctas = [c.replace("{brand}", ctx.brand) for c in bank["ctas"][ctx.category]]
+    cta = rng.choice([c for c in ctas if len(c) <= CTA_MAX])
     caption = f"{hook}\n\n{body}\n\n{cta}"
     if utf16_len(caption) > CAPTION_MAX:  # only reachable with extreme inputs
         caption = shorten(caption, CAPTION_MAX // 2)
@@ -254,6 +260,9 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
         notes += f" Nod to {slot.observance}."
     if brief.goals:
         notes += f" Goal: {shorten(brief.goals, 120)}."
+    if brief.language.split("-")[0] != "en":
+        # The templates are English; say so where the creator will see it.
+        notes += f" Translate on-screen text and caption to {brief.language}."
 
     return EntryDraft(
         channel=slot.channel,

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from postplan.generation.schemas import Brief
 
 # Bumped whenever the planner's output for a given brief changes on purpose.
-PLANNER_VERSION = "planner-2026.11-1"
+PLANNER_VERSION = "planner-2026.11-2"
 
 
 def canonical_brief_json(brief: Brief) -> str:

@@ -8,6 +8,8 @@ import unicodedata
 HOOK_MAX = 100
 CAPTION_MAX = 2200  # Instagram hard limit; TikTok's API title limit counted in UTF-16 units
 HASHTAG_MAX_LEN = 30
+CTA_LIMIT = 200
+ASSET_NOTES_LIMIT = 1000
 NEAR_DUPLICATE = 0.8  # token-set Jaccard at or above this is a near-duplicate hook
 
 _TAG_RE = re.compile(r"^\w+$")
