@@ -96,12 +96,12 @@ class InstagramAdapter:
         """Create the container(s) and wait until the one to publish is FINISHED."""
         token, acct = creds.access_token, creds.account_id
         if req.format is EntryFormat.carousel:
-            children = [
-                await self.client.create_container(token, acct, child_params(m))
-                for m in req.media
-            ]
-            for child in children:
-                await self._wait_finished(token, child)
+            # Children are independent and invisible: create and wait for them concurrently
+            # (gather keeps their order, which is the carousel's order).
+            children = list(await asyncio.gather(*(
+                self.client.create_container(token, acct, child_params(m)) for m in req.media
+            )))
+            await asyncio.gather(*(self._wait_finished(token, child) for child in children))
             container = await self.client.create_container(
                 token, acct, carousel_parent(req, children))
         else:

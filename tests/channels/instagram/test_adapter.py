@@ -65,12 +65,15 @@ async def test_carousel_children_then_parent(
         None, "VIDEO", None, "CAROUSEL"]
     assert steps[4]["body"]["children"] == "{child_0},{child_1},{child_2}"
     result = await drive(a, creds(acct), req)
-    made = containers(fake_channels)
-    assert [c["_kind"] for c in made] == ["image", "video", "image", "carousel"]
-    assert all(c["_item"] for c in made[:3]) and "caption" not in {
-        k for c in made[:3] for k, v in c.items() if v}
-    parent = fake_channels.control.containers[result.handle or ""]
-    assert parent.children == list(fake_channels.control.containers)[:3]
+    ctl = fake_channels.control
+    parent = ctl.containers[result.handle or ""]
+    kids = [ctl.containers[i] for i in parent.children]
+    # Created concurrently, but the parent lists them in the entry's order.
+    assert [k.params.get("image_url") or k.params.get("video_url") for k in kids] == [
+        m.url for m in refs]
+    assert [k.media_type for k in kids] == ["image", "video", "image"]
+    assert all(k.params["_item"] and not k.params["caption"] for k in kids)
+    assert parent.media_type == "carousel" and len(ctl.containers) == 4
     assert [p.kind for p in fake_channels.control.live_posts()] == ["carousel"]
 
 
