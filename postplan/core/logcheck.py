@@ -20,7 +20,13 @@ from postplan.core.context import REQUIRED_LOG_FIELDS
 NON_NULL_BY_PREFIX: Mapping[str, tuple[str, ...]] = {
     "http.request": ("requestId", "status"),
     "sse.": ("requestId", "runId"),
-    "publish.": ("channel", "status"),
+    # One entry's result on one channel (the worker's lines).
+    "publish.published": ("channel", "status"),
+    "publish.failed": ("channel", "status"),
+    "publish.needs_reauth": ("channel", "status"),
+    "publish.unknown": ("channel", "status"),
+    # Other publish lines may span channels (publish.recorded is one per request).
+    "publish.": ("status",),
     "adapter.": ("channel",),
     "alert": ("status",),
 }

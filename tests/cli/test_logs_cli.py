@@ -52,7 +52,7 @@ def test_non_json_line_fails(tmp_path: Path) -> None:
 
 
 def test_strict_fails_on_null_key_fields(tmp_path: Path) -> None:
-    log = write(tmp_path / "nulls.log", [record("publish.result", channel=None, status="ok")])
+    log = write(tmp_path / "nulls.log", [record("publish.failed", channel=None, status="failed")])
     assert runner.invoke(app, ["logs", "check", str(log)]).exit_code == 0
     assert runner.invoke(app, ["logs", "check", "--strict", str(log)]).exit_code == 1
 

@@ -41,6 +41,9 @@ def test_release_smoke_passes_with_flags_off(tmp_path: Path) -> None:
         seed_calendar(db_url, "smoke")
         result = runner.invoke(app, ["smoke", "--base-url", url, "--log-file", str(log_file)])
     assert result.exit_code == 0, result.output
+    # The whole server log of that release smoke meets the strict log contract too.
+    strict = runner.invoke(app, ["logs", "check", "--strict", str(log_file)])
+    assert strict.exit_code == 0, strict.output
     for step in ("server ready", "generate deterministic", "export json (flag off) ×2",
                  "export ics (flag off) ×2", "publish dry-run (flag off) ×2 deterministic",
                  "no channel API call", "log lines carry required fields"):

@@ -65,4 +65,6 @@ def test_expectations_by_prefix() -> None:
     assert expected_non_null("sse.stream.finished") == ("requestId", "runId")
     assert expected_non_null("http.request") == ("requestId", "status")
     assert expected_non_null("http.requests") == ()
+    assert expected_non_null("publish.failed") == ("channel", "status")
+    assert expected_non_null("publish.recorded") == ("status",)
     assert expected_non_null("app.started") == ()
