@@ -18,7 +18,13 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.exports import service
 from postplan.exports.files import PREVIEW_ENTRIES, ExportFile, ExportFormat
-from postplan.exports.schemas import ExportDryRun, ExportRequest, FeedOut, ImportReport
+from postplan.exports.schemas import (
+    ExportDocument,
+    ExportDryRun,
+    ExportRequest,
+    FeedOut,
+    ImportReport,
+)
 
 router = APIRouter(tags=["exports"])
 log = get_logger(__name__)
@@ -45,10 +51,11 @@ def _file_headers(file: ExportFile) -> dict[str, str]:
 
 @router.post(
     "/calendars/{calendar_id}/export",
-    response_model=ExportDryRun,
+    response_model=ExportDryRun | ExportDocument,
     responses={200: {"description": "The dry-run answer (JSON), or the file itself when "
                                     "PUBLISH_SERVICE_ENABLED is on and dryRun is false.",
-                     "content": {"text/csv": {}, "text/calendar": {}}}},
+                     "content": {"text/csv": {"schema": {"type": "string"}},
+                                 "text/calendar": {"schema": {"type": "string"}}}}},
 )
 async def export_calendar(
     calendar_id: uuid.UUID, body: ExportRequest, user: CurrentUser, session: Session,

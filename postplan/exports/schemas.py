@@ -42,6 +42,16 @@ class ExportDryRun(Schema):
     live_export_enabled: bool
 
 
+class ExportDocument(Schema):
+    """A live JSON export (full schema: docs/schemas/calendar-export.v1.json)."""
+
+    format: Literal["postplan.calendar"]
+    version: int
+    calendar: dict[str, Any]
+    entries: list[dict[str, Any]]
+    entry_count: int
+
+
 class FeedOut(Schema):
     """A new feed token; shown once, only its hash is stored."""
 
