@@ -39,6 +39,7 @@ from postplan.channels.tiktok.payloads import (
     source,
 )
 from postplan.channels.tiktok.rules import validate_request
+from postplan.channels.tiktok.source import MediaSource, open_source
 from postplan.channels.tiktok.upload import ChunkPlan, ChunkRules, plan_chunks
 from postplan.core.logging import get_logger
 from postplan.core.vocab import Channel
@@ -158,22 +159,23 @@ class TikTokAdapter:
     async def _publish_file(
         self, creds: Credentials, req: PublishRequest, on_handle: HandleCallback | None
     ) -> AdapterResult:
-        content, content_type = await self.client.download(req.media[0].url)
-        try:
-            plan = plan_chunks(len(content), self.chunk_rules)
-        except ValueError as exc:
-            raise PermanentError("tiktok_video_size_invalid", str(exc)) from None
-        name, body = init_request(req, plan)
-        # Without the bytes nothing can be posted, so an unclear init is still safe to retry.
-        data = await self.client.init(creds.access_token, name, body, irreversible=False)
-        publish_id = str(data["publish_id"])
-        upload_url = str(data.get("upload_url") or "")
-        if not upload_url:
-            raise PermanentError("tiktok_bad_response", "TikTok's init returned no upload_url.",
-                                 handle=publish_id)
-        if on_handle is not None:
-            await on_handle(publish_id)
-        await self._upload(publish_id, upload_url, content, content_type, plan)
+        async with open_source(self.client.http, req.media[0].url,
+                               self.client.upload_timeout) as source:
+            try:
+                plan = plan_chunks(source.size, self.chunk_rules)
+            except ValueError as exc:
+                raise PermanentError("tiktok_video_size_invalid", str(exc)) from None
+            name, body = init_request(req, plan)
+            # Without the bytes nothing can be posted, so an unclear init is safe to retry.
+            data = await self.client.init(creds.access_token, name, body, irreversible=False)
+            publish_id = str(data["publish_id"])
+            upload_url = str(data.get("upload_url") or "")
+            if not upload_url:
+                raise PermanentError("tiktok_bad_response",
+                                     "TikTok's init returned no upload_url.")
+            if on_handle is not None:
+                await on_handle(publish_id)
+            await self._upload(publish_id, upload_url, source, plan)
         log.info("channels.tiktok.uploaded", publish_id=publish_id,
                  chunks=plan.total_chunk_count, bytes=plan.video_size)
         return AdapterResult(
@@ -183,20 +185,19 @@ class TikTokAdapter:
         )
 
     async def _upload(
-        self, publish_id: str, upload_url: str, content: bytes, content_type: str,
-        plan: ChunkPlan,
+        self, publish_id: str, upload_url: str, source: MediaSource, plan: ChunkPlan
     ) -> None:
         chunks = plan.chunks()
         for chunk in chunks:
             final = chunk.index == len(chunks) - 1
+            data = await source.read(chunk.size)
             attempt = 0
             while True:
                 attempt += 1
                 try:
                     response = await self.client.put_chunk(
-                        upload_url, content[chunk.first:chunk.last + 1],
-                        chunk.content_range(plan.video_size), content_type,
-                        final=final, handle=publish_id,
+                        upload_url, data, chunk.content_range(plan.video_size),
+                        source.content_type, final=final, handle=publish_id,
                     )
                 except RetryLater as exc:
                     if attempt > self.config.chunk_retries:

@@ -42,7 +42,7 @@ class TikTokClient:
         self.config = config
         self.ledger = ledger or RateLedger()
         self._timeout = timeout_for(config.timeout, config.connect_timeout)
-        self._upload_timeout = timeout_for(config.upload_timeout, config.connect_timeout)
+        self.upload_timeout = timeout_for(config.upload_timeout, config.connect_timeout)
 
     def url(self, name: str) -> str:
         return self.config.api_base + PATHS[name]
@@ -109,22 +109,6 @@ class TikTokClient:
             token, "cancel", {"publish_id": publish_id}, bucket="cancel", handle=publish_id
         )
 
-    async def download(self, url: str) -> tuple[bytes, str]:
-        """The source bytes of a FILE_UPLOAD and their content type (read-only, safe)."""
-        response = await send(
-            self.http, "GET", url, prefix="tiktok", step="media_download", irreversible=False,
-            limits=self._upload_timeout, follow_redirects=True,
-        )
-        if response.status_code >= 500:
-            raise RetryLater("tiktok_media_unavailable", "The media host failed; retrying.",
-                             retry_after=30.0, http_status=response.status_code)
-        if response.status_code >= 400:
-            raise PermanentError("tiktok_media_unreachable",
-                               f"The media URL answered HTTP {response.status_code}.",
-                               http_status=response.status_code)
-        ctype = response.headers.get("content-type", "video/mp4").split(";")[0].strip()
-        return response.content, ctype
-
     async def media_size(self, url: str) -> int | None:
         """The source's size from a HEAD request, or None when the host will not say.
         Used only to tell an unfinished upload from one TikTok is processing."""
@@ -154,7 +138,7 @@ class TikTokClient:
         The final chunk is irreversible: its 201 starts posting."""
         return await send(
             self.http, "PUT", upload_url, prefix="tiktok", step="chunk_upload",
-            irreversible=final, limits=self._upload_timeout, handle=handle,
+            irreversible=final, limits=self.upload_timeout, handle=handle,
             headers={"Content-Type": content_type, "Content-Range": content_range},
             content=data,
         )
