@@ -12,7 +12,7 @@ import math
 import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -278,11 +278,11 @@ def _check_pillars(
             longest = max(longest, length)
         if longest > PILLAR_RUN_MAX:
             p.add(f"{longest} posts in a row share a pillar on one channel")
-    score_penalty = p.count
-    check = _result("pillar_balance", p, max(1, score_penalty + 1),
-                    tv=round(tv, 4), tvLimit=round(limit, 4), longestRun=longest)
-    return Check(check.name, check.passed, max(0.0, 1.0 - tv) if check.passed else
-                 min(0.5, 1.0 - tv), check.details)
+    check = _result("pillar_balance", p, 1, tv=round(tv, 4), tvLimit=round(limit, 4),
+                    longestRun=longest)
+    # Score by closeness to the target shares; a failed check never scores above 0.5.
+    score = 1.0 - tv if check.passed else min(0.5, 1.0 - tv)
+    return replace(check, score=max(0.0, score))
 
 
 def _check_formats(brief: Brief, entries: Sequence[EntryDraft], **_: Any) -> Check:
@@ -303,7 +303,7 @@ def _check_formats(brief: Brief, entries: Sequence[EntryDraft], **_: Any) -> Che
         if tv > limit + 1e-9:
             p.add(f"{channel.value}: format mix is {tv:.3f} from target (limit {limit:.3f})")
     check = _result("format_mix", p, 1, tv=distances)
-    return Check(check.name, check.passed, (1.0 - worst) if check.passed else 0.0, check.details)
+    return replace(check, score=(1.0 - worst) if check.passed else 0.0)
 
 
 def _check_hook_uniqueness(brief: Brief, entries: Sequence[EntryDraft], **_: Any) -> Check:
@@ -377,7 +377,7 @@ def _check_best_time(
     if share < PRIMARY_SHARE_MIN:
         p.add(f"only {share:.0%} of posts sit in primary windows (want {PRIMARY_SHARE_MIN:.0%})")
     check = _result("best_time", p, 1, primaryShare=round(share, 4))
-    return Check(check.name, check.passed, share, check.details)
+    return replace(check, score=share)
 
 
 def _check_timezone(

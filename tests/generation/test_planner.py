@@ -116,3 +116,36 @@ def test_check_brief_other_problems() -> None:
     assert check_brief(_brief(startDate="9999-12-30"))[0][0] == "startDate"
     # default pillars are never "too many": a 1-post calendar just uses the first
     assert check_brief(_brief(days=1, channels=["tiktok"])) == []
+
+
+def test_golden_calendar() -> None:
+    """A snapshot: if this changes on purpose, bump PLANNER_VERSION and update it."""
+    import hashlib
+    import json
+
+    from postplan.generation.planner import PLANNER_VERSION
+
+    entries = plan_entries(_golden_brief())
+    assert PLANNER_VERSION == "planner-2026.11-2"
+    assert [(e.scheduled_at.isoformat(), e.channel.value, e.format.value, e.pillar)
+            for e in entries[:3]] == [
+        ("2026-03-02T10:40:00+01:00", "instagram", "reel", "education"),
+        ("2026-03-02T13:03:00+01:00", "tiktok", "video", "behind the scenes"),
+        ("2026-03-04T10:31:00+01:00", "instagram", "carousel", "community"),
+    ]
+    assert entries[0].hook == "Real talk about the habit that changed everything"
+    assert entries[0].hashtags == ["BeanThere", "Education", "SpecialtyCoffee", "didyouknow",
+                                   "tutorial"]
+    blob = json.dumps(_dump(entries), sort_keys=True, ensure_ascii=False).encode()
+    assert hashlib.sha256(blob).hexdigest() == GOLDEN_SHA256
+
+
+def _golden_brief() -> Brief:
+    return Brief.model_validate({
+        "brand": "Bean There", "niche": "specialty coffee", "audience": "home baristas",
+        "goals": "grow the newsletter and sell the spring subscription",
+        "startDate": "2026-03-02", "days": 7, "timezone": "Europe/Berlin", "seed": "golden",
+    })
+
+
+GOLDEN_SHA256 = "088761540fb6ac1bc68fdc7c158aa1cabb12d32b453b89e23b7ba9aa2460fe67"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import OrderedDict
 
 from postplan.generation.schemas import Brief
 
@@ -23,22 +22,11 @@ def canonical_brief_json(brief: Brief) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-_DIGESTS: OrderedDict[int, tuple[Brief, bytes]] = OrderedDict()
-
-
 def brief_digest(brief: Brief) -> bytes:
     """sha256 over the planner version and the canonical brief (which includes `seed`).
-    Remembered for the last few brief objects: copy for every slot of a calendar needs it, and
-    the cache holds the brief itself, so an id is never reused while it is cached."""
-    hit = _DIGESTS.get(id(brief))
-    if hit is not None and hit[0] is brief:
-        return hit[1]
+    Recomputed on every call (~35 us): briefs are mutable models, so no identity cache."""
     payload = PLANNER_VERSION + "\n" + canonical_brief_json(brief)
-    digest = hashlib.sha256(payload.encode("utf-8")).digest()
-    _DIGESTS[id(brief)] = (brief, digest)
-    if len(_DIGESTS) > 8:
-        _DIGESTS.popitem(last=False)
-    return digest
+    return hashlib.sha256(payload.encode("utf-8")).digest()
 
 
 def derived_rng(digest: bytes, *parts: object) -> random.Random:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import zoneinfo
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -258,16 +259,18 @@ def _attach_observances(brief: Brief, slots: list[Slot]) -> list[Slot]:
 
 
 _CACHE: OrderedDict[str, tuple[Slot, ...]] = OrderedDict()
-_CACHE_SIZE = 32
+_CACHE_SIZE = 32  # the SSE path asks for count_slots and plan_slots of the same brief
+_CACHE_LOCK = threading.Lock()
 
 
 def plan_slots(brief: Brief) -> list[Slot]:
     """Every slot of the calendar, sorted by (scheduled_at, channel). Deterministic per brief."""
     key = canonical_brief_json(brief)
-    cached = _CACHE.get(key)
-    if cached is not None:
-        _CACHE.move_to_end(key)
-        return list(cached)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+            return list(cached)
     digest = brief_digest(brief)
     zone = zoneinfo.ZoneInfo(brief.timezone)
     raw: list[Slot] = []
@@ -279,9 +282,10 @@ def plan_slots(brief: Brief) -> list[Slot]:
     raw = [replace(s, index=i) for i, s in enumerate(raw)]
     with_pillars = _assign_pillars(brief, raw, digest)
     planned = tuple(_attach_observances(brief, _assign_formats(with_pillars)))
-    _CACHE[key] = planned
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _CACHE[key] = planned
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return list(planned)
 
 
