@@ -84,3 +84,13 @@ async def test_in_memory_variant() -> None:
         with pytest.raises(OutcomeUnknown):
             await a.publish(creds(acct), req, handle)
     assert len(control.live_posts()) == 2
+
+
+def test_reset_undoes_monkeypatched_methods() -> None:
+    from tests.fakes.channels_server import FakeChannels
+
+    control = FakeChannels()
+    control.match_fault = lambda method, target: None  # type: ignore[method-assign]
+    control.reset()
+    assert "match_fault" not in vars(control)
+    assert control.match_fault("GET", "/x") is None

@@ -202,6 +202,9 @@ class FakeChannels:
     def reset(self, config: FakeChannelsConfig | None = None) -> None:
         """Forget everything (accounts, posts, faults) and apply `config`."""
         with self.lock:
+            # Undo tests that monkeypatched a method on the shared (session) instance.
+            for name in ("match_fault", "take", "token_info"):
+                self.__dict__.pop(name, None)
             self.config = config or FakeChannelsConfig()
             self.offset = 0.0
             self.accounts: dict[tuple[str, str], FakeAccount] = {}
