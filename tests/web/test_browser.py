@@ -48,7 +48,8 @@ ARRIVALS_JS = """() => {
         seen.add(el.dataset.entryId);
         window.__arrivals.push({id: el.dataset.entryId, t: now,
           status: document.getElementById('run-status').dataset.status,
-          progress: document.getElementById('progress').textContent});
+          progress: document.getElementById('progress').textContent,
+          exportDisabled: document.querySelector('button.export').disabled});
       }
     }
   }).observe(grid, {childList: true, subtree: true});
@@ -177,7 +178,12 @@ def test_generate_edit_export_publish(
         assert len({round(t) for t in times}) >= 3, times
         assert times[-1] - times[0] >= 3 * ENTRY_DELAY_SECONDS * 1000 * 0.5, times
         assert arrivals[0]["status"] == "running"
-        assert re.match(rf"1 / {total}\b", arrivals[0]["progress"]), arrivals[0]
+        # No export of a half-written calendar. (Observer callbacks run after the task that
+        # inserted the entry, which may already have handled `done`: judge running ones only.)
+        assert all(a["exportDisabled"] for a in arrivals if a["status"] == "running")
+        assert page.get_by_role("button", name="ICS", exact=True).is_enabled()
+        first_progress = re.match(rf"(\d+) / {total}\b", arrivals[0]["progress"])
+        assert first_progress and int(first_progress.group(1)) < total, arrivals[0]
         assert re.match(rf"{total} / {total}\b", page.locator("#progress").inner_text())
         assert "Completed" in page.locator("#run-status").inner_text()
         calendar_id = page.evaluate("window.postplan.calendarId")

@@ -94,7 +94,9 @@ class App {
   }
 
   updateButtons() {
-    const saved = Boolean(this.calendarId) && !(this.run && this.run.dryRun);
+    // Nothing to export or publish from a dry run, nor from a calendar still being written.
+    const streaming = Boolean(this.run && !this.run.done && this.abort);
+    const saved = Boolean(this.calendarId) && !(this.run && this.run.dryRun) && !streaming;
     for (const b of document.querySelectorAll("button.export")) b.disabled = !saved;
     $("feed").disabled = !saved;
     $("publish-dry").disabled = !saved;
@@ -229,6 +231,7 @@ class App {
         this.abort = null;
         $("generate").disabled = false;
         $("cancel").hidden = true;
+        this.updateButtons();
       }
     }
   }
@@ -254,6 +257,8 @@ class App {
         this.updateButtons();
         if (r.mode === "legacy" && r.dryRun) {
           this.setStatus("running", "Legacy mode: CALENDAR_SERVICE_ENABLED is off, so this is a dry-run preview and nothing is saved.");
+        } else {
+          this.setStatus("running", `Generating (${r.mode} mode${r.dryRun ? ", dry run: nothing is saved" : ""})…`);
         }
         break;
       }
