@@ -96,7 +96,10 @@ async def _observed(events: AsyncIterator[RunEvent], run_id: uuid.UUID | None,
     finally:
         SSE_OPEN.dec()
         outcome = stream_outcome(seen, status)
-        SSE_STREAMS.labels(outcome=outcome).inc()
+        if kind != "resume":
+            # One count per generation: a replay re-sends an outcome already counted (and a
+            # browser may reconnect many times), which would skew the error-rate alert.
+            SSE_STREAMS.labels(outcome=outcome).inc()
         log.info("sse.stream_end", kind=kind, outcome=outcome, events=sent, status=status,
                  durationMs=round((time.perf_counter() - started) * 1000, 1), **fields)
 
