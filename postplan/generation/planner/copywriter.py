@@ -79,9 +79,27 @@ def _fill(template: str, ctx: _Context, subject: str, observance: str | None) ->
     return capitalise_first(text).replace("{brand}", ctx.brand)
 
 
-def _subjects(ctx: _Context) -> list[str]:
+@lru_cache(maxsize=512)
+def _hook_orders(
+    digest: bytes, category: str, pillar: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The brief's own order of hook templates and of the category's subjects (cached: every
+    slot of a pillar shares it)."""
+    order_rng = derived_rng(digest, "hook-order", category)
+    templates: list[str] = list(copy_bank()["hooks"])
+    order_rng.shuffle(templates)
     bank: dict[str, list[str]] = copy_bank()["subjects"]
-    return [s.replace("{pillar}", ctx.pillar) for s in bank[ctx.category]]
+    subjects = [s.replace("{pillar}", pillar) for s in bank[category]]
+    order_rng.shuffle(subjects)
+    return tuple(templates), tuple(subjects)
+
+
+@lru_cache(maxsize=512)
+def _tag_pool(digest: bytes, category: str, niche_extra: tuple[str, ...]) -> tuple[str, ...]:
+    bank: dict[str, list[str]] = copy_bank()["hashtags"]
+    pool = list(dict.fromkeys(niche_extra + tuple(bank[category])))
+    derived_rng(digest, "tags", category).shuffle(pool)
+    return tuple(pool)
 
 
 def _topical_templates(slot: Slot) -> list[str]:
@@ -125,11 +143,9 @@ def _max_similarity(mine: frozenset[str], others: list[frozenset[str]], stop: fl
 def _pick_hook(
     ctx: _Context, slot: Slot, digest: bytes, rng: random.Random, used: set[str]
 ) -> tuple[str, str]:
-    order_rng = derived_rng(digest, "hook-order", ctx.category)
-    templates: list[str] = list(copy_bank()["hooks"])
-    order_rng.shuffle(templates)
-    subjects = _subjects(ctx)
-    order_rng.shuffle(subjects)
+    base_templates, base_subjects = _hook_orders(digest, ctx.category, ctx.pillar)
+    templates = list(base_templates)
+    subjects = list(base_subjects)
     topical = _topical_templates(slot)
     # Subjects used least so far come first, so each returns only after the others had their
     # turn; topical (observance) templates go first on their days.
@@ -194,8 +210,7 @@ def _hashtags(
     if slot.observance:
         fixed.append(to_hashtag(slot.observance))
     bank: dict[str, list[str]] = copy_bank()["hashtags"]
-    pool = list(dict.fromkeys(niche_tags[1:3] + list(bank[ctx.category])))
-    derived_rng(digest, "tags", ctx.category).shuffle(pool)
+    pool = list(_tag_pool(digest, ctx.category, tuple(niche_tags[1:3])))
     # Rotate by the post's date so consecutive posts on a channel (always on different days)
     # draw different tags: the same set only comes back after len(pool) days.
     step = 3 if len(pool) % 3 else 1

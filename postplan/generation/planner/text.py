@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 HOOK_MAX = 100
 CAPTION_MAX = 2200  # Instagram hard limit; TikTok's API title limit counted in UTF-16 units
@@ -49,6 +50,7 @@ def is_valid_hashtag(tag: str) -> bool:
     return bool(_TAG_RE.match(tag)) and len(tag) <= HASHTAG_MAX_LEN
 
 
+@lru_cache(maxsize=2048)
 def to_hashtag(text: str, max_len: int = HASHTAG_MAX_LEN) -> str:
     """CamelCase-join the words of a phrase into a tag ('' if nothing usable is left)."""
     words = _WORD_RE.findall(unicodedata.normalize("NFKC", text))
