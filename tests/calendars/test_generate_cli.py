@@ -14,6 +14,7 @@ from postplan.cli import app as cli_app
 from postplan.config import get_settings
 from postplan.generation.planner import count_slots
 from postplan.generation.schemas import Brief
+from tests.fakes.llm_server import FakeLLMConfig, fake_llm
 from tests.fixtures.apps import build_app, live_server, make_settings
 from tests.fixtures.databases import sqlite_url
 
@@ -78,3 +79,27 @@ def test_generate_streams_from_a_server(tmp_path: Path, brief_file: Path) -> Non
     out = json.loads(result.stdout)
     assert out["done"]["status"] == "completed"
     assert len(out["entries"]) == out["run"]["expectedEntries"] > 0
+
+
+@pytest.mark.live
+def test_generate_ai_mode_and_partial_exit_status(env: str, brief_file: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    with fake_llm(FakeLLMConfig()) as (fake, base_url):
+        monkeypatch.setenv("LLM_BASE_URL", base_url)
+        get_settings.cache_clear()
+        result = CliRunner().invoke(cli_app, ["generate", "--brief", str(brief_file), "--json"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["run"]["mode"] == "ai"
+        assert all(e["hook"].startswith("Fake hook") for e in out["entries"])
+        assert fake.calls == 1
+    with fake_llm(FakeLLMConfig(stall_after=1, stall_seconds=30)) as (_fake, base_url):
+        monkeypatch.setenv("LLM_BASE_URL", base_url)
+        monkeypatch.setenv("AI_TIMEOUT_SECONDS", "1")
+        get_settings.cache_clear()
+        result = CliRunner().invoke(cli_app, ["generate", "--brief", str(brief_file), "--json"])
+    assert result.exit_code == 3, result.output
+    out = json.loads(result.stdout)
+    assert out["done"]["status"] == "partial"
+    assert out["problems"][0]["event"] == "timeout"
+    assert len(out["entries"]) == 1
