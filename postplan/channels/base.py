@@ -257,8 +257,8 @@ class ChannelAdapter(Protocol):
         ...
 
     async def poll(self, creds: Credentials, req: PublishRequest, handle: str) -> AdapterResult:
-        """One status check (no waiting loop). `processing` means ask again later; FAILED on the
-        platform raises PermanentError (or RetryLater for the platform's own transient faults)."""
+        """One status check (no waiting loop). `processing` means ask again later; a publish that
+        ended FAILED on the platform raises PermanentError with the platform's reason."""
         ...
 
     async def reconcile(

@@ -48,7 +48,7 @@ MESSAGES: dict[str, str] = {
     "internal_error": "TikTok had an internal error; retrying later.",
 }
 
-#: fail_reason from status/fetch -> (retryable?, human message).
+#: fail_reason from status/fetch -> (TikTok says a new post may succeed?, human message).
 FAIL_REASONS: dict[str, tuple[bool, str]] = {
     "file_format_check_failed": (False, "TikTok rejected the video format."),
     "duration_check_failed": (False, "The video is too long or too short for this account."),
@@ -125,11 +125,11 @@ def error_for(
 
 
 def fail_reason_error(reason: str, *, handle: str | None) -> ChannelError:
-    """The error for a publish that ended FAILED on TikTok's side."""
-    retryable, message = FAIL_REASONS.get(reason, (False, f"TikTok failed the post ({reason})."))
-    if retryable:
-        return RetryLater(
-            f"tiktok_failed_{reason}", message, retry_after=backoff_delay(2),
-            platform_code=reason, handle=handle,
-        )
-    return PermanentError(f"tiktok_failed_{reason}", message, platform_code=reason, handle=handle)
+    """The error for a publish that ended FAILED on TikTok's side.
+
+    Always PermanentError: this publish_id is over, and polling it again cannot change that.
+    For TikTok's own faults (`internal`) the message says a new post is safe; re-posting is the
+    user's (or the domain's) decision, never a blind retry of the same step."""
+    _, message = FAIL_REASONS.get(reason, (False, f"TikTok failed the post ({reason})."))
+    return PermanentError(f"tiktok_failed_{reason}", message, platform_code=reason,
+                          handle=handle)

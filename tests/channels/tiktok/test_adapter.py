@@ -204,7 +204,7 @@ async def test_platform_429_without_local_ledger(
 @pytest.mark.parametrize(("reason", "error"), [
     ("spam_risk_text", PermanentError),
     ("video_pull_failed", PermanentError),
-    ("internal", RetryLater),
+    ("internal", PermanentError),  # this publish is over; a new post is a new decision
 ])
 async def test_failed_status_raises_with_fail_reason(
     fake_channels: FakeChannelsServer, http: httpx.AsyncClient, reason: str,

@@ -79,7 +79,7 @@ def test_200_without_envelope_is_never_success() -> None:
 
 
 @pytest.mark.parametrize(("reason", "cls"), [
-    ("internal", RetryLater), ("file_format_check_failed", PermanentError),
+    ("internal", PermanentError), ("file_format_check_failed", PermanentError),
     ("auth_removed", PermanentError), ("publish_cancelled", PermanentError),
     ("brand_new_reason", PermanentError),
 ])
