@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import icalendar
-import ics
-import jsonschema
+import ics  # type: ignore[import-untyped]
+import jsonschema  # type: ignore[import-untyped]
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "calendar-export.v1.json"
 

@@ -46,7 +46,8 @@ def post_text(v: dict[str, Any]) -> str:
 
 
 def summary(v: dict[str, Any]) -> str:
-    return {"tiktok": "TikTok", "instagram": "Instagram"}[v["channel"]] + ": " + v["hook"]
+    name = {"tiktok": "TikTok", "instagram": "Instagram"}[v["channel"]]
+    return f"{name}: {v['hook']}"
 
 
 async def _export(client: httpx.AsyncClient, calendar_id: object, fmt: str) -> bytes:

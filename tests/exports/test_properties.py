@@ -17,7 +17,7 @@ from postplan.exports.readers import read_csv, read_json, validate_row
 from postplan.exports.text import FORMULA_TRIGGERS, from_spreadsheet_safe, spreadsheet_safe
 
 # Any text a user can save: every code point but NUL and surrogates.
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+TEXT = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
                max_size=300)
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
