@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
 from postplan.generation.planner.data import best_times
-from postplan.generation.planner.pillars import default_pillars, pillar_weights
+from postplan.generation.planner.observances import solemn_days
+from postplan.generation.planner.pillars import default_pillars, pillar_category, pillar_weights
 from postplan.generation.planner.slots import (
     EARLIEST,
     LATEST,
@@ -249,7 +250,8 @@ def _check_cadence(
 
 
 def _check_pillars(
-    brief: Brief, entries: Sequence[EntryDraft], *, partial: bool, **_: Any
+    brief: Brief, entries: Sequence[EntryDraft], *, zone: zoneinfo.ZoneInfo, partial: bool,
+    **_: Any,
 ) -> Check:
     p = _Problems()
     pillars = default_pillars(brief)
@@ -268,6 +270,12 @@ def _check_pillars(
         for name in pillars:
             if not counts.get(name):
                 p.add(f"pillar {name!r} never appears")
+    first = brief.start_date
+    solemn = solemn_days(brief.country, first, first + dt.timedelta(days=brief.days - 1))
+    for i, e in enumerate(entries):
+        day = _local(e, zone).date() if _aware(e) else None
+        if day in solemn and pillar_category(e.pillar) == "promotion" and len(pillars) > 1:
+            p.add(f"#{i}: promotional post on {day} ({solemn[day]})")
     longest = 0
     if len(pillars) > 1:
         runs: dict[Channel, tuple[str, int]] = {}

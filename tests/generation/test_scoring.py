@@ -17,6 +17,7 @@ from tests.generation.helpers import entries_for, make_brief
 BRIEF = make_brief(days=28, postsPerWeek=4)
 GOOD = entries_for(BRIEF)
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+GOOD_FRIDAY_BRIEF = make_brief(country="DE", startDate="2026-03-30", days=14, postsPerWeek=7)
 CHECKS = ["schema", "channel_format", "captions", "hooks", "hashtags", "cadence",
           "pillar_balance", "format_mix", "hook_uniqueness", "spread", "best_time", "timezone"]
 
@@ -101,6 +102,13 @@ def _same_weekday() -> list[EntryDraft]:
         days=2 - e.scheduled_at.weekday())}) if e.channel == Channel.tiktok else e for e in GOOD]
 
 
+def _promotion_on_good_friday() -> list[EntryDraft]:
+    entries = entries_for(GOOD_FRIDAY_BRIEF)
+    i = next(i for i, e in enumerate(entries) if e.scheduled_at.date() == dt.date(2026, 4, 3))
+    entries[i] = entries[i].model_copy(update={"pillar": "promotion"})
+    return entries
+
+
 def _near_duplicate() -> list[EntryDraft]:
     return _with(1, hook=GOOD[0].hook + " today")
 
@@ -124,6 +132,7 @@ BREAKERS: list[tuple[str, Callable[[], list[EntryDraft]], str]] = [
     ("cadence", lambda: GOOD[: len(GOOD) // 2], "target 4.00"),
     ("pillar_balance", lambda: _all(pillar="education"), "from target"),
     ("pillar_balance", lambda: _with(0, pillar="gossip"), "unknown pillar"),
+    ("pillar_balance", _promotion_on_good_friday, "promotional post on 2026-04-03"),
     ("format_mix", lambda: [e.model_copy(update={"format": EntryFormat.story})
                             if e.channel == Channel.instagram else e for e in GOOD],
      "format mix"),
@@ -145,7 +154,8 @@ BREAKERS: list[tuple[str, Callable[[], list[EntryDraft]], str]] = [
                          ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(BREAKERS)])
 def test_each_check_can_fail(check: str, build: Callable[[], list[EntryDraft]],
                              message: str) -> None:
-    brief = make_brief(startDate="2026-03-23", days=14) if build is _nonexistent_time else BRIEF
+    brief = {_nonexistent_time: make_brief(startDate="2026-03-23", days=14),
+             _promotion_on_good_friday: GOOD_FRIDAY_BRIEF}.get(build, BRIEF)
     score = score_calendar(brief, build())
     assert not score.passed
     result = score.check(check)

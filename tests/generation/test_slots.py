@@ -180,3 +180,13 @@ def test_marketing_days_and_solemn_days() -> None:
     assert {"Thanksgiving Day", "Black Friday", "Cyber Monday"} <= names
     de = make_brief(country="DE", startDate="2026-04-01", days=4, postsPerWeek=7)
     assert all(s.observance != "Good Friday" for s in plan_slots(de))
+
+
+def test_no_promotion_on_solemn_days() -> None:
+    brief = make_brief(country="DE", startDate="2026-03-30", days=14, postsPerWeek=7,
+                       pillars=["offers", "recipes"])
+    on_good_friday = [s for s in plan_slots(brief) if s.scheduled_at.date() == dt.date(2026, 4, 3)]
+    assert len(on_good_friday) == 2
+    assert all(s.pillar == "recipes" for s in on_good_friday)
+    assert all(s.observance != "Good Friday" for s in on_good_friday)
+    assert score_calendar(brief, entries_for(brief)).passed

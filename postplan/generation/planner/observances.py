@@ -81,22 +81,35 @@ def _country_year(country: str, year: int) -> tuple[tuple[dt.date, str], ...]:
     return tuple(out)
 
 
+def _rows(country: str | None, first: dt.date, last: dt.date) -> list[tuple[dt.date, str]]:
+    years: Iterable[int] = range(first.year, last.year + 1)
+    rows: list[tuple[dt.date, str]] = []
+    for year in years:
+        if country is not None and supported_country(country):
+            rows.extend(_country_year(country, year))
+        rows.extend(_marketing_year(year, country))
+    # "(observed)" rows are days off moved off a weekend, not a moment to post about.
+    return [(d, n) for d, n in rows if first <= d <= last and "(observed)" not in n]
+
+
 def observances_between(
     country: str | None, first: dt.date, last: dt.date
 ) -> dict[dt.date, tuple[str, ...]]:
     """Non-solemn observances per local date in [first, last]: country holidays first, then
     marketing days, de-duplicated by name."""
-    years: Iterable[int] = range(first.year, last.year + 1)
     found: dict[dt.date, list[str]] = {}
-    for year in years:
-        rows: list[tuple[dt.date, str]] = []
-        if country is not None and supported_country(country):
-            rows.extend(_country_year(country, year))
-        rows.extend(_marketing_year(year, country))
-        for day, name in rows:
-            # "(observed)" rows are days off moved off a weekend, not a moment to post about.
-            if first <= day <= last and not is_solemn(name) and "(observed)" not in name:
-                names = found.setdefault(day, [])
-                if all(name.casefold() != n.casefold() for n in names):
-                    names.append(name)
+    for day, name in _rows(country, first, last):
+        if not is_solemn(name):
+            names = found.setdefault(day, [])
+            if all(name.casefold() != n.casefold() for n in names):
+                names.append(name)
     return {day: tuple(names) for day, names in sorted(found.items())}
+
+
+def solemn_days(country: str | None, first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """Local dates in [first, last] that carry a solemn observance (no promotional posts)."""
+    out: dict[dt.date, str] = {}
+    for day, name in _rows(country, first, last):
+        if is_solemn(name):
+            out.setdefault(day, name)
+    return out

@@ -11,8 +11,16 @@ from itertools import groupby
 
 from postplan.core.vocab import Channel, EntryFormat
 from postplan.generation.planner.data import ChannelTable, Window, best_times
-from postplan.generation.planner.observances import LEAD_DAYS, observances_between
-from postplan.generation.planner.pillars import default_pillars, pillar_weights
+from postplan.generation.planner.observances import (
+    LEAD_DAYS,
+    observances_between,
+    solemn_days,
+)
+from postplan.generation.planner.pillars import (
+    default_pillars,
+    pillar_category,
+    pillar_weights,
+)
 from postplan.generation.planner.seeding import brief_digest, canonical_brief_json, derived_rng
 from postplan.generation.schemas import Brief
 
@@ -186,6 +194,9 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
     per_channel: dict[Channel, dict[str, int]] = {}
     history: dict[Channel, list[str]] = {}
     out: list[Slot] = []
+    dates = window_dates(brief)
+    solemn = solemn_days(brief.country, dates[0], dates[-1])
+    promotional = {p for p in pillars if pillar_category(p) == "promotion"}
     for n, slot in enumerate(slots):
         counts = per_channel.setdefault(slot.channel, dict.fromkeys(pillars, 0))
         seen = history.setdefault(slot.channel, [])
@@ -194,6 +205,9 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
             p for p in pillars
             if len(pillars) == 1 or not (len(seen) >= 2 and seen[-1] == seen[-2] == p)
         ]
+        if slot.scheduled_at.date() in solemn:
+            # No sales pitch on Good Friday, a memorial day and the like (when there is a choice).
+            candidates = [p for p in candidates if p not in promotional] or candidates
         # Largest shortfall across the calendar, then on this channel, then a seeded order.
         choice = max(
             candidates,
