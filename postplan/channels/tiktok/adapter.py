@@ -160,9 +160,9 @@ class TikTokAdapter:
         self, creds: Credentials, req: PublishRequest, on_handle: HandleCallback | None
     ) -> AdapterResult:
         async with open_source(self.client.http, req.media[0].url,
-                               self.client.upload_timeout) as source:
+                               self.client.upload_timeout) as media:
             try:
-                plan = plan_chunks(source.size, self.chunk_rules)
+                plan = plan_chunks(media.size, self.chunk_rules)
             except ValueError as exc:
                 raise PermanentError("tiktok_video_size_invalid", str(exc)) from None
             name, body = init_request(req, plan)
@@ -175,7 +175,7 @@ class TikTokAdapter:
                                      "TikTok's init returned no upload_url.")
             if on_handle is not None:
                 await on_handle(publish_id)
-            await self._upload(publish_id, upload_url, source, plan)
+            await self._upload(publish_id, upload_url, media, plan)
         log.info("channels.tiktok.uploaded", publish_id=publish_id,
                  chunks=plan.total_chunk_count, bytes=plan.video_size)
         return AdapterResult(
@@ -185,19 +185,19 @@ class TikTokAdapter:
         )
 
     async def _upload(
-        self, publish_id: str, upload_url: str, source: MediaSource, plan: ChunkPlan
+        self, publish_id: str, upload_url: str, media: MediaSource, plan: ChunkPlan
     ) -> None:
         chunks = plan.chunks()
         for chunk in chunks:
             final = chunk.index == len(chunks) - 1
-            data = await source.read(chunk.size)
+            data = await media.read(chunk.size)
             attempt = 0
             while True:
                 attempt += 1
                 try:
                     response = await self.client.put_chunk(
                         upload_url, data, chunk.content_range(plan.video_size),
-                        source.content_type, final=final, handle=publish_id,
+                        media.content_type, final=final, handle=publish_id,
                     )
                 except RetryLater as exc:
                     if attempt > self.config.chunk_retries:
