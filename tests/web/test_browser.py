@@ -215,7 +215,8 @@ def test_generate_edit_export_publish(
         assert dialog.is_visible()
         page.keyboard.press("Escape")
         assert not dialog.is_visible()
-        assert page.evaluate("document.activeElement.dataset.entryId") == second_id
+        page.wait_for_function(
+            f"() => document.activeElement?.dataset.entryId === '{second_id}'", timeout=5_000)
 
         # A stale version: someone else saved first → the conflict is shown and resolvable.
         other = {e["id"]: e for e in entries_of(server, calendar_id, user)}[second_id]
