@@ -316,3 +316,12 @@ async def test_timeout_on_irreversible_call_is_outcome_unknown(
 async def test_credentials_never_show_the_token(setup: Setup) -> None:
     assert setup.token not in repr(setup.creds)
     assert setup.token not in str(setup.creds)
+
+
+def test_every_registered_channel_and_format_has_a_case() -> None:
+    from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
+
+    covered = {(c.channel, c.fmt) for c in CASES}
+    for channel in Channel:
+        for fmt in FORMATS_BY_CHANNEL[channel]:
+            assert (channel.value, fmt.value) in covered, (channel, fmt)
