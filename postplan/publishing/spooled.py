@@ -49,6 +49,7 @@ from postplan.core.spool import (
     running_drainer,
 )
 from postplan.publishing import idempotency, service
+from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.errors import IdempotencyKeyInProgress
 from postplan.publishing.schemas import PublishBody, Summary
 from postplan.publishing.tables import intents
@@ -198,6 +199,7 @@ class PublishSink:
                 return
             try:
                 async with maker() as session:
+                    await begin_immediate(session)  # SQLite: take the write lock first
                     outcome = await service.publish_calendar(
                         session, settings=settings, flags=flags,
                         gateway=state.channel_gateway, user_id=user_id,
