@@ -6,6 +6,7 @@ through `postplan.calendars.importing`.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import secrets
@@ -70,20 +71,32 @@ async def feed_owner(session: AsyncSession, token: str) -> tuple[str, uuid.UUID]
     return calendar.user_id, calendar.id
 
 
-def _decode(body: bytes) -> str:
+def _decode(body: bytes, charset: str) -> str:
     try:
-        return body.decode("utf-8")
+        codecs.lookup(charset)
+    except LookupError as exc:
+        raise Unprocessable(f"unknown charset {charset!r}", code="invalid_encoding") from exc
+    try:
+        return body.decode(charset)
     except UnicodeDecodeError as exc:
-        raise Unprocessable("the file must be UTF-8 text", code="invalid_encoding") from exc
+        raise Unprocessable(f"the file is not valid {charset} text (send UTF-8, or name the "
+                            "charset in Content-Type)", code="invalid_encoding") from exc
 
 
 def parse_file(body: bytes, content_type: str) -> ParsedFile:
-    """Read a JSON export (`application/json`) or a CSV (`text/csv`)."""
-    kind = content_type.split(";")[0].strip().lower()
+    """Read a JSON export (`application/json`) or a CSV (`text/csv`; a `charset` parameter,
+    e.g. windows-1252 from an old spreadsheet, is honoured; UTF-8 otherwise)."""
+    kind, _, params = content_type.partition(";")
+    kind = kind.strip().lower()
+    charset = "utf-8"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"')
     if kind in ("application/json", ""):
-        return read_json(_decode(body))
+        return read_json(_decode(body, charset))
     if kind in ("text/csv", "application/csv", "text/plain"):
-        return read_csv(_decode(body))
+        return read_csv(_decode(body, charset))
     raise UnsupportedMediaType("send a JSON export as application/json or a CSV as text/csv")
 
 

@@ -206,3 +206,19 @@ async def test_bulk_csv_import_is_idempotent(live_client: httpx.AsyncClient,
     dst = validate_json_export(await _export(live_client, target.calendar_id, "json"))
     assert [e["scheduledAt"] for e in dst["entries"]] == [e["scheduledAt"] for e in src["entries"]]
     assert [e["channel"] for e in dst["entries"]] == [e["channel"] for e in src["entries"]]
+
+
+async def test_csv_in_a_legacy_charset_is_read_when_named(live_client: httpx.AsyncClient,
+                                                          db_url: str) -> None:
+    seeded = await seed_calendar(db_url, entries=0)
+    text = "channel,format,scheduledAt,caption\r\ntiktok,video,2026-12-01T10:00:00Z,Café €5\r\n"
+    params = {"calendarId": str(seeded.calendar_id)}
+    refused = await live_client.post("/v1/calendars/import", content=text.encode("cp1252"),
+                                     headers=CSV, params=params)
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid_encoding"
+    read = await live_client.post("/v1/calendars/import", content=text.encode("cp1252"),
+                                  headers={"content-type": "text/csv; charset=windows-1252"},
+                                  params=params)
+    assert read.status_code == 200, read.text
+    doc = validate_json_export(await _export(live_client, seeded.calendar_id, "json"))
+    assert doc["entries"][0]["caption"] == "Café €5"
