@@ -190,3 +190,21 @@ def test_no_promotion_on_solemn_days() -> None:
     assert all(s.pillar == "recipes" for s in on_good_friday)
     assert all(s.observance != "Good Friday" for s in on_good_friday)
     assert score_calendar(brief, entries_for(brief)).passed
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "days", "ppw", "country"),
+    [
+        ("Antarctica/Macquarie", "2027-03-02", 47, 2, "DE"),
+        ("Asia/Ust-Nera", "2064-03-25", 32, None, "IN"),
+        ("Europe/Athens", "2081-10-08", 71, None, "FR"),
+    ],
+)
+def test_solemn_day_and_pillar_runs_both_hold(zone: str, start: str, days: int,
+                                              ppw: int | None, country: str) -> None:
+    # Two pillars, one promotional: the day before a solemn day must not leave only a third
+    # same-pillar post as the non-promotional choice.
+    brief = make_brief(timezone=zone, startDate=start, days=days, postsPerWeek=ppw,
+                       country=country, pillars=["offers", "recipes"])
+    score = score_calendar(brief, entries_for(brief))
+    assert score.passed, {n: score.check(n).details for n in score.failed}

@@ -197,6 +197,13 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
     dates = window_dates(brief)
     solemn = solemn_days(brief.country, dates[0], dates[-1])
     promotional = {p for p in pillars if pillar_category(p) == "promotion"}
+    calm = [p for p in pillars if p not in promotional]
+    # Whether the channel's next slot falls on a solemn day (it must not be promotional).
+    next_solemn: list[bool] = [False] * len(slots)
+    upcoming: dict[Channel, bool] = {}
+    for i in range(len(slots) - 1, -1, -1):
+        next_solemn[i] = upcoming.get(slots[i].channel, False)
+        upcoming[slots[i].channel] = slots[i].scheduled_at.date() in solemn
     for n, slot in enumerate(slots):
         counts = per_channel.setdefault(slot.channel, dict.fromkeys(pillars, 0))
         seen = history.setdefault(slot.channel, [])
@@ -208,6 +215,10 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
         if slot.scheduled_at.date() in solemn:
             # No sales pitch on Good Friday, a memorial day and the like (when there is a choice).
             candidates = [p for p in candidates if p not in promotional] or candidates
+        elif next_solemn[n] and len(calm) == 1 and seen and seen[-1] == calm[0]:
+            # Keep the only non-promotional pillar free for tomorrow's solemn slot without
+            # making it three in a row.
+            candidates = [p for p in candidates if p != calm[0]] or candidates
         # Largest shortfall across the calendar, then on this channel, then a seeded order.
         choice = max(
             candidates,
