@@ -99,3 +99,9 @@ def test_different_seed_changes_copy_not_slots() -> None:
     b = plan_entries(make_brief(seed="b"))
     assert [e.hook for e in a] != [e.hook for e in b]
     assert len(a) == len(b)
+
+
+def test_non_english_brief_says_so_in_asset_notes() -> None:
+    entries = plan_entries(make_brief(language="de", days=7))
+    assert all("Translate on-screen text and caption to de." in e.asset_notes for e in entries)
+    assert not any("Translate" in e.asset_notes for e in plan_entries(make_brief(days=7)))

@@ -33,12 +33,16 @@ class Window:
 
 @dataclass(frozen=True)
 class DayPlan:
+    """One weekday of a channel: how much it is preferred, and its windows."""
+
     weight: int
     windows: tuple[Window, ...]
 
 
 @dataclass(frozen=True)
 class ChannelTable:
+    """A channel's default cadence, target format mix and weekday plans."""
+
     default_posts_per_week: int
     format_mix: tuple[tuple[EntryFormat, int], ...]
     days: tuple[DayPlan, ...]  # indexed by date.weekday()
@@ -46,6 +50,8 @@ class ChannelTable:
 
 @dataclass(frozen=True)
 class BestTimes:
+    """The whole best-time table with its data version."""
+
     version: str
     channels: dict[Channel, ChannelTable]
 
