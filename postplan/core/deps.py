@@ -21,4 +21,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit before the response is sent, so a 2xx means the write is durable and a
+# client reading right after its own write sees it (the default scope commits after sending).
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
