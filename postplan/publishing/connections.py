@@ -205,14 +205,19 @@ class CredentialStore:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def get(self, user_id: str, channel: str, oauth: OAuthClient | None,
-                  *, force_refresh: bool = False) -> CredentialResult:
-        """Credentials for (user, channel); refreshed when within REFRESH_MARGIN of expiry."""
+                  *, force_refresh: bool = False,
+                  conn: AsyncConnection | None = None) -> CredentialResult:
+        """Credentials for (user, channel); refreshed when within REFRESH_MARGIN of expiry.
+        `conn` reuses a connection the caller already holds (one checkout per job)."""
         if self.settings.token_encryption_key is None:
             return CredentialResult(None, {"code": "channel_config_missing",
                                            "message": "TOKEN_ENCRYPTION_KEY is not set"})
         cipher = cipher_for(self.settings)
-        async with self.engine.connect() as conn:
+        if conn is not None:
             row = await _load(conn, user_id, channel)
+        else:
+            async with self.engine.connect() as own:
+                row = await _load(own, user_id, channel)
         if row is None:
             return CredentialResult(None, {"code": "channel_auth_missing",
                                            "message": f"no {channel} connection"})

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from postplan.calendars import service as calendars
 from postplan.channels.base import (
@@ -37,6 +37,7 @@ from postplan.core.flags import Flag
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS, PUBLISH_RESULTS
 from postplan.core.vocab import IntentStatus
+from postplan.models import CalendarEntry
 from postplan.publishing.claims import (
     Claimed,
     StaleClaim,
@@ -82,6 +83,8 @@ class Job:
         self.refreshed = False
         self.creds: Credentials | None = None
         self._auth_error: dict[str, Any] | None = None
+        self._polls: int = int(claimed.row.polls or 0)
+        self._inline_left: float = worker.config.inline_poll_budget
         self.adapter: ChannelAdapter = worker.gateway.adapter(self.row.channel)
         self.req = PublishRequest.model_validate(self.row.request)
 
@@ -161,7 +164,8 @@ class Job:
                  attempt=self.row.attempts)
         raise _Stop
 
-    async def _credentials(self, force: bool = False) -> Credentials | None:
+    async def _credentials(self, force: bool = False,
+                           conn: AsyncConnection | None = None) -> Credentials | None:
         oauth: OAuthClient | None = None
         if self.w.settings.adapter_configured(self.row.channel):
             try:
@@ -170,7 +174,7 @@ class Job:
                 oauth = None
         started = self.now()
         result = await self.w.credentials.get(self.row.user_id, self.row.channel, oauth,
-                                              force_refresh=force)
+                                              force_refresh=force, conn=conn)
         if force or result.error:
             self._log("credentials", "ok" if result.creds else
                       ("retry" if result.transient else "auth_failed"), started,
@@ -219,10 +223,14 @@ class Job:
             await self._finish(Event.permanent_failure, "failed",
                                error=row.error or {"code": "retries_exhausted",
                                                    "message": "gave up after retries"})
-        if await self._credentials() is None:
+        # One checkout for both reads: the connection, and the entry as saved now.
+        async with self.w.engine.connect() as conn:
+            creds = await self._credentials(conn=conn)
+            entry = await self._read_entry(conn) if creds is not None else None
+        if creds is None:
             await self._no_credentials()
         assert self.creds is not None
-        await self._latest_entry()
+        await self._latest_entry(entry)
         async with self.w.limiter.account(row.channel, self.creds.account_id):
             wait = self.w.limiter.reserve(row.channel, self.creds.account_id)
             if wait > 0:
@@ -233,23 +241,26 @@ class Job:
             await self._before_send()
             await self._send()
 
-    async def _latest_entry(self) -> None:
-        """Publish what the user sees now: an entry edited since it was queued is re-read,
-        re-validated and re-scheduled; a deleted one cancels its intent."""
+    async def _read_entry(self, conn: AsyncConnection) -> CalendarEntry | None:
         row = self.row
-        async with AsyncSession(self.w.engine) as session:
+        async with AsyncSession(bind=conn) as session:
             try:
                 found, _ = await calendars.list_entries(session, row.user_id, row.calendar_id,
                                                         entry_ids=[row.entry_id])
             except NotFound:
-                found = []
-        if not found:
+                return None
+        return found[0] if found else None
+
+    async def _latest_entry(self, entry: CalendarEntry | None) -> None:
+        """Publish what the user sees now: an entry edited since it was queued is re-read,
+        re-validated and re-scheduled; a deleted one cancels its intent."""
+        row = self.row
+        if entry is None:
             await self._move(Event.cancel, release=True,
                              error={"code": "entry_deleted",
                                     "message": "the entry was deleted before it was published"})
             log.info("publish.cancelled_entry_deleted")
             raise _Stop
-        entry = found[0]
         if entry.version == row.entry_version:
             return
         now = self.now()
@@ -289,10 +300,8 @@ class Job:
             if self.handle is None:
                 handle = await self._call("prepare", lambda c: self.adapter.prepare(c, self.req))
                 if handle:
+                    # Committed together with `submitting`, before the irreversible call.
                     self.handle = handle
-                    await update_claimed(self.w.engine, self.row.id, self.token, self.status,
-                                         platform_handle=handle, log_rows=self._flush(),
-                                         updated_at=self.now())
         except AuthError as exc:
             await self._finish(Event.auth_failed, "needs_reauth", error=exc.as_error())
         except PermanentError as exc:
@@ -306,7 +315,7 @@ class Job:
     async def _send(self) -> None:
         now = self.now()
         # Committed before the call: a crash from here on can only end in reconcile.
-        await self._move(Event.submit, submitted_at=now, polls=0,
+        await self._move(Event.submit, submitted_at=now, polls=0, platform_handle=self.handle,
                          lease_expires_at=now + self.cfg.lease)
         heartbeat = asyncio.create_task(self._heartbeat())
         started = self.now()
@@ -376,14 +385,25 @@ class Job:
                                platform_post_id=result.platform_post_id, error=None)
         if result.state == "processing":
             PUBLISH_ATTEMPTS.labels(channel=self.row.channel, outcome="queued").inc()
-            polls = (self.row.polls or 0) + 1 if step == "poll" else 0
+            self._polls = self._polls + 1 if step == "poll" else 0
             submitted = self.row.submitted_at or self.now()
             if step == "poll" and self.now() - submitted > self.cfg.poll_deadline:
                 await self._to_human("the platform is still processing after "
                                      f"{self.cfg.poll_deadline}; check the account")
-            delay = self.cfg.poll_delays[min(polls, len(self.cfg.poll_delays) - 1)]
-            await self._move(Event.accepted, release=True, platform_handle=handle, polls=polls,
-                             run_after=self.now() + timedelta(seconds=delay))
+            delay = self.cfg.poll_delays[min(self._polls, len(self.cfg.poll_delays) - 1)]
+            if self.creds is not None and step in ("publish", "poll") \
+                    and delay <= self._inline_left:
+                # Keep the claim and ask again shortly: cheaper than release and re-claim.
+                self._inline_left -= delay
+                if self.status != S.processing:
+                    await self._move(Event.accepted, platform_handle=handle, polls=self._polls,
+                                     lease_expires_at=self.now() + self.cfg.lease)
+                self.handle = handle
+                await asyncio.sleep(delay)
+                await self._poll_once()
+                return
+            await self._move(Event.accepted, release=True, platform_handle=handle,
+                             polls=self._polls, run_after=self.now() + timedelta(seconds=delay))
             raise _Stop
         # not_published: only reconcile says this; publish/poll never should.
         await self._move(Event.outcome_unknown, release=True, platform_handle=handle,
@@ -400,7 +420,11 @@ class Job:
                              run_after=self.now() + timedelta(
                                  seconds=self.cfg.reconcile_delays[0]))
             raise _Stop
+        await self._poll_once()
+
+    async def _poll_once(self) -> None:
         handle = self.handle
+        assert handle is not None
         try:
             result = await self._call("poll", lambda c: self.adapter.poll(c, self.req, handle))
         except PermanentError as exc:

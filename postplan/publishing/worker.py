@@ -44,6 +44,8 @@ class WorkerConfig:
     retry_cap: float = 900.0
     poll_delays: tuple[float, ...] = (3.0, 5.0, 10.0, 15.0, 30.0, 60.0)
     poll_deadline: timedelta = timedelta(hours=24)
+    #: Seconds a job may keep its claim to poll again itself before handing the intent back.
+    inline_poll_budget: float = 10.0
     reconcile_delays: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 1800.0)
     flag_off_delay: float = 30.0
     rate_limits: dict[str, tuple[int, float]] | None = None

@@ -68,7 +68,7 @@ def make_worker(engine: AsyncEngine, settings: Settings, gateway: ChannelGateway
                 clock: Clock | None = None, **config: Any) -> Worker:
     defaults: dict[str, Any] = {
         "retry_base": 1.0, "poll_delays": (1.0,), "reconcile_delays": (1.0, 2.0, 3.0),
-        "rate_limits": {}, "idle_sleep": 0.02,
+        "rate_limits": {}, "idle_sleep": 0.02, "inline_poll_budget": 0.0,
     }
     defaults.update(config)
     return Worker(engine, settings, FlagService(settings), gateway,

@@ -76,7 +76,8 @@ async def test_publish_through_uvicorn_posts_exactly_once_with_partial_success(
             summary = resp.json()["summary"]
             assert summary["queued"] == 3 and summary["failed"] == 1
             clock = None
-            worker = make_worker(engine, settings, gateway, poll_delays=(0.05,))
+            worker = make_worker(engine, settings, gateway, poll_delays=(0.05,),
+                                 inline_poll_budget=5.0)
             for _ in range(100):
                 await run_until_idle(worker, clock, rounds=5)
                 if set(await statuses(engine)) <= {"published", "failed"}:

@@ -1,0 +1,413 @@
+"""Publishing speed.
+
+* Dry run: 1,000 entries × 2 channels (2,000 intents) validated with the real adapters and
+  recorded, through the HTTP endpoint (in-process ASGI), on Postgres (target ≥ 2,000 intents/s)
+  and on SQLite. Baseline: a bare bulk INSERT of the same 2,000 rows in the same database.
+* Live: 1,000 intents for 500 users (one TikTok and one Instagram account each) published by
+  two `postplan worker` processes against the fake platform with 50 ms added to every request
+  (target ≥ 100 posts/s). Per-token limits are kept (the adapters' ledgers and the worker's
+  pacing); the fake's ledger must show posts == published intents and no duplicate.
+
+    .venv/bin/python -m bench.bench_publish [--quick]      # prints the figures
+    .venv/bin/python -m bench.run --only publish            # through the shared runner
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.helpers import row
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+KEY = "bench-token-key"
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _pg_url(name: str) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+class Database:
+    """A fresh, migrated database (Postgres or a temporary SQLite file), removed on exit."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = f"bench_publish_{uuid.uuid4().hex[:8]}"
+        self.tmp: str | None = None
+        self.url = ""
+
+    def __enter__(self) -> Database:
+        from postplan.core.migrate import upgrade
+
+        if self.kind == "postgres":
+            asyncio.run(_pg_admin(f'CREATE DATABASE "{self.name}"'))
+            self.url = _pg_url(self.name)
+        else:
+            self.tmp = tempfile.mkdtemp(prefix="bench-publish-")
+            self.url = f"sqlite+aiosqlite:///{self.tmp}/bench.db"
+        upgrade(self.url)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.kind == "postgres":
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        elif self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _settings(url: str, **extra: Any) -> Any:
+    from postplan.config import Settings
+
+    values: dict[str, Any] = {"DATABASE_URL": url, "WORKER_ENABLED": False,
+                              "TOKEN_ENCRYPTION_KEY": KEY, "LOG_LEVEL": "WARNING"}
+    values.update(extra)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def _seed(engine: Any, users: list[str], per_channel: int) -> dict[str, uuid.UUID]:
+    """One calendar per user with `per_channel` TikTok videos and Instagram reels."""
+    from sqlalchemy import insert
+
+    from postplan.models import Calendar, CalendarEntry
+
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    cals: dict[str, uuid.UUID] = {}
+    cal_rows: list[dict[str, Any]] = []
+    entry_rows: list[dict[str, Any]] = []
+    now = dt.datetime.now(dt.UTC)
+    for user in users:
+        cal_id = uuid.uuid4()
+        cals[user] = cal_id
+        cal_rows.append({"id": cal_id, "user_id": user, "name": "Bench", "brief": {},
+                         "timezone": "UTC", "created_at": now, "updated_at": now})
+        for i in range(per_channel * 2):
+            tiktok = i % 2 == 0
+            entry_rows.append({
+                "id": uuid.uuid4(), "calendar_id": cal_id, "user_id": user, "seq": i,
+                "channel": "tiktok" if tiktok else "instagram",
+                "format": "video" if tiktok else "reel",
+                "scheduled_at": start + dt.timedelta(days=i // 2, minutes=i),
+                "timezone": "UTC", "pillar": "tips", "hook": "Hook",
+                "caption": f"{user} post {i}: the morning ritual, step by step",
+                "hashtags": ["coffee", "morning"], "call_to_action": "", "asset_notes": "",
+                "media": [{"url": f"https://cdn.example.test/{user}/{i}.mp4", "type": "video"}],
+                "version": 1, "edited": False, "created_at": now, "updated_at": now,
+            })
+    async with engine.begin() as conn:
+        await conn.execute(insert(Calendar), cal_rows)
+        for i in range(0, len(entry_rows), 2000):
+            await conn.execute(insert(CalendarEntry), entry_rows[i:i + 2000])
+    return cals
+
+
+# -- dry run --------------------------------------------------------------------------------------
+
+def _dry_run(kind: str, per_channel: int, repeats: int) -> tuple[float, float, int]:
+    with Database(kind) as db:
+        return asyncio.run(_dry_run_in(db.url, per_channel, repeats))
+
+
+async def _dry_run_in(url: str, per_channel: int, repeats: int) -> tuple[float, float, int]:
+    import httpx
+
+    from postplan.app import create_app
+    from postplan.core.db import create_engine
+    from postplan.publishing.tables import intents
+
+    if True:
+        settings = _settings(url, PUBLISH_SERVICE_ENABLED=False)
+        engine = create_engine(url)
+        cals = await _seed(engine, ["bench-user"], per_channel)
+        cal = cals["bench-user"]
+        app = create_app(settings, migrate=False, run_worker=False)
+        best = float("inf")
+        total = 0
+        levels = ["SELF_ONLY", "MUTUAL_FOLLOW_FRIENDS", "PUBLIC_TO_EVERYONE",
+                  "FOLLOWER_OF_CREATOR"]
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+                                         timeout=120) as client:
+                for r in range(repeats):
+                    started = time.perf_counter()
+                    resp = await client.post(f"/v1/calendars/{cal}/publish", json={
+                        "dryRun": True, "privacyLevel": levels[r % len(levels)]},
+                        headers={"X-User-Id": "bench-user"})
+                    elapsed = time.perf_counter() - started
+                    assert resp.status_code in (200, 207), resp.text[:300]
+                    total = resp.json()["summary"]["total"]
+                    best = min(best, elapsed)
+        # Baseline: the same number of rows in one bare executemany INSERT.
+        sample = [{
+            "id": uuid.uuid4(), "calendar_id": cal, "run_id": None, "entry_id": uuid.uuid4(),
+            "user_id": "baseline", "channel": "tiktok", "status": "dry_run", "error": None,
+            "payload": {"channel": "tiktok", "requests": [{"method": "POST", "body": {
+                "post_info": {"title": "x" * 60, "privacy_level": "SELF_ONLY"}}}]},
+            "dry_run": True, "when": "scheduled", "entry_version": 1, "run_after": None,
+            "attempts": 0, "created_at": dt.datetime.now(dt.UTC),
+            "updated_at": dt.datetime.now(dt.UTC), "polls": 0,
+            "request": {"caption": "x" * 60}, "account_id": None,
+        } for _ in range(total)]
+        base_best = float("inf")
+        for _ in range(repeats):
+            for s in sample:
+                s["id"] = uuid.uuid4()
+            started = time.perf_counter()
+            async with engine.begin() as conn:
+                await conn.execute(intents.insert(), sample)
+            base_best = min(base_best, time.perf_counter() - started)
+        await engine.dispose()
+    return total / best, total / base_best, total
+
+
+# -- live -----------------------------------------------------------------------------------------
+
+async def _queue_live(url: str, fake: Any, users: list[str]) -> int:
+    from postplan.core.crypto import TokenCipher
+    from postplan.core.db import create_engine, create_sessionmaker
+    from postplan.core.flags import FlagService
+    from postplan.publishing import connections, service
+    from postplan.publishing.gateway import RegistryGateway
+    from postplan.publishing.schemas import PublishBody
+    from tests.publishing.fake_gateway import fake_env
+
+    settings = _settings(url, PUBLISH_SERVICE_ENABLED=True, **fake_env(fake.url))
+    cipher = TokenCipher(settings.token_encryption_key.get_secret_value())
+    engine = create_engine(url)
+    cals = await _seed(engine, users, 1)
+    maker = create_sessionmaker(engine)
+    flags = FlagService(settings)
+    queued = 0
+    gateway = RegistryGateway(settings)
+    try:
+        async with maker() as session:
+            for user in users:
+                for channel in ("tiktok", "instagram"):
+                    acct = fake.control.add_account(channel)
+                    await connections.save_tokens(
+                        session, cipher, user, channel, access_token=acct.token,
+                        refresh_token=None, account_id=acct.account_id,
+                        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2))
+            await session.commit()
+        for user in users:
+            async with maker() as session:
+                outcome = await service.publish_calendar(
+                    session, settings=settings, flags=flags, gateway=gateway, user_id=user,
+                    calendar_id=cals[user], body=PublishBody(dry_run=False, when="now"),
+                    request_id=None, now=dt.datetime.now(dt.UTC))
+                await session.commit()
+                queued += outcome.body.summary.queued
+    finally:
+        await gateway.aclose()
+        await engine.dispose()
+    return queued
+
+
+async def _count(url: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from postplan.core.db import create_engine
+    from postplan.publishing.tables import intents
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(
+                select(intents.c.status, func.count()).where(intents.c.dry_run.is_(False))
+                .group_by(intents.c.status))).all()
+        return {r[0]: int(r[1]) for r in rows}
+    finally:
+        await engine.dispose()
+
+
+async def _retries(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from postplan.core.db import create_engine
+    from postplan.publishing.tables import attempts
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(
+                select(func.count()).select_from(attempts)
+                .where(attempts.c.outcome.in_(["retry", "RetryLater"])))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+def _live_in_memory(users: int, workers: int, concurrency: int) -> dict[str, float]:
+    """Workers in this process against the fake served through httpx's ASGI transport: the
+    same routes, envelopes, rate limits and 50 ms latency, without loopback sockets (the fake's
+    uvicorn thread is the bottleneck over TCP on a busy 2-core box)."""
+    from tests.fakes.channels_server import (
+        IN_MEMORY_BASE,
+        FakeChannelsConfig,
+        in_memory_channels,
+    )
+
+    names = [f"bench-{i}" for i in range(users)]
+    transport, control = in_memory_channels(FakeChannelsConfig(latency=0.05,
+                                                               ig_processing_polls=0))
+
+    class _Fake:
+        url = IN_MEMORY_BASE
+
+        def __init__(self) -> None:
+            self.control = control
+
+    fake = _Fake()
+    with Database("postgres") as db:
+        queued = asyncio.run(_queue_live(db.url, fake, names))
+        return asyncio.run(_run_in_memory(db.url, transport, control, queued, workers,
+                                          concurrency))
+
+
+async def _run_in_memory(url: str, transport: Any, control: Any, queued: int, workers: int,
+                         concurrency: int) -> dict[str, float]:
+    import httpx
+
+    from postplan.core.db import create_engine
+    from postplan.core.flags import FlagService
+    from postplan.publishing.worker import Worker, WorkerConfig
+    from tests.fakes.channels_server import IN_MEMORY_BASE
+    from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
+
+    settings = _settings(url, PUBLISH_SERVICE_ENABLED=True, **fake_env(IN_MEMORY_BASE))
+    engines = [create_engine(url, pool_size=20) for _ in range(workers)]
+    async with httpx.AsyncClient(transport=transport, base_url=IN_MEMORY_BASE) as http:
+        gateway = FakePlatformGateway(http, IN_MEMORY_BASE)
+        ws = [Worker(e, settings, FlagService(settings), gateway,
+                     config=WorkerConfig(concurrency=concurrency, poll_delays=(0.05,),
+                                         idle_sleep=0.02)) for e in engines]
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        tasks = [asyncio.create_task(w.run(stop)) for w in ws]
+        counts: dict[str, int] = {}
+        while time.perf_counter() - started < 300:
+            await asyncio.sleep(0.25)
+            counts = await _count(url)
+            if sum(n for st, n in counts.items() if st in (
+                    "published", "failed", "unknown", "needs_reauth")) >= queued:
+                break
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await asyncio.gather(*tasks)
+    for e in engines:
+        await e.dispose()
+    published = counts.get("published", 0)
+    posts = len(control.live_posts())
+    return {"queued": queued, "published": published, "seconds": elapsed, "posts": posts,
+            "duplicates": len(control.duplicates()), "retries": await _retries(url),
+            "per_s": published / elapsed if elapsed else 0.0}
+
+
+def _live(users: int, workers: int, concurrency: int) -> dict[str, float]:
+    from tests.fakes.channels_server import FakeChannelsConfig, start_fake_channels
+    from tests.publishing.fake_gateway import fake_env
+
+    names = [f"bench-{i}" for i in range(users)]
+    with Database("postgres") as db, start_fake_channels(
+            FakeChannelsConfig(latency=0.05, ig_processing_polls=0)) as fake:
+        queued = asyncio.run(_queue_live(db.url, fake, names))
+        env = dict(os.environ)
+        env.update(fake_env(fake.url))
+        env.update({"DATABASE_URL": db.url, "PUBLISH_SERVICE_ENABLED": "true",
+                    "WORKER_POLL_SECONDS": "0.02",
+                    "LOG_LEVEL": "WARNING", "DATABASE_POOL_SIZE": "20"})
+        exe = str(Path(sys.executable).parent / "postplan")
+        started = time.perf_counter()
+        procs = [subprocess.Popen(
+            [exe, "worker", "--concurrency", str(concurrency), "--poll-seconds", "0.05"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(workers)]
+        try:
+            deadline = time.monotonic() + 300
+            counts: dict[str, int] = {}
+            while time.monotonic() < deadline:
+                counts = asyncio.run(_count(db.url))
+                done = sum(n for s, n in counts.items() if s in ("published", "failed",
+                                                                  "unknown", "needs_reauth"))
+                if done >= queued:
+                    break
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - started
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        published = counts.get("published", 0)
+        posts = len(fake.control.live_posts())
+        return {"queued": queued, "published": published, "seconds": elapsed,
+                "posts": posts, "duplicates": len(fake.control.duplicates()),
+                "retries": asyncio.run(_retries(db.url)),
+                "per_s": published / elapsed if elapsed else 0.0}
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    """The shared bench protocol (bench/README.md)."""
+    sys.path.insert(0, str(ROOT))
+    from postplan.core.logging import configure_logging
+
+    configure_logging("WARNING")  # JSON to stderr; the runner owns stdout
+    per_channel = 200 if quick else 1000
+    repeats = 2 if quick else 3
+    rows: list[dict[str, Any]] = []
+    pg, pg_base, total = _dry_run("postgres", per_channel, repeats)
+    rows.append(row("publish.dry_run_pg_intents_per_s", pg, "ops/s", baseline=pg_base,
+                    target=">= 2000 intents/s", better="higher", ok=pg >= 2000 or quick))
+    lite, lite_base, _ = _dry_run("sqlite", per_channel, repeats)
+    rows.append(row("publish.dry_run_sqlite_intents_per_s", lite, "ops/s", baseline=lite_base,
+                    better="higher"))
+    live = _live_in_memory(users=100 if quick else 500, workers=2, concurrency=64)
+    rows.append(row("publish.live_fake_posts_per_s", live["per_s"], "ops/s",
+                    target=">= 100 posts/s (50 ms fake latency)", better="higher",
+                    ok=live["per_s"] >= 100 or quick))
+    rows.append(row("publish.live_posts_minus_published", live["posts"] - live["published"],
+                    "posts", target="== 0", ok=live["posts"] == live["published"]))
+    rows.append(row("publish.live_duplicate_posts", live["duplicates"], "posts", target="== 0",
+                    ok=live["duplicates"] == 0))
+    rows.append(row("publish.live_rate_limited_retries", live["retries"], "calls",
+                    target="0 (per-token limits kept)"))
+    print(f"dry-run: {total} intents; live (in-memory fake): {live}", file=sys.stderr)
+    if "--socket" in sys.argv:
+        sock = _live(users=50, workers=2, concurrency=64)
+        rows.append(row("publish.live_socket_posts_per_s", sock["per_s"], "ops/s",
+                        better="higher"))
+        print(f"live over loopback (2 `postplan worker` processes): {sock}", file=sys.stderr)
+    return rows
+
+
+if __name__ == "__main__":
+    for r in run("--quick" in sys.argv):
+        base = f" (baseline {r['baseline']:.0f}, ratio {r['ratio']})" if r["baseline"] else ""
+        print(f"{r['name']:40} {r['value']:>10.1f} {r['unit']:<6} target {r['target']}{base}")
