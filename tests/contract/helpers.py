@@ -1,0 +1,149 @@
+"""Helpers for the DESIGN.md contract suite: the app on real uvicorn, shape checks, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from postplan.config import Settings
+from tests.fixtures.apps import build_app, live_server
+
+#: DESIGN.md §2 field lists, exactly as written.
+CALENDAR_FIELDS = {"id", "name", "brief", "timezone", "latestRunId", "createdAt", "updatedAt"}
+ENTRY_FIELDS = {"id", "calendarId", "runId", "channel", "format", "scheduledAt", "timezone",
+                "pillar", "hook", "caption", "hashtags", "callToAction", "assetNotes", "media",
+                "version", "edited", "updatedAt"}
+INTENT_FIELDS = {"id", "calendarId", "runId", "entryId", "channel", "status", "payload", "error",
+                 "attempts", "platformPostId", "createdAt", "updatedAt"}
+INTENT_STATUSES = {"dry_run", "pending", "claimed", "submitting", "processing", "published",
+                   "failed", "needs_reauth", "unknown", "cancelled"}
+FORMATS = {"tiktok": {"video", "photo"}, "instagram": {"reel", "carousel", "image", "story"}}
+SUMMARY_FIELDS = {"total", "succeeded", "failed", "queued", "skipped"}
+RESULT_FIELDS = {"intentId", "entryId", "channel", "status", "error", "payload"}
+RUN_EVENT_FIELDS = {"runId", "calendarId", "mode", "dryRun", "expectedEntries"}
+DONE_FIELDS = {"runId", "status", "entryCount"}
+PROBLEM_TYPE = "application/problem+json"
+
+
+def future_date(days: int = 2) -> str:
+    """An ISO date `days` from today (UTC), so scheduled times are never in the past."""
+    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days)).isoformat()
+
+
+def brief(**overrides: Any) -> dict[str, Any]:
+    """A valid brief (DESIGN.md §2) starting in the future."""
+    body: dict[str, Any] = {"brand": "Contract Coffee", "niche": "specialty coffee",
+                            "audience": "commuters", "goals": "awareness",
+                            "channels": ["tiktok", "instagram"], "startDate": future_date(),
+                            "days": 14, "timezone": "Europe/Berlin", "country": "DE",
+                            "language": "en"}
+    body.update(overrides)
+    return body
+
+
+@asynccontextmanager
+async def served(settings: Settings,
+                 **state: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app on real uvicorn (127.0.0.1) and a client; `state` is set on `app.state`."""
+    app = build_app(settings)
+    for key, value in state.items():
+        setattr(app.state, key, value)
+    with live_server(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            yield app, client
+
+
+def is_iso(value: Any) -> bool:
+    """An ISO 8601 timestamp carrying an offset."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+def assert_problem(resp: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem with `status` (and `code`)."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith(PROBLEM_TYPE), resp.headers
+    body: dict[str, Any] = resp.json()
+    assert {"type", "title", "status", "detail", "code"} <= set(body), body
+    assert body["status"] == status
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def assert_entry(entry: dict[str, Any]) -> None:
+    """An Entry as DESIGN.md §2 writes it."""
+    assert set(entry) == ENTRY_FIELDS, set(entry) ^ ENTRY_FIELDS
+    assert entry["format"] in FORMATS[entry["channel"]], entry
+    assert is_iso(entry["scheduledAt"]) and is_iso(entry["updatedAt"])
+    offset = dt.datetime.fromisoformat(entry["scheduledAt"]).utcoffset()
+    from zoneinfo import ZoneInfo
+
+    local = dt.datetime.fromisoformat(entry["scheduledAt"]).astimezone(ZoneInfo(entry["timezone"]))
+    assert offset == local.utcoffset(), entry  # shown with the zone's own offset
+    assert isinstance(entry["hashtags"], list)
+    assert not any(str(h).startswith("#") for h in entry["hashtags"])
+    assert isinstance(entry["media"], list)
+    assert all(set(m) >= {"url", "type"} for m in entry["media"])
+    assert isinstance(entry["version"], int) and isinstance(entry["edited"], bool)
+
+
+def assert_calendar(cal: dict[str, Any], *, with_entries: bool = False) -> None:
+    """A Calendar (GET of one adds `entries`)."""
+    expected = CALENDAR_FIELDS | ({"entries"} if with_entries else set())
+    assert set(cal) == expected, set(cal) ^ expected
+    assert is_iso(cal["createdAt"]) and is_iso(cal["updatedAt"])
+    assert isinstance(cal["brief"], dict)
+
+
+def assert_intent(intent: dict[str, Any]) -> set[str]:
+    """A publish intent; returns the fields beyond DESIGN.md's list (extensions)."""
+    assert set(intent) >= INTENT_FIELDS, INTENT_FIELDS - set(intent)
+    assert intent["status"] in INTENT_STATUSES
+    assert is_iso(intent["createdAt"]) and is_iso(intent["updatedAt"])
+    assert isinstance(intent["attempts"], int)
+    assert intent["error"] is None or {"code", "message"} <= set(intent["error"])
+    return set(intent) - INTENT_FIELDS
+
+
+def assert_page(body: Any) -> list[dict[str, Any]]:
+    """A list answer: exactly `{items, nextCursor}`."""
+    assert isinstance(body, dict) and set(body) == {"items", "nextCursor"}, body
+    assert isinstance(body["items"], list)
+    assert body["nextCursor"] is None or isinstance(body["nextCursor"], str)
+    items: list[dict[str, Any]] = body["items"]
+    return items
+
+
+def assert_publish_response(body: dict[str, Any]) -> None:
+    """`{dryRun, summary{...}, results[{...}]}` with consistent counts."""
+    assert set(body) == {"dryRun", "summary", "results"}, body.keys()
+    assert set(body["summary"]) == SUMMARY_FIELDS
+    for result in body["results"]:
+        assert set(result) == RESULT_FIELDS, set(result) ^ RESULT_FIELDS
+        assert result["error"] is None or {"code", "message"} <= set(result["error"])
+        assert isinstance(result["payload"], dict)
+    assert body["summary"]["total"] == len(body["results"])
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], within: float = 30.0,
+                   step: float = 0.1) -> bool:
+    """Poll `check` until it holds or `within` seconds pass; whether it held."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(step)
+    return await check()
