@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -239,9 +240,11 @@ async def _insert(session: AsyncSession, rows: list[dict[str, Any]], *,
                   returning: bool) -> set[uuid.UUID]:
     """Bulk insert; rows whose id or live (entry, channel) already exists are skipped.
 
-    Dry-run rows need no RETURNING (a deterministic id already recorded is the same intent),
-    which lets the driver use its fast executemany path.
+    Dry-run rows need no RETURNING (a deterministic id already recorded is the same intent).
+    On Postgres every row goes in one `INSERT … SELECT FROM unnest(…)` statement.
     """
+    if dialect_name(session) == "postgresql":
+        return await _insert_unnest(session, rows, returning=returning)
     stmt = insert_ignore(intents, dialect_name(session))
     if not returning:
         conn = await session.connection()
@@ -252,3 +255,37 @@ async def _insert(session: AsyncSession, rows: list[dict[str, Any]], *,
         result = await session.execute(stmt.returning(intents.c.id), rows[i:i + 1000])
         inserted.update(result.scalars().all())
     return inserted
+
+
+#: column → Postgres array type for the unnest insert; JSON columns travel as text.
+_UNNEST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "uuid"), ("calendar_id", "uuid"), ("run_id", "uuid"), ("entry_id", "uuid"),
+    ("user_id", "text"), ("channel", "text"), ("payload", "jsonb"), ("status", "text"),
+    ("error", "jsonb"), ("dry_run", "boolean"), ("when", "text"), ("entry_version", "int"),
+    ("run_after", "timestamptz"), ("attempts", "int"), ("request_id", "text"),
+    ("created_at", "timestamptz"), ("updated_at", "timestamptz"), ("request", "jsonb"),
+    ("account_id", "text"), ("polls", "int"),
+)
+_JSON = {"payload", "error", "request"}
+
+
+async def _insert_unnest(session: AsyncSession, rows: list[dict[str, Any]], *,
+                         returning: bool) -> set[uuid.UUID]:
+    names = ", ".join(f'"{c}"' for c, _ in _UNNEST_COLUMNS)
+    arrays = ", ".join(f"${i + 1}::{t}[]" for i, (_, t) in enumerate(_UNNEST_COLUMNS))
+    sql = (f"INSERT INTO publish_intents ({names}) SELECT * FROM unnest({arrays}) "
+           "ON CONFLICT DO NOTHING" + (" RETURNING id" if returning else ""))
+    columns: list[list[Any]] = []
+    for name, _ in _UNNEST_COLUMNS:
+        if name in _JSON:
+            columns.append([None if r[name] is None else json.dumps(r[name]) for r in rows])
+        else:
+            columns.append([r[name] for r in rows])
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if returning:
+        records = await driver.fetch(sql, *columns)
+        return {r["id"] for r in records}
+    await driver.execute(sql, *columns)
+    return {r["id"] for r in rows}

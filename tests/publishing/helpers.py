@@ -110,3 +110,53 @@ async def run_until_idle(worker: Worker, clock: Clock | None = None, step: float
                 clock.advance(step)
         else:
             idle = 0
+
+
+async def seed_users(engine: AsyncEngine, settings: Settings, fake: Any, users: list[str],
+                     gateway: ChannelGateway) -> int:
+    """Per user: a calendar with one TikTok video and one Instagram reel, connected to fresh fake
+    accounts, queued live `now` (bulk inserts; the publish goes through the service)."""
+    from sqlalchemy import insert
+
+    from postplan.models import Calendar, CalendarEntry
+
+    assert settings.token_encryption_key is not None
+    cipher = TokenCipher(settings.token_encryption_key.get_secret_value())
+    now = dt.datetime.now(dt.UTC)
+    cals: dict[str, uuid.UUID] = {u: uuid.uuid4() for u in users}
+    entries = []
+    for user, cal in cals.items():
+        for channel, fmt in (("tiktok", "video"), ("instagram", "reel")):
+            entries.append({
+                "id": uuid.uuid4(), "calendar_id": cal, "user_id": user, "seq": 0,
+                "channel": channel, "format": fmt, "scheduled_at": now + dt.timedelta(days=1),
+                "timezone": "UTC", "pillar": "", "hook": "", "caption": f"{user} {channel}",
+                "hashtags": [], "call_to_action": "", "asset_notes": "",
+                "media": [{"url": f"https://cdn.example.com/{user}.mp4", "type": "video"}],
+                "version": 1, "edited": False, "created_at": now, "updated_at": now})
+    async with engine.begin() as conn:
+        await conn.execute(insert(Calendar), [
+            {"id": cal, "user_id": u, "name": "Burst", "brief": {}, "timezone": "UTC",
+             "created_at": now, "updated_at": now} for u, cal in cals.items()])
+        await conn.execute(insert(CalendarEntry), entries)
+    maker = create_sessionmaker(engine)
+    async with maker() as session:
+        for user in users:
+            for channel in ("tiktok", "instagram"):
+                acct = fake.control.add_account(channel)
+                await connections.save_tokens(
+                    session, cipher, user, channel, access_token=acct.token,
+                    refresh_token=None, account_id=acct.account_id,
+                    expires_at=now + dt.timedelta(hours=2))
+        await session.commit()
+    flags = FlagService(settings)
+    queued = 0
+    for user, cal in cals.items():
+        async with maker() as session:
+            outcome = await service.publish_calendar(
+                session, settings=settings, flags=flags, gateway=gateway, user_id=user,
+                calendar_id=cal, body=PublishBody(dry_run=False, when="now"),
+                request_id=None, now=dt.datetime.now(dt.UTC))
+            await session.commit()
+            queued += outcome.body.summary.queued
+    return queued

@@ -19,13 +19,12 @@ from tests.fakes.channels_server import (
     fake_channels,
     fake_channels_server,
 )
-from tests.publishing.conftest import seed_calendar
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
-from tests.publishing.helpers import add_connection, make_worker, queue, statuses
+from tests.publishing.helpers import make_worker, seed_users, statuses
 
 __all__ = ["fake_channels", "fake_channels_server"]
 
-pytestmark = [pytest.mark.slow, pytest.mark.live]
+pytestmark = [pytest.mark.slow, pytest.mark.live, pytest.mark.timeout(900)]
 
 USERS = 500
 
@@ -44,22 +43,15 @@ async def test_burst_of_1000_intents_posts_each_exactly_once(
     fake.control.reset(FakeChannelsConfig(ig_processing_polls=0))
     settings = settings_factory(PUBLISH_SERVICE_ENABLED=True, **fake_env(fake.url))
     gateway = FakePlatformGateway(http, fake.url)
-    for i in range(USERS):
-        user = f"burst-{i}"
-        cal, _ = await seed_calendar(engine, user, entries=[
-            {"channel": "tiktok", "format": "video", "caption": f"{user} tiktok"},
-            {"channel": "instagram", "format": "reel", "caption": f"{user} instagram"}])
-        for channel in ("tiktok", "instagram"):
-            acct = fake.control.add_account(channel)
-            await add_connection(engine, settings, channel, user, token=acct.token,
-                                 account_id=acct.account_id)
-        await queue(engine, settings, gateway, cal, user_id=user)
+    queued = await seed_users(engine, settings, fake, [f"burst-{i}" for i in range(USERS)],
+                              gateway)
+    assert queued == 2 * USERS
     assert await statuses(engine) == {"pending": 2 * USERS}
 
     other = create_engine(db_url)
     try:
-        workers = [make_worker(e, settings, gateway, concurrency=32, poll_delays=(0.05,))
-                   for e in (engine, other)]
+        workers = [make_worker(e, settings, gateway, concurrency=32, poll_delays=(0.05,),
+                               inline_poll_budget=5.0) for e in (engine, other)]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(w.run(stop)) for w in workers]
         deadline = time.monotonic() + 240
