@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from postplan.calendars.run_events import RunEvent
+from postplan.cli.sse import SseLineParser
 from postplan.generation.schemas import Brief
 
 
@@ -121,25 +122,11 @@ async def _remote_events(brief_raw: bytes, base_url: str, user: str,
                 detail = body[:300]
             raise _fail(f"server answered {response.status_code}: {detail}",
                         2 if response.status_code == 422 else 1)
-        name: str = "message"
-        data: list[str] = []
-        ident: str | None = None
+        parser = SseLineParser()
         async for line in response.aiter_lines():
-            if line == "":
-                if data:
-                    yield RunEvent(name, json.loads("\n".join(data)), ident)
-                name, data, ident = "message", [], None
-            elif line.startswith(":"):
-                continue
-            else:
-                key, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if key == "event":
-                    name = value
-                elif key == "data":
-                    data.append(value)
-                elif key == "id":
-                    ident = value
+            event = parser.feed(line)
+            if event is not None:
+                yield RunEvent(event.name, json.loads(event.data), event.id)
 
 
 async def _consume(events: AsyncIterator[RunEvent], show_progress: bool) -> Outcome:

@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from postplan.cli.sse import SseLineParser
 from postplan.core.context import REQUIRED_LOG_FIELDS
 
 EXIT_INCOMPLETE = 3
@@ -88,31 +89,16 @@ def normalise(value: Any) -> Any:
 
 def parse_sse(lines: Iterator[str]) -> Iterator[SseEvent]:
     """Minimal text/event-stream parser: `event:`, `data:` (joined), `id:`; comments skipped."""
-    name, event_id = "message", None
-    data: list[str] = []
+    parser = SseLineParser()
     for raw in lines:
-        line = raw.rstrip("\r")
-        if line == "":
-            if data:
-                text = "\n".join(data)
-                try:
-                    payload: Any = json.loads(text)
-                except json.JSONDecodeError:
-                    payload = text
-                yield SseEvent(name, payload, event_id)
-            name, event_id = "message", None
-            data = []
+        event = parser.feed(raw.rstrip("\r"))
+        if event is None:
             continue
-        if line.startswith(":"):
-            continue
-        key, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if key == "event":
-            name = value
-        elif key == "data":
-            data.append(value)
-        elif key == "id":
-            event_id = value
+        try:
+            payload: Any = json.loads(event.data)
+        except json.JSONDecodeError:
+            payload = event.data
+        yield SseEvent(event.name, payload, event.id)
 
 
 def _compare(name: str, first: Any, second: Any) -> Step:
