@@ -84,10 +84,15 @@ def run_module(module: str, quick: bool, timeout: float) -> tuple[list[dict[str,
     return rows, None
 
 
+def section(quick: bool) -> str:
+    """Quick and full runs use different sizes, so each has its own committed figures."""
+    return "quick_figures" if quick else "figures"
+
+
 def compare(rows: list[dict[str, Any]], baseline: dict[str, Any],
-            tolerance: float) -> list[dict[str, Any]]:
+            tolerance: float, quick: bool = False) -> list[dict[str, Any]]:
     """Annotate each row with `delta` vs the committed figure and a `verdict`."""
-    figures = baseline.get("figures", {})
+    figures = baseline.get(section(quick), {})
     for r in rows:
         base = figures.get(r["name"])
         if not base or not base.get("value"):
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         if err:
             errors[module] = err
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
-    rows = compare(rows, baseline, args.tolerance)
+    rows = compare(rows, baseline, args.tolerance, args.quick)
     render(rows, errors, console)
 
     result = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -184,13 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[dim]wrote {RESULTS.relative_to(ROOT)}[/]")
 
     if args.update_baseline:
-        figures = dict(baseline.get("figures", {}))
+        key = section(args.quick)
+        figures = dict(baseline.get(key, {}))
         for r in rows:
             figures[r["name"]] = {"value": r["value"], "unit": r["unit"],
-                                  "better": r.get("better", "lower"), "quick": args.quick}
-        BASELINE.write_text(json.dumps({"when": result["when"], "machine": result["machine"],
-                                        "figures": dict(sorted(figures.items()))},
-                                       indent=2) + "\n")
+                                  "better": r.get("better", "lower")}
+        updated = {**baseline, "when": result["when"], "machine": result["machine"],
+                   key: dict(sorted(figures.items()))}
+        BASELINE.write_text(json.dumps(updated, indent=2) + "\n")
         console.print(f"[green]updated {BASELINE.relative_to(ROOT)}[/]")
 
     regressed = [r["name"] for r in rows if r.get("verdict") == "REGRESSED"]
