@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from postplan.config import Settings
 from postplan.core.context import bound, request_id_var
 from postplan.core.db import utcnow
-from postplan.core.errors import AppError
+from postplan.core.errors import AppError, ServiceUnavailable
 from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
@@ -132,7 +132,13 @@ async def spool_publish(request: Request, *, user_id: str, calendar_id: uuid.UUI
         "idempotencyKey": idempotency_key,
         "requestId": request_id_var.get(),
     }
-    appended = await spool.append_async(key, KIND, data)
+    try:
+        appended = await spool.append_async(key, KIND, data)
+    except OSError as exc:  # disk full, read-only volume: refuse rather than pretend
+        log.error("publish.spool_write_failed", errorType=type(exc).__name__)
+        raise ServiceUnavailable("the database is unavailable and the request could not be "
+                                 "stored locally; retry later", code="spool_unavailable",
+                                 headers={"Retry-After": "30"}) from exc
     stored = appended.record
     stored_body = stored["data"]["body"]
     for channel in stored_body.get("channels") or ("tiktok", "instagram"):
