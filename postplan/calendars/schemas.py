@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, Field, StringConstraints, field_serializer, field_validator
 
 from postplan.core.schemas import InputSchema, Schema
+from postplan.core.validators import Hashtag, no_nul_or_none, offset_or_none
 from postplan.core.vocab import EntryFormat
 
 
@@ -69,15 +70,6 @@ class CalendarWithEntries(CalendarOut):
     entries: list[EntryOut]
 
 
-def _clean_text(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Hashtag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-
-
 class EntryPatch(InputSchema):
     """A manual edit: any subset of the fields a user owns."""
 
@@ -94,7 +86,7 @@ class EntryPatch(InputSchema):
     @field_validator("hook", "caption", "pillar", "call_to_action", "asset_notes")
     @classmethod
     def _text(cls, value: str | None) -> str | None:
-        return _clean_text(value)
+        return no_nul_or_none(value)
 
     @field_validator("hashtags")
     @classmethod
@@ -112,6 +104,4 @@ class EntryPatch(InputSchema):
     @field_validator("scheduled_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must carry a UTC offset, e.g. 2026-12-01T18:00:00+01:00")
-        return value
+        return offset_or_none(value)

@@ -21,9 +21,8 @@ from pydantic import (
 )
 
 from postplan.core.schemas import InputSchema
+from postplan.core.validators import Hashtag, no_nul, offset_or_none
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
-
-Hashtag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 def check_zone(value: str) -> str:
@@ -32,12 +31,6 @@ def check_zone(value: str) -> str:
         zoneinfo.ZoneInfo(value)
     except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
         raise ValueError(f"{value!r} is not a known IANA time zone") from exc
-    return value
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
     return value
 
 
@@ -70,7 +63,7 @@ class EntryIn(InputSchema):
     @field_validator("pillar", "hook", "caption", "call_to_action", "asset_notes")
     @classmethod
     def _text(cls, value: str) -> str:
-        return _no_nul(value)
+        return no_nul(value)
 
     @field_validator("timezone")
     @classmethod
@@ -91,9 +84,7 @@ class EntryIn(InputSchema):
     @field_validator("scheduled_at", "updated_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must carry a UTC offset, e.g. 2026-12-01T18:00:00+01:00")
-        return value
+        return offset_or_none(value)
 
     @field_validator("format")
     @classmethod
@@ -123,14 +114,12 @@ class CalendarIn(InputSchema):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _no_nul(value)
+        return no_nul(value)
 
     @field_validator("created_at", "updated_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must carry a UTC offset")
-        return value
+        return offset_or_none(value, "must carry a UTC offset")
 
 
 def row_errors(row: int, exc: ValidationError) -> list[dict[str, Any]]:

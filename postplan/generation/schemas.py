@@ -10,16 +10,11 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
+from postplan.core.validators import no_nul
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
 
 ShortText = Annotated[str, StringConstraints(max_length=500)]
 LongText = Annotated[str, StringConstraints(max_length=2000)]
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
 
 
 class Brief(InputSchema):
@@ -54,7 +49,7 @@ class Brief(InputSchema):
     def _text(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = _no_nul(value).strip()
+        value = no_nul(value).strip()
         return value
 
     @field_validator("brand")
@@ -69,7 +64,7 @@ class Brief(InputSchema):
     def _pillars(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        cleaned = [_no_nul(p).strip() for p in value]
+        cleaned = [no_nul(p).strip() for p in value]
         if any(not p for p in cleaned):
             raise ValueError("pillars must not be blank")
         if len({p.casefold() for p in cleaned}) != len(cleaned):
