@@ -85,6 +85,7 @@ class Job:
         self._auth_error: dict[str, Any] | None = None
         self._polls: int = int(claimed.row.polls or 0)
         self._inline_left: float = worker.config.inline_poll_budget
+        self._lease_until: datetime = claimed.row.lease_expires_at or worker.clock()
         self.adapter: ChannelAdapter = worker.gateway.adapter(self.row.channel)
         self.req = PublishRequest.model_validate(self.row.request)
 
@@ -317,6 +318,7 @@ class Job:
         # Committed before the call: a crash from here on can only end in reconcile.
         await self._move(Event.submit, submitted_at=now, polls=0, platform_handle=self.handle,
                          lease_expires_at=now + self.cfg.lease)
+        self._lease_until = now + self.cfg.lease
         heartbeat = asyncio.create_task(self._heartbeat())
         started = self.now()
         t0 = time.perf_counter()
@@ -373,8 +375,10 @@ class Job:
         with contextlib.suppress(StaleClaim, asyncio.CancelledError):
             while True:
                 await asyncio.sleep(interval)
+                until = self.now() + self.cfg.lease
                 await update_claimed(self.w.engine, self.row.id, self.token, self.status,
-                                     lease_expires_at=self.now() + self.cfg.lease)
+                                     lease_expires_at=until)
+                self._lease_until = until
 
     async def _apply(self, result: AdapterResult, step: str) -> None:
         """Record what the platform said after publish/poll/reconcile."""
@@ -391,13 +395,16 @@ class Job:
                 await self._to_human("the platform is still processing after "
                                      f"{self.cfg.poll_deadline}; check the account")
             delay = self.cfg.poll_delays[min(self._polls, len(self.cfg.poll_delays) - 1)]
+            lease_left = (self._lease_until - self.now()).total_seconds()
             if self.creds is not None and step in ("publish", "poll") \
-                    and delay <= self._inline_left:
+                    and delay <= self._inline_left and delay + 5.0 < lease_left:
                 # Keep the claim and ask again shortly: cheaper than release and re-claim.
                 self._inline_left -= delay
-                if self.status != S.processing:
-                    await self._move(Event.accepted, platform_handle=handle, polls=self._polls,
-                                     lease_expires_at=self.now() + self.cfg.lease)
+                if self.handle != handle:  # normally already saved through on_handle
+                    await update_claimed(self.w.engine, self.row.id, self.token, self.status,
+                                         platform_handle=handle, updated_at=self.now())
+                # Still `submitting` with the handle saved and the lease held: a crash now is
+                # reconciled by asking the platform about that handle, never by resending.
                 self.handle = handle
                 await asyncio.sleep(delay)
                 await self._poll_once()
