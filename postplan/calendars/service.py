@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.calendars.repository import CalendarRepository, EntryRepository
 from postplan.calendars.schemas import EntryPatch
+from postplan.core.db import begin_write
 from postplan.core.errors import AppError, NotFound, PreconditionFailed, Unprocessable
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
 from postplan.models import Calendar, CalendarEntry, CalendarRun
@@ -120,6 +121,7 @@ async def update_entry(
     expected_version: int | None,
 ) -> CalendarEntry:
     """Apply a manual edit; keep the previous state as a revision; bump the version."""
+    await begin_write(session)  # read-then-write: SQLite must not fail on a concurrent writer
     repo = EntryRepository(session)
     entry = await repo.get(user_id, calendar_id, entry_id, for_update=True)
     if entry is None:

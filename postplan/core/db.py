@@ -104,6 +104,17 @@ def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(mode)
 
 
+async def begin_write(session: AsyncSession) -> None:
+    """Start the session's transaction holding SQLite's write lock (a no-op on Postgres).
+
+    A SQLite transaction that reads and then writes fails at once with "database is locked"
+    when another connection committed in between (busy_timeout cannot rescue a stale read
+    snapshot); taking the write lock first makes it wait its turn instead.
+    """
+    if not session.in_transaction():
+        await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
