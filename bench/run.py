@@ -95,8 +95,14 @@ def compare(rows: list[dict[str, Any]], baseline: dict[str, Any],
     figures = baseline.get(section(quick), {})
     for r in rows:
         base = figures.get(r["name"])
-        if not base or not base.get("value"):
+        if not base:
             r["delta"], r["verdict"] = None, "new"
+            continue
+        if not base.get("value"):  # a committed zero (errors, duplicates): any rise moves it
+            lower = r.get("better", "lower") == "lower"
+            r["delta"] = None
+            r["verdict"] = ("ok" if r["value"] == 0 else
+                            ("REGRESSED" if lower == (r["value"] > 0) else "improved"))
             continue
         delta = (r["value"] - base["value"]) / abs(base["value"])
         r["delta"] = round(delta, 4)
