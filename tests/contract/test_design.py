@@ -33,6 +33,10 @@ from postplan.cli import app as cli_app
 from postplan.cli.flags import boolean_flag, rollout_flag, write_document
 from postplan.config import Settings
 from postplan.core.context import REQUIRED_LOG_FIELDS
+from postplan.core.db import create_engine
+from postplan.core.flags import FlagService
+from postplan.publishing.gateway import RegistryGateway
+from postplan.publishing.worker import Worker, WorkerConfig
 from tests.contract.helpers import (
     DONE_FIELDS,
     RUN_EVENT_FIELDS,
@@ -165,7 +169,19 @@ async def test_s3_generation_stream_and_s2_reads(settings_factory: SettingsFacto
         full = await read_stream(client, "GET", f"/v1/ai/calendar/runs/{run_id}/events",
                                  headers=ALICE)
         assert [e.data for e in of(full, "entry")] == [e.data for e in entries]
+        # §1: any API process resumes a run, because the replay comes from the database.
+        async with served(settings_factory(**ON)) as (_other, second):
+            elsewhere = await read_stream(second, "GET", f"/v1/ai/calendar/runs/{run_id}/events",
+                                          headers={**ALICE, "Last-Event-ID": f"{run_id}:1"})
+        assert [e.data for e in of(elsewhere, "entry")] == [e.data for e in entries[1:]]
         assert (await table_counts(db_url))["calendar_runs"] == runs_before
+        # Calendars page too.
+        await generate(client, brief(days=1), ALICE)
+        page1 = (await client.get("/v1/calendars", params={"limit": 1}, headers=ALICE)).json()
+        assert len(assert_page(page1)) == 1 and page1["nextCursor"]
+        page2 = (await client.get("/v1/calendars", headers=ALICE,
+                                  params={"limit": 1, "cursor": page1["nextCursor"]})).json()
+        assert [c["id"] for c in assert_page(page2)] == [cal_id]
 
 
 async def test_s3_a_client_that_disconnects_does_not_lose_the_run(
@@ -237,6 +253,9 @@ async def test_s2_brief_is_validated_before_any_stream(settings_factory: Setting
                     brief(days=93), brief(timezone="Mars/Olympus"), brief(startDate="soon")):
             resp = await client.post("/v1/ai/calendar", json=bad, headers=ALICE)
             assert_problem(resp, 422)
+        weekly = await generate(client, brief(days=14, postsPerWeek=3), ALICE)
+        per_channel = [e.data["entry"]["channel"] for e in of(weekly, "entry")]
+        assert per_channel.count("tiktok") == per_channel.count("instagram") == 6
         defaults = await generate(client, {"brand": "B", "channels": ["tiktok"],
                                            "startDate": future_date()}, ALICE)
         cal = (await client.get(f"/v1/calendars/{defaults[0].data['calendarId']}",
@@ -345,6 +364,42 @@ async def test_s2_supabase_jwt_auth(settings_factory: SettingsFactory) -> None:
         assert (await client.get(f"/v1/calendars/{cal_id}", headers=token("u1"))).status_code \
             == 200
         assert_problem(await client.get(f"/v1/calendars/{cal_id}", headers=token("u2")), 404)
+
+
+async def test_s2_supabase_jwks_es256_and_rs256(settings_factory: SettingsFactory) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from fastapi import FastAPI
+    from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = [
+        {**json.loads(ECAlgorithm.to_jwk(ec_key.public_key())), "kid": "ec1", "alg": "ES256",
+         "use": "sig"},
+        {**json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key())), "kid": "rsa1",
+         "alg": "RS256", "use": "sig"},
+    ]
+    jwks_app = FastAPI()
+
+    @jwks_app.get("/auth/v1/.well-known/jwks.json")
+    async def jwks() -> dict[str, Any]:
+        return {"keys": keys}
+
+    with live_server(jwks_app) as idp:
+        settings = settings_factory(AUTH_MODE="supabase", **ON,
+                                    SUPABASE_JWKS_URL=f"{idp.url}/auth/v1/.well-known/jwks.json")
+        async with served(settings) as (_app, client):
+            for kid, alg, key in (("ec1", "ES256", ec_key), ("rsa1", "RS256", rsa_key)):
+                claims = {"sub": f"user-{alg}", "aud": "authenticated",
+                          "exp": int(time.time()) + 300}
+                token = jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
+                resp = await client.get("/v1/calendars",
+                                        headers={"Authorization": f"Bearer {token}"})
+                assert resp.status_code == 200, resp.text
+                wrong_aud = jwt.encode({**claims, "aud": "anon"}, key, algorithm=alg,
+                                       headers={"kid": kid})
+                assert_problem(await client.get("/v1/calendars", headers={
+                    "Authorization": f"Bearer {wrong_aud}"}), 401)
 
 
 def test_s2_dev_auth_refuses_a_non_loopback_address(tmp_path: Path) -> None:
@@ -513,7 +568,9 @@ async def test_s2_channel_connections(settings_factory: SettingsFactory, db_url:
     async with served(settings_factory(**ON)) as (_app, client):
         no_key = await client.put("/v1/channels/tiktok/connection", headers=ALICE,
                                   json={"accessToken": secret, "accountId": "open-1"})
-        assert no_key.status_code >= 400 and no_key.status_code != 500
+        # A server without TOKEN_ENCRYPTION_KEY refuses to store tokens (a server-side gap,
+        # so 503 rather than a client error; see docs/contract-notes.md).
+        assert_problem(no_key, 503, "token_encryption_key_missing")
     async with served(settings_factory(**ON, TOKEN_ENCRYPTION_KEY="contract-key")) as (_a, client):
         url = "/v1/channels/instagram/connection"
         assert_problem(await client.get(url, headers=ALICE), 404)
@@ -579,6 +636,32 @@ async def test_s4_flags_file_targets_users_and_is_reread_while_running(
         assert await wait_for(rolled_back, within=10, step=0.2)
 
 
+async def test_s4_sticky_percentage_rollout(settings_factory: SettingsFactory,
+                                            tmp_path: Path) -> None:
+    flags_file = tmp_path / "flags.json"
+    write_document(flags_file, {"flags": {"PUBLISH_SERVICE_ENABLED": rollout_flag(30, [])}})
+    settings = settings_factory(FLAGS_FILE=str(flags_file))
+    users = [f"user-{n}" for n in range(60)]
+    async with served(settings) as (_app, client):
+        async def on_for(user: str) -> bool:
+            body = (await client.get("/v1/flags", headers={"X-User-Id": user})).json()
+            return bool(body["flags"]["PUBLISH_SERVICE_ENABLED"]["enabled"])
+
+        first = [await on_for(u) for u in users]
+        again = [await on_for(u) for u in users]
+        assert first == again  # sticky
+        assert 0 < sum(first) < len(users)
+        # Raising the percentage keeps everyone already in.
+        write_document(flags_file, {"flags": {"PUBLISH_SERVICE_ENABLED": rollout_flag(60, [])}})
+        await asyncio.sleep(1.5)
+
+        async def widened() -> bool:
+            now = [await on_for(u) for u in users]
+            return sum(now) > sum(first) and all(n for n, f in zip(now, first, strict=True) if f)
+
+        assert await wait_for(widened, within=10, step=0.3)
+
+
 async def test_s4_database_unreachable_generation_still_streams_as_dry_run(
     tmp_path: Path,
 ) -> None:
@@ -589,9 +672,16 @@ async def test_s4_database_unreachable_generation_still_streams_as_dry_run(
     async with served(settings) as (_app, client):
         assert (await client.get("/readyz")).status_code == 503
         events = await generate(client, brief(days=2), ALICE)
+        publish = await client.post(
+            "/v1/calendars/00000000-0000-0000-0000-0000000000aa/publish", headers=ALICE,
+            json={"dryRun": True})
     assert events[0].data["dryRun"] is True
     assert of(events, "entry")
     assert events[-1].event == "done"
+    # The publish is spooled locally (fsync'd) to be written once the database is back.
+    assert publish.status_code == 202, publish.text
+    assert publish.json()["status"] == "queued"
+    assert any((tmp_path / "spool").rglob("*"))
 
 
 # -- §5 tables -----------------------------------------------------------------------------------
@@ -644,6 +734,47 @@ async def test_s6_every_log_line_carries_the_six_fields(
     assert result.exit_code == 0, result.output
 
 
+async def test_s6_auth_missing_is_an_alert_in_metrics_and_logs(
+    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer, tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    settings = settings_factory(**ON, **fake_env(fake_channels.url))
+    async with served(settings) as (_app, client):
+        before = (await client.get("/metrics")).text
+        cal, picked = await _calendar_with_media(client, fake_channels.url, days=2)
+        capfd.readouterr()
+        resp = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
+            "dryRun": False, "entryIds": [p["id"] for p in picked]})
+        assert_problem(resp, 422, "channel_auth_missing")
+        after = (await client.get("/metrics")).text
+    assert _sample(after, "postplan_adapter_auth_missing_total") > \
+        _sample(before, "postplan_adapter_auth_missing_total")
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    log_file = tmp_path / "server.log"
+    log_file.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(cli_app, ["alerts", "check", str(log_file)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "auth" in result.output.lower()
+
+
+def _sample(metrics: str, name: str) -> float:
+    """The sum of a metric family's samples in a Prometheus text page."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_s5_supabase_copy_has_row_level_security() -> None:
+    sql = "\n".join(p.read_text() for p in
+                    (Path(__file__).parents[2] / "supabase" / "migrations").glob("*.sql"))
+    for table in ("calendar_runs", "calendar_entries", "publish_intents", "channel_connections"):
+        assert f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY" in sql, table
+    assert "auth.uid()" in sql
+
+
 def test_s6_alert_rules_exist() -> None:
     rules = (Path(__file__).parents[2] / "deploy" / "prometheus" / "alerts.yml").read_text()
     assert "postplan_sse_streams_total" in rules
@@ -671,6 +802,69 @@ def test_s7_commands_exist() -> None:
             assert option in result.output, (args, option)
     serve_help = runner.invoke(cli_app, ["serve", "--help"], env=env).output
     assert "127.0.0.1" in serve_help and "8000" in serve_help
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED", "FLAGS_FILE",
+                        "LLM_BASE_URL", "DATABASE_URL", "AUTH_MODE", "LOG_FILE"}}
+    env.update({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+                "SPOOL_DIR": str(tmp_path / "spool"), **extra})
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+def _start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_line(proc: subprocess.Popen[str], needle: str) -> bool:
+    """Read the process's stderr until a line holds `needle` (False when it ends first)."""
+    assert proc.stderr is not None
+    return any(needle in line for line in proc.stderr)
+
+
+async def test_s7_serve_migrate_generate_worker_run_for_real(tmp_path: Path) -> None:
+    brief_file = tmp_path / "brief.json"
+    brief_file.write_text(json.dumps(brief(days=2)))
+    env = _env(tmp_path, CALENDAR_SERVICE_ENABLED="true")
+    cli = [sys.executable, "-m", "postplan.cli"]
+    migrate = await asyncio.to_thread(_run, [*cli, "migrate"], env, tmp_path)
+    assert migrate.returncode == 0, migrate.stderr
+    generated = await asyncio.to_thread(
+        _run, [*cli, "generate", "--brief", str(brief_file), "--json"], env, tmp_path)
+    assert generated.returncode == 0, generated.stderr
+    # `serve` on a fresh SQLite file migrates it itself and runs the worker in-process.
+    port = free_port()
+    (tmp_path / "fresh").mkdir()
+    serve_env = _env(tmp_path / "fresh", CALENDAR_SERVICE_ENABLED="true")
+    proc = await asyncio.to_thread(
+        _start, [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], serve_env, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            async def ready() -> bool:
+                try:
+                    return (await client.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            assert await wait_for(ready, within=30, step=0.2)
+            events = await generate(client, brief(days=2))
+            assert events[0].data["mode"] == "planner"
+    finally:
+        proc.terminate()
+        _out, err = await asyncio.to_thread(proc.communicate, None, 30)
+    assert re.search(r'"worker": ?true', err), err[-2000:]
+    worker = await asyncio.to_thread(_start, [*cli, "worker"], env, tmp_path)
+    assert await asyncio.to_thread(_wait_for_line, worker, "worker.started")
+    assert worker.poll() is None  # it runs until told to stop
+    worker.terminate()
+    assert await asyncio.to_thread(worker.wait, 30) == 0
 
 
 def test_s7_environment_names() -> None:
@@ -735,6 +929,11 @@ async def test_scenario_plan_edit_export_publish_live(
             assert ics.status_code == 200
             for entry in edited:
                 assert entry["hook"] in _unfold(ics.text)
+            for fmt in ("csv", "json"):
+                exported = await client.post(f"/v1/calendars/{cal}/export", headers=ALICE,
+                                             json={"format": fmt, "dryRun": False})
+                for entry in edited:
+                    assert entry["caption"] in exported.text, fmt
             # 5. dry-run publish: one result per entry, nothing sent
             dry = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE,
                                     json={"dryRun": True, "when": "now"})
@@ -769,7 +968,19 @@ async def test_scenario_plan_edit_export_publish_live(
                        for i in ids]
                 return all(g["status"] == "published" for g in got)
 
-            assert await wait_for(all_published, within=90, step=0.25), [
+            # A second worker (its own engine and gateway) competes for the same intents:
+            # claims use SKIP LOCKED, so nothing is posted twice.
+            engine = create_engine(settings.database_url)
+            gateway = RegistryGateway(settings)
+            second = Worker(engine, settings, FlagService(settings), gateway,
+                            config=WorkerConfig(idle_sleep=0.05))
+            try:
+                async with second.running():
+                    settled = await wait_for(all_published, within=90, step=0.25)
+            finally:
+                await gateway.aclose()
+                await engine.dispose()
+            assert settled, [
                 (await client.get(f"/v1/publish-intents/{i}", headers=ALICE)).json()
                 for i in ids]
             # 9. the publish-intents list shows the attempts
