@@ -20,12 +20,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 register_server(app)
+register_worker(app)
 register_flags(app)
 register_generate(app)
 register_logs(app)
 register_alerts(app)
 register_smoke(app)
-register_worker(app)
 register_exports(app)
 
 
