@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -10,12 +11,17 @@ from postplan.channels.base import Finding, PublishRequest
 from postplan.core.vocab import FORMATS_BY_CHANNEL
 
 __all__ = [
+    "ChannelCheck",
     "aware",
     "check_format",
     "check_media_urls",
     "check_quota",
     "check_schedule",
+    "offline_findings",
 ]
+
+#: One of a channel's own offline checks (media per format, text limits, options).
+ChannelCheck = Callable[[PublishRequest], list[Finding]]
 
 
 def aware(when: datetime) -> datetime:
@@ -84,3 +90,22 @@ def check_quota(channel: str, posts_in_last_24h: int, limit: int) -> list[Findin
                         message=f"{channel} allows about {limit} posts per 24 hours per account; "
                         f"{posts_in_last_24h} were already published.")]
     return []
+
+
+def offline_findings(
+    req: PublishRequest, now: datetime, *, media: ChannelCheck, text: ChannelCheck,
+    options: ChannelCheck, quota: list[Finding],
+) -> list[Finding]:
+    """Every offline finding, in the order every channel reports them: format, schedule, the
+    channel's media rules, media URLs, text, options, then `quota` (the channel's cap findings).
+    A format the channel does not take is reported alone: the other rules depend on it."""
+    findings = check_format(req)
+    if findings:
+        return findings
+    findings += check_schedule(req, now)
+    findings += media(req)
+    findings += check_media_urls(req)
+    findings += text(req)
+    findings += options(req)
+    findings += quota
+    return findings

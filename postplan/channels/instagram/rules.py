@@ -6,12 +6,7 @@ from datetime import datetime
 
 from postplan.channels.base import Finding, PublishRequest
 from postplan.channels.text import as_int, count_hashtags, count_mentions
-from postplan.channels.validation import (
-    check_format,
-    check_media_urls,
-    check_quota,
-    check_schedule,
-)
+from postplan.channels.validation import check_quota, offline_findings
 from postplan.core.vocab import EntryFormat
 
 __all__ = ["CAPTION_MAX", "DAILY_PUBLISH_CAP", "validate_request"]
@@ -93,13 +88,7 @@ def validate_request(
     req: PublishRequest, *, now: datetime, posts_in_last_24h: int
 ) -> list[Finding]:
     """Every offline finding for an Instagram request."""
-    findings = check_format(req)
-    if findings:
-        return findings
-    findings += check_schedule(req, now)
-    findings += _media(req)
-    findings += check_media_urls(req)
-    findings += _text(req)
-    findings += _options(req)
-    findings += check_quota("Instagram", posts_in_last_24h, DAILY_PUBLISH_CAP)
-    return findings
+    return offline_findings(
+        req, now, media=_media, text=_text, options=_options,
+        quota=check_quota("Instagram", posts_in_last_24h, DAILY_PUBLISH_CAP),
+    )

@@ -13,12 +13,7 @@ from postplan.channels.tiktok.payloads import (
     PULL_FROM_URL,
     post_mode,
 )
-from postplan.channels.validation import (
-    check_format,
-    check_media_urls,
-    check_quota,
-    check_schedule,
-)
+from postplan.channels.validation import check_quota, offline_findings
 from postplan.core.vocab import EntryFormat
 
 __all__ = ["DAILY_POST_CAP", "PENDING_SHARE_CAP", "PRIVACY_LEVELS", "validate_request"]
@@ -123,16 +118,8 @@ def validate_request(
     req: PublishRequest, *, now: datetime, posts_in_last_24h: int
 ) -> list[Finding]:
     """Every offline finding for a TikTok request."""
-    findings = check_format(req)
-    if findings:
-        return findings
-    findings += check_schedule(req, now)
-    findings += _media(req)
-    findings += check_media_urls(req)
-    findings += _text(req)
-    findings += _options(req)
     if post_mode(req) == MEDIA_UPLOAD:
-        findings += check_quota("TikTok inbox drafts", posts_in_last_24h, PENDING_SHARE_CAP)
+        quota = check_quota("TikTok inbox drafts", posts_in_last_24h, PENDING_SHARE_CAP)
     else:
-        findings += check_quota("TikTok", posts_in_last_24h, DAILY_POST_CAP)
-    return findings
+        quota = check_quota("TikTok", posts_in_last_24h, DAILY_POST_CAP)
+    return offline_findings(req, now, media=_media, text=_text, options=_options, quota=quota)
