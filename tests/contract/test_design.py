@@ -147,6 +147,9 @@ async def test_s3_generation_stream_and_s2_reads(settings_factory: SettingsFacto
         times = [dt.datetime.fromisoformat(e["scheduledAt"]) for e in saved]
         assert times == sorted(times)
         assert {e["id"] for e in saved} == {e.data["entry"]["id"] for e in entries}
+        # The streamed Entry is the saved Entry, field for field.
+        streamed = {e.data["entry"]["id"]: e.data["entry"] for e in entries}
+        assert all(streamed[e["id"]] == e for e in saved)
 
         page = (await client.get(f"/v1/calendars/{cal_id}/entries", headers=ALICE)).json()
         assert [e["id"] for e in assert_page(page)] == [e["id"] for e in saved]
@@ -346,6 +349,17 @@ async def test_s2_another_users_ids_get_404(settings_factory: SettingsFactory) -
                                  headers=ALICE)).status_code == 200
 
 
+async def test_s2_dev_auth_user_defaults_to_local(settings_factory: SettingsFactory) -> None:
+    async with served(settings_factory(**ON)) as (_app, client):
+        assert (await client.get("/v1/flags")).json()["userId"] == "local"
+        assert (await client.get("/v1/flags", headers=BOB)).json()["userId"] == "bob"
+        events = await generate(client, brief(days=1))
+        cal = events[0].data["calendarId"]
+        assert (await client.get(f"/v1/calendars/{cal}",
+                                 headers={"X-User-Id": "local"})).status_code == 200
+        assert_problem(await client.get(f"/v1/calendars/{cal}", headers=BOB), 404)
+
+
 async def test_s2_supabase_jwt_auth(settings_factory: SettingsFactory) -> None:
     secret = "super-secret-jwt-key-for-contract-tests"
     settings = settings_factory(AUTH_MODE="supabase", SUPABASE_JWT_SECRET=secret, **ON)
@@ -359,6 +373,12 @@ async def test_s2_supabase_jwt_auth(settings_factory: SettingsFactory) -> None:
         assert_problem(await client.get("/v1/calendars", headers={"X-User-Id": "x"}), 401)
         assert_problem(await client.get("/v1/calendars", headers=token("u1", aud="other")), 401)
         assert_problem(await client.get("/v1/calendars", headers=token("u1", exp=-60)), 401)
+        bad_sig = jwt.encode({"sub": "u1", "aud": "authenticated", "exp": int(time.time()) + 60},
+                             "another-secret-of-sufficient-length!", algorithm="HS256")
+        assert_problem(await client.get("/v1/calendars",
+                                        headers={"Authorization": f"Bearer {bad_sig}"}), 401)
+        me = (await client.get("/v1/flags", headers=token("u1"))).json()
+        assert me["userId"] == "u1"  # the `sub` claim
         events = await generate(client, brief(days=2), token("u1"))
         cal_id = events[0].data["calendarId"]
         assert (await client.get(f"/v1/calendars/{cal_id}", headers=token("u1"))).status_code \
@@ -662,6 +682,66 @@ async def test_s4_sticky_percentage_rollout(settings_factory: SettingsFactory,
         assert await wait_for(widened, within=10, step=0.3)
 
 
+async def test_s4_rollback_publish_flag_off_stops_the_worker_sending(
+    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer, tmp_path: Path
+) -> None:
+    fake = fake_channels
+    flags_file = tmp_path / "flags.json"
+    write_document(flags_file, {"flags": {"CALENDAR_SERVICE_ENABLED": boolean_flag(True),
+                                          "PUBLISH_SERVICE_ENABLED": boolean_flag(True)}})
+    settings = settings_factory(FLAGS_FILE=str(flags_file), FLAGS_POLL_SECONDS=0.1,
+                                **fake_env(fake.url))
+    async with served(settings) as (_app, client):
+        cal, picked = await _calendar_with_media(client, fake.url, days=2)
+        for channel in ("tiktok", "instagram"):
+            acct = fake.control.add_account(channel)
+            await client.put(f"/v1/channels/{channel}/connection", headers=ALICE,
+                             json={"accessToken": acct.token, "accountId": acct.account_id})
+        live = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
+            "dryRun": False, "when": "now", "entryIds": [p["id"] for p in picked]})
+        assert live.status_code == 200 and live.json()["summary"]["queued"] == 2
+        # Rollback step 1: PUBLISH_SERVICE_ENABLED off, data kept.
+        write_document(flags_file, {"flags": {"CALENDAR_SERVICE_ENABLED": boolean_flag(True),
+                                              "PUBLISH_SERVICE_ENABLED": boolean_flag(False)}})
+
+        async def publish_off() -> bool:
+            flags = (await client.get("/v1/flags", headers=ALICE)).json()["flags"]
+            return flags["PUBLISH_SERVICE_ENABLED"]["enabled"] is False
+
+        assert await wait_for(publish_off, within=10)
+        engine = create_engine(settings.database_url)
+        gateway = RegistryGateway(settings)
+        try:
+            worker = Worker(engine, settings, FlagService(settings), gateway,
+                            config=WorkerConfig(idle_sleep=0.05, flag_off_delay=0.1))
+            await worker.run_once()
+            assert fake.control.calls == []  # nothing sent while the flag is off
+            again = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
+                "dryRun": False, "when": "now", "entryIds": [p["id"] for p in picked]})
+            assert again.json()["dryRun"] is True
+            listed = (await client.get("/v1/publish-intents", headers=ALICE, params={
+                "calendarId": cal, "status": "pending"})).json()["items"]
+            assert len(listed) == 2  # kept, not cancelled or lost
+            # Restore the flag when healthy: the kept intents go out.
+            write_document(flags_file, {"flags": {
+                "CALENDAR_SERVICE_ENABLED": boolean_flag(True),
+                "PUBLISH_SERVICE_ENABLED": boolean_flag(True)}})
+            worker = Worker(engine, settings, FlagService(settings), gateway,
+                            config=WorkerConfig(idle_sleep=0.05, poll_delays=(0.2,)))
+
+            async def published() -> bool:
+                items = (await client.get("/v1/publish-intents", headers=ALICE, params={
+                    "calendarId": cal, "status": "published"})).json()["items"]
+                return len(items) == 2
+
+            async with worker.running():
+                assert await wait_for(published, within=60, step=0.2)
+        finally:
+            await gateway.aclose()
+            await engine.dispose()
+    assert len(fake.control.live_posts()) == 2
+
+
 async def test_s4_database_unreachable_generation_still_streams_as_dry_run(
     tmp_path: Path,
 ) -> None:
@@ -892,9 +972,11 @@ def _unfold(ics: str) -> str:
 
 
 async def test_scenario_plan_edit_export_publish_live(
-    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer, db_url: str
+    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer, db_url: str,
+    tmp_path: Path, capfd: pytest.CaptureFixture[str],
 ) -> None:
     fake = fake_channels
+    capfd.readouterr()
     settings = settings_factory(**ON, **fake_env(fake.url), WORKER_POLL_SECONDS=0.1)
     app = create_app(settings, migrate=False, run_worker=True)  # `serve`: worker in-process
     with live_server(app) as server:
@@ -995,6 +1077,25 @@ async def test_scenario_plan_edit_export_publish_live(
                     assert intent["platformPostId"]
             detail = (await client.get(f"/v1/publish-intents/{ids[0]}", headers=ALICE)).json()
             assert detail.get("attemptLog")
+            # `when: scheduled` queues for the entry's own time (nothing sent now).
+            later = next(e for e in calendar["entries"]
+                         if e["channel"] == "instagram" and e["id"] != edited[1]["id"])
+            resp = await client.patch(
+                f"/v1/calendars/{cal}/entries/{later['id']}",
+                headers={**ALICE, "If-Match": str(later["version"])},
+                json={"format": "image", "media": [{"url": f"{fake.url}/media/later.jpg",
+                                                    "type": "image"}]})
+            assert resp.status_code == 200, resp.text
+            scheduled = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
+                "dryRun": False, "when": "scheduled", "entryIds": [later["id"]]})
+            assert scheduled.status_code == 200, scheduled.text
+            (queued,) = scheduled.json()["results"]
+            assert queued["status"] == "pending"
+            intent = (await client.get(f"/v1/publish-intents/{queued['intentId']}",
+                                       headers=ALICE)).json()
+            assert intent["status"] == "pending"
+            assert dt.datetime.fromisoformat(intent["runAfter"]) == \
+                dt.datetime.fromisoformat(later["scheduledAt"])
             # a retried live publish with the same key is the same answer, not a second post
             again = await client.post(
                 f"/v1/calendars/{cal}/publish",
@@ -1008,6 +1109,13 @@ async def test_scenario_plan_edit_export_publish_live(
     captions = " ".join(p.caption for p in fake.control.live_posts())
     for entry in edited:
         assert entry["caption"] in captions  # the edit is what was published
+    # §6: the whole scenario's log passes the strict log contract check.
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    log_file = tmp_path / "scenario.log"
+    log_file.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(cli_app, ["logs", "check", "--strict", str(log_file)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
 
 
 # -- the ops appendix release smoke ------------------------------------------------------------
