@@ -17,39 +17,7 @@ platform accepted - so tests can assert "posts == intents published" and find do
         ... adapters use api_base=fake.url, creds token=acct.token ...
         assert fake.control.duplicates() == {}
 
-Modules: `state` (FakeChannels and its records), `faults` (fault middleware),
-`responses` (envelopes), `tiktok` and `instagram` (routes), `app` (build_app), `server`
-(uvicorn / in-memory runners and pytest fixtures).
+The public names are re-exported by `tests/fakes/channels_server.py`. Modules: `state`
+(FakeChannels and its records), `faults` (fault middleware), `responses` (envelopes), `tiktok`
+and `instagram` (routes), `app` (build_app), `server` (uvicorn / in-memory runners, fixtures).
 """
-
-from __future__ import annotations
-
-from tests.fakes.channels.server import (
-    IN_MEMORY_BASE,
-    FakeChannelsServer,
-    fake_channels,
-    fake_channels_server,
-    in_memory_channels,
-    start_fake_channels,
-)
-from tests.fakes.channels.state import (
-    FakeAccount,
-    FakeChannels,
-    FakeChannelsConfig,
-    FakePost,
-    Fault,
-)
-
-__all__ = [
-    "IN_MEMORY_BASE",
-    "FakeAccount",
-    "FakeChannels",
-    "FakeChannelsConfig",
-    "FakeChannelsServer",
-    "FakePost",
-    "Fault",
-    "fake_channels",
-    "fake_channels_server",
-    "in_memory_channels",
-    "start_fake_channels",
-]
