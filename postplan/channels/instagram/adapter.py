@@ -37,6 +37,16 @@ __all__ = ["InstagramAdapter"]
 log = get_logger(__name__)
 
 
+def _raise_if_dead(code: str, status: dict[str, Any], container: str) -> None:
+    """A container in ERROR (its `status` says why) or EXPIRED can never be published."""
+    if code == "ERROR":
+        raise status_subcode_error(str(status.get("status") or ""), handle=container)
+    if code == "EXPIRED":
+        raise RetryLater("instagram_container_expired",
+                         "The media container expired; it will be created again.",
+                         retry_after=1.0, platform_code="EXPIRED")
+
+
 class InstagramAdapter:
     """One instance serves every Instagram account; `http` is the process's shared client."""
 
@@ -118,12 +128,7 @@ class InstagramAdapter:
             code = str(data.get("status_code") or "")
             if code in ("FINISHED", "PUBLISHED"):
                 return
-            if code == "ERROR":
-                raise status_subcode_error(str(data.get("status") or ""), handle=container)
-            if code == "EXPIRED":
-                raise RetryLater("instagram_container_expired",
-                                 "The media container expired; it will be created again.",
-                                 retry_after=1.0, platform_code="EXPIRED")
+            _raise_if_dead(code, data, container)
             if time.monotonic() + interval > deadline:
                 raise RetryLater(
                     "instagram_container_not_ready",
@@ -156,12 +161,7 @@ class InstagramAdapter:
             # An earlier attempt went through; publishing again would be a second post.
             return AdapterResult(state="published", handle=handle,
                                  detail={"container_id": handle, "already_published": True})
-        if code == "ERROR":
-            raise status_subcode_error(str(status.get("status") or ""), handle=handle)
-        if code == "EXPIRED":
-            raise RetryLater("instagram_container_expired",
-                             "The media container expired; it will be created again.",
-                             retry_after=1.0, platform_code="EXPIRED")
+        _raise_if_dead(code, status, handle)
         if code != "FINISHED":
             raise RetryLater("instagram_media_not_ready",
                              "The media is not ready for publishing yet.",
