@@ -599,6 +599,70 @@ async def test_s2_s4_publish_dry_run_shape_and_status(
     assert fake_channels.control.calls == []  # dry runs never reach a channel API
 
 
+FORMAT_MEDIA: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("tiktok", "video"): [("clip.mp4", "video")],
+    ("tiktok", "photo"): [("p1.jpg", "image"), ("p2.jpg", "image")],
+    ("instagram", "reel"): [("reel.mp4", "video")],
+    ("instagram", "carousel"): [("c1.jpg", "image"), ("c2.jpg", "image")],
+    ("instagram", "image"): [("one.jpg", "image")],
+    ("instagram", "story"): [("story.jpg", "image")],
+}
+
+
+async def test_s2_every_channel_format_publishes_live_through_the_fake(
+    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer
+) -> None:
+    fake = fake_channels
+    settings = settings_factory(**ON, **fake_env(fake.url))
+    async with served(settings) as (_app, client):
+        events = await generate(client, brief(days=14), ALICE)
+        cal = events[0].data["calendarId"]
+        pool = [e.data["entry"] for e in of(events, "entry")]
+        chosen: dict[str, tuple[str, str]] = {}
+        for (channel, fmt), media in FORMAT_MEDIA.items():
+            entry = next(e for e in pool if e["channel"] == channel and e["id"] not in chosen)
+            resp = await client.patch(
+                f"/v1/calendars/{cal}/entries/{entry['id']}",
+                headers={**ALICE, "If-Match": str(entry["version"])},
+                json={"format": fmt, "caption": f"{channel} {fmt} {entry['id'][:8]}",
+                      "media": [{"url": f"{fake.url}/media/{name}", "type": kind}
+                                for name, kind in media]})
+            assert resp.status_code == 200, resp.text
+            chosen[entry["id"]] = (channel, fmt)
+        for channel in ("tiktok", "instagram"):
+            acct = fake.control.add_account(channel)
+            await client.put(f"/v1/channels/{channel}/connection", headers=ALICE,
+                             json={"accessToken": acct.token, "accountId": acct.account_id})
+        live = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE,
+                                 json={"dryRun": False, "when": "now", "entryIds": list(chosen)})
+        assert live.status_code == 200, live.text
+        assert live.json()["summary"]["queued"] == len(FORMAT_MEDIA)
+        engine = create_engine(settings.database_url)
+        gateway = RegistryGateway(settings)
+        worker = Worker(engine, settings, FlagService(settings), gateway,
+                        config=WorkerConfig(idle_sleep=0.05, poll_delays=(0.2,)))
+
+        async def settled() -> bool:
+            items = (await client.get("/v1/publish-intents", headers=ALICE, params={
+                "calendarId": cal, "limit": 50})).json()["items"]
+            live_items = [i for i in items if not i["dryRun"]]
+            return all(i["status"] in {"published", "failed", "unknown"} for i in live_items)
+
+        try:
+            async with worker.running():
+                assert await wait_for(settled, within=90, step=0.25)
+        finally:
+            await gateway.aclose()
+            await engine.dispose()
+        items = (await client.get("/v1/publish-intents", headers=ALICE,
+                                  params={"calendarId": cal, "limit": 50})).json()["items"]
+    outcome = {chosen[i["entryId"]]: (i["status"], i["error"]) for i in items if not i["dryRun"]}
+    assert {k: v[0] for k, v in outcome.items()} == dict.fromkeys(FORMAT_MEDIA, "published"), \
+        outcome
+    assert len(fake.control.live_posts()) == len(FORMAT_MEDIA)
+    assert fake.control.duplicates() == {}
+
+
 async def test_s4_channel_auth_missing_or_invalid_is_422_before_any_attempt(
     settings_factory: SettingsFactory, fake_channels: FakeChannelsServer, db_url: str
 ) -> None:
