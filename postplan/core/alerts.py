@@ -11,14 +11,13 @@ stops, `alert.resolved`.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
 import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from postplan.core.metrics import (
     SSE_OUTCOMES,
     registry,
 )
+from postplan.core.periodic import run_every
 
 log = get_logger("postplan.alerts")
 
@@ -482,19 +482,11 @@ async def alerts_lifespan(app: FastAPI, interval: float = 15.0) -> AsyncIterator
     app.state.alerts = engine
     app.state.alerts_feed = feed
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                feed.sample()
-                engine.evaluate()
-            except Exception:  # evaluation must never take the app down
-                log.exception("alerts.evaluate_failed")
+    async def evaluate() -> None:
+        feed.sample()
+        engine.evaluate()
 
-    task = asyncio.create_task(loop(), name="postplan-alerts")
-    try:
+    # Evaluation must never take the app down: run_every logs a failed tick and carries on.
+    async with run_every(interval, evaluate, name="postplan-alerts", log=log,
+                         failure_event="alerts.evaluate_failed"):
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from postplan.config import Settings
 from postplan.core.flags_provider import FileFlagProvider, FileStatus, flag_can_be_on
 from postplan.core.logging import get_logger
 from postplan.core.metrics import FLAG_ACTIVE, FLAG_CONFIG_VALID, FLAG_RELOADS
+from postplan.core.periodic import run_every
 
 log = get_logger("postplan.flags")
 
@@ -118,20 +119,12 @@ class FlagService:
             return
 
         async def poll() -> None:
-            while True:
-                await asyncio.sleep(self.poll_seconds)
-                try:
-                    await asyncio.to_thread(self.refresh)
-                except Exception:  # a poll failure must never stop future polls
-                    log.exception("flags.poll_failed")
+            await asyncio.to_thread(self.refresh)
 
-        task = asyncio.create_task(poll(), name="postplan-flags-poll")
-        try:
+        # A poll failure must never stop future polls: run_every logs it and carries on.
+        async with run_every(self.poll_seconds, poll, name="postplan-flags-poll", log=log,
+                             failure_event="flags.poll_failed"):
             yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
     def describe(self, user_id: str | None) -> dict[str, Any]:
         """The body of `GET /v1/flags`: the caller's flags and the file's state."""
