@@ -1,40 +1,27 @@
-"""The alert rules of deploy/prometheus/alerts.yml, evaluated in-process over sliding windows.
-
-Two feeds, one engine:
-* live: `MetricsFeed` samples postplan's own Prometheus counters every few seconds and records
-  their increases (so whoever increments a metric in core/metrics.py feeds the alerts too);
-* offline: `observe_log_record` maps log events (docs/alerts.md lists the names) — used by
-  `postplan alerts check FILE`.
-A rule that starts firing emits one `alert` log event (alert, value, threshold, severity); when it
-stops, `alert.resolved`.
+"""The alert rules and the engine that evaluates them over sliding windows, emitting
+`alert` / `alert.resolved` log events.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI
-
+from postplan.core.alerts.log_records import SSE_END_EVENTS, as_number, latency_endpoint, parse_ts
 from postplan.core.logging import get_logger
 from postplan.core.metrics import (
-    ADAPTER_CONFIGURED,
     ALERTS_FIRING,
     CHANNELS,
     PUBLISH_OUTCOMES,
-    SSE_OUTCOMES,
-    registry,
 )
-from postplan.core.periodic import run_every
 
 log = get_logger("postplan.alerts")
+
 
 WINDOW_SECONDS = 15 * 60
 SSE_BAD = frozenset({"error", "timeout"})
@@ -317,10 +304,10 @@ class AlertEngine:
         elif event == "publish.recorded":
             # Intake of POST /publish, one line per request: counted like the metric does.
             if record.get("dryRun"):
-                self.record_publish(channel, "dry_run", ts, _number(record.get("total")))
+                self.record_publish(channel, "dry_run", ts, as_number(record.get("total")))
             else:
-                self.record_publish(channel, "failed", ts, _number(record.get("failed")))
-                self.record_publish(channel, "queued", ts, _number(record.get("queued")))
+                self.record_publish(channel, "failed", ts, as_number(record.get("failed")))
+                self.record_publish(channel, "queued", ts, as_number(record.get("queued")))
         elif event == "adapter.auth_missing":
             self.record_auth_missing(channel, str(record.get("reason") or "missing"), ts)
         elif event == "adapter.config_missing":
@@ -334,159 +321,9 @@ class AlertEngine:
         return ts
 
 
-#: Log events that end an SSE stream (the outcome is in `outcome`, else `status`).
-SSE_END_EVENTS = frozenset({"sse.stream_end", "sse.stream.finished", "sse.stream.end"})
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-_PUBLISH_PATH = re.compile(r"^/v1/calendars/[^/]+/publish$")
-_EXPORT_PATH = re.compile(r"^/v1/calendars/[^/]+/export$")
-
-
-def latency_endpoint(method: str, path: str) -> str | None:
-    """`publish` / `export` for the two latency-watched routes, else None."""
-    if method != "POST":
-        return None
-    if _PUBLISH_PATH.match(path):
-        return "publish"
-    if _EXPORT_PATH.match(path):
-        return "export"
-    return None
-
-
-def parse_ts(value: Any) -> float | None:
-    """Unix seconds from an ISO 8601 string or a number."""
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
-
-
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat()
 
 
 def _channel_field(labels: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return {k: v for k, v in labels if k == "channel"}
-
-
-def replay(records: Iterable[Mapping[str, Any]]) -> list[FiredAlert]:
-    """Evaluate the rules after every event of a log, in order; what fired, first and peak."""
-    engine = AlertEngine(emit=False, clock=lambda: 0.0)
-    fired: dict[tuple[str, tuple[tuple[str, str], ...]], FiredAlert] = {}
-    last_ts: float | None = None
-    for record in records:
-        ts = engine.observe_log_record(record)
-        if ts is None:
-            continue
-        last_ts = ts if last_ts is None else max(last_ts, ts)
-        for state in engine.evaluate(last_ts):
-            if not state.firing:
-                continue
-            key = (state.alert, state.labels)
-            seen = fired.get(key)
-            if seen is None:
-                fired[key] = FiredAlert(state.alert, state.labels, last_ts, state.value,
-                                        state.threshold, state.severity, state.summary)
-            elif state.value > seen.peak:
-                seen.peak, seen.summary = state.value, state.summary
-    return list(fired.values())
-
-
-class MetricsFeed:
-    """Turns increases of postplan's counters into engine observations."""
-
-    def __init__(self, engine: AlertEngine) -> None:
-        self.engine = engine
-        self._last: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-        self.sample(record=False)
-
-    def _delta(self, name: str, labels: dict[str, str]) -> float:
-        value = registry.get_sample_value(name, labels) or 0.0
-        key = (name, tuple(sorted(labels.items())))
-        previous = self._last.get(key, value)
-        self._last[key] = value
-        return value - previous if value >= previous else value  # a reset counts from zero
-
-    def sample(self, now: float | None = None, *, record: bool = True) -> None:
-        """Read the counters once; increases since the last sample become observations."""
-        ts = self.engine.clock() if now is None else now
-        sse_name = "postplan_sse_streams_total"
-        for outcome in SSE_OUTCOMES:
-            n = self._delta(sse_name, {"outcome": outcome})
-            if record and n > 0:
-                self.engine.record_sse(outcome, ts, n)
-        for channel in CHANNELS:
-            for outcome in PUBLISH_OUTCOMES:
-                n = self._delta("postplan_publish_results_total",
-                                {"channel": channel, "outcome": outcome})
-                if record and n > 0:
-                    self.engine.record_publish(channel, outcome, ts, n)
-            for reason in ("missing", "invalid", "config_missing"):
-                n = self._delta("postplan_adapter_auth_missing_total",
-                                {"channel": channel, "reason": reason})
-                if record and n > 0:
-                    self.engine.record_auth_missing(channel, reason, ts, n)
-            configured = registry.get_sample_value("postplan_adapter_configured",
-                                                   {"channel": channel})
-            self.engine.adapter_configured[channel] = bool(configured)
-        active = registry.get_sample_value("postplan_flag_active",
-                                           {"flag": "PUBLISH_SERVICE_ENABLED"})
-        self.engine.publish_active = bool(active)
-        for endpoint in ("publish", "export"):
-            previous_cumulative = 0.0
-            for bound in (*LATENCY_BUCKETS, math.inf):
-                le = "+Inf" if math.isinf(bound) else _le(bound)
-                cumulative = self._delta("postplan_request_duration_seconds_bucket",
-                                         {"endpoint": endpoint, "le": le})
-                in_bucket = cumulative - previous_cumulative
-                previous_cumulative = cumulative
-                if record and in_bucket > 0:
-                    self.engine.record_latency_bucket(endpoint, bound, in_bucket, ts)
-
-
-def _le(bound: float) -> str:
-    # prometheus_client renders bucket bounds with Python's float repr ("0.5", "1.0", "10.0").
-    return repr(float(bound))
-
-
-@asynccontextmanager
-async def alerts_lifespan(app: FastAPI, interval: float = 15.0) -> AsyncIterator[None]:
-    """Lifespan hook: record adapter configuration, then sample metrics and evaluate the rules
-    every `interval` seconds, logging `alert` events. The engine is `app.state.alerts`."""
-    settings = app.state.settings
-    # Set by the flag service at every reload: can PUBLISH_SERVICE_ENABLED be on for anyone?
-    publish_active = bool(registry.get_sample_value("postplan_flag_active",
-                                                    {"flag": "PUBLISH_SERVICE_ENABLED"}))
-    for channel in CHANNELS:
-        configured = bool(settings.adapter_configured(channel))
-        ADAPTER_CONFIGURED.labels(channel=channel).set(1 if configured else 0)
-        if not configured:
-            log.warning("adapter.config_missing", channel=channel, status="config_missing",
-                        publishFlagActive=publish_active,
-                        detail=f"{channel} app credentials are not set; live publishing to "
-                               f"{channel} will be refused")
-    start = registry.get_sample_value("postplan_process_start_time_seconds") or time.time()
-    engine = AlertEngine(deploy_time=start)
-    feed = MetricsFeed(engine)
-    app.state.alerts = engine
-    app.state.alerts_feed = feed
-
-    async def evaluate() -> None:
-        feed.sample()
-        engine.evaluate()
-
-    # Evaluation must never take the app down: run_every logs a failed tick and carries on.
-    async with run_every(interval, evaluate, name="postplan-alerts", log=log,
-                         failure_event="alerts.evaluate_failed"):
-        yield
