@@ -279,12 +279,7 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
         # The templates are English; say so where the creator will see it.
         notes += f" Translate on-screen text and caption to {brief.language}."
 
-    return EntryDraft(
-        channel=slot.channel,
-        format=slot.format,
-        scheduled_at=slot.scheduled_at,
-        timezone=slot.timezone,
-        pillar=slot.pillar,
+    return slot.draft(
         hook=hook,
         caption=caption,
         hashtags=_hashtags(ctx, brief, slot, rng, digest),

@@ -22,7 +22,7 @@ from postplan.generation.planner.pillars import (
     pillar_weights,
 )
 from postplan.generation.planner.seeding import brief_digest, canonical_brief_json, derived_rng
-from postplan.generation.schemas import Brief
+from postplan.generation.schemas import Brief, EntryDraft
 
 UTC = dt.UTC
 EARLIEST = dt.time(7, 0)
@@ -51,6 +51,22 @@ class Slot:
     def utc(self) -> dt.datetime:
         """The slot's instant in UTC (aware datetimes sharing a tzinfo compare by wall time)."""
         return self.scheduled_at.astimezone(UTC)
+
+    def draft(self, *, hook: str, caption: str, hashtags: list[str], call_to_action: str,
+              asset_notes: str) -> EntryDraft:
+        """The entry for this slot with the given copy (planner templates, repaired AI copy)."""
+        return EntryDraft(
+            channel=self.channel,
+            format=self.format,
+            scheduled_at=self.scheduled_at,
+            timezone=self.timezone,
+            pillar=self.pillar,
+            hook=hook,
+            caption=caption,
+            hashtags=hashtags,
+            call_to_action=call_to_action,
+            asset_notes=asset_notes,
+        )
 
 
 def utc_key(value: dt.datetime) -> dt.datetime:

@@ -114,18 +114,8 @@ def repair_entry(
         filled += 1
     notes = notes[:ASSET_NOTES_MAX]
     hooks.add(hook)
-    draft = EntryDraft(
-        channel=slot.channel,
-        format=slot.format,
-        scheduled_at=slot.scheduled_at,
-        timezone=slot.timezone,
-        pillar=slot.pillar,
-        hook=hook,
-        caption=caption,
-        hashtags=tags,
-        call_to_action=cta,
-        asset_notes=notes,
-    )
+    draft = slot.draft(hook=hook, caption=caption, hashtags=tags, call_to_action=cta,
+                       asset_notes=notes)
     return draft, filled
 
 
