@@ -147,3 +147,20 @@ async def wait_for(check: Callable[[], Awaitable[bool]], within: float = 30.0,
             return True
         await asyncio.sleep(step)
     return await check()
+
+
+def metric(page: str, name: str, **labels: str) -> float:
+    """The sum of `name`'s samples in a Prometheus text page whose labels include `labels`."""
+    total = 0.0
+    for line in page.splitlines():
+        if not (line.startswith(name + "{") or line.startswith(name + " ")):
+            continue
+        head, value = line.rsplit(" ", 1)
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+async def metrics_page(client: httpx.AsyncClient) -> str:
+    """The app's /metrics text."""
+    return (await client.get("/metrics")).text

@@ -48,6 +48,8 @@ from tests.contract.helpers import (
     assert_publish_response,
     brief,
     future_date,
+    metric,
+    metrics_page,
     served,
     wait_for,
 )
@@ -239,6 +241,30 @@ async def test_s3_a_client_that_disconnects_does_not_lose_the_run(
     assert (await table_counts(db_url))["calendar_entries"] == run["expectedEntries"]
 
 
+async def test_s3_resume_mid_run_never_generates_again(
+    settings_factory: SettingsFactory, db_url: str
+) -> None:
+    with fake_llm(FakeLLMConfig(entry_delay=0.15)) as (fake, base_url):
+        settings = settings_factory(LLM_BASE_URL=base_url, **ON)
+        async with served(settings) as (_app, client):
+            before = await metrics_page(client)
+            first = await read_stream(client, "POST", "/v1/ai/calendar", headers=ALICE,
+                                      json_body=brief(days=7), stop_after_entries=2)
+            run = first[0].data
+            assert run["mode"] == "ai"
+            last_id = of(first, "entry")[-1].id
+            rest = await read_stream(client, "GET", f"/v1/ai/calendar/runs/{run['runId']}/events",
+                                     headers={**ALICE, "Last-Event-ID": last_id})
+            seqs = [e.data["seq"] for e in of(rest, "entry")]
+            assert seqs == list(range(3, run["expectedEntries"] + 1))
+            assert rest[-1].event == "done" and rest[-1].data["status"] == "completed"
+            page = await metrics_page(client)
+        assert fake.calls == 1  # one generation, however many streams
+    assert metric(page, "postplan_sse_streams_total", outcome="client_closed") >= \
+        metric(before, "postplan_sse_streams_total", outcome="client_closed") + 1
+    assert (await table_counts(db_url))["calendar_entries"] == run["expectedEntries"]
+
+
 async def test_s3_comment_pings_keep_an_idle_stream_open(
     settings_factory: SettingsFactory,
 ) -> None:
@@ -262,9 +288,17 @@ async def test_s3_s4_ai_timeout_keeps_the_partial_calendar_and_publishes_nothing
     with fake_llm(FakeLLMConfig(stall_after=2, stall_seconds=30)) as (_fake, base_url):
         settings = settings_factory(LLM_BASE_URL=base_url, AI_TIMEOUT_SECONDS=1, **ON)
         async with served(settings) as (_app, client):
+            before = await metrics_page(client)
             events = await generate(client, brief(days=7), ALICE)
             run_id = events[0].data["runId"]
             status = (await client.get(f"/v1/ai/calendar/runs/{run_id}", headers=ALICE)).json()
+
+            async def counted() -> bool:  # the stream's outcome is counted as it closes
+                page = await metrics_page(client)
+                return metric(page, "postplan_sse_streams_total", outcome="timeout") == \
+                    metric(before, "postplan_sse_streams_total", outcome="timeout") + 1
+
+            assert await wait_for(counted, within=5)
     assert events[0].data["mode"] == "ai"
     assert [e.event for e in events] == ["run", "entry", "entry", "timeout", "done"]
     assert set(of(events, "timeout")[0].data) == {"message", "entriesSoFar"}
@@ -544,6 +578,7 @@ async def test_s2_s4_publish_dry_run_shape_and_status(
 ) -> None:
     settings = settings_factory(**ON, **fake_env(fake_channels.url))
     async with served(settings) as (_app, client):
+        before = await metrics_page(client)
         cal, picked = await _calendar_with_media(client, fake_channels.url)
         url = f"/v1/calendars/{cal}/publish"
         all_entries = (await client.get(f"/v1/calendars/{cal}/entries",
@@ -596,6 +631,16 @@ async def test_s2_s4_publish_dry_run_shape_and_status(
         one = await client.get(f"/v1/publish-intents/{items[0]['id']}", headers=ALICE)
         assert one.status_code == 200
         assert_intent(one.json())
+        await client.post(f"/v1/calendars/{cal}/export", headers=ALICE, json={"format": "csv"})
+        after = await metrics_page(client)
+    # §6: publish results by channel and outcome; publish and export latency.
+    for channel in ("tiktok", "instagram"):
+        assert metric(after, "postplan_publish_results_total", channel=channel,
+                      outcome="dry_run") > metric(before, "postplan_publish_results_total",
+                                                  channel=channel, outcome="dry_run")
+    for endpoint in ("publish", "export"):
+        name = "postplan_request_duration_seconds_count"
+        assert metric(after, name, endpoint=endpoint) > metric(before, name, endpoint=endpoint)
     assert fake_channels.control.calls == []  # dry runs never reach a channel API
 
 
@@ -633,6 +678,7 @@ async def test_s2_every_channel_format_publishes_live_through_the_fake(
             acct = fake.control.add_account(channel)
             await client.put(f"/v1/channels/{channel}/connection", headers=ALICE,
                              json={"accessToken": acct.token, "accountId": acct.account_id})
+        before = await metrics_page(client)
         live = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE,
                                  json={"dryRun": False, "when": "now", "entryIds": list(chosen)})
         assert live.status_code == 200, live.text
@@ -656,6 +702,11 @@ async def test_s2_every_channel_format_publishes_live_through_the_fake(
             await engine.dispose()
         items = (await client.get("/v1/publish-intents", headers=ALICE,
                                   params={"calendarId": cal, "limit": 50})).json()["items"]
+        after = await metrics_page(client)
+    for channel, n in (("tiktok", 2), ("instagram", 4)):
+        name = "postplan_publish_results_total"
+        assert metric(after, name, channel=channel, outcome="published") == \
+            metric(before, name, channel=channel, outcome="published") + n
     outcome = {chosen[i["entryId"]]: (i["status"], i["error"]) for i in items if not i["dryRun"]}
     assert {k: v[0] for k, v in outcome.items()} == dict.fromkeys(FORMAT_MEDIA, "published"), \
         outcome
@@ -930,8 +981,8 @@ async def test_s6_auth_missing_is_an_alert_in_metrics_and_logs(
             "dryRun": False, "entryIds": [p["id"] for p in picked]})
         assert_problem(resp, 422, "channel_auth_missing")
         after = (await client.get("/metrics")).text
-    assert _sample(after, "postplan_adapter_auth_missing_total") > \
-        _sample(before, "postplan_adapter_auth_missing_total")
+    assert metric(after, "postplan_adapter_auth_missing_total", reason="missing") > \
+        metric(before, "postplan_adapter_auth_missing_total", reason="missing")
     lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     log_file = tmp_path / "server.log"
     log_file.write_text("\n".join(lines) + "\n")
@@ -939,15 +990,6 @@ async def test_s6_auth_missing_is_an_alert_in_metrics_and_logs(
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 1, result.output
     assert "auth" in result.output.lower()
-
-
-def _sample(metrics: str, name: str) -> float:
-    """The sum of a metric family's samples in a Prometheus text page."""
-    total = 0.0
-    for line in metrics.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def test_s5_supabase_copy_has_row_level_security() -> None:
