@@ -159,6 +159,10 @@ async def test_s3_generation_stream_and_s2_reads(settings_factory: SettingsFacto
             assert_entry(event.data["entry"])
             assert event.data["entry"]["runId"] == run_id
             assert event.data["entry"]["calendarId"] == cal_id
+            # Generated entries: version 1, not edited, no media (media is the user's to attach).
+            assert event.data["entry"]["version"] == 1
+            assert event.data["entry"]["edited"] is False
+            assert event.data["entry"]["media"] == []
         done = events[-1].data
         assert set(done) == DONE_FIELDS
         assert done == {"runId": run_id, "status": "completed", "entryCount": len(entries)}
@@ -226,6 +230,9 @@ async def test_s3_generation_stream_and_s2_reads(settings_factory: SettingsFacto
         assert more[0].data["calendarId"] == cal_id and more[0].data["runId"] != run_id
         latest = (await client.get(f"/v1/calendars/{cal_id}", headers=ALICE)).json()
         assert latest["latestRunId"] == more[0].data["runId"]
+        # "Latest saved entries": every entry of the calendar at its current version, whichever
+        # run made it (docs/contract-notes.md).
+        assert len(latest["entries"]) == len(entries) + len(of(more, "entry"))
 
 
 async def test_s3_a_client_that_disconnects_does_not_lose_the_run(
@@ -353,8 +360,10 @@ async def test_s2_patch_entry_fields_and_if_match(settings_factory: SettingsFact
                      if e.data["entry"]["channel"] == "instagram")
         url = f"/v1/calendars/{cal_id}/entries/{entry['id']}"
         when = dt.datetime.fromisoformat(entry["scheduledAt"]) + dt.timedelta(hours=1)
+        # Sent in UTC; answered with the entry zone's own offset (assert_entry checks it).
         edit = {"hook": "New hook", "caption": "New caption", "hashtags": ["one", "two"],
-                "scheduledAt": when.isoformat(), "format": "carousel", "pillar": "behind",
+                "scheduledAt": when.astimezone(dt.UTC).isoformat(), "format": "carousel",
+                "pillar": "behind",
                 "callToAction": "Visit us", "assetNotes": "Two photos",
                 "media": [{"url": "https://cdn.example.com/a.jpg", "type": "image"},
                           {"url": "https://cdn.example.com/b.jpg", "type": "image"}]}
@@ -372,8 +381,10 @@ async def test_s2_patch_entry_fields_and_if_match(settings_factory: SettingsFact
                 assert out[key] == value, key
         stale = await client.patch(url, json={"hook": "late"}, headers={**ALICE, "If-Match": "1"})
         assert_problem(stale, 412)
-        again = await client.patch(url, json={"hook": "ok"}, headers={**ALICE, "If-Match": "2"})
+        again = await client.patch(url, json={"hook": "ok", "hashtags": ["#three"]},
+                                   headers={**ALICE, "If-Match": "2"})
         assert again.status_code == 200 and again.json()["version"] == 3
+        assert again.json()["hashtags"] == ["three"]  # stored without '#'
         # Fields the user does not own cannot be written.
         for field in ({"channel": "tiktok"}, {"id": entry["id"]}, {"version": 9}):
             assert_problem(await client.patch(url, json=field, headers=ALICE), 422)
