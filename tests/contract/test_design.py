@@ -725,6 +725,109 @@ async def test_s2_every_channel_format_publishes_live_through_the_fake(
     assert fake.control.duplicates() == {}
 
 
+async def test_s2_s4_platform_failures_are_recorded_per_intent(
+    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer
+) -> None:
+    fake = fake_channels
+    settings = settings_factory(**ON, **fake_env(fake.url))
+    async with served(settings) as (_app, client):
+        cal, picked = await _calendar_with_media(client, fake.url, days=3)
+        tiktok, instagram = picked
+        resp = await client.patch(f"/v1/calendars/{cal}/entries/{tiktok['id']}", headers={
+            **ALICE, "If-Match": str(tiktok["version"])},
+            json={"caption": "this one will fail:spam_risk_text"})
+        assert resp.status_code == 200
+        accounts = {c: fake.control.add_account(c) for c in ("tiktok", "instagram")}
+        for channel, acct in accounts.items():
+            await client.put(f"/v1/channels/{channel}/connection", headers=ALICE,
+                             json={"accessToken": acct.token, "accountId": acct.account_id})
+        fake.control.revoke(accounts["instagram"].token)
+        live = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
+            "dryRun": False, "when": "now", "entryIds": [tiktok["id"], instagram["id"]]})
+        assert live.status_code == 200, live.text
+        ids = {r["channel"]: r["intentId"] for r in live.json()["results"]}
+        engine = create_engine(settings.database_url)
+        gateway = RegistryGateway(settings)
+        worker = Worker(engine, settings, FlagService(settings), gateway,
+                        config=WorkerConfig(idle_sleep=0.05, poll_delays=(0.2,)))
+
+        async def intent(channel: str) -> dict[str, Any]:
+            got: dict[str, Any] = (await client.get(f"/v1/publish-intents/{ids[channel]}",
+                                                    headers=ALICE)).json()
+            return got
+
+        async def settled() -> bool:
+            return bool((await intent("tiktok"))["status"] == "failed"
+                        and (await intent("instagram"))["status"] == "needs_reauth")
+
+        try:
+            async with worker.running():
+                assert await wait_for(settled, within=60, step=0.2), \
+                    [await intent("tiktok"), await intent("instagram")]
+        finally:
+            await gateway.aclose()
+            await engine.dispose()
+        failed = await intent("tiktok")
+        assert_intent(failed)
+        assert {"code", "message", "platformCode"} <= set(failed["error"])
+        assert failed["attemptLog"]
+        reauth = await intent("instagram")
+        assert reauth["error"]["code"]
+        assert fake.control.live_posts() == []
+        # The platform has refused this token: §4 says a live publish with invalid auth is a
+        # 422 `channel_auth_invalid` before any attempt.
+        again = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
+            "dryRun": False, "when": "now", "channels": ["instagram"],
+            "entryIds": [instagram["id"]]})
+        if again.status_code != 422:
+            pytest.xfail("contract gap: a token the platform rejected (intent needs_reauth, no "
+                         "refresh token) leaves the connection `active`, so the next live "
+                         "publish is queued (200) instead of 422 channel_auth_invalid "
+                         "(postplan/publishing: only a refused refresh marks needs_reauth)")
+        body = assert_problem(again, 422, "channel_auth_invalid")
+        assert body["channel"] == "instagram"
+
+
+async def test_s4_a_refused_refresh_makes_the_next_live_publish_422(
+    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer
+) -> None:
+    fake = fake_channels
+    settings = settings_factory(**ON, **fake_env(fake.url))
+    async with served(settings) as (_app, client):
+        cal, picked = await _calendar_with_media(client, fake.url, days=3)
+        tiktok = picked[0]
+        acct = fake.control.add_account("tiktok")
+        past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
+        await client.put("/v1/channels/tiktok/connection", headers=ALICE, json={
+            "accessToken": acct.token, "accountId": acct.account_id, "expiresAt": past,
+            "refreshToken": "rft.not-known-to-the-platform"})
+        live = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
+            "dryRun": False, "when": "now", "entryIds": [tiktok["id"]]})
+        assert live.status_code == 200, live.text  # expired but refreshable: accepted
+        intent_id = live.json()["results"][0]["intentId"]
+        engine = create_engine(settings.database_url)
+        gateway = RegistryGateway(settings)
+        worker = Worker(engine, settings, FlagService(settings), gateway,
+                        config=WorkerConfig(idle_sleep=0.05, poll_delays=(0.2,)))
+
+        async def reauth() -> bool:
+            got = (await client.get(f"/v1/publish-intents/{intent_id}", headers=ALICE)).json()
+            return bool(got["status"] == "needs_reauth")
+
+        try:
+            async with worker.running():
+                assert await wait_for(reauth, within=30, step=0.2)
+        finally:
+            await gateway.aclose()
+            await engine.dispose()
+        conn = (await client.get("/v1/channels/tiktok/connection", headers=ALICE)).json()
+        assert conn["connected"] is False
+        again = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
+            "dryRun": False, "when": "now", "entryIds": [tiktok["id"]]})
+        assert assert_problem(again, 422, "channel_auth_invalid")["channel"] == "tiktok"
+    assert fake.control.live_posts() == []
+
+
 async def test_s4_channel_auth_missing_or_invalid_is_422_before_any_attempt(
     settings_factory: SettingsFactory, fake_channels: FakeChannelsServer, db_url: str
 ) -> None:
