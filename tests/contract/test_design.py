@@ -968,9 +968,11 @@ async def test_s4_rollback_publish_flag_off_stops_the_worker_sending(
         live = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
             "dryRun": False, "when": "now", "entryIds": [p["id"] for p in picked]})
         assert live.status_code == 200 and live.json()["summary"]["queued"] == 2
-        # Rollback step 1: PUBLISH_SERVICE_ENABLED off, data kept.
-        write_document(flags_file, {"flags": {"CALENDAR_SERVICE_ENABLED": boolean_flag(True),
-                                              "PUBLISH_SERVICE_ENABLED": boolean_flag(False)}})
+        # Rollback step 1, with the shipped command: PUBLISH_SERVICE_ENABLED off, data kept.
+        flip = await asyncio.to_thread(
+            CliRunner().invoke, cli_app,
+            ["flags", "set", "PUBLISH_SERVICE_ENABLED", "off", "--file", str(flags_file)])
+        assert flip.exit_code == 0, flip.output
 
         async def publish_off() -> bool:
             flags = (await client.get("/v1/flags", headers=ALICE)).json()["flags"]
@@ -991,9 +993,10 @@ async def test_s4_rollback_publish_flag_off_stops_the_worker_sending(
                 "calendarId": cal, "status": "pending"})).json()["items"]
             assert len(listed) == 2  # kept, not cancelled or lost
             # Restore the flag when healthy: the kept intents go out.
-            write_document(flags_file, {"flags": {
-                "CALENDAR_SERVICE_ENABLED": boolean_flag(True),
-                "PUBLISH_SERVICE_ENABLED": boolean_flag(True)}})
+            restore = await asyncio.to_thread(
+                CliRunner().invoke, cli_app,
+                ["flags", "set", "PUBLISH_SERVICE_ENABLED", "on", "--file", str(flags_file)])
+            assert restore.exit_code == 0, restore.output
             worker = Worker(engine, settings, FlagService(settings), gateway,
                             config=WorkerConfig(idle_sleep=0.05, poll_delays=(0.2,)))
 
