@@ -517,6 +517,37 @@ def test_s2_dev_auth_refuses_a_non_loopback_address(tmp_path: Path) -> None:
     assert "AUTH_MODE=dev" in proc.stderr + proc.stdout
 
 
+async def test_s2_dev_auth_refuses_non_loopback_through_the_app_factory_too(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = _env(tmp_path, AUTH_MODE="dev")
+    args = [sys.executable, "-m", "uvicorn", "postplan.app:build_default_app", "--factory",
+            "--host", "0.0.0.0", "--port", str(port)]
+    proc = await asyncio.to_thread(_start, args, env, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            async def up_or_gone() -> bool:
+                if proc.poll() is not None:
+                    return True
+                try:
+                    return (await client.get("/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            assert await wait_for(up_or_gone, within=30, step=0.2)
+            started = proc.poll() is None
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        await asyncio.to_thread(proc.communicate, None, 30)
+    if started:
+        pytest.xfail("contract gap: AUTH_MODE=dev refuses a non-loopback address only in "
+                     "`postplan serve`; the documented `uvicorn postplan.app:build_default_app "
+                     "--factory --host 0.0.0.0` starts and trusts X-User-Id from anywhere")
+    assert proc.returncode != 0
+
+
 # -- §2 + §4 export ----------------------------------------------------------------------------
 
 
