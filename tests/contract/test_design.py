@@ -348,6 +348,13 @@ async def test_s2_brief_is_validated_before_any_stream(settings_factory: Setting
                     brief(days=93), brief(timezone="Mars/Olympus"), brief(startDate="soon")):
             resp = await client.post("/v1/ai/calendar", json=bad, headers=ALICE)
             assert_problem(resp, 422)
+        assert_problem(await client.post("/v1/ai/calendar", json=brief(colour="red"),
+                                         headers=ALICE), 422)  # unknown fields are refused
+        huge = brief(niche="x" * 2_000_000)
+        assert_problem(await client.post("/v1/ai/calendar", json=huge, headers=ALICE), 413)
+        assert_problem(await client.post("/v1/ai/calendar", content=b"{not json",
+                                         headers={**ALICE, "content-type": "application/json"}),
+                       400)
         weekly = await generate(client, brief(days=14, postsPerWeek=3), ALICE)
         per_channel = [e.data["entry"]["channel"] for e in of(weekly, "entry")]
         assert per_channel.count("tiktok") == per_channel.count("instagram") == 6
@@ -1074,6 +1081,8 @@ async def test_s4_database_unreachable_generation_still_streams_as_dry_run(
             json={"dryRun": True})
     assert events[0].data["dryRun"] is True
     assert of(events, "entry")
+    for event in of(events, "entry"):
+        assert_entry(event.data["entry"])
     assert events[-1].event == "done"
     # The publish is spooled locally (fsync'd) to be written once the database is back.
     assert publish.status_code == 202, publish.text
@@ -1227,6 +1236,7 @@ async def test_s7_serve_migrate_generate_worker_run_for_real(tmp_path: Path) -> 
     generated = await asyncio.to_thread(
         _run, [*cli, "generate", "--brief", str(brief_file), "--json"], env, tmp_path)
     assert generated.returncode == 0, generated.stderr
+    assert "Contract Coffee" in generated.stdout
     # `serve` on a fresh SQLite file migrates it itself and runs the worker in-process.
     port = free_port()
     (tmp_path / "fresh").mkdir()
