@@ -164,3 +164,72 @@ def metric(page: str, name: str, **labels: str) -> float:
 async def metrics_page(client: httpx.AsyncClient) -> str:
     """The app's /metrics text."""
     return (await client.get("/metrics")).text
+
+
+class TcpProxy:
+    """A loopback TCP proxy to a database, in its own thread: `down()` refuses and cuts every
+    connection (the database is "unreachable"), `up()` lets traffic through again."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        from tests.fixtures.apps import free_port
+
+        self.port = free_port()
+        self.target = (target_host, target_port)
+        self.loop = asyncio.new_event_loop()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        import threading
+
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                       name="contract-db-proxy")
+        self.thread.start()
+
+    def _call(self, coro: Awaitable[Any]) -> Any:
+        async def wrapper() -> Any:
+            return await coro
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout=10)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self.writers.update({writer, up_writer})
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self.writers.difference_update({writer, up_writer})
+
+    async def _up(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
+                                                 reuse_address=True)
+
+    async def _down(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+
+    def up(self) -> None:
+        self._call(self._up())
+
+    def down(self) -> None:
+        self._call(self._down())
+
+    def close(self) -> None:
+        self.down()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)

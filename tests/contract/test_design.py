@@ -40,6 +40,7 @@ from postplan.publishing.worker import Worker, WorkerConfig
 from tests.contract.helpers import (
     DONE_FIELDS,
     RUN_EVENT_FIELDS,
+    TcpProxy,
     assert_calendar,
     assert_entry,
     assert_intent,
@@ -57,6 +58,7 @@ from tests.fakes.channels_server import FakeChannelsServer
 from tests.fakes.llm_server import FakeLLMConfig, closed_port_url, fake_llm
 from tests.fakes.sse_client import of, query, read_stream, table_counts, wait_run_settled
 from tests.fixtures.apps import free_port, live_server
+from tests.fixtures.databases import truncate_pg
 from tests.publishing.fake_gateway import fake_env
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]
@@ -1088,6 +1090,56 @@ async def test_s4_database_unreachable_generation_still_streams_as_dry_run(
     assert publish.status_code == 202, publish.text
     assert publish.json()["status"] == "queued"
     assert any((tmp_path / "spool").rglob("*"))
+
+
+@pytest.mark.postgres
+async def test_s4_database_down_publish_is_spooled_then_written_once(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """Postgres behind a proxy that goes away and comes back (the appendix's "Supabase down")."""
+    url = pg_database
+    await asyncio.to_thread(truncate_pg, url)
+    port = int(re.search(r":(\d+)/", url).group(1))  # type: ignore[union-attr]
+    proxy = TcpProxy(port)
+    proxy.up()
+    proxied = re.sub(r":\d+/", f":{proxy.port}/", url, count=1)
+    settings = Settings(_env_file=None, DATABASE_URL=proxied, CALENDAR_SERVICE_ENABLED=True,
+                        WORKER_ENABLED=False, WORKER_POLL_SECONDS=0.2,
+                        SPOOL_DIR=str(tmp_path / "spool"))
+    try:
+        async with served(settings) as (_app, client):
+            events = await generate(client, brief(days=3), ALICE)
+            cal = events[0].data["calendarId"]
+            count = len(of(events, "entry"))
+            proxy.down()
+            key = {**ALICE, "Idempotency-Key": "while-down-1"}
+            down = await client.post(f"/v1/calendars/{cal}/publish", headers=key,
+                                     json={"dryRun": True})
+            assert down.status_code == 202, down.text
+            again = await client.post(f"/v1/calendars/{cal}/publish", headers=key,
+                                      json={"dryRun": True})
+            assert again.status_code == 202
+            during = await generate(client, brief(days=2), ALICE)
+            assert during[0].data["dryRun"] is True  # generation still streams
+            proxy.up()
+
+            async def drained() -> bool:
+                try:
+                    resp = await client.get("/v1/publish-intents", headers=ALICE,
+                                            params={"calendarId": cal})
+                except httpx.TransportError:
+                    return False
+                return resp.status_code == 200 and len(resp.json()["items"]) >= count
+
+            assert await wait_for(drained, within=30, step=0.3)
+            await asyncio.sleep(1)  # a second drain pass must not add anything
+            items = (await client.get("/v1/publish-intents", headers=ALICE,
+                                      params={"calendarId": cal})).json()["items"]
+        assert len(items) == count  # nothing lost, nothing duplicated
+        assert {i["entryId"] for i in items} == {e.data["entry"]["id"] for e in of(events,
+                                                                                   "entry")}
+    finally:
+        proxy.close()
 
 
 # -- §5 tables -----------------------------------------------------------------------------------
