@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from postplan.config import Settings
+from tests.fakes.sse_client import of, read_stream
 from tests.fixtures.apps import build_app, live_server
 
 #: DESIGN.md §2 field lists, exactly as written.
@@ -30,6 +34,10 @@ RESULT_FIELDS = {"intentId", "entryId", "channel", "status", "error", "payload"}
 RUN_EVENT_FIELDS = {"runId", "calendarId", "mode", "dryRun", "expectedEntries"}
 DONE_FIELDS = {"runId", "status", "entryCount"}
 PROBLEM_TYPE = "application/problem+json"
+SettingsFactory = Callable[..., Settings]
+ON = {"CALENDAR_SERVICE_ENABLED": True, "PUBLISH_SERVICE_ENABLED": True}
+ALICE = {"X-User-Id": "alice"}
+BOB = {"X-User-Id": "bob"}
 
 
 def future_date(days: int = 2) -> str:
@@ -233,3 +241,59 @@ class TcpProxy:
         self.down()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
+
+
+async def generate(client: httpx.AsyncClient, body: dict[str, Any],
+                   headers: dict[str, str] | None = None) -> list[Any]:
+    """The whole stream of one `POST /v1/ai/calendar`."""
+    return await read_stream(client, "POST", "/v1/ai/calendar", json_body=body,
+                             headers=headers)
+
+
+async def calendar_with_media(
+    client: httpx.AsyncClient, base: str, days: int = 3, headers: dict[str, str] = ALICE,
+) -> tuple[str, list[dict[str, Any]]]:
+    """A generated calendar; its first TikTok and first Instagram entry get media attached."""
+    events = await generate(client, brief(days=days), headers)
+    cal = events[0].data["calendarId"]
+    entries = [e.data["entry"] for e in of(events, "entry")]
+    picked: list[dict[str, Any]] = []
+    for channel, fmt, media in (("tiktok", "video", [{"url": f"{base}/media/clip.mp4",
+                                                      "type": "video"}]),
+                                ("instagram", "image", [{"url": f"{base}/media/photo.jpg",
+                                                         "type": "image"}])):
+        entry = next(e for e in entries if e["channel"] == channel)
+        resp = await client.patch(f"/v1/calendars/{cal}/entries/{entry['id']}", headers={
+            **headers, "If-Match": str(entry["version"])}, json={"format": fmt, "media": media})
+        assert resp.status_code == 200, resp.text
+        picked.append(resp.json())
+    return cal, picked
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without service settings, on a SQLite file in `tmp_path`."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED", "FLAGS_FILE",
+                        "LLM_BASE_URL", "DATABASE_URL", "AUTH_MODE", "LOG_FILE"}}
+    env.update({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+                "SPOOL_DIR": str(tmp_path / "spool"), **extra})
+    return env
+
+
+def run_process(args: list[str], env: dict[str, str],
+                cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end (60 s at most), capturing its output."""
+    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+def start_process(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """Start a long-running command; its stderr is piped for `wait_for_line`."""
+    return subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_line(proc: subprocess.Popen[str], needle: str) -> bool:
+    """Read the process's stderr until a line holds `needle` (False when it ends first)."""
+    assert proc.stderr is not None
+    return any(needle in line for line in proc.stderr)
