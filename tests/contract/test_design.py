@@ -254,6 +254,29 @@ async def test_s3_resume_mid_run_never_generates_again(
     assert (await table_counts(db_url))["calendar_entries"] == run["expectedEntries"]
 
 
+async def test_s1_a_running_stream_resumes_on_another_api_process(
+    settings_factory: SettingsFactory, db_url: str
+) -> None:
+    with fake_llm(FakeLLMConfig(entry_delay=0.2)) as (fake, base_url):
+        settings = settings_factory(LLM_BASE_URL=base_url, **ON)
+        async with served(settings) as (_a, first_api), served(settings) as (_b, second_api):
+            first = await read_stream(first_api, "POST", "/v1/ai/calendar", headers=ALICE,
+                                      json_body=brief(days=7), stop_after_entries=2)
+            run = first[0].data
+            status = (await second_api.get(f"/v1/ai/calendar/runs/{run['runId']}",
+                                           headers=ALICE)).json()
+            assert status["status"] == "running"  # still generating on the first process
+            rest = await read_stream(second_api, "GET",
+                                     f"/v1/ai/calendar/runs/{run['runId']}/events",
+                                     headers={**ALICE, "Last-Event-ID": of(first, "entry")[-1].id})
+        assert fake.calls == 1
+    seqs = [e.data["seq"] for e in of(rest, "entry")]
+    assert seqs == list(range(3, run["expectedEntries"] + 1))
+    assert rest[-1].data == {"runId": run["runId"], "status": "completed",
+                             "entryCount": run["expectedEntries"]}
+    assert (await table_counts(db_url))["calendar_entries"] == run["expectedEntries"]
+
+
 async def test_s3_comment_pings_keep_an_idle_stream_open(
     settings_factory: SettingsFactory,
 ) -> None:

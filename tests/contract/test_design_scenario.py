@@ -185,6 +185,7 @@ async def test_scenario_plan_edit_export_publish_live(
         assert entry["caption"] in captions  # the edit is what was published
     # §6: the whole scenario's log passes the strict log contract check.
     lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    assert not any(acct.token in line for acct in accounts.values() for line in lines)
     log_file = tmp_path / "scenario.log"
     log_file.write_text("\n".join(lines) + "\n")
     result = CliRunner().invoke(cli_app, ["logs", "check", "--strict", str(log_file)],
