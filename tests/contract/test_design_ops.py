@@ -393,7 +393,9 @@ async def test_s7_serve_migrate_generate_worker_run_for_real(tmp_path: Path) -> 
     # `serve` on a fresh SQLite file migrates it itself and runs the worker in-process.
     port = free_port()
     (tmp_path / "fresh").mkdir()
-    serve_env = cli_env(tmp_path / "fresh", CALENDAR_SERVICE_ENABLED="true")
+    log_file = tmp_path / "serve.log"
+    serve_env = cli_env(tmp_path / "fresh", CALENDAR_SERVICE_ENABLED="true",
+                        LOG_FILE=str(log_file))
     proc = await asyncio.to_thread(
         start_process, [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], serve_env,
         tmp_path)
@@ -410,8 +412,13 @@ async def test_s7_serve_migrate_generate_worker_run_for_real(tmp_path: Path) -> 
             assert events[0].data["mode"] == "planner"
     finally:
         proc.terminate()
-        _out, err = await asyncio.to_thread(proc.communicate, None, 30)
-    assert re.search(r'"worker": ?true', err), err[-2000:]
+        await asyncio.to_thread(proc.communicate, None, 30)
+    served_log = log_file.read_text()
+    assert re.search(r'"worker": ?true', served_log), served_log[-2000:]
+    # LOG_FILE holds the JSON lines, and they pass the shipped log contract check.
+    checked = CliRunner().invoke(cli_app, ["logs", "check", "--strict", str(log_file)],
+                                 env={"COLUMNS": "200"})
+    assert checked.exit_code == 0, checked.output
     worker = await asyncio.to_thread(start_process, [*cli, "worker"], env, tmp_path)
     assert await asyncio.to_thread(wait_for_line, worker, "worker.started")
     assert worker.poll() is None  # it runs until told to stop

@@ -140,6 +140,12 @@ async def test_s2_s4_publish_dry_run_shape_and_status(
                                    params={"calendarId": cal, "status": "dry_run"})).json()
         items = assert_page(listed)
         assert items and all(i["status"] == "dry_run" for i in items)
+        first_page = (await client.get("/v1/publish-intents", headers=ALICE,
+                                       params={"calendarId": cal, "limit": 1})).json()
+        assert len(assert_page(first_page)) == 1 and first_page["nextCursor"]
+        second_page = (await client.get("/v1/publish-intents", headers=ALICE, params={
+            "calendarId": cal, "limit": 1, "cursor": first_page["nextCursor"]})).json()
+        assert assert_page(second_page)[0]["id"] != first_page["items"][0]["id"]
         for intent in items:
             assert_intent(intent)
         one = await client.get(f"/v1/publish-intents/{items[0]['id']}", headers=ALICE)
