@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from postplan.core.db import UTCDateTime
+from postplan.core.db import JSONType, UTCDateTime
 from postplan.models.base import Base, IdMixin, TimestampMixin
 
 
@@ -23,5 +24,7 @@ class ChannelConnection(IdMixin, TimestampMixin, Base):
     refresh_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     scopes: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    refreshed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (UniqueConstraint("user_id", "channel", name="uq_channel_connections_user"),)

@@ -6,11 +6,15 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from postplan.core.db import JSONType, UTCDateTime, utcnow
 from postplan.models.base import Base, IdMixin, TimestampMixin
+
+# Statuses in which an intent will post, or has posted: at most one per entry and channel.
+_LIVE = ("dry_run = false AND status IN "
+         "('pending','claimed','submitting','processing','published','unknown')")
 
 
 class PublishIntent(IdMixin, TimestampMixin, Base):
@@ -39,12 +43,21 @@ class PublishIntent(IdMixin, TimestampMixin, Base):
     request_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     # A client-chosen key from the spool (database-down path): makes the drain exactly-once.
     dedupe_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    # The PublishRequest the intent was validated with (what the worker sends).
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    account_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    polls: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
 
     __table_args__ = (
         Index("ix_publish_intents_due", "status", "run_after"),
         Index("ix_publish_intents_calendar", "calendar_id", "created_at"),
         Index("ix_publish_intents_user", "user_id", "created_at"),
         Index("ix_publish_intents_entry", "entry_id", "channel"),
+        # Two live intents for one entry on one channel would be a double post in waiting.
+        Index("ux_publish_intents_live", "entry_id", "channel", unique=True,
+              postgresql_where=text(_LIVE), sqlite_where=text(_LIVE)),
+        Index("ix_publish_intents_claim", "status", "lease_expires_at"),
     )
 
 

@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS channel_connections (
 	refresh_expires_at TIMESTAMP WITH TIME ZONE, 
 	scopes TEXT, 
 	status VARCHAR(16) NOT NULL, 
+	last_error JSONB, 
+	refreshed_at TIMESTAMP WITH TIME ZONE, 
 	id UUID NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
@@ -47,6 +49,19 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	CONSTRAINT pk_idempotency_keys PRIMARY KEY (id), 
 	CONSTRAINT uq_idempotency_keys_key UNIQUE (user_id, scope, key)
+);
+CREATE TABLE IF NOT EXISTS oauth_states (
+	id UUID NOT NULL, 
+	user_id TEXT NOT NULL, 
+	channel VARCHAR(16) NOT NULL, 
+	state_hash VARCHAR(64) NOT NULL, 
+	code_verifier_enc TEXT, 
+	redirect_uri TEXT NOT NULL, 
+	expires_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	used_at TIMESTAMP WITH TIME ZONE, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_oauth_states PRIMARY KEY (id), 
+	CONSTRAINT uq_oauth_states_state_hash UNIQUE (state_hash)
 );
 CREATE TABLE IF NOT EXISTS publish_intents (
 	calendar_id UUID NOT NULL, 
@@ -69,6 +84,10 @@ CREATE TABLE IF NOT EXISTS publish_intents (
 	lease_expires_at TIMESTAMP WITH TIME ZONE, 
 	request_id TEXT, 
 	dedupe_key VARCHAR(128), 
+	request JSONB, 
+	account_id TEXT, 
+	submitted_at TIMESTAMP WITH TIME ZONE, 
+	polls INTEGER DEFAULT '0' NOT NULL, 
 	id UUID NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
@@ -76,9 +95,11 @@ CREATE TABLE IF NOT EXISTS publish_intents (
 	CONSTRAINT uq_publish_intents_dedupe_key UNIQUE (dedupe_key)
 );
 CREATE INDEX IF NOT EXISTS ix_publish_intents_calendar ON publish_intents (calendar_id, created_at);
+CREATE INDEX IF NOT EXISTS ix_publish_intents_claim ON publish_intents (status, lease_expires_at);
 CREATE INDEX IF NOT EXISTS ix_publish_intents_due ON publish_intents (status, run_after);
 CREATE INDEX IF NOT EXISTS ix_publish_intents_entry ON publish_intents (entry_id, channel);
 CREATE INDEX IF NOT EXISTS ix_publish_intents_user ON publish_intents (user_id, created_at);
+CREATE UNIQUE INDEX IF NOT EXISTS ux_publish_intents_live ON publish_intents (entry_id, channel) WHERE dry_run = false AND status IN ('pending','claimed','submitting','processing','published','unknown');
 CREATE TABLE IF NOT EXISTS calendar_runs (
 	calendar_id UUID NOT NULL, 
 	user_id TEXT NOT NULL, 
@@ -191,6 +212,17 @@ DROP POLICY IF EXISTS idempotency_keys_owner_delete ON idempotency_keys;
 CREATE POLICY idempotency_keys_owner_delete ON idempotency_keys FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
 GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO authenticated;
 REVOKE ALL ON idempotency_keys FROM anon;
+ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS oauth_states_owner_select ON oauth_states;
+CREATE POLICY oauth_states_owner_select ON oauth_states FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
+DROP POLICY IF EXISTS oauth_states_owner_insert ON oauth_states;
+CREATE POLICY oauth_states_owner_insert ON oauth_states FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
+DROP POLICY IF EXISTS oauth_states_owner_update ON oauth_states;
+CREATE POLICY oauth_states_owner_update ON oauth_states FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
+DROP POLICY IF EXISTS oauth_states_owner_delete ON oauth_states;
+CREATE POLICY oauth_states_owner_delete ON oauth_states FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
+GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_states TO authenticated;
+REVOKE ALL ON oauth_states FROM anon;
 ALTER TABLE publish_intents ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS publish_intents_owner_select ON publish_intents;
 CREATE POLICY publish_intents_owner_select ON publish_intents FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
