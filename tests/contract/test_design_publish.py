@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from postplan.cli import app as cli_app
 from postplan.cli.flags import boolean_flag, rollout_flag, write_document
 from postplan.core.db import create_engine
 from postplan.core.flags import FlagService
@@ -235,9 +237,11 @@ async def test_s2_every_channel_format_publishes_live_through_the_fake(
 
 
 async def test_s2_s4_platform_failures_are_recorded_per_intent(
-    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer
+    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer, tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     fake = fake_channels
+    capfd.readouterr()
     settings = settings_factory(**ON, **fake_env(fake.url))
     async with served(settings) as (_app, client):
         cal, picked = await calendar_with_media(client, fake.url, days=3)
@@ -283,6 +287,14 @@ async def test_s2_s4_platform_failures_are_recorded_per_intent(
         reauth = await intent("instagram")
         assert reauth["error"]["code"]
         assert fake.control.live_posts() == []
+        # §6: the first publish failure after a deploy is an alert (replayed from the log).
+        lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("{")]
+        log_file = tmp_path / "server.log"
+        log_file.write_text("\n".join(lines) + "\n")
+        alerts = CliRunner().invoke(cli_app, ["alerts", "check", str(log_file)],
+                                    env={"COLUMNS": "250"})
+        assert alerts.exit_code == 1, alerts.output
+        assert "FirstFailure" in alerts.output, alerts.output
         # The platform has refused this token: §4 says a live publish with invalid auth is a
         # 422 `channel_auth_invalid` before any attempt.
         again = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
