@@ -48,8 +48,14 @@ TERMINAL = {"published", "failed", "needs_reauth"}
 
 
 def settled(row: Any) -> bool:
-    """Terminal, or `unknown` with a recorded reason (the worker gave it to a human)."""
-    return row.status in TERMINAL or (row.status == "unknown" and bool(row.error))
+    """Terminal, or a TikTok `unknown` with a recorded reason (the worker gave it to a human).
+
+    An Instagram `unknown` is not settled: the worker reconciles it from the container's status
+    a few seconds later, so waiting stops only when it is published (or the time runs out).
+    """
+    if row.status in TERMINAL:
+        return True
+    return row.status == "unknown" and bool(row.error) and row.channel == "tiktok"
 
 
 def start_worker(settings: Settings, fake: FakeChannelsServer,
