@@ -13,7 +13,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from postplan import __version__
 
 SSE_OUTCOMES = ("completed", "partial", "error", "timeout", "client_closed")
-PUBLISH_OUTCOMES = ("published", "failed", "needs_reauth", "unknown", "dry_run", "queued",
+PUBLISH_OUTCOMES = ("published", "failed", "needs_reauth", "unknown", "dry_run", "dry_run_failed",
+                    "queued",
                     "retry")
 CHANNELS = ("tiktok", "instagram")
 
@@ -85,6 +86,7 @@ ALERTS_FIRING = Gauge("postplan_alerts_firing",
 ALERT_NAMES = (
     "PostplanSSEErrorRateHigh",
     "PostplanPublishFailureRateHigh",
+    "PostplanDryRunFailureRateHigh",
     "PostplanPublishFirstFailureAfterDeploy",
     "PostplanAdapterConfigMissing",
     "PostplanChannelAuthMissing",

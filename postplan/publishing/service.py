@@ -193,8 +193,14 @@ async def publish_calendar(
                 status = "pending"
                 summary.queued += 1
                 bisect.insort(times, at)
-        counts[(entry.channel, "dry_run" if dry else
-                ("queued" if status == "pending" else "failed"))] += 1
+        # A dry run that found problems is counted apart, so its own alert can fire (appendix:
+        # "adapter failure (dry-run): record failure reason ... alert if threshold exceeded")
+        # without it inflating the live failure rate.
+        if dry:
+            label = "dry_run_failed" if error else "dry_run"
+        else:
+            label = "queued" if status == "pending" else "failed"
+        counts[(entry.channel, label)] += 1
         results.append(PublishResult.model_construct(
             intent_id=intent_id, entry_id=entry.id, channel=entry.channel, status=status,
             error=error, payload=payload))

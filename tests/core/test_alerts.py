@@ -230,4 +230,9 @@ def test_replay_understands_the_events_the_services_emit() -> None:
         ("PostplanSSEErrorRateHigh", ()),  # 2 timeouts of 50 = 4%
         ("PostplanPublishFirstFailureAfterDeploy", (("channel", "tiktok"),)),
         ("PostplanAdapterConfigMissing", (("channel", "instagram"),)),
+        # 40 of 40 dry-run items failed their checks (the intake line has no channel).
+        ("PostplanDryRunFailureRateHigh", (("channel", "any"),)),
     }
+    clean = [r if r.get("event") != "publish.recorded" else {**r, "failed": 0} for r in records]
+    assert ("PostplanDryRunFailureRateHigh", (("channel", "any"),)) not in {
+        (a.alert, a.labels) for a in replay(clean)}

@@ -29,7 +29,9 @@ SSE_MIN_STREAMS = 50
 SSE_MAX_RATIO = 0.02
 PUBLISH_FAILED = frozenset({"failed", "unknown"})
 #: Outcomes that end an entry's publish; `queued`/`retry` are not results yet.
-PUBLISH_FINAL = frozenset({"published", "failed", "unknown", "needs_reauth", "dry_run"})
+PUBLISH_FINAL = frozenset({"published", "failed", "unknown", "needs_reauth", "dry_run",
+                           "dry_run_failed"})
+DRY_RUN_OUTCOMES = frozenset({"dry_run", "dry_run_failed"})
 PUBLISH_MIN_RESULTS = 20
 PUBLISH_MAX_RATIO = 0.05
 FIRST_FAILURE_WINDOW = 10 * 60
@@ -185,7 +187,13 @@ class AlertEngine:
         totals: dict[str, float] = dict.fromkeys(CHANNELS, 0.0)
         failed: dict[str, float] = dict.fromkeys(CHANNELS, 0.0)
         recent_failed: dict[str, float] = dict.fromkeys(CHANNELS, 0.0)
+        dry_total: dict[str, float] = dict.fromkeys(CHANNELS, 0.0)
+        dry_failed: dict[str, float] = dict.fromkeys(CHANNELS, 0.0)
         for ts, channel, outcome, n in self._publish.window(now, WINDOW_SECONDS):
+            if outcome in DRY_RUN_OUTCOMES:
+                dry_total[channel] = dry_total.get(channel, 0.0) + n
+                if outcome == "dry_run_failed":
+                    dry_failed[channel] = dry_failed.get(channel, 0.0) + n
             if outcome in PUBLISH_FINAL:
                 totals[channel] = totals.get(channel, 0.0) + n
             if outcome in PUBLISH_FAILED:
@@ -206,6 +214,13 @@ class AlertEngine:
                 "PostplanPublishFirstFailureAfterDeploy", labels, recent, 0,
                 recent > 0 and 0 <= since_deploy < DEPLOY_GRACE, "page",
                 f"{channel}: {recent:.0f} publish failure(s) within the first hour after deploy"))
+        for channel in sorted(dry_total):
+            total, bad = dry_total[channel], dry_failed.get(channel, 0.0)
+            ratio = bad / total if total else 0.0
+            states.append(AlertState(
+                "PostplanDryRunFailureRateHigh", (("channel", channel),), ratio,
+                PUBLISH_MAX_RATIO, total >= PUBLISH_MIN_RESULTS and ratio > PUBLISH_MAX_RATIO,
+                "warning", f"{channel} dry-run failures {ratio:.1%} of {total:.0f} over 15m"))
         return states
 
     def _adapter_rules(self, now: float) -> list[AlertState]:
@@ -304,7 +319,10 @@ class AlertEngine:
         elif event == "publish.recorded":
             # Intake of POST /publish, one line per request: counted like the metric does.
             if record.get("dryRun"):
-                self.record_publish(channel, "dry_run", ts, as_number(record.get("total")))
+                failed = as_number(record.get("failed"))
+                total = as_number(record.get("total"))
+                self.record_publish(channel, "dry_run_failed", ts, failed)
+                self.record_publish(channel, "dry_run", ts, max(total - failed, 0.0))
             else:
                 self.record_publish(channel, "failed", ts, as_number(record.get("failed")))
                 self.record_publish(channel, "queued", ts, as_number(record.get("queued")))
