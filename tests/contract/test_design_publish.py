@@ -3,6 +3,7 @@ with the fake TikTok + Instagram on loopback (SQLite and Postgres)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -307,6 +308,31 @@ async def test_s2_s4_platform_failures_are_recorded_per_intent(
                          "(postplan/publishing: only a refused refresh marks needs_reauth)")
         body = assert_problem(again, 422, "channel_auth_invalid")
         assert body["channel"] == "instagram"
+
+
+async def test_s2_concurrent_live_publishes_queue_each_entry_once(
+    settings_factory: SettingsFactory, fake_channels: FakeChannelsServer
+) -> None:
+    fake = fake_channels
+    settings = settings_factory(**ON, **fake_env(fake.url))
+    async with served(settings) as (_app, client):
+        cal, picked = await calendar_with_media(client, fake.url, days=2)
+        for channel in ("tiktok", "instagram"):
+            acct = fake.control.add_account(channel)
+            await client.put(f"/v1/channels/{channel}/connection", headers=ALICE,
+                             json={"accessToken": acct.token, "accountId": acct.account_id})
+        body = {"dryRun": False, "when": "scheduled", "entryIds": [p["id"] for p in picked]}
+        answers = await asyncio.gather(*(
+            client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json=body)
+            for _ in range(4)))
+        assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+        summaries = [a.json()["summary"] for a in answers]
+        assert sum(x["queued"] for x in summaries) == 2
+        assert sum(x["skipped"] for x in summaries) == 6
+        live = (await client.get("/v1/publish-intents", headers=ALICE, params={
+            "calendarId": cal, "status": "pending"})).json()["items"]
+        assert sorted(i["entryId"] for i in live) == sorted(p["id"] for p in picked)
+    assert fake.control.calls == []  # queued for later: nothing sent yet
 
 
 async def test_s4_a_refused_refresh_makes_the_next_live_publish_422(
