@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 
-from postplan.config import AuthMode, Settings
+from postplan.config import AuthMode, Settings, is_loopback
 from postplan.core.context import bind
 from postplan.core.errors import Unauthorized
 
@@ -38,6 +38,13 @@ class Authenticator:
         return await self._supabase_user(request)
 
     def _dev_user(self, request: Request) -> User:
+        # `postplan serve` refuses a public bind in dev mode, but an app started another way
+        # (a bare uvicorn factory on 0.0.0.0) cannot see its bind address: so dev identities
+        # are only ever accepted from this machine.
+        client = request.client
+        if client is not None and not is_loopback(client.host):
+            raise Unauthorized("AUTH_MODE=dev accepts requests from this machine only",
+                               code="dev_auth_not_loopback")
         raw = request.headers.get("x-user-id", "local").strip() or "local"
         if not _USER_ID.match(raw):
             raise Unauthorized("X-User-Id must be 1-128 letters, digits or _.@:-",

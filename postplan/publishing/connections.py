@@ -187,6 +187,19 @@ async def check_ready(session: AsyncSession, settings: Settings, user_id: str, c
                            f"your {channel} token cannot be read; reconnect it") from None
 
 
+async def mark_needs_reauth(engine: AsyncEngine, user_id: str, channel: str,
+                           error: dict[str, Any] | None) -> None:
+    """The platform refused this connection's token: later live publishes are refused with
+    422 `channel_auth_invalid` until the user reconnects, instead of retrying a dead token."""
+    async with transaction(engine) as conn:
+        await conn.execute(update(conn_t).where(
+            conn_t.c.user_id == user_id, conn_t.c.channel == channel,
+            conn_t.c.status == ACTIVE,
+        ).values(status=NEEDS_REAUTH, last_error=error, updated_at=utcnow()))
+    log.warning("channel.needs_reauth", channel=channel, code=(error or {}).get("code"),
+                status=NEEDS_REAUTH)
+
+
 @dataclass
 class CredentialResult:
     """Usable credentials, or why there are none."""

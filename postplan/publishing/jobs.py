@@ -45,6 +45,7 @@ from postplan.publishing.claims import (
     transition,
     update_claimed,
 )
+from postplan.publishing.connections import mark_needs_reauth
 from postplan.publishing.requests import build_request
 from postplan.publishing.service import findings_error
 from postplan.publishing.states import Event
@@ -131,6 +132,9 @@ class Job:
 
     async def _finish(self, event: Event, outcome: str, **values: Any) -> None:
         await self._move(event, release=True, **values)
+        if outcome == "needs_reauth":
+            await mark_needs_reauth(self.w.engine, self.row.user_id, self.row.channel,
+                                    values.get("error"))
         PUBLISH_RESULTS.labels(channel=self.row.channel, outcome=outcome).inc()
         with bound(status=self.status):
             level = log.info if outcome == "published" else log.warning

@@ -108,3 +108,22 @@ async def test_dev_mode_user_header(
         res = await client.get("/v1/calendars", headers={"X-User-Id": "bad user!"})
         assert res.status_code == 401
         assert res.json()["code"] == "invalid_user_id"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_dev_mode_refuses_clients_from_other_machines(
+    settings_factory: Callable[..., Any], db_url: str
+) -> None:
+    from tests.fixtures.apps import build_app
+
+    await seed_calendar(db_url, user_id="local")
+    app = build_app(settings_factory())
+    async with app.router.lifespan_context(app):
+        remote = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=remote, base_url="http://x") as client:
+            res = await client.get("/v1/calendars")
+            assert res.status_code == 401
+            assert res.json()["code"] == "dev_auth_not_loopback"
+        local = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=local, base_url="http://x") as client:
+            assert len((await client.get("/v1/calendars")).json()["items"]) == 1
