@@ -28,6 +28,13 @@ for _name in list(os.environ):
         os.environ.pop(_name)
 
 
+@pytest.fixture(autouse=True)
+def _json_logs_on_stderr() -> None:
+    """Every test starts with INFO JSON logs on stderr, whatever an earlier test (a CLI command
+    run in-process with LOG_LEVEL or LOG_FILE, say) configured."""
+    configure_logging("INFO")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres":
