@@ -60,7 +60,7 @@ def legacy_entries(brief: Brief) -> list[EntryDraft]:
                 timezone=brief.timezone,
                 pillar=pillar,
                 hook=hook,
-                caption=f"{hook}\n\nA {pillar} post from {brief.brand}.",
+                caption=f"{hook}\n\n{_article(pillar)} {pillar} post from {brief.brand}.",
                 hashtags=list(dict.fromkeys(tags)),
                 call_to_action="Follow for more.",
                 asset_notes="Vertical 9:16 video, 15-30 s." if channel is Channel.tiktok
@@ -68,3 +68,8 @@ def legacy_entries(brief: Brief) -> list[EntryDraft]:
             )
         )
     return out
+
+
+def _article(word: str) -> str:
+    """"An" before a vowel sound written as a vowel, else "A" (English legacy copy only)."""
+    return "An" if word[:1].lower() in "aeiou" else "A"
