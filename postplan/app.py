@@ -70,11 +70,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
     app.state.authenticator = Authenticator(settings)
     app.state.flags = FlagService(settings)
     app.state.run_worker = start_worker
-    # Domains append async context managers here; each runs for the app's lifetime.
-    app.state.lifespan_hooks = [app.state.flags.watch, alerts_lifespan]
-    app.state.lifespan_hooks.append(generation_lifespan)
-    app.state.lifespan_hooks.append(publishing_lifespan)
-    app.state.lifespan_hooks.append(spool_lifespan)  # after the gateway it drains through
+    # Async context managers that run for the app's lifetime, entered in this order (the spool
+    # drains through the publishing gateway, so it comes after it).
+    app.state.lifespan_hooks = [
+        app.state.flags.watch,
+        alerts_lifespan,
+        generation_lifespan,
+        publishing_lifespan,
+        spool_lifespan,
+    ]
     handlers.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
