@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from postplan.calendars import service as calendars
 from postplan.channels.base import (
     AdapterResult,
     AuthError,
@@ -32,12 +32,11 @@ from postplan.channels.base import (
     RetryLater,
 )
 from postplan.core.context import bound
-from postplan.core.errors import NotFound
 from postplan.core.flags import Flag
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS, PUBLISH_RESULTS
 from postplan.core.vocab import IntentStatus
-from postplan.models import CalendarEntry
+from postplan.models import Calendar, CalendarEntry
 from postplan.publishing.claims import (
     Claimed,
     StaleClaim,
@@ -247,14 +246,17 @@ class Job:
             await self._send()
 
     async def _read_entry(self, conn: AsyncConnection) -> CalendarEntry | None:
+        """The entry as saved now, or None when it (or its calendar) is gone.
+
+        One round trip: the calendar's ownership check rides along as EXISTS instead of a
+        separate read (the same rows `calendars.list_entries` would return for this id)."""
         row = self.row
+        owned = exists().where(Calendar.id == row.calendar_id, Calendar.user_id == row.user_id)
+        stmt = select(CalendarEntry).where(
+            CalendarEntry.id == row.entry_id, CalendarEntry.calendar_id == row.calendar_id,
+            CalendarEntry.user_id == row.user_id, owned)
         async with AsyncSession(bind=conn) as session:
-            try:
-                found, _ = await calendars.list_entries(session, row.user_id, row.calendar_id,
-                                                        entry_ids=[row.entry_id])
-            except NotFound:
-                return None
-        return found[0] if found else None
+            return (await session.execute(stmt)).scalar_one_or_none()
 
     async def _latest_entry(self, entry: CalendarEntry | None) -> None:
         """Publish what the user sees now: an entry edited since it was queued is re-read,
