@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from postplan.channels.base import Finding, PublishRequest
+from postplan.config import is_loopback
 from postplan.core.vocab import FORMATS_BY_CHANNEL
 
 __all__ = [
@@ -46,15 +47,6 @@ def check_schedule(req: PublishRequest, now: datetime) -> list[Finding]:
     return []
 
 
-def _is_loopback(host: str) -> bool:
-    if host in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_media_urls(req: PublishRequest) -> list[Finding]:
     """Platforms fetch media themselves: https, US-ASCII, a real host name.
     Loopback http is let through so local fakes and dev setups work."""
@@ -67,7 +59,7 @@ def check_media_urls(req: PublishRequest) -> list[Finding]:
             problem = "must use US-ASCII characters only"
         elif parts.scheme not in {"http", "https"} or not host:
             problem = "must be an absolute https URL"
-        elif _is_loopback(host):
+        elif is_loopback(host):
             problem = None
         elif parts.scheme != "https":
             problem = "must use https"
