@@ -311,7 +311,7 @@ async def _run_in_memory(url: str, transport: Any, control: Any, queued: int, wo
     from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 
     settings = _settings(url, PUBLISH_SERVICE_ENABLED=True, **fake_env(IN_MEMORY_BASE))
-    engines = [create_engine(url, pool_size=20) for _ in range(workers)]
+    engines = [create_engine(url, pool_size=20, pre_ping=False) for _ in range(workers)]
     async with httpx.AsyncClient(transport=transport, base_url=IN_MEMORY_BASE) as http:
         gateway = FakePlatformGateway(http, IN_MEMORY_BASE)
         ws = [Worker(e, settings, FlagService(settings), gateway,
@@ -397,7 +397,7 @@ async def _child(url: str, users: int, concurrency: int) -> None:
         for channel in ("tiktok", "instagram"):
             control.add_account(channel, **_account(f"bench-{i}", channel))
     settings = _settings(url, PUBLISH_SERVICE_ENABLED=True, **fake_env(IN_MEMORY_BASE))
-    engine = create_engine(url, pool_size=20)
+    engine = create_engine(url, pool_size=20, pre_ping=False)
     async with httpx.AsyncClient(transport=transport, base_url=IN_MEMORY_BASE) as http:
         worker = Worker(engine, settings, FlagService(settings),
                         FakePlatformGateway(http, IN_MEMORY_BASE),

@@ -48,7 +48,8 @@ async def _run(config: WorkerConfig, once: bool) -> None:
         await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url,
                            disable_statement_cache=settings.database_disable_statement_cache,
-                           pool_size=min(settings.database_pool_size, config.concurrency))
+                           pool_size=min(settings.database_pool_size, config.concurrency),
+                           pre_ping=False)
     flags = FlagService(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -60,8 +60,16 @@ def new_id() -> uuid.UUID:
 
 
 def create_engine(url: str, *, disable_statement_cache: bool = False,
-                  pool_size: int = 10) -> AsyncEngine:
-    """An async engine tuned for the backend the URL names."""
+                  pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """An async engine tuned for the backend the URL names.
+
+    `pre_ping` checks each pooled Postgres connection before use (asyncpg: BEGIN, `;`,
+    ROLLBACK, three round trips per checkout). Request handlers keep it: a request after a
+    database restart then never sees a dead connection. The publish worker turns it off: it
+    checks out a connection several times per post, and a job that hits a dead connection is
+    already safe (the failed write rolls back, SQLAlchemy invalidates the whole pool on the
+    disconnect, and the job retries or reconciles on a fresh connection).
+    """
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # One connection per checkout keeps SQLite's locking simple; WAL lets readers run
@@ -71,7 +79,7 @@ def create_engine(url: str, *, disable_statement_cache: bool = False,
     else:
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = pool_size
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pre_ping
         connect_args: dict[str, Any] = {"timeout": 5, "command_timeout": 30}
         if disable_statement_cache:
             # Transaction poolers hand each transaction a different backend: named prepared

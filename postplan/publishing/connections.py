@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from postplan.channels.base import AuthError, ChannelError, Credentials, OAuthClient, TokenSet
@@ -23,7 +23,12 @@ from postplan.core.db import utcnow
 from postplan.core.logging import get_logger
 from postplan.core.metrics import ADAPTER_AUTH_MISSING
 from postplan.core.vocab import Channel
-from postplan.publishing.dbutil import begin_immediate, dialect_name, transaction
+from postplan.publishing.dbutil import (
+    begin_immediate,
+    dialect_name,
+    single_statements,
+    transaction,
+)
 from postplan.publishing.errors import (
     ChannelAuthProblem,
     ConnectionNotFound,
@@ -78,12 +83,18 @@ def to_out(row: Any, cipher: TokenCipher | None) -> ConnectionOut:
     )
 
 
+#: One user's connection to one channel (built once: the worker reads it for every post).
+_CONNECTION = select(conn_t).where(
+    conn_t.c.user_id == bindparam("user_id", type_=conn_t.c.user_id.type),
+    conn_t.c.channel == bindparam("channel", type_=conn_t.c.channel.type))
+_CONNECTION_FOR_UPDATE = _CONNECTION.with_for_update()
+
+
 async def _load(session: AsyncSession | AsyncConnection, user_id: str, channel: str,
                 for_update: bool = False) -> Any:
-    stmt = select(conn_t).where(conn_t.c.user_id == user_id, conn_t.c.channel == channel)
-    if for_update and dialect_name(session) == "postgresql":
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).one_or_none()
+    locked = for_update and dialect_name(session) == "postgresql"
+    stmt = _CONNECTION_FOR_UPDATE if locked else _CONNECTION
+    return (await session.execute(stmt, {"user_id": user_id, "channel": channel})).one_or_none()
 
 
 async def save_tokens(
@@ -229,7 +240,7 @@ class CredentialStore:
         if conn is not None:
             row = await _load(conn, user_id, channel)
         else:
-            async with self.engine.connect() as own:
+            async with (single_statements(self.engine) or self.engine).connect() as own:
                 row = await _load(own, user_id, channel)
         if row is None:
             return CredentialResult(None, {"code": "channel_auth_missing",

@@ -30,6 +30,25 @@ def insert_ignore(table: Table, dialect: str) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def single_statements(engine: AsyncEngine) -> AsyncEngine | None:
+    """The same pool with each statement its own transaction, on Postgres; None on SQLite.
+
+    For work that is one statement (a claim, a fenced move with its log rows as a CTE, a
+    read): asyncpg would otherwise spend a round trip on BEGIN and another on COMMIT or
+    ROLLBACK around it. SQLite keeps explicit transactions (its write lock is taken by BEGIN
+    IMMEDIATE, and it has no data-modifying CTEs).
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    # Kept on the engine itself (deriving one costs ~50 µs; a weak map would never free it,
+    # the derived engine holding its key).
+    derived: AsyncEngine | None = engine.sync_engine.__dict__.get("_postplan_autocommit")
+    if derived is None:
+        derived = engine.execution_options(isolation_level="AUTOCOMMIT")
+        engine.sync_engine.__dict__["_postplan_autocommit"] = derived
+    return derived
+
+
 @asynccontextmanager
 async def transaction(engine: AsyncEngine, *, immediate: bool = False
                       ) -> AsyncIterator[AsyncConnection]:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from postplan.channels.base import (
@@ -45,6 +45,7 @@ from postplan.publishing.claims import (
     update_claimed,
 )
 from postplan.publishing.connections import mark_needs_reauth
+from postplan.publishing.dbutil import single_statements
 from postplan.publishing.requests import build_request
 from postplan.publishing.service import findings_error
 from postplan.publishing.states import Event
@@ -56,6 +57,16 @@ log = get_logger("postplan.publishing.worker")
 
 S = IntentStatus
 T = TypeVar("T")
+
+
+#: The entry as saved now. One round trip: the calendar's ownership check rides along as
+#: EXISTS (the same rows `calendars.list_entries` would return for this id); built once.
+_ENTRY_NOW = select(CalendarEntry).where(
+    CalendarEntry.id == bindparam("entry_id", type_=CalendarEntry.id.type),
+    CalendarEntry.calendar_id == bindparam("calendar_id", type_=CalendarEntry.calendar_id.type),
+    CalendarEntry.user_id == bindparam("user_id", type_=CalendarEntry.user_id.type),
+    exists().where(Calendar.id == bindparam("calendar_id", type_=Calendar.id.type),
+                   Calendar.user_id == bindparam("user_id", type_=Calendar.user_id.type)))
 
 
 class _Stop(Exception):
@@ -227,8 +238,9 @@ class Job:
             await self._finish(Event.permanent_failure, "failed",
                                error=row.error or {"code": "retries_exhausted",
                                                    "message": "gave up after retries"})
-        # One checkout for both reads: the connection, and the entry as saved now.
-        async with self.w.engine.connect() as conn:
+        # One checkout for both reads (the connection, and the entry as saved now), outside
+        # a transaction on Postgres: two plain reads need no BEGIN/ROLLBACK round trips.
+        async with (single_statements(self.w.engine) or self.w.engine).connect() as conn:
             creds = await self._credentials(conn=conn)
             entry = await self._read_entry(conn) if creds is not None else None
         if creds is None:
@@ -246,17 +258,12 @@ class Job:
             await self._send()
 
     async def _read_entry(self, conn: AsyncConnection) -> CalendarEntry | None:
-        """The entry as saved now, or None when it (or its calendar) is gone.
-
-        One round trip: the calendar's ownership check rides along as EXISTS instead of a
-        separate read (the same rows `calendars.list_entries` would return for this id)."""
+        """The entry as saved now, or None when it (or its calendar) is gone."""
         row = self.row
-        owned = exists().where(Calendar.id == row.calendar_id, Calendar.user_id == row.user_id)
-        stmt = select(CalendarEntry).where(
-            CalendarEntry.id == row.entry_id, CalendarEntry.calendar_id == row.calendar_id,
-            CalendarEntry.user_id == row.user_id, owned)
         async with AsyncSession(bind=conn) as session:
-            return (await session.execute(stmt)).scalar_one_or_none()
+            return (await session.execute(_ENTRY_NOW, {
+                "entry_id": row.entry_id, "calendar_id": row.calendar_id,
+                "user_id": row.user_id})).scalar_one_or_none()
 
     async def _latest_entry(self, entry: CalendarEntry | None) -> None:
         """Publish what the user sees now: an entry edited since it was queued is re-read,

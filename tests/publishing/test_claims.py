@@ -1,0 +1,136 @@
+"""Claims and fenced moves (publishing/claims.py) on both databases.
+
+On Postgres a move and its attempt rows are one statement outside an explicit transaction;
+these tests pin down that it is still all or nothing and still fenced by the claim token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from postplan.config import Settings
+from postplan.core.db import create_engine
+from postplan.publishing.claims import (
+    Claimed,
+    StaleClaim,
+    attempt_row,
+    claim_due,
+    transition,
+    update_claimed,
+)
+from postplan.publishing.states import Event
+from tests.publishing.conftest import APP_CREDS, StubGateway, seed_calendar
+from tests.publishing.helpers import Clock, add_connection, attempt_rows, intent_rows, queue
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory(PUBLISH_SERVICE_ENABLED=True, **APP_CREDS)
+
+
+async def _claimed(engine: Any, settings: Settings, gateway: StubGateway,
+                   clock: Clock) -> Claimed:
+    cal, _ = await seed_calendar(engine, count=1)
+    await add_connection(engine, settings, "tiktok")
+    await queue(engine, settings, gateway, cal)
+    clock.advance(1)  # queued "now" by the real clock, a moment after this one was made
+    (claimed,) = await claim_due(engine, worker_id="w", limit=10, now=clock(),
+                                 lease=timedelta(seconds=60))
+    return claimed
+
+
+def _logs(claimed: Claimed, clock: Clock) -> list[dict[str, Any]]:
+    now = clock()
+    return [
+        attempt_row(claimed.row, "preflight", "ok", started=now, finished=now),
+        attempt_row(claimed.row, "prepare", "RetryLater", started=now, finished=now,
+                    error={"code": "rate_limited", "message": "slow down — ünïcode"},
+                    detail={"seconds": 0.25, "handles": ["a", "b"]}),
+    ]
+
+
+async def test_move_writes_status_fields_and_every_attempt_row(
+    engine: Any, settings: Settings, gateway: StubGateway,
+) -> None:
+    clock = Clock()
+    claimed = await _claimed(engine, settings, gateway, clock)
+    status = await transition(engine, claimed.row.id, claimed.token, "claimed", Event.submit,
+                              now=clock(), log_rows=_logs(claimed, clock),
+                              platform_handle="handle-1")
+    assert status == "submitting"
+    (row,) = await intent_rows(engine)
+    assert (row.status, row.platform_handle, row.claim_token) == \
+        ("submitting", "handle-1", claimed.token)
+    logged = await attempt_rows(engine, claimed.row.id)
+    assert [(a.step, a.outcome) for a in logged] == [("preflight", "ok"),
+                                                       ("prepare", "RetryLater")]
+    assert logged[0].error is None and logged[0].detail is None
+    assert logged[1].error == {"code": "rate_limited", "message": "slow down — ünïcode"}
+    assert logged[1].detail == {"seconds": 0.25, "handles": ["a", "b"]}
+    assert logged[1].started_at == clock()
+
+
+@pytest.mark.parametrize("wrong", ["token", "status"])
+async def test_stale_move_writes_nothing_not_even_its_attempt_rows(
+    engine: Any, settings: Settings, gateway: StubGateway, wrong: str,
+) -> None:
+    clock = Clock()
+    claimed = await _claimed(engine, settings, gateway, clock)
+    token = "someone-else" if wrong == "token" else claimed.token
+    # A worker that believes the intent is further along than it is (a lost race).
+    current, move = ("submitting", Event.published) if wrong == "status" else \
+        ("claimed", Event.submit)
+    with pytest.raises(StaleClaim):
+        await transition(engine, claimed.row.id, token, current, move, now=clock(),
+                         log_rows=_logs(claimed, clock), platform_handle="never")
+    with pytest.raises(StaleClaim):
+        await update_claimed(engine, claimed.row.id, token, current,
+                             log_rows=_logs(claimed, clock), platform_handle="never")
+    (row,) = await intent_rows(engine)
+    assert (row.status, row.platform_handle) == ("claimed", None)
+    assert await attempt_rows(engine, claimed.row.id) == []
+
+
+async def test_released_intent_is_claimed_by_one_worker_only(
+    engine: Any, settings: Settings, gateway: StubGateway,
+) -> None:
+    clock = Clock()
+    claimed = await _claimed(engine, settings, gateway, clock)
+    await transition(engine, claimed.row.id, claimed.token, "claimed", Event.retry_later,
+                     now=clock(), release=True, run_after=clock())
+    clock.advance(1)
+    first = await claim_due(engine, worker_id="a", limit=10, now=clock(),
+                            lease=timedelta(seconds=60))
+    second = await claim_due(engine, worker_id="b", limit=10, now=clock(),
+                             lease=timedelta(seconds=60))
+    assert [c.row.claimed_by for c in first] == ["a"] and second == []
+    assert first[0].previous == "pending"
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: a transaction
+async def test_postgres_move_with_log_rows_is_one_statement(
+    db_url: str, settings: Settings, gateway: StubGateway,
+) -> None:
+    engine = create_engine(db_url, pre_ping=False)
+    statements: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _seen(_c: Any, _cur: Any, sql: str, *_a: Any) -> None:
+        statements.append(sql)
+
+    try:
+        clock = Clock()
+        claimed = await _claimed(engine, settings, gateway, clock)
+        statements.clear()
+        await transition(engine, claimed.row.id, claimed.token, "claimed", Event.submit,
+                         now=clock(), log_rows=_logs(claimed, clock))
+        assert len(statements) == 1, statements
+        assert statements[0].lstrip().upper().startswith("WITH")
+        assert len(await attempt_rows(engine, claimed.row.id)) == 2
+    finally:
+        await engine.dispose()
