@@ -304,14 +304,15 @@ async def _run_in_memory(url: str, transport: Any, control: Any, queued: int, wo
                          concurrency: int) -> dict[str, float]:
     import httpx
 
-    from postplan.core.db import create_engine
     from postplan.core.flags import FlagService
-    from postplan.publishing.worker import Worker, WorkerConfig
+    from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
     from tests.fakes.channels_server import IN_MEMORY_BASE
     from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 
-    settings = _settings(url, PUBLISH_SERVICE_ENABLED=True, **fake_env(IN_MEMORY_BASE))
-    engines = [create_engine(url, pool_size=20, pre_ping=False) for _ in range(workers)]
+    # The worker's own pool, as `postplan worker` builds it, with DATABASE_POOL_SIZE=40.
+    settings = _settings(url, PUBLISH_SERVICE_ENABLED=True, DATABASE_POOL_SIZE=40,
+                         **fake_env(IN_MEMORY_BASE))
+    engines = [worker_engine(settings, concurrency) for _ in range(workers)]
     async with httpx.AsyncClient(transport=transport, base_url=IN_MEMORY_BASE) as http:
         gateway = FakePlatformGateway(http, IN_MEMORY_BASE)
         ws = [Worker(e, settings, FlagService(settings), gateway,
@@ -385,9 +386,8 @@ async def _child(url: str, users: int, concurrency: int) -> None:
     """One worker process of `_live_processes`: works until nothing is left to do."""
     import httpx
 
-    from postplan.core.db import create_engine
     from postplan.core.flags import FlagService
-    from postplan.publishing.worker import Worker, WorkerConfig
+    from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
     from tests.fakes.channels_server import IN_MEMORY_BASE, FakeChannelsConfig, in_memory_channels
     from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 
@@ -396,8 +396,9 @@ async def _child(url: str, users: int, concurrency: int) -> None:
     for i in range(users):
         for channel in ("tiktok", "instagram"):
             control.add_account(channel, **_account(f"bench-{i}", channel))
-    settings = _settings(url, PUBLISH_SERVICE_ENABLED=True, **fake_env(IN_MEMORY_BASE))
-    engine = create_engine(url, pool_size=20, pre_ping=False)
+    settings = _settings(url, PUBLISH_SERVICE_ENABLED=True, DATABASE_POOL_SIZE=40,
+                         **fake_env(IN_MEMORY_BASE))
+    engine = worker_engine(settings, concurrency)
     async with httpx.AsyncClient(transport=transport, base_url=IN_MEMORY_BASE) as http:
         worker = Worker(engine, settings, FlagService(settings),
                         FakePlatformGateway(http, IN_MEMORY_BASE),

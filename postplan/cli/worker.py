@@ -37,19 +37,15 @@ def register(app: typer.Typer) -> None:
 
 async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.cli.server import load_settings
-    from postplan.core.db import create_engine
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
     from postplan.publishing.gateway import gateway_scope
-    from postplan.publishing.worker import Worker
+    from postplan.publishing.worker import Worker, worker_engine
 
     settings = load_settings()
     if settings.is_sqlite:
         await upgrade_async(settings.database_url)
-    engine = create_engine(settings.database_url,
-                           disable_statement_cache=settings.database_disable_statement_cache,
-                           pool_size=min(settings.database_pool_size, config.concurrency),
-                           pre_ping=False)
+    engine = worker_engine(settings, config.concurrency)
     flags = FlagService(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

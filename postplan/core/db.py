@@ -60,7 +60,8 @@ def new_id() -> uuid.UUID:
 
 
 def create_engine(url: str, *, disable_statement_cache: bool = False,
-                  pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+                  pool_size: int = 10, pre_ping: bool = True,
+                  max_overflow: int | None = None) -> AsyncEngine:
     """An async engine tuned for the backend the URL names.
 
     `pre_ping` checks each pooled Postgres connection before use (asyncpg: BEGIN, `;`,
@@ -78,7 +79,9 @@ def create_engine(url: str, *, disable_statement_cache: bool = False,
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_size"] = pool_size
-        kwargs["max_overflow"] = pool_size
+        # Overflow connections are opened and closed per checkout: a burst past pool_size
+        # pays a connect each time, so workers size the pool to their concurrency instead.
+        kwargs["max_overflow"] = pool_size if max_overflow is None else max_overflow
         kwargs["pool_pre_ping"] = pre_ping
         connect_args: dict[str, Any] = {"timeout": 5, "command_timeout": 30}
         if disable_statement_cache:

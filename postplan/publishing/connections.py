@@ -218,6 +218,8 @@ class CredentialResult:
     creds: Credentials | None
     error: dict[str, Any] | None = None
     transient: bool = False
+    #: A refresh is due but was not done: the caller holds a connection (see `get`).
+    refresh_due: bool = False
 
 
 class CredentialStore:
@@ -232,7 +234,12 @@ class CredentialStore:
                   *, force_refresh: bool = False,
                   conn: AsyncConnection | None = None) -> CredentialResult:
         """Credentials for (user, channel); refreshed when within REFRESH_MARGIN of expiry.
-        `conn` reuses a connection the caller already holds (one checkout per job)."""
+
+        `conn` reuses a connection the caller already holds (one checkout per job). A refresh
+        needs a connection of its own (it locks the row across the OAuth call), so with `conn`
+        a due refresh is not done but reported (`refresh_due`): the caller asks again after
+        letting go of `conn`. Nesting the two would let a worker whose pool has no overflow
+        wait on itself."""
         if self.settings.token_encryption_key is None:
             return CredentialResult(None, {"code": "channel_config_missing",
                                            "message": "TOKEN_ENCRYPTION_KEY is not set"})
@@ -252,6 +259,8 @@ class CredentialStore:
         now = utcnow()
         due = row.expires_at is not None and row.expires_at - now < REFRESH_MARGIN
         if (due or force_refresh) and row.refresh_token_enc is not None and oauth is not None:
+            if conn is not None:
+                return CredentialResult(None, refresh_due=True)
             return await self._refresh(user_id, channel, oauth, cipher, row.updated_at)
         if row.expires_at is not None and row.expires_at <= now:
             return CredentialResult(None, {"code": "channel_auth_invalid",

@@ -94,6 +94,7 @@ class Job:
         self.refreshed = False
         self.creds: Credentials | None = None
         self._auth_error: dict[str, Any] | None = None
+        self._refresh_due = False
         self._polls: int = int(claimed.row.polls or 0)
         self._inline_left: float = worker.config.inline_poll_budget
         self._lease_until: datetime = claimed.row.lease_expires_at or worker.clock()
@@ -190,6 +191,9 @@ class Job:
         started = self.now()
         result = await self.w.credentials.get(self.row.user_id, self.row.channel, oauth,
                                               force_refresh=force, conn=conn)
+        if result.refresh_due:
+            self._refresh_due = True
+            return None
         if force or result.error:
             self._log("credentials", "ok" if result.creds else
                       ("retry" if result.transient else "auth_failed"), started,
@@ -242,7 +246,9 @@ class Job:
         # a transaction on Postgres: two plain reads need no BEGIN/ROLLBACK round trips.
         async with (single_statements(self.w.engine) or self.w.engine).connect() as conn:
             creds = await self._credentials(conn=conn)
-            entry = await self._read_entry(conn) if creds is not None else None
+            entry = await self._read_entry(conn) if creds or self._refresh_due else None
+        if self._refresh_due:  # refreshing takes a connection of its own; this one is back
+            creds = await self._credentials()
         if creds is None:
             await self._no_credentials()
         assert self.creds is not None

@@ -8,26 +8,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from postplan.core.db import create_engine
 from postplan.publishing.gateway import RegistryGateway
 
 
 @asynccontextmanager
 async def _worker(app: FastAPI) -> AsyncIterator[None]:
-    """The in-process worker. On Postgres it gets its own pool, without pre-ping (see
-    `create_engine`): a burst of publishing cannot take every connection the API needs, and
-    the worker's several checkouts per post skip three round trips each."""
-    from postplan.publishing.worker import Worker
+    """The in-process worker. On Postgres it gets a pool of its own (`worker_engine`): a burst
+    of publishing cannot take the connections the API needs."""
+    from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
 
     settings = app.state.settings
+    config = WorkerConfig(idle_sleep=settings.worker_poll_seconds)
     engine = app.state.engine
     own = None
     if engine.dialect.name == "postgresql":
-        own = engine = create_engine(
-            settings.database_url, pool_size=settings.database_pool_size, pre_ping=False,
-            disable_statement_cache=settings.database_disable_statement_cache)
+        own = engine = worker_engine(settings, config.concurrency)
     try:
-        worker = Worker(engine, settings, app.state.flags, app.state.channel_gateway)
+        worker = Worker(engine, settings, app.state.flags, app.state.channel_gateway,
+                        config=config)
         async with worker.running():
             yield
     finally:

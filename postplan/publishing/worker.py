@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postplan.config import Settings
-from postplan.core.db import utcnow
+from postplan.core.db import create_engine, utcnow
 from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
 from postplan.publishing.claims import Claimed, claim_due
@@ -50,6 +50,23 @@ class WorkerConfig:
     flag_off_delay: float = 30.0
     rate_limits: dict[str, tuple[int, float]] | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def worker_engine(settings: Settings, concurrency: int) -> AsyncEngine:
+    """The worker's own database pool.
+
+    No pre-ping (three round trips per checkout; a job that meets a dead connection after a
+    database restart fails that step safely and SQLAlchemy renews the whole pool). A fixed
+    pool of min(DATABASE_POOL_SIZE, concurrency) with no overflow: an overflow connection is
+    opened and closed around every checkout, and under a burst that connect churn cost more
+    CPU than the posts themselves; jobs hold a connection only for one statement or two, so
+    waiting for a pooled one is short. No job holds one connection while asking for another
+    (see `CredentialStore.get`), so a full pool cannot wait on itself.
+    """
+    return create_engine(settings.database_url, pool_size=min(settings.database_pool_size,
+                                                               concurrency),
+                         max_overflow=0, pre_ping=False,
+                         disable_statement_cache=settings.database_disable_statement_cache)
 
 
 class Worker:
