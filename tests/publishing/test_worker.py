@@ -184,6 +184,30 @@ async def test_refresh_before_expiry_persists_rotated_token(
     assert cipher.decrypt(row.refresh_token_enc) == "rft.rotated.1"
 
 
+async def test_refresh_on_a_one_connection_pool_does_not_wait_on_itself(
+    engine: Any, settings_factory: Callable[..., Settings], gateway: StubGateway,
+) -> None:
+    # The worker's pool has no overflow: a job that held its read connection while the
+    # refresh asked for another would wait for the pool timeout (30 s) and fail.
+    import asyncio
+
+    from postplan.publishing.worker import worker_engine
+
+    tight = settings_factory(PUBLISH_SERVICE_ENABLED=True, DATABASE_POOL_SIZE=1, **APP_CREDS)
+    cal, _ = await seed_calendar(engine, entries=[{"channel": "tiktok", "format": "video"}] * 3)
+    await add_connection(engine, tight, "tiktok", expires_in=60)  # inside the margin
+    await queue(engine, tight, gateway, cal)
+    pool = worker_engine(tight, concurrency=4)
+    try:
+        if pool.dialect.name == "postgresql":  # SQLite opens a connection per checkout
+            assert pool.pool.size() == 1  # type: ignore[attr-defined]
+        await asyncio.wait_for(run_until_idle(make_worker(pool, tight, gateway)), timeout=20)
+    finally:
+        await pool.dispose()
+    assert await statuses(engine) == {"published": 3}
+    assert gateway.oauths["tiktok"].refreshed == ["rft.local.tiktok"]
+
+
 async def test_outcome_unknown_without_handle_waits_for_a_human(
     engine: Any, settings: Settings, gateway: StubGateway,
 ) -> None:
