@@ -240,13 +240,15 @@ async def _queue_live(url: str, fake: Any, users: list[str]) -> int:
     return queued
 
 
-async def _count(url: str) -> dict[str, int]:
+async def _count(url: str, engine: Any = None) -> dict[str, int]:
+    """Live intents by status; `engine` is reused when given (a poll loop), else one is made."""
     from sqlalchemy import func, select
 
     from postplan.core.db import create_engine
     from postplan.publishing.tables import intents
 
-    engine = create_engine(url)
+    own = engine is None
+    engine = create_engine(url) if own else engine
     try:
         async with engine.connect() as conn:
             rows = (await conn.execute(
@@ -254,7 +256,8 @@ async def _count(url: str) -> dict[str, int]:
                 .group_by(intents.c.status))).all()
         return {r[0]: int(r[1]) for r in rows}
     finally:
-        await engine.dispose()
+        if own:
+            await engine.dispose()
 
 
 async def _retries(url: str) -> int:
@@ -386,6 +389,7 @@ async def _child(url: str, users: int, concurrency: int) -> None:
     """One worker process of `_live_processes`: works until nothing is left to do."""
     import httpx
 
+    from postplan.core.db import create_engine
     from postplan.core.flags import FlagService
     from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
     from tests.fakes.channels_server import IN_MEMORY_BASE, FakeChannelsConfig, in_memory_channels
@@ -405,17 +409,19 @@ async def _child(url: str, users: int, concurrency: int) -> None:
                         config=WorkerConfig(concurrency=concurrency, poll_delays=(0.05,),
                                             idle_sleep=0.02))
         stop = asyncio.Event()
+        watch = create_engine(url, pool_size=1)  # the bench's own poll, one connection
         started = time.time()
         task = asyncio.create_task(worker.run(stop))
         while True:
             await asyncio.sleep(0.1)
-            counts = await _count(url)
+            counts = await _count(url, watch)
             if not any(counts.get(s) for s in ("pending", "claimed", "submitting",
                                                 "processing")):
                 break
         finished = time.time()
         stop.set()
         await task
+        await watch.dispose()
     await engine.dispose()
     print(f"posts={len(control.live_posts())} duplicates={len(control.duplicates())} "
           f"start={started} end={finished}")

@@ -81,8 +81,8 @@ def register_instagram(app: FastAPI, c: FakeChannels) -> None:
 
     def ig_posts_24h(account_id: str) -> int:
         since = c.now() - DAY
-        return sum(1 for p in c.posts if p.channel == "instagram"
-                   and p.account_id == account_id and p.created_at > since)
+        return sum(1 for p in c.account_posts.get(("instagram", account_id), ())
+                   if p.created_at > since)
 
     @app.post("/{version}/{ig_id}/media")
     async def create_container(version: str, ig_id: str, request: Request) -> Response:
@@ -184,7 +184,7 @@ def register_instagram(app: FastAPI, c: FakeChannels) -> None:
             media_id = c.new_id(digits=True)
             ct.published_media = media_id
             c.media[media_id] = ct
-            c.posts.append(FakePost("instagram", info.account_id, str(ct.params["caption"]),
+            c.record_post(FakePost("instagram", info.account_id, str(ct.params["caption"]),
                                     ct.media_type, ct.id, c.now(), post_id=media_id))
             return JSONResponse({"id": media_id})
 
@@ -209,8 +209,8 @@ def register_instagram(app: FastAPI, c: FakeChannels) -> None:
             info, err = ig_auth(request, params, version)
             if info is None:
                 return err  # type: ignore[return-value]
-            rows = [{"id": p.post_id, "caption": p.caption} for p in reversed(c.posts)
-                    if p.channel == "instagram" and p.account_id == info.account_id]
+            mine = c.account_posts.get(("instagram", info.account_id), [])
+            rows = [{"id": p.post_id, "caption": p.caption} for p in reversed(mine)]
             return JSONResponse({"data": rows})
 
     @app.get("/{version}/me")

@@ -168,6 +168,8 @@ class FakeChannels:
             self.codes: dict[str, tuple[str, str, list[str], float]] = {}
             self.faults: list[Fault] = []
             self.posts: list[FakePost] = []
+            # The same posts by (channel, account): quota checks scan one account, not all.
+            self.account_posts: dict[tuple[str, str], list[FakePost]] = {}
             self.calls: list[tuple[str, str]] = []
             self.publishes: dict[str, _Publish] = {}
             self.containers: dict[str, _Container] = {}
@@ -242,6 +244,11 @@ class FakeChannels:
             self.faults.clear()
 
     # -- side-effect ledger ------------------------------------------------------------------
+
+    def record_post(self, post: FakePost) -> None:
+        """Add an accepted post to the ledger (call with the lock held)."""
+        self.posts.append(post)
+        self.account_posts.setdefault((post.channel, post.account_id), []).append(post)
 
     def live_posts(
         self, channel: str | None = None, account_id: str | None = None,

@@ -45,13 +45,13 @@ def register_tiktok(app: FastAPI, c: FakeChannels) -> None:
 
     def direct_posts_24h(account_id: str) -> int:
         since = c.now() - DAY
-        return sum(1 for p in c.posts if p.channel == "tiktok" and p.account_id == account_id
-                   and p.kind in ("video", "photo") and p.created_at > since and not p.failed)
+        return sum(1 for p in c.account_posts.get(("tiktok", account_id), ())
+                   if p.kind in ("video", "photo") and p.created_at > since and not p.failed)
 
     def pending_shares_24h(account_id: str) -> int:
         since = c.now() - DAY
-        return sum(1 for p in c.posts if p.channel == "tiktok" and p.account_id == account_id
-                   and p.kind == "inbox" and p.created_at > since and not p.failed)
+        return sum(1 for p in c.account_posts.get(("tiktok", account_id), ())
+                   if p.kind == "inbox" and p.created_at > since and not p.failed)
 
     @app.post("/v2/post/publish/creator_info/query/")
     async def creator_info(request: Request) -> Response:
@@ -204,7 +204,7 @@ def register_tiktok(app: FastAPI, c: FakeChannels) -> None:
     def accept(pub: _Publish) -> None:
         pub.post = FakePost("tiktok", pub.account_id, pub.caption, pub.kind, pub.publish_id,
                             c.now(), post_id=str(7300000000000000000 + next(c.ids)))
-        c.posts.append(pub.post)
+        c.record_post(pub.post)
 
     @app.post("/v2/post/publish/video/init/")
     async def video_init(request: Request) -> Response:
