@@ -8,6 +8,7 @@ a worker whose lease expired and was taken over writes nothing and stops.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, union_all, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postplan.core.logging import get_logger
@@ -153,27 +155,60 @@ def _move_statement(keys: tuple[str, ...], log_rows: int, single: bool) -> Any:
     return stmt
 
 
+#: Seconds between tries of a fenced write while the database is unreachable (~8 s in all).
+_WRITE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The database could not be reached (or the connection died), not: the write was wrong."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return isinstance(exc, OSError | TimeoutError)
+
+
 async def _fenced(engine: AsyncEngine, intent_id: uuid.UUID, token: str, expected: str,
                   values: dict[str, Any], log_rows: list[dict[str, Any]]) -> None:
-    """The fenced UPDATE and its attempt rows, all or nothing."""
+    """The fenced UPDATE and its attempt rows, all or nothing.
+
+    Tried again for a few seconds when the database is unreachable: after the irreversible
+    call, giving up here would leave a post the platform made with no record of its handle (a
+    TikTok post then needs a human). Retrying is safe because the write is fenced: if a try
+    that looked lost had in fact committed, the next one finds the status moved and stops.
+    """
     keys = tuple(sorted(values))
     params = {f"set_{k}": values[k] for k in keys}
     params.update(fence_id=intent_id, fence_token=token, fence_status=expected)
+    for delay in (*_WRITE_RETRY_DELAYS, None):
+        try:
+            moved = await _fenced_once(engine, keys, params, log_rows)
+            break
+        except Exception as exc:
+            if delay is None or not _unreachable(exc):
+                raise
+            log.warning("publish.write_retry", intentId=str(intent_id),
+                        errorType=type(exc).__name__, delaySeconds=delay)
+            await asyncio.sleep(delay)
+    if moved != 1:
+        raise _stale(intent_id, expected, values)
+
+
+async def _fenced_once(engine: AsyncEngine, keys: tuple[str, ...], params: dict[str, Any],
+                       log_rows: list[dict[str, Any]]) -> int:
+    """One try of `_fenced`; the number of intents moved (1, or 0 when the fence failed)."""
     one = single_statements(engine)
     if one is not None:
+        params = {**params}
         for i, log_row in enumerate(log_rows):
             params.update({f"log{i}_{k}": log_row[k] for k in _LOG_COLUMNS})
         async with one.connect() as conn:
             result = await conn.execute(_move_statement(keys, len(log_rows), True), params)
             moved: int = result.scalar_one()
-        if moved != 1:
-            raise _stale(intent_id, expected, values)
-        return
+        return moved
     async with transaction(engine) as conn:
-        if rowcount(await conn.execute(_move_statement(keys, 0, False), params)) != 1:
-            raise _stale(intent_id, expected, values)
-        if log_rows:
+        moved = rowcount(await conn.execute(_move_statement(keys, 0, False), params))
+        if moved == 1 and log_rows:
             await conn.execute(insert(attempts), log_rows)
+    return moved
 
 
 async def transition(

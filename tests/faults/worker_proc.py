@@ -17,17 +17,16 @@ import signal
 import httpx
 
 from postplan.config import Settings
-from postplan.core.db import create_engine
 from postplan.core.flags import FlagService
 from postplan.core.logging import configure_logging
-from postplan.publishing.worker import Worker, WorkerConfig
+from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
 from tests.publishing.fake_gateway import FakePlatformGateway
 
 
 async def main() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     configure_logging(settings.log_level, settings.log_file)
-    engine = create_engine(settings.database_url)
+    engine = worker_engine(settings, concurrency=8)  # the pool `postplan worker` uses
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -134,3 +134,54 @@ async def test_postgres_move_with_log_rows_is_one_statement(
         assert len(await attempt_rows(engine, claimed.row.id)) == 2
     finally:
         await engine.dispose()
+
+
+async def test_write_is_retried_while_the_database_is_unreachable_and_only_then(
+    engine: Any, settings: Settings, gateway: StubGateway, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Unit-level: the first tries fail as a cut connection would. The real outage (Postgres
+    # stopped and started under a worker process) is tests/faults/test_worker_db_restart.py.
+    from postplan.publishing import claims
+
+    clock = Clock()
+    claimed = await _claimed(engine, settings, gateway, clock)
+    monkeypatch.setattr(claims, "_WRITE_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    real = claims._fenced_once
+    failures = [ConnectionRefusedError("connection refused"), TimeoutError()]
+
+    async def flaky(*args: Any, **kwargs: Any) -> int:
+        if failures:
+            raise failures.pop(0)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "_fenced_once", flaky)
+    await transition(engine, claimed.row.id, claimed.token, "claimed", Event.submit,
+                     now=clock(), log_rows=_logs(claimed, clock))
+    (row,) = await intent_rows(engine)
+    assert row.status == "submitting" and failures == []
+    assert len(await attempt_rows(engine, claimed.row.id)) == 2  # once, not once per try
+
+    calls = 0
+
+    async def broken(*args: Any, **kwargs: Any) -> int:
+        nonlocal calls
+        calls += 1
+        raise ValueError("a bad value is not an outage")
+
+    monkeypatch.setattr(claims, "_fenced_once", broken)
+    with pytest.raises(ValueError, match="not an outage"):
+        await update_claimed(engine, claimed.row.id, claimed.token, "submitting",
+                             platform_handle="h")
+    assert calls == 1
+
+    async def down(*args: Any, **kwargs: Any) -> int:
+        nonlocal calls
+        calls += 1
+        raise OSError("network unreachable")
+
+    calls = 0
+    monkeypatch.setattr(claims, "_fenced_once", down)
+    with pytest.raises(OSError, match="unreachable"):
+        await update_claimed(engine, claimed.row.id, claimed.token, "submitting",
+                             platform_handle="h")
+    assert calls == 4  # the first try and one per delay, then it gives up
