@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -40,10 +39,6 @@ def gateway_of(request: Request) -> ChannelGateway:
     """The app's channel gateway (installed by the publishing lifespan hook or a test)."""
     gateway: ChannelGateway = request.app.state.channel_gateway
     return gateway
-
-
-def _render(body: dict[str, Any]) -> str:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 @router.post("/calendars/{calendar_id}/publish", response_model=PublishResponse,
@@ -91,7 +86,9 @@ async def publish(
                     user_id=user.id, calendar_id=calendar_id, body=body,
                     request_id=request_id_var.get(), now=utcnow(),
                 )
-                raw = _render(outcome.body.model_dump(mode="json", by_alias=True))
+                # pydantic's own serializer: one pass, no intermediate dicts (a 2,000-intent
+                # answer spent a tenth of the request in model_dump + json.dumps).
+                raw = outcome.body.model_dump_json(by_alias=True)
                 if claim is not None:
                     await idempotency.finish(session, claim, outcome.status_code, {"raw": raw})
                 await session.commit()

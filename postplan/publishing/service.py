@@ -155,8 +155,9 @@ async def publish_calendar(
     rows: list[dict[str, Any]] = []
     summary = Summary()
     counts: dict[tuple[str, str], int] = defaultdict(int)
+    adapters = {channel: gateway.adapter(channel) for channel in channels}
     for entry in entries:
-        adapter = gateway.adapter(entry.channel)
+        adapter = adapters[entry.channel]
         intent_id = (dry_run_intent_id(user_id, entry, body.when, body.privacy_level)
                      if dry else uuid.uuid4())
         req = build_request(entry, intent_id=intent_id, when=body.when, now=now,
