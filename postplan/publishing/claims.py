@@ -15,7 +15,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, union_all, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +35,7 @@ from postplan.core.logging import get_logger
 from postplan.core.vocab import IntentStatus
 from postplan.publishing.dbutil import rowcount, single_statements, transaction
 from postplan.publishing.states import Event, next_status
-from postplan.publishing.tables import attempts, intents
+from postplan.publishing.tables import attempts, calendars_t, entries_t, intents
 
 log = get_logger(__name__)
 
@@ -37,11 +48,27 @@ class StaleClaim(Exception):
 
 @dataclass(frozen=True)
 class Claimed:
-    """A claimed intent: its row after the claim, and the status it had before."""
+    """A claimed intent: its row after the claim, and the status it had before.
+
+    `entry_version_now` is the entry's version read by the claim itself (None when the entry or
+    its calendar is gone): when it still equals `row.entry_version` the job need not read the
+    entry again before sending.
+    """
 
     row: Row[Any]
     previous: str
     token: str
+    entry_version_now: int | None = None
+
+
+def _entry_version_now() -> Any:
+    """The claimed intent's entry version as saved now, read in the claim's own statement."""
+    e, cal, c = entries_t.c, calendars_t.c, intents.c
+    owned = exists().where(cal.id == c.calendar_id, cal.user_id == c.user_id)
+    return (select(e.version)
+            .where(e.id == c.entry_id, e.calendar_id == c.calendar_id, e.user_id == c.user_id,
+                   owned)
+            .correlate(intents).scalar_subquery().label("entry_version_now"))
 
 
 def _due(now: dt.datetime) -> Any:
@@ -88,10 +115,11 @@ async def claim_due(engine: AsyncEngine, *, worker_id: str, limit: int, now: dt.
         # One statement, so one transaction of its own: pick with SKIP LOCKED and claim.
         chosen = pick.with_for_update(skip_locked=True).cte("chosen")
         stmt = (update(intents).where(c.id == chosen.c.id).values(**values)
-                .returning(*intents.c, chosen.c.status.label("previous")))
+                .returning(*intents.c, chosen.c.status.label("previous"),
+                           _entry_version_now()))
         async with one.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [Claimed(r, r.previous, token) for r in rows]
+        return [Claimed(r, r.previous, token, r.entry_version_now) for r in rows]
     async with transaction(engine, immediate=True) as conn:
         picked = (await conn.execute(pick)).all()
         if not picked:
@@ -100,7 +128,16 @@ async def claim_due(engine: AsyncEngine, *, worker_id: str, limit: int, now: dt.
         stmt2 = (update(intents).where(c.id.in_(list(before))).values(**values)
                  .returning(*intents.c))
         rows = (await conn.execute(stmt2)).all()
-        return [Claimed(r, before[r.id], token) for r in rows]
+        # SQLite's RETURNING names columns unqualified, so a correlated subquery there is
+        # ambiguous: the entries' versions come from a second read in the same transaction.
+        e, cal = entries_t.c, calendars_t.c
+        owned = (select(e.id, e.calendar_id, e.user_id, e.version)
+                 .join(calendars_t, and_(cal.id == e.calendar_id, cal.user_id == e.user_id))
+                 .where(e.id.in_([r.entry_id for r in rows])))
+        versions = {(v.id, v.calendar_id, v.user_id): v.version
+                    for v in (await conn.execute(owned)).all()}
+        return [Claimed(r, before[r.id], token,
+                        versions.get((r.entry_id, r.calendar_id, r.user_id))) for r in rows]
 
 
 def attempt_row(intent: Row[Any], step: str, outcome: str, *, started: dt.datetime,

@@ -88,6 +88,7 @@ class Job:
         self.row = claimed.row
         self.previous = claimed.previous
         self.token = claimed.token
+        self.entry_version_now = claimed.entry_version_now
         self.status: str = claimed.row.status
         self.handle: str | None = claimed.row.platform_handle
         self.log_rows: list[dict[str, Any]] = []
@@ -242,17 +243,25 @@ class Job:
             await self._finish(Event.permanent_failure, "failed",
                                error=row.error or {"code": "retries_exhausted",
                                                    "message": "gave up after retries"})
-        # One checkout for both reads (the connection, and the entry as saved now), outside
-        # a transaction on Postgres: two plain reads need no BEGIN/ROLLBACK round trips.
-        async with (single_statements(self.w.engine) or self.w.engine).connect() as conn:
-            creds = await self._credentials(conn=conn)
-            entry = await self._read_entry(conn) if creds or self._refresh_due else None
+        # The claim read the entry's version: unchanged (the usual case) means no second read.
+        unchanged = self.entry_version_now is not None and \
+            self.entry_version_now == row.entry_version
+        entry: CalendarEntry | None = None
+        if unchanged:
+            creds = await self._credentials()
+        else:
+            # One checkout for both reads (the connection, and the entry as saved now),
+            # outside a transaction on Postgres: plain reads need no BEGIN/ROLLBACK.
+            async with (single_statements(self.w.engine) or self.w.engine).connect() as conn:
+                creds = await self._credentials(conn=conn)
+                entry = await self._read_entry(conn) if creds or self._refresh_due else None
         if self._refresh_due:  # refreshing takes a connection of its own; this one is back
             creds = await self._credentials()
         if creds is None:
             await self._no_credentials()
         assert self.creds is not None
-        await self._latest_entry(entry)
+        if not unchanged:
+            await self._latest_entry(entry)
         async with self.w.limiter.account(row.channel, self.creds.account_id):
             wait = self.w.limiter.reserve(row.channel, self.creds.account_id)
             if wait > 0:

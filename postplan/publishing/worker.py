@@ -30,6 +30,9 @@ from postplan.publishing.limiter import AccountLimiter
 
 log = get_logger(__name__)
 
+#: Seconds a free worker slot may wait for the next claim while other jobs are running.
+CLAIM_AT_LEAST_EVERY = 0.25
+
 
 @dataclass
 class WorkerConfig:
@@ -118,10 +121,18 @@ class Worker:
                  concurrency=self.config.concurrency)
         stop_wait = asyncio.ensure_future(stop.wait())
         try:
+            # Under load, claim once a few slots are free rather than on every finished job
+            # (one claim statement per batch instead of one per post), but never leave a free
+            # slot unclaimed for longer than CLAIM_AT_LEAST_EVERY.
+            enough = max(1, self.config.concurrency // 8)
+            loop = asyncio.get_running_loop()
+            last_claim = 0.0
             while not stop.is_set():
                 free = self.config.concurrency - len(self._tasks)
                 claimed: list[Claimed] = []
-                if free > 0:
+                if free >= enough or (free > 0 and (
+                        not self._tasks or loop.time() - last_claim >= CLAIM_AT_LEAST_EVERY)):
+                    last_claim = loop.time()
                     try:
                         claimed = await self.claim(min(free, self.config.batch))
                     except Exception:

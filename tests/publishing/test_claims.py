@@ -185,3 +185,29 @@ async def test_write_is_retried_while_the_database_is_unreachable_and_only_then(
         await update_claimed(engine, claimed.row.id, claimed.token, "submitting",
                              platform_handle="h")
     assert calls == 4  # the first try and one per delay, then it gives up
+
+
+@pytest.mark.parametrize("change", ["none", "edited", "deleted"])
+async def test_claim_reads_the_entry_version_as_saved_now(
+    engine: Any, settings: Settings, gateway: StubGateway, change: str,
+) -> None:
+    from sqlalchemy import delete, update
+
+    from postplan.models import CalendarEntry
+
+    clock = Clock()
+    cal, (entry_id,) = await seed_calendar(engine, count=1)
+    await add_connection(engine, settings, "tiktok")
+    await queue(engine, settings, gateway, cal)
+    async with engine.begin() as conn:
+        if change == "edited":
+            await conn.execute(update(CalendarEntry).where(CalendarEntry.id == entry_id)
+                               .values(version=CalendarEntry.version + 1))
+        elif change == "deleted":
+            await conn.execute(delete(CalendarEntry).where(CalendarEntry.id == entry_id))
+    clock.advance(1)
+    (claimed,) = await claim_due(engine, worker_id="w", limit=10, now=clock(),
+                                 lease=timedelta(seconds=60))
+    expected = {"none": claimed.row.entry_version, "edited": claimed.row.entry_version + 1,
+                "deleted": None}[change]
+    assert claimed.entry_version_now == expected
