@@ -107,6 +107,9 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
     ]
     structlog.configure(
         processors=[
+            # First: an event below the level is dropped before the chain below formats it
+            # (timestamps, secret scrubbing); a busy worker logs at INFO several times a post.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
