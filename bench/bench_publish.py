@@ -427,6 +427,78 @@ async def _child(url: str, users: int, concurrency: int) -> None:
           f"start={started} end={finished}")
 
 
+async def _child_bare(users: int, concurrency: int, part: int, parts: int) -> None:
+    """The in-run baseline for live publishing: the same adapter calls against the same
+    in-memory fake with the same concurrency, and nothing else (no database, no claims, no
+    state machine, no attempt rows). What the machine can do before postplan adds its
+    guarantees; this process takes every `parts`-th user."""
+    import datetime as dt
+
+    import httpx
+
+    from postplan.channels.base import Credentials, MediaRef, PublishRequest
+    from tests.fakes.channels_server import IN_MEMORY_BASE, FakeChannelsConfig, in_memory_channels
+    from tests.publishing.fake_gateway import FakePlatformGateway
+
+    transport, control = in_memory_channels(FakeChannelsConfig(latency=0.05,
+                                                               ig_processing_polls=0))
+    mine = [i for i in range(users) if i % parts == part]
+    for i in range(users):
+        for channel in ("tiktok", "instagram"):
+            control.add_account(channel, **_account(f"bench-{i}", channel))
+    gate = asyncio.Semaphore(concurrency)
+    published = 0
+
+    async def one(gateway: FakePlatformGateway, i: int, channel: str) -> None:
+        nonlocal published
+        acct = _account(f"bench-{i}", channel)
+        creds = Credentials(access_token=acct["token"], account_id=acct["account_id"])
+        tiktok = channel == "tiktok"
+        req = PublishRequest(
+            intent_id=str(uuid.uuid4()), channel=channel, format="video" if tiktok else "reel",
+            caption=f"bench-{i} {channel}: the morning ritual, step by step",
+            hashtags=["coffee", "morning"],
+            media=[MediaRef(url=f"https://cdn.example.test/{i}.mp4", type="video")],
+            scheduled_at=dt.datetime.now(dt.UTC), account_id=acct["account_id"],
+            privacy_level="SELF_ONLY" if tiktok else None)
+        adapter = gateway.adapter(channel)
+        async with gate:
+            await adapter.preflight(creds, req)
+            handle = await adapter.prepare(creds, req)
+            result = await adapter.publish(creds, req, handle, on_handle=_noop)
+            while result.state == "processing":
+                await asyncio.sleep(0.05)
+                result = await adapter.poll(creds, req, result.handle or handle or "")
+        published += result.state == "published"
+
+    async with httpx.AsyncClient(transport=transport, base_url=IN_MEMORY_BASE) as http:
+        gateway = FakePlatformGateway(http, IN_MEMORY_BASE)
+        started = time.time()
+        await asyncio.gather(*(one(gateway, i, ch) for i in mine
+                               for ch in ("tiktok", "instagram")))
+        finished = time.time()
+    print(f"posts={len(control.live_posts())} duplicates={len(control.duplicates())} "
+          f"published={published} start={started} end={finished}")
+
+
+async def _noop(handle: str) -> None:
+    return None
+
+
+def _bare_processes(users: int, processes: int, concurrency: int) -> dict[str, float]:
+    """`_child_bare` in `processes` processes (users split between them)."""
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "bench.bench_publish", "--bare", str(users), str(concurrency),
+         str(part), str(processes)], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True) for part in range(processes)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    fields = [dict(item.split("=") for item in out.split()) for out in outs]
+    published = sum(int(f["published"]) for f in fields)
+    elapsed = max(float(f["end"]) for f in fields) - min(float(f["start"]) for f in fields)
+    return {"published": published, "seconds": elapsed,
+            "per_s": published / elapsed if elapsed else 0.0}
+
+
 def _live(users: int, workers: int, concurrency: int) -> dict[str, float]:
     from tests.fakes.channels_server import FakeChannelsConfig, start_fake_channels
     from tests.publishing.fake_gateway import fake_env
@@ -489,8 +561,11 @@ def run(quick: bool) -> list[dict[str, Any]]:
     lite, lite_base, _ = _dry_run("sqlite", per_channel, repeats)
     rows.append(row("publish.dry_run_sqlite_intents_per_s", lite, "ops/s", baseline=lite_base,
                     better="higher"))
-    live = _live_processes(users=100 if quick else 500, processes=2, concurrency=64)
+    users = 100 if quick else 500
+    live = _live_processes(users=users, processes=2, concurrency=64)
+    bare = _bare_processes(users=users, processes=2, concurrency=64)
     rows.append(row("publish.live_fake_posts_per_s", live["per_s"], "ops/s",
+                    baseline=bare["per_s"],
                     target=">= 100 posts/s (50 ms fake latency)", better="higher",
                     ok=live["per_s"] >= 100 or quick))
     rows.append(row("publish.live_posts_minus_published", live["posts"] - live["published"],
@@ -499,8 +574,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
                     ok=live["duplicates"] == 0))
     rows.append(row("publish.live_rate_limited_retries", live["retries"], "calls",
                     target="0 (per-token limits kept)"))
-    print(f"dry-run: {total} intents; live (2 worker processes, in-memory fake each): {live}",
-          file=sys.stderr)
+    print(f"dry-run: {total} intents; live (2 worker processes, in-memory fake each): {live}; "
+          f"baseline, the adapter calls alone in 2 processes: {bare}", file=sys.stderr)
     if "--socket" in sys.argv:
         sock = _live(users=50, workers=2, concurrency=64)
         rows.append(row("publish.live_socket_posts_per_s", sock["per_s"], "ops/s",
@@ -508,6 +583,14 @@ def run(quick: bool) -> list[dict[str, Any]]:
         print(f"live over loopback (2 `postplan worker` processes): {sock}", file=sys.stderr)
     return rows
 
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--bare":
+    sys.path.insert(0, str(ROOT))
+    from postplan.core.logging import configure_logging
+
+    configure_logging("WARNING")
+    asyncio.run(_child_bare(*(int(a) for a in sys.argv[2:6])))
+    sys.exit(0)
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--child":
     sys.path.insert(0, str(ROOT))

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -33,9 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postplan.core.logging import get_logger
 from postplan.core.vocab import IntentStatus
+from postplan.publishing.connections import STORED_COLUMNS, Stored
 from postplan.publishing.dbutil import rowcount, single_statements, transaction
 from postplan.publishing.states import Event, next_status
 from postplan.publishing.tables import attempts, calendars_t, entries_t, intents
+from postplan.publishing.tables import connections as connections_t
 
 log = get_logger(__name__)
 
@@ -59,6 +62,15 @@ class Claimed:
     previous: str
     token: str
     entry_version_now: int | None = None
+    #: The user's connection to this channel, when the claim read it too (Postgres).
+    connection: Stored | None = None
+
+
+def _stored(r: Row[Any]) -> Stored:
+    """The connection columns a claim read along, as `CredentialStore.get` takes them."""
+    if r.conn_id is None:
+        return Stored(None)
+    return Stored(SimpleNamespace(**{k: getattr(r, f"conn_{k}") for k in STORED_COLUMNS}))
 
 
 def _entry_version_now() -> Any:
@@ -112,14 +124,22 @@ async def claim_due(engine: AsyncEngine, *, worker_id: str, limit: int, now: dt.
     values = _claim_values(now, token, worker_id, lease)
     one = single_statements(engine)
     if one is not None:
-        # One statement, so one transaction of its own: pick with SKIP LOCKED and claim.
-        chosen = pick.with_for_update(skip_locked=True).cte("chosen")
-        stmt = (update(intents).where(c.id == chosen.c.id).values(**values)
-                .returning(*intents.c, chosen.c.status.label("previous"),
-                           _entry_version_now()))
+        # One statement, so one transaction of its own: pick with SKIP LOCKED and claim, and
+        # read along what the job needs next (the entry's version, the channel connection).
+        cc = connections_t.c
+        chosen = (select(c.id, c.status, cc.id.label("conn_id"),
+                         *(cc[k].label(f"conn_{k}") for k in STORED_COLUMNS))
+                  .select_from(intents.outerjoin(connections_t, and_(
+                      cc.user_id == c.user_id, cc.channel == c.channel)))
+                  .where(_due(now)).order_by(c.run_after, c.id).limit(limit)
+                  .with_for_update(of=intents, skip_locked=True).cte("chosen"))
+        ch = chosen.c
+        stmt = (update(intents).where(c.id == ch.id).values(**values)
+                .returning(*intents.c, ch.status.label("previous"), _entry_version_now(),
+                           ch.conn_id, *(ch[f"conn_{k}"] for k in STORED_COLUMNS)))
         async with one.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [Claimed(r, r.previous, token, r.entry_version_now) for r in rows]
+        return [Claimed(r, r.previous, token, r.entry_version_now, _stored(r)) for r in rows]
     async with transaction(engine, immediate=True) as conn:
         picked = (await conn.execute(pick)).all()
         if not picked:

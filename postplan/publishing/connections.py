@@ -211,6 +211,18 @@ async def mark_needs_reauth(engine: AsyncEngine, user_id: str, channel: str,
                 status=NEEDS_REAUTH)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A connection row read elsewhere (`row` is None when the user has no connection)."""
+
+    row: Any
+
+
+#: The columns `CredentialStore.get` needs, for a query that reads them alongside its own.
+STORED_COLUMNS = ("status", "access_token_enc", "refresh_token_enc", "expires_at",
+                  "account_id", "updated_at")
+
+
 @dataclass
 class CredentialResult:
     """Usable credentials, or why there are none."""
@@ -231,20 +243,27 @@ class CredentialStore:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def get(self, user_id: str, channel: str, oauth: OAuthClient | None,
-                  *, force_refresh: bool = False,
-                  conn: AsyncConnection | None = None) -> CredentialResult:
+                  *, force_refresh: bool = False, conn: AsyncConnection | None = None,
+                  stored: Stored | None = None) -> CredentialResult:
         """Credentials for (user, channel); refreshed when within REFRESH_MARGIN of expiry.
 
         `conn` reuses a connection the caller already holds (one checkout per job). A refresh
         needs a connection of its own (it locks the row across the OAuth call), so with `conn`
         a due refresh is not done but reported (`refresh_due`): the caller asks again after
         letting go of `conn`. Nesting the two would let a worker whose pool has no overflow
-        wait on itself."""
+        wait on itself.
+
+        `stored` is the connection row as the caller already read it (the worker's claim reads
+        it in the same statement): no read at all then.
+        """
         if self.settings.token_encryption_key is None:
             return CredentialResult(None, {"code": "channel_config_missing",
                                            "message": "TOKEN_ENCRYPTION_KEY is not set"})
         cipher = cipher_for(self.settings)
-        if conn is not None:
+        row: Any
+        if stored is not None:
+            row = stored.row
+        elif conn is not None:
             row = await _load(conn, user_id, channel)
         else:
             async with (single_statements(self.engine) or self.engine).connect() as own:

@@ -44,7 +44,7 @@ from postplan.publishing.claims import (
     transition,
     update_claimed,
 )
-from postplan.publishing.connections import mark_needs_reauth
+from postplan.publishing.connections import Stored, mark_needs_reauth
 from postplan.publishing.dbutil import single_statements
 from postplan.publishing.requests import build_request
 from postplan.publishing.service import findings_error
@@ -89,6 +89,7 @@ class Job:
         self.previous = claimed.previous
         self.token = claimed.token
         self.entry_version_now = claimed.entry_version_now
+        self.connection = claimed.connection
         self.status: str = claimed.row.status
         self.handle: str | None = claimed.row.platform_handle
         self.log_rows: list[dict[str, Any]] = []
@@ -181,8 +182,8 @@ class Job:
                  attempt=self.row.attempts)
         raise _Stop
 
-    async def _credentials(self, force: bool = False,
-                           conn: AsyncConnection | None = None) -> Credentials | None:
+    async def _credentials(self, force: bool = False, conn: AsyncConnection | None = None,
+                           stored: Stored | None = None) -> Credentials | None:
         oauth: OAuthClient | None = None
         if self.w.settings.adapter_configured(self.row.channel):
             try:
@@ -191,7 +192,7 @@ class Job:
                 oauth = None
         started = self.now()
         result = await self.w.credentials.get(self.row.user_id, self.row.channel, oauth,
-                                              force_refresh=force, conn=conn)
+                                              force_refresh=force, conn=conn, stored=stored)
         if result.refresh_due:
             self._refresh_due = True
             return None
@@ -248,7 +249,7 @@ class Job:
             self.entry_version_now == row.entry_version
         entry: CalendarEntry | None = None
         if unchanged:
-            creds = await self._credentials()
+            creds = await self._credentials(stored=self.connection)
         else:
             # One checkout for both reads (the connection, and the entry as saved now),
             # outside a transaction on Postgres: plain reads need no BEGIN/ROLLBACK.

@@ -211,3 +211,35 @@ async def test_claim_reads_the_entry_version_as_saved_now(
     expected = {"none": claimed.row.entry_version, "edited": claimed.row.entry_version + 1,
                 "deleted": None}[change]
     assert claimed.entry_version_now == expected
+
+
+@pytest.mark.parametrize("connection", ["active", "needs_reauth", "deleted"])
+async def test_claim_reads_the_channel_connection_along_on_postgres(
+    engine: Any, settings: Settings, gateway: StubGateway, backend: str, connection: str,
+) -> None:
+    from sqlalchemy import delete, update
+
+    from postplan.publishing.tables import connections as conn_t
+
+    clock = Clock()
+    cal, _ = await seed_calendar(engine, count=1)
+    await add_connection(engine, settings, "tiktok", account_id="acct-1")
+    await queue(engine, settings, gateway, cal)
+    async with engine.begin() as conn:
+        if connection == "needs_reauth":
+            await conn.execute(update(conn_t).values(status="needs_reauth"))
+        elif connection == "deleted":
+            await conn.execute(delete(conn_t))
+    clock.advance(1)
+    (claimed,) = await claim_due(engine, worker_id="w", limit=10, now=clock(),
+                                 lease=timedelta(seconds=60))
+    if backend == "sqlite":  # read by the job instead (one more statement per post)
+        assert claimed.connection is None
+        return
+    assert claimed.connection is not None
+    stored = claimed.connection.row
+    if connection == "deleted":
+        assert stored is None
+    else:
+        assert (stored.status, stored.account_id) == (connection, "acct-1")
+        assert stored.access_token_enc and stored.expires_at is not None
