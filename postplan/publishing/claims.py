@@ -29,10 +29,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postplan.core.logging import get_logger
+from postplan.core.spool import is_db_unavailable
 from postplan.core.vocab import IntentStatus
 from postplan.publishing.connections import STORED_COLUMNS, Stored
 from postplan.publishing.dbutil import rowcount, single_statements, transaction
@@ -216,13 +216,6 @@ def _move_statement(keys: tuple[str, ...], log_rows: int, single: bool) -> Any:
 _WRITE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
-def _unreachable(exc: BaseException) -> bool:
-    """The database could not be reached (or the connection died), not: the write was wrong."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError | TimeoutError)
-
-
 async def _fenced(engine: AsyncEngine, intent_id: uuid.UUID, token: str, expected: str,
                   values: dict[str, Any], log_rows: list[dict[str, Any]]) -> None:
     """The fenced UPDATE and its attempt rows, all or nothing.
@@ -240,7 +233,7 @@ async def _fenced(engine: AsyncEngine, intent_id: uuid.UUID, token: str, expecte
             moved = await _fenced_once(engine, keys, params, log_rows)
             break
         except Exception as exc:
-            if delay is None or not _unreachable(exc):
+            if delay is None or not is_db_unavailable(exc):
                 raise
             log.warning("publish.write_retry", intentId=str(intent_id),
                         errorType=type(exc).__name__, delaySeconds=delay)

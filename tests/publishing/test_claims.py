@@ -6,6 +6,7 @@ these tests pin down that it is still all or nothing and still fenced by the cla
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -177,7 +178,7 @@ async def test_write_is_retried_while_the_database_is_unreachable_and_only_then(
     async def down(*args: Any, **kwargs: Any) -> int:
         nonlocal calls
         calls += 1
-        raise OSError("network unreachable")
+        raise OSError(errno.ENETUNREACH, "network unreachable")
 
     calls = 0
     monkeypatch.setattr(claims, "_fenced_once", down)
