@@ -157,3 +157,45 @@ async def test_ambiguous_init_failure_is_never_retried_blind(
     assert row.error["code"] == "publish_outcome_unknown"
     assert fake.control.calls_to("/video/init/") == 1
     assert len(fake.control.live_posts()) == 1
+
+
+async def test_slow_instagram_container_is_reused_on_the_next_attempt_not_recreated(
+    fake_channels: FakeChannelsServer, settings_factory: Callable[..., Settings], engine: Any,
+    http: httpx.AsyncClient,
+) -> None:
+    from postplan.channels import registry
+    from tests.publishing.helpers import Clock, add_connection, attempt_rows, queue
+
+    fake = fake_channels
+    # The container answers IN_PROGRESS to its first 6 status reads; the adapter gives up
+    # waiting after ~50 ms, so the first attempt ends "not ready yet" with the container id.
+    fake.control.reset(FakeChannelsConfig(ig_processing_polls=6))
+    settings = settings_factory(PUBLISH_SERVICE_ENABLED=True, **fake_env(fake.url))
+    ig = fake.control.add_account("instagram")
+    await add_connection(engine, settings, "instagram", token=ig.token,
+                         account_id=ig.account_id)
+    cal, _ = await seed_calendar(engine, entries=[{"channel": "instagram", "format": "reel"}])
+    gateway = FakePlatformGateway(http, fake.url)
+    gateway.adapters["instagram"] = registry.get_adapter(
+        "instagram", http=http, api_base=fake.url, api_version="v25.0",
+        container_poll_interval=0.02, container_poll_max_interval=0.02,
+        container_poll_timeout=0.05)
+    await queue(engine, settings, gateway, cal)
+    clock = Clock()
+    worker = make_worker(engine, settings, gateway, clock=clock)
+    for _ in range(40):
+        await run_until_idle(worker, clock, step=30, rounds=3)
+        if set(await statuses(engine)) <= {"published", "failed", "unknown"}:
+            break
+        await asyncio.sleep(0.05)
+    (row,) = await intent_rows(engine)
+    assert row.status == "published", (row.status, row.error)
+    assert row.attempts >= 2  # the first attempt really did stop at "not ready"
+    steps = [(a.step, a.outcome) for a in await attempt_rows(engine, row.id)]
+    assert steps.count(("prepare", "RetryLater")) >= 1
+    assert [s for s in steps if s[0] == "prepare"] == [("prepare", "RetryLater")]
+    containers = [ct for ct in fake.control.containers.values()
+                  if ct.account_id == ig.account_id]
+    assert len(containers) == 1, "a second container was created for the same post"
+    assert row.platform_handle == containers[0].id
+    assert len(fake.control.live_posts()) == 1 and fake.control.duplicates() == {}
