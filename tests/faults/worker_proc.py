@@ -26,15 +26,18 @@ from tests.publishing.fake_gateway import FakePlatformGateway
 async def main() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     configure_logging(settings.log_level, settings.log_file)
-    engine = worker_engine(settings, concurrency=8)  # the pool `postplan worker` uses
+    concurrency = int(os.environ.get("CONCURRENCY", "8"))
+    engine = worker_engine(settings, concurrency)  # the pool `postplan worker` uses
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with httpx.AsyncClient(timeout=float(os.environ.get("FAKE_TIMEOUT", "5"))) as http:
         gateway = FakePlatformGateway(http, os.environ["FAKE_BASE"])
         config = WorkerConfig(
-            concurrency=8, lease=dt.timedelta(seconds=float(os.environ.get("LEASE", "2"))),
-            idle_sleep=0.05, retry_base=0.2, retry_cap=1.0, poll_delays=(0.2,),
+            concurrency=concurrency,
+            lease=dt.timedelta(seconds=float(os.environ.get("LEASE", "2"))),
+            idle_sleep=0.05, retry_base=0.2, retry_cap=1.0,
+            poll_delays=(float(os.environ.get("POLL", "0.2")),),
             reconcile_delays=(0.3, 0.6, 1.0, 2.0), flag_off_delay=1.0, rate_limits={},
         )
         worker = Worker(engine, settings, FlagService(settings), gateway, config=config)
