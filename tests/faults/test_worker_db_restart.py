@@ -39,7 +39,7 @@ __all__ = ["fake_channels", "fake_channels_server", "owned_pg", "pg_cluster"]
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 
-USERS = 40  # one TikTok video and one Instagram reel each: 80 intents
+USERS = 25  # one TikTok video and one Instagram reel each: 50 intents
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ async def test_worker_carries_on_across_a_postgres_restart_without_double_posts(
     fake_channels: FakeChannelsServer, tmp_path: Path,
 ) -> None:
     fake = fake_channels
-    fake.control.reset(FakeChannelsConfig(latency=0.25, ig_processing_polls=0,
+    fake.control.reset(FakeChannelsConfig(latency=0.2, ig_processing_polls=0,
                                           tiktok_processing_polls=0))
     engine = cluster_engine
     settings = make_settings(cluster_url, PUBLISH_SERVICE_ENABLED=True,
