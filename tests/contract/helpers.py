@@ -270,6 +270,16 @@ async def calendar_with_media(
     return cal, picked
 
 
+async def connect_both(client: httpx.AsyncClient, fake: Any,
+                       headers: dict[str, str] = ALICE) -> None:
+    """Connect TikTok and Instagram to fresh accounts on the fake platform, through the API."""
+    for channel in ("tiktok", "instagram"):
+        acct = fake.control.add_account(channel)
+        resp = await client.put(f"/v1/channels/{channel}/connection", headers=headers,
+                                json={"accessToken": acct.token, "accountId": acct.account_id})
+        assert resp.status_code == 200, resp.text
+
+
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """This process's environment without service settings, on a SQLite file in `tmp_path`."""
     env = {k: v for k, v in os.environ.items()

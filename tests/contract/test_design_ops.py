@@ -35,6 +35,7 @@ from tests.contract.helpers import (
     brief,
     calendar_with_media,
     cli_env,
+    connect_both,
     generate,
     metric,
     run_process,
@@ -137,10 +138,7 @@ async def test_s4_rollback_publish_flag_off_stops_the_worker_sending(
                                 **fake_env(fake.url))
     async with served(settings) as (_app, client):
         cal, picked = await calendar_with_media(client, fake.url, days=2)
-        for channel in ("tiktok", "instagram"):
-            acct = fake.control.add_account(channel)
-            await client.put(f"/v1/channels/{channel}/connection", headers=ALICE,
-                             json={"accessToken": acct.token, "accountId": acct.account_id})
+        await connect_both(client, fake)
         live = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json={
             "dryRun": False, "when": "now", "entryIds": [p["id"] for p in picked]})
         assert live.status_code == 200 and live.json()["summary"]["queued"] == 2

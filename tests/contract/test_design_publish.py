@@ -29,6 +29,7 @@ from tests.contract.helpers import (
     assert_publish_response,
     brief,
     calendar_with_media,
+    connect_both,
     generate,
     metric,
     metrics_page,
@@ -197,10 +198,7 @@ async def test_s2_every_channel_format_publishes_live_through_the_fake(
                                 for name, kind in media]})
             assert resp.status_code == 200, resp.text
             chosen[entry["id"]] = (channel, fmt)
-        for channel in ("tiktok", "instagram"):
-            acct = fake.control.add_account(channel)
-            await client.put(f"/v1/channels/{channel}/connection", headers=ALICE,
-                             json={"accessToken": acct.token, "accountId": acct.account_id})
+        await connect_both(client, fake)
         before = await metrics_page(client)
         live = await client.post(f"/v1/calendars/{cal}/publish", headers=ALICE,
                                  json={"dryRun": False, "when": "now", "entryIds": list(chosen)})
@@ -312,10 +310,7 @@ async def test_s2_concurrent_live_publishes_queue_each_entry_once(
     settings = settings_factory(**ON, **fake_env(fake.url))
     async with served(settings) as (_app, client):
         cal, picked = await calendar_with_media(client, fake.url, days=2)
-        for channel in ("tiktok", "instagram"):
-            acct = fake.control.add_account(channel)
-            await client.put(f"/v1/channels/{channel}/connection", headers=ALICE,
-                             json={"accessToken": acct.token, "accountId": acct.account_id})
+        await connect_both(client, fake)
         body = {"dryRun": False, "when": "scheduled", "entryIds": [p["id"] for p in picked]}
         answers = await asyncio.gather(*(
             client.post(f"/v1/calendars/{cal}/publish", headers=ALICE, json=body)
