@@ -127,11 +127,10 @@ async def claim_due(engine: AsyncEngine, *, worker_id: str, limit: int, now: dt.
         # One statement, so one transaction of its own: pick with SKIP LOCKED and claim, and
         # read along what the job needs next (the entry's version, the channel connection).
         cc = connections_t.c
-        chosen = (select(c.id, c.status, cc.id.label("conn_id"),
-                         *(cc[k].label(f"conn_{k}") for k in STORED_COLUMNS))
+        chosen = (pick.add_columns(cc.id.label("conn_id"),
+                                   *(cc[k].label(f"conn_{k}") for k in STORED_COLUMNS))
                   .select_from(intents.outerjoin(connections_t, and_(
                       cc.user_id == c.user_id, cc.channel == c.channel)))
-                  .where(_due(now)).order_by(c.run_after, c.id).limit(limit)
                   .with_for_update(of=intents, skip_locked=True).cte("chosen"))
         ch = chosen.c
         stmt = (update(intents).where(c.id == ch.id).values(**values)
