@@ -136,9 +136,13 @@ def is_loopback(host: str) -> bool:
     if host in {"localhost", "localhost.localdomain"}:
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        # ::ffff:127.0.0.1 is loopback too (Python 3.11 says otherwise).
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
 
 
 @lru_cache(maxsize=1)

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 
-from postplan.config import AuthMode, Settings, is_loopback
+from postplan.config import AuthMode, Settings
 from postplan.core.context import bind
 from postplan.core.errors import Unauthorized
+from postplan.core.peer import not_local_reason
 
 _USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
 
@@ -39,11 +40,12 @@ class Authenticator:
 
     def _dev_user(self, request: Request) -> User:
         # `postplan serve` refuses a public bind in dev mode, but an app started another way
-        # (a bare uvicorn factory on 0.0.0.0) cannot see its bind address: so dev identities
-        # are only ever accepted from this machine.
-        client = request.client
-        if client is not None and not is_loopback(client.host):
-            raise Unauthorized("AUTH_MODE=dev accepts requests from this machine only",
+        # (a bare uvicorn on 0.0.0.0, on a Unix socket, behind a proxy) cannot see how it is
+        # served: so dev identities are only accepted from a peer the transport proves is on
+        # this machine (postplan.core.peer says how).
+        reason = not_local_reason(request.scope, request.headers)
+        if reason is not None:
+            raise Unauthorized(f"AUTH_MODE=dev accepts requests from this machine only: {reason}",
                                code="dev_auth_not_loopback")
         raw = request.headers.get("x-user-id", "local").strip() or "local"
         if not _USER_ID.match(raw):
