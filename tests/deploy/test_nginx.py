@@ -165,16 +165,39 @@ def test_x_accel_buffering_is_honoured_outside_the_sse_location(
 
 
 def test_the_real_app_through_nginx_keeps_request_ids(tmp_path: Path) -> None:
-    app = build_app(make_settings(sqlite_url(tmp_path)))
+    # Behind a proxy postplan runs with Supabase auth: dev auth refuses relayed requests
+    # (test_dev_auth_refuses_requests_relayed_by_nginx).
+    import jwt
+
+    secret = "nginx-test-secret-long-enough-for-hs256"
+    app = build_app(make_settings(sqlite_url(tmp_path), AUTH_MODE="supabase",
+                                  SUPABASE_JWT_SECRET=secret))
+    token = jwt.encode({"sub": "via-nginx", "aud": "authenticated",
+                        "exp": int(time.time()) + 300}, secret, algorithm="HS256")
     with live_server(app) as server:
         for url in run_nginx(tmp_path, server.port):
             response = httpx.get(url + "/v1/flags",
-                                 headers={"X-User-Id": "via-nginx", "X-Request-ID": "rid-123"})
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "X-Request-ID": "rid-123"})
             assert response.status_code == 200
             assert response.headers["x-request-id"] == "rid-123"
             assert response.json()["userId"] == "via-nginx"
             generated = httpx.get(url + "/healthz")
             assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+
+
+def test_dev_auth_refuses_requests_relayed_by_nginx(tmp_path: Path) -> None:
+    # nginx on this machine connects from 127.0.0.1 for whoever reached it: the relayed request
+    # must not be taken as local (issue 12 item 3), while a direct local request still is.
+    app = build_app(make_settings(sqlite_url(tmp_path)))
+    with live_server(app) as server:
+        direct = httpx.get(server.url + "/v1/flags", headers={"X-User-Id": "alice"})
+        assert direct.status_code == 200 and direct.json()["userId"] == "alice"
+        for url in run_nginx(tmp_path, server.port):
+            for spoof in ({}, {"X-Forwarded-For": "127.0.0.1"}):
+                relayed = httpx.get(url + "/v1/flags", headers={"X-User-Id": "alice", **spoof})
+                assert relayed.status_code == 401, relayed.text
+                assert relayed.json()["code"] == "dev_auth_not_loopback"
 
 
 def test_sse_read_timeout_is_above_the_ping_interval() -> None:
