@@ -1,4 +1,5 @@
-"""A pending OAuth authorisation: hashed single-use state and the encrypted PKCE verifier."""
+"""A pending OAuth authorisation: hashed single-use state, the encrypted PKCE verifier, and the
+hash of the nonce in the starting browser's cookie (postplan.publishing.oauth_binding)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,6 @@ class OAuthState(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: sha256 of the nonce in the starting browser's cookie; NULL (rows from before 0003)
+    #: never matches, so such a login has to be started again.
+    browser_binding_hash: Mapped[str | None] = mapped_column(String(64))

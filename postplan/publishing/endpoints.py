@@ -19,7 +19,15 @@ from postplan.core.deps import Session
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.schemas import Page
-from postplan.publishing import connections, idempotency, oauth, queries, service, spooled
+from postplan.publishing import (
+    connections,
+    idempotency,
+    oauth,
+    oauth_binding,
+    queries,
+    service,
+    spooled,
+)
 from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.schemas import (
@@ -153,16 +161,27 @@ async def get_connection(channel: str, user: CurrentUser, session: Session,
 async def oauth_start(channel: str, user: CurrentUser, session: Session, request: Request,
                       redirect: bool = False) -> Response:
     """Begin the channel's login: the authorize URL (state + PKCE kept server-side, 10 min).
-    `?redirect=true` answers 302 to it instead of JSON."""
+    `?redirect=true` answers 302 to it instead of JSON. Sets an HttpOnly cookie binding the login
+    to this browser: the callback must be reached by the same browser."""
     bind(channel=channel)
-    out = await oauth.start(session, request.app.state.settings, gateway_of(request), user.id,
-                            channel)
+    settings = request.app.state.settings
+    nonce = oauth_binding.nonce_for(request)
+    out = await oauth.start(session, settings, gateway_of(request), user.id, channel,
+                            browser_nonce=nonce)
+    response: Response
     if redirect:
-        return RedirectResponse(out.authorize_url, status_code=302)
-    return JSONResponse(out.model_dump(mode="json", by_alias=True))
+        response = RedirectResponse(out.authorize_url, status_code=302)
+    else:
+        response = JSONResponse(out.model_dump(mode="json", by_alias=True))
+    response.headers["Cache-Control"] = "no-store"
+    oauth_binding.set_cookie(response, request, settings, channel, nonce,
+                             max_age=int(oauth.STATE_TTL.total_seconds()))
+    return response
 
 
-@router.get("/channels/{channel}/oauth/callback", response_model=ConnectionOut)
+@router.get("/channels/{channel}/oauth/callback", response_model=ConnectionOut, responses={
+    400: {"description": "state unknown, used or expired (`oauth_state_invalid`); login denied"},
+    403: {"description": "the login was started in another browser (`oauth_state_mismatch`)"}})
 async def oauth_callback(
     channel: str, session: Session, request: Request,
     code: Annotated[str | None, Query(max_length=2048)] = None,
@@ -170,12 +189,13 @@ async def oauth_callback(
     error: Annotated[str | None, Query(max_length=256)] = None,
     error_description: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> ConnectionOut:
-    """The platform's redirect back: the single-use state names the user; tokens are stored
-    encrypted and never returned."""
+    """The platform's redirect back: the single-use state names the user, the binding cookie the
+    browser that started the login; tokens are stored encrypted and never returned."""
     bind(channel=channel)
     return await oauth.callback(session, request.app.state.settings, gateway_of(request),
                                 channel, code=code, state=state, error=error,
-                                error_description=error_description)
+                                error_description=error_description,
+                                browser_nonce=oauth_binding.held_nonce(request))
 
 
 @router.delete("/channels/{channel}/connection", status_code=204)

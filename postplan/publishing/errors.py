@@ -62,6 +62,14 @@ class OAuthStateInvalid(AppError):
     title = "OAuth state invalid or expired"
 
 
+class OAuthStateMismatch(AppError):
+    """The callback's browser is not the one that started the login (login CSRF)."""
+
+    status_code = 403
+    code = "oauth_state_mismatch"
+    title = "OAuth login started elsewhere"
+
+
 class OAuthFailed(AppError):
     status_code = 502
     code = "oauth_failed"

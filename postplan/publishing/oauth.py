@@ -1,9 +1,11 @@
 """OAuth login for channels (TikTok Login Kit, Instagram Login): start and callback.
 
-`start` stores a random `state` (hashed) with the PKCE verifier (encrypted) and the user it
-belongs to, valid for ten minutes and usable once; `callback` trades the code for tokens and
-stores them encrypted. The callback is reached by the platform's browser redirect, which carries
-no API credentials: the single-use state is what ties it to the user who started it.
+`start` stores a random `state` (hashed) with the PKCE verifier (encrypted), the user it belongs
+to and the hash of the starting browser's binding nonce, valid for ten minutes and usable once;
+`callback` trades the code for tokens and stores them encrypted. The callback is reached by the
+platform's browser redirect, which carries no API credentials: the single-use state ties it to the
+user who started it, and the binding cookie to the browser that started it (so nobody can finish
+a login someone else started: `oauth_binding`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from postplan.channels.base import AuthError, ChannelError
 from postplan.config import Settings
 from postplan.core.db import utcnow
 from postplan.core.logging import get_logger
-from postplan.publishing import connections
+from postplan.publishing import connections, oauth_binding
 from postplan.publishing.dbutil import begin_immediate
-from postplan.publishing.errors import OAuthFailed, OAuthStateInvalid
+from postplan.publishing.errors import OAuthFailed, OAuthStateInvalid, OAuthStateMismatch
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.schemas import ConnectionOut, OAuthStartOut
 from postplan.publishing.tables import oauth_states
@@ -58,8 +60,8 @@ def _require_config(settings: Settings, channel: str) -> None:
 
 
 async def start(session: AsyncSession, settings: Settings, gateway: ChannelGateway,
-                user_id: str, channel: str) -> OAuthStartOut:
-    """Create a state + PKCE pair and the platform's authorize URL."""
+                user_id: str, channel: str, *, browser_nonce: str) -> OAuthStartOut:
+    """Create a state + PKCE pair bound to `browser_nonce`, and the platform's authorize URL."""
     channel = connections.parse_channel(channel).value
     _require_config(settings, channel)
     cipher = connections.cipher_for(settings)
@@ -71,7 +73,8 @@ async def start(session: AsyncSession, settings: Settings, gateway: ChannelGatew
     await session.execute(oauth_states.insert().values(
         id=uuid.uuid4(), user_id=user_id, channel=channel, state_hash=_hash(state),
         code_verifier_enc=cipher.encrypt(verifier), redirect_uri=uri,
-        expires_at=now + STATE_TTL, created_at=now))
+        expires_at=now + STATE_TTL, created_at=now,
+        browser_binding_hash=oauth_binding.binding_hash(browser_nonce)))
     url = gateway.oauth(channel).authorize_url(state, uri, code_challenge=challenge)
     log.info("channel.oauth_started", channel=channel)
     return OAuthStartOut(authorize_url=url, state=state, expires_at=now + STATE_TTL)
@@ -79,8 +82,10 @@ async def start(session: AsyncSession, settings: Settings, gateway: ChannelGatew
 
 async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGateway,
                    channel: str, *, code: str | None, state: str | None,
-                   error: str | None, error_description: str | None) -> ConnectionOut:
-    """Consume the state once, exchange the code, store the tokens encrypted."""
+                   error: str | None, error_description: str | None,
+                   browser_nonce: str | None) -> ConnectionOut:
+    """Consume the state once; unless the browser holds the state's binding nonce, stop there
+    (403); else exchange the code and store the tokens encrypted."""
     channel = connections.parse_channel(channel).value
     _require_config(settings, channel)
     cipher = connections.cipher_for(settings)
@@ -99,6 +104,14 @@ async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGa
         .values(used_at=now))
     if int(getattr(used, "rowcount", 0)) != 1:
         raise OAuthStateInvalid("this login link was already used; start again")
+    if not oauth_binding.verify(browser_nonce, row.browser_binding_hash):
+        # Burn the state (commit before raising): whoever started it could otherwise finish it
+        # later with a code that was meant for this browser's account.
+        await session.commit()
+        log.warning("channel.oauth_state_mismatch", channel=channel,
+                    cookie=browser_nonce is not None)
+        raise OAuthStateMismatch("this login was started in another browser (or its cookie "
+                                 "expired); start the connection again from this browser")
     if error or not code:
         await session.commit()
         raise OAuthFailed(f"{channel} login was not completed: "

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS oauth_states (
 	expires_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	used_at TIMESTAMP WITH TIME ZONE, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	browser_binding_hash VARCHAR(64), 
 	CONSTRAINT pk_oauth_states PRIMARY KEY (id), 
 	CONSTRAINT uq_oauth_states_state_hash UNIQUE (state_hash)
 );
