@@ -109,7 +109,7 @@ async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGa
         # later with a code that was meant for this browser's account.
         await session.commit()
         log.warning("channel.oauth_state_mismatch", channel=channel,
-                    cookie=browser_nonce is not None)
+                    bindingPresent=browser_nonce is not None)
         raise OAuthStateMismatch("this login was started in another browser (or its cookie "
                                  "expired); start the connection again from this browser")
     if error or not code:
