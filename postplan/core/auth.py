@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from postplan.config import AuthMode, Settings
 from postplan.core.context import bind
 from postplan.core.errors import Unauthorized
-from postplan.core.peer import not_local_reason
+from postplan.core.peer import browser_reason, not_local_reason
 
 _USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
 
@@ -43,7 +43,8 @@ class Authenticator:
         # (a bare uvicorn on 0.0.0.0, on a Unix socket, behind a proxy) cannot see how it is
         # served: so dev identities are only accepted from a peer the transport proves is on
         # this machine (postplan.core.peer says how).
-        reason = not_local_reason(request.scope, request.headers)
+        reason = (not_local_reason(request.scope, request.headers)
+                  or browser_reason(request.headers, self.settings.cors_origins))
         if reason is not None:
             raise Unauthorized(f"AUTH_MODE=dev accepts requests from this machine only: {reason}",
                                code="dev_auth_not_loopback")

@@ -25,8 +25,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from postplan.config import is_loopback
 
@@ -86,3 +87,46 @@ def not_local_reason(scope: Mapping[str, Any], headers: Mapping[str, str]) -> st
         return ("this Unix socket may be opened by other users; serve with `postplan serve --uds` "
                 "(which creates it owner-only) or make it mode 0600")
     return "the server does not report where this request came from"
+
+
+def _host_name(authority: str) -> str:
+    """The host of a `Host` header value or an origin's authority, without port or brackets."""
+    try:
+        host = urlsplit(f"//{authority}").hostname
+    except ValueError:
+        return ""
+    return (host or "").lower()
+
+
+def is_local_name(host: str) -> bool:
+    """A host name only this machine answers to: a loopback IP literal, `localhost` or a name
+    under `.localhost` (RFC 6761 reserves it for loopback)."""
+    return (is_loopback_ip(host) or host in {"localhost", "localhost.localdomain"}
+            or host.endswith(".localhost"))
+
+
+def browser_reason(headers: Mapping[str, str], allowed_origins: Iterable[str] = ()) -> str | None:
+    """Why a request that did reach us from this machine may still have been sent by a web page
+    from elsewhere, or None when it cannot have been.
+
+    A peer on this machine can be a browser driven by any web page the developer opens: through
+    DNS rebinding (a public name re-pointed at 127.0.0.1, so the page reads our answers as its
+    own origin) or through a plain cross-site form post. Dev identities come from a header any
+    caller can set, so dev mode answers only requests addressed to a local name (`Host`) and,
+    when a browser says which page sent them (`Origin`), sent by a local page or one listed in
+    `CORS_ORIGINS`. Top-level navigations (the OAuth redirect back) carry no `Origin` on GET.
+    """
+    host = _host_name(headers.get("host", ""))
+    if not is_local_name(host):
+        return "the request is addressed to a name that is not this machine (Host header)"
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    allowed = {o.rstrip("/").lower() for o in allowed_origins}
+    if origin.rstrip("/").lower() in allowed:
+        return None
+    parts = urlsplit(origin) if origin != "null" else None
+    if parts is not None and parts.scheme in {"http", "https"} and is_local_name(
+            (parts.hostname or "").lower()):
+        return None
+    return "the request was sent by a web page on another site (Origin header)"

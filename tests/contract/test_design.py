@@ -553,6 +553,6 @@ async def test_s2_dev_auth_refuses_non_loopback_through_the_app_factory_too(
             res = await client.get("/v1/calendars", headers={"X-User-Id": "alice"})
         assert_problem(res, 401, "dev_auth_not_loopback")
         local = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
-        async with httpx.AsyncClient(transport=local, base_url="http://postplan") as client:
+        async with httpx.AsyncClient(transport=local, base_url="http://127.0.0.1") as client:
             assert (await client.get("/v1/calendars", headers={"X-User-Id": "alice"})
                     ).status_code == 200

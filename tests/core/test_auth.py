@@ -125,5 +125,5 @@ async def test_dev_mode_refuses_clients_from_other_machines(
             assert res.status_code == 401
             assert res.json()["code"] == "dev_auth_not_loopback"
         local = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=local, base_url="http://x") as client:
+        async with httpx.AsyncClient(transport=local, base_url="http://127.0.0.1") as client:
             assert len((await client.get("/v1/calendars")).json()["items"]) == 1

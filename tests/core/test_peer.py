@@ -246,3 +246,43 @@ def test_what_counts_as_this_machine(scope: dict[str, Any], local: bool) -> None
     from postplan.core.peer import not_local_reason
 
     assert (not_local_reason(scope, {}) is None) is local
+
+
+#: Requests a web page on another site can make a local browser send to 127.0.0.1.
+FROM_A_WEB_PAGE = {
+    "dns rebinding": {"Host": "attacker.example:8000"},
+    "rebinding to a look-alike": {"Host": "127.0.0.1.attacker.example"},
+    "cross-site form post": {"Origin": "https://attacker.example"},
+    "cross-site from localhost-looking name": {"Origin": "http://localhost.attacker.example"},
+    "opaque origin (sandboxed frame, file://)": {"Origin": "null"},
+    "not a url": {"Origin": "javascript:alert(1)"},
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_dev_auth_refuses_requests_a_web_page_elsewhere_made_a_local_browser_send(
+    settings_factory: Callable[..., Settings], db_url: str,
+) -> None:
+    # The peer is on this machine (a browser), but the page that drove it is not: DNS rebinding
+    # (Host is the attacker's name) or a cross-site request (Origin is the attacker's page).
+    await seed_calendar(db_url, user_id="alice")
+    port = free_port()
+    settings = settings_factory(CORS_ORIGINS="https://studio.example")
+    with uvicorn_thread(build_app(settings), host="127.0.0.1", port=port):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            await assert_alice(client)
+            for name, headers in FROM_A_WEB_PAGE.items():
+                await assert_refused(client, headers, name)
+                res = await client.post("/v1/calendars/00000000-0000-0000-0000-000000000000/"
+                                        "feed", headers={"X-User-Id": "alice", **headers})
+                assert res.status_code == 401, f"{name}: POST {res.status_code}"
+            # Pages this machine serves, and the origins the operator allowed, are still served.
+            for origin in (f"http://127.0.0.1:{port}", "http://localhost:3000",
+                           "http://app.localhost:5173", "https://studio.example"):
+                res = await client.get("/v1/calendars",
+                                       headers={"X-User-Id": "alice", "Origin": origin})
+                assert res.status_code == 200, f"{origin}: {res.status_code} {res.text}"
+            for host in (f"localhost:{port}", f"[::1]:{port}", "app.localhost"):
+                res = await client.get("/v1/calendars",
+                                       headers={"X-User-Id": "alice", "Host": host})
+                assert res.status_code == 200, f"{host}: {res.status_code} {res.text}"
