@@ -317,6 +317,24 @@ class Spool:
             raise SpoolQuotaExceeded(
                 "you already have as many requests queued as one user may while the database "
                 "is unavailable; retry later", headers=retry)
+        free = self._free_bytes()
+        if free is not None and free < size + self._headroom(index.good_end + size):
+            raise SpoolFull("the spool's volume is nearly full; retry later", headers=retry)
+
+    def _free_bytes(self) -> int | None:
+        try:
+            st = os.statvfs(self.directory)
+        except OSError:
+            return None
+        return st.f_bavail * st.f_frsize
+
+    @staticmethod
+    def _headroom(spool_bytes: int) -> int:
+        """Free space to keep beside a spool of `spool_bytes`: a compaction rewrites the
+        records it keeps into a new file before the old one goes, and a dead letter or a
+        quarantined tail needs a little room too. Without it a full volume could take records
+        that could then never be drained away."""
+        return spool_bytes + 2 * 4096
 
     def _write_frame(self, index: _Index, record: Record, frame: bytes) -> None:
         """Append one frame at the end of the last whole record, or leave the file as it was.
