@@ -18,6 +18,7 @@ nor swallow the record written after it. The file stays readable with `cat`/`les
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import zlib
@@ -157,7 +158,7 @@ def write_all(fd: int, data: bytes, write: Writer | None = None) -> None:
     while view:
         written = writer(fd, view)
         if written <= 0:
-            raise ShortWrite(28, "write stored no bytes")  # 28 = ENOSPC
+            raise ShortWrite(errno.ENOSPC, "write stored no bytes")
         view = view[written:]
 
 

@@ -473,3 +473,34 @@ def test_file_size_limit_acknowledges_only_whole_records(tmp_path: Path) -> None
     assert _keys(tmp_path) == acked
     assert acked and refused
     assert Spool(tmp_path).depth == len(acked)
+
+
+def test_records_of_the_json_lines_format_are_migrated(tmp_path: Path) -> None:
+    """A spool left by an older version (one JSON object per line) is drained, not lost."""
+    legacy = tmp_path / "publish.jsonl"
+    legacy.write_bytes(b'{"dedupeKey":"old-1","kind":"publish","spooledAt":1.0,"data":{"i":1}}\n'
+                       b'{"dedupeKey":"old-2","kind":"publish","spooledAt":2.0,"data":{"i":2}}\n'
+                       b'{"dedupeKey":"torn","da')
+    spool = Spool(tmp_path)
+    assert [r["dedupeKey"] for r in spool.pending()] == ["old-1", "old-2"]
+    assert spool.depth == 2
+    assert not legacy.exists()
+    spool.append("new", "publish", {})
+    assert _keys(tmp_path) == ["old-1", "old-2", "new"]
+
+
+async def test_dead_letter_that_cannot_be_written_keeps_the_record(tmp_path: Path) -> None:
+    from postplan.core.spool import RecordRejected
+
+    spool = Spool(tmp_path)
+    spool.append("bad", "publish", {})
+    spool.append("good", "publish", {})
+    spool.dead_letter_path.mkdir()  # the dead-letter file cannot be opened for writing
+
+    async def sink(record: Record) -> None:
+        if record["dedupeKey"] == "bad":
+            raise RecordRejected("never valid")
+
+    stats = await Drainer(spool, sink).drain_once()
+    assert stats.drained == 1 and stats.dead_lettered == 0
+    assert _keys(tmp_path) == ["bad"]  # not lost: set aside once the disk allows it
