@@ -33,24 +33,17 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from postplan.core.errors import AppError, ServiceUnavailable
 from postplan.core.logging import get_logger
 from postplan.core.metrics import SPOOL_DEPTH, SPOOL_OLDEST_AGE
-from postplan.core.spooldrain import (
-    MAX_RECORD_FAILURES,
-    DbAvailability,
-    Drainer,
-    DrainStats,
-    RecordRejected,
-    RetryLater,
-    Sink,
-    is_db_unavailable,
-    running_drainer,
-)
+
+# Re-exported: callers and tests import these from here.
+from postplan.core.spooldrain import DbAvailability, Drainer, is_db_unavailable
 from postplan.core.spoolfile import (
+    FileIndex,
     Frame,
     Record,
     Scan,
@@ -61,14 +54,12 @@ from postplan.core.spoolfile import (
     read_exactly,
     rollback,
     scan,
+    stat_key,
     write_all,
 )
 
-__all__ = [
-    "MAX_RECORD_FAILURES", "Appended", "DbAvailability", "DrainStats", "Drainer", "Record",
-    "RecordRejected", "RetryLater", "Sink", "Spool", "SpoolFull", "SpoolQuotaExceeded",
-    "SpoolRecordTooLarge", "is_db_unavailable", "running_drainer",
-]
+__all__ = ["Appended", "DbAvailability", "Drainer", "Record", "Spool", "SpoolFull",
+           "SpoolQuotaExceeded", "SpoolRecordTooLarge", "is_db_unavailable"]
 
 log = get_logger(__name__)
 
@@ -108,41 +99,6 @@ class Appended:
     duplicate: bool
 
 
-@dataclass
-class _Index:
-    """What the file held when it was last read (or appended to by this process)."""
-
-    #: (inode, size, mtime_ns) of the file this index describes; None when there is no file.
-    stat: tuple[int, int, int] | None = None
-    #: End of the last whole frame (the file size, unless a torn tail follows it).
-    good_end: int = 0
-    #: First frame of each distinct key: (offset, size).
-    keys: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: Bytes of whole frames per owner (every copy counts: it is disk used).
-    owner_bytes: dict[str, int] = field(default_factory=dict)
-    oldest: float | None = None
-
-    @classmethod
-    def of(cls, result: Scan, stat: tuple[int, int, int] | None) -> _Index:
-        index = cls(stat=stat, good_end=result.good_end)
-        for frame in result.frames:
-            index.add(frame)
-        return index
-
-    def add(self, frame: Frame) -> None:
-        self.keys.setdefault(frame.key, (frame.offset, frame.size))
-        owner = frame.record.get("owner")
-        if isinstance(owner, str):
-            self.owner_bytes[owner] = self.owner_bytes.get(owner, 0) + frame.size
-        at = frame.record.get("spooledAt")
-        if isinstance(at, int | float) and (self.oldest is None or at < self.oldest):
-            self.oldest = float(at)
-
-
-def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 class Spool:
     """One spool file (`<directory>/<name>.spool`) shared by every process on the host."""
 
@@ -163,7 +119,7 @@ class Spool:
         self.max_owner_bytes = max_bytes if max_owner_bytes is None else max_owner_bytes
         self._thread_lock = threading.Lock()  # serialises writers in this process
         self._index_lock = threading.Lock()  # guards `_index` (never held across I/O)
-        self._index = _Index()
+        self._index = FileIndex()
         self._version = 0  # bumped on every change of `_index`
         self.directory.mkdir(parents=True, exist_ok=True)
         self.refresh()
@@ -191,7 +147,7 @@ class Spool:
             return b"", None
         try:
             st = os.fstat(fd)
-            return read_exactly(fd, st.st_size), _stat_key(st)
+            return read_exactly(fd, st.st_size), stat_key(st)
         finally:
             os.close(fd)
 
@@ -210,11 +166,11 @@ class Spool:
 
     def _file_stat(self) -> tuple[int, int, int] | None:
         try:
-            return _stat_key(self.path.stat())
+            return stat_key(self.path.stat())
         except FileNotFoundError:
             return None
 
-    def _sync(self) -> _Index:
+    def _sync(self) -> FileIndex:
         """The index, re-read from the file when the file changed since it was built."""
         with self._index_lock:
             current, version = self._index, self._version
@@ -222,7 +178,7 @@ class Spool:
             return current
         data, stat = self._read()
         result = scan(data)
-        fresh = _Index.of(result, stat)
+        fresh = FileIndex.of(result, stat)
         with self._index_lock:
             # Keep a newer index an appender installed while we were reading.
             if self._version == version:
@@ -286,9 +242,10 @@ class Spool:
         with self._locked():
             index = self._sync()
             if dedupe_key in index.keys:
-                return Appended(self._record_at(*index.keys[dedupe_key]), duplicate=True)
+                stored = self._record_at(dedupe_key, *index.keys[dedupe_key])
+                return Appended(stored, duplicate=True)
             self._check_caps(index, owner, len(frame))
-            self._write_frame(index, record, frame)
+            self._write_frames(index, [(record, frame)])
         log.info("spool.appended", dedupeKey=dedupe_key, kind=kind, bytes=len(frame),
                  depth=len(self._index.keys))
         return Appended(record, duplicate=False)
@@ -298,17 +255,18 @@ class Spool:
         """`append` off the event loop (fsync blocks for milliseconds)."""
         return await asyncio.to_thread(self.append, dedupe_key, kind, data, owner=owner)
 
-    def _record_at(self, offset: int, size: int) -> Record:
+    def _record_at(self, key: str, offset: int, size: int) -> Record:
         fd = os.open(self.path, os.O_RDONLY)
         try:
             found = scan(os.pread(fd, size, offset)).frames
         finally:
             os.close(fd)
-        if not found:  # the file changed under a stale index: read it whole
-            raise RuntimeError("spool index out of date")
-        return found[0].record
+        if found and found[0].key == key:
+            return found[0].record
+        # Cannot happen with the lock held and the index synced; read the file whole anyway.
+        return next(r for r in self.pending() if r["dedupeKey"] == key)
 
-    def _check_caps(self, index: _Index, owner: str | None, size: int) -> None:
+    def _check_caps(self, index: FileIndex, owner: str | None, size: int) -> None:
         retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if len(index.keys) >= self.max_records or index.good_end + size > self.max_bytes:
             raise SpoolFull(f"the local spool holds {len(index.keys)} records "
@@ -336,15 +294,15 @@ class Spool:
         that could then never be drained away."""
         return spool_bytes + 2 * 4096
 
-    def _write_frame(self, index: _Index, record: Record, frame: bytes) -> None:
-        """Append one frame at the end of the last whole record, or leave the file as it was.
-
-        Called with the lock held and an index synced with the file.
+    def _write_frames(self, index: FileIndex, items: list[tuple[Record, bytes]]) -> None:
+        """Append (record, frame) pairs after the last whole record, all fsync'd, or leave
+        the file as it was and raise SpoolFull. Called with the lock held and `index` synced.
         """
+        frame = b"".join(one for _, one in items)
         created = index.stat is None
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            if index.stat is not None and _stat_key(os.fstat(fd)) != index.stat:
+            if index.stat is not None and stat_key(os.fstat(fd)) != index.stat:
                 raise SpoolFull("the spool file changed while locked; retry",
                                 headers={"Retry-After": "1"})
             self._cut_torn_tail(fd, index.good_end)
@@ -361,13 +319,13 @@ class Spool:
                                 f"({os.strerror(exc.errno) if exc.errno else 'write failed'})"
                                 "; retry later",
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from exc
-            stat = _stat_key(os.fstat(fd))
+            stat = stat_key(os.fstat(fd))
         finally:
             os.close(fd)
         with self._index_lock:
-            end = index.good_end
-            index.add(Frame(offset=end, size=len(frame), record=record))
-            index.good_end = end + len(frame)
+            for record, one in items:
+                index.add(Frame(offset=index.good_end, size=len(one), record=record))
+                index.good_end += len(one)
             index.stat = stat
             self._index = index
             self._version += 1
@@ -458,26 +416,14 @@ class Spool:
             except FileNotFoundError:
                 return
             index = self._sync()
-            frames = b"".join(encode(r) for r in parse_legacy_jsonl(legacy)
-                              if r["dedupeKey"] not in index.keys)
+            records = [r for r in parse_legacy_jsonl(legacy) if r["dedupeKey"] not in index.keys]
             try:
-                if frames:
-                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-                    try:
-                        self._cut_torn_tail(fd, index.good_end)
-                        try:
-                            write_all(fd, frames)
-                            os.fsync(fd)
-                        except OSError:
-                            rollback(fd, index.good_end)
-                            raise
-                    finally:
-                        os.close(fd)
+                if records:
+                    self._write_frames(index, [(r, encode(r)) for r in records])
                 os.unlink(self.legacy_path)
                 fsync_dir(self.directory)
             except (OSError, SpoolFull) as exc:
                 log.error("spool.legacy_migration_failed", errorType=type(exc).__name__)
                 return
-            self._sync()
-        log.warning("spool.legacy_migrated", bytes=len(frames))
+        log.warning("spool.legacy_migrated", records=len(records))
 

@@ -128,6 +128,42 @@ def scan(data: bytes) -> Scan:
     return out
 
 
+@dataclass
+class FileIndex:
+    """What a spool file held when it was last read (or appended to by this process)."""
+
+    #: (inode, size, mtime_ns) of the file this index describes; None when there is no file.
+    stat: tuple[int, int, int] | None = None
+    #: End of the last whole frame (the file size, unless a torn tail follows it).
+    good_end: int = 0
+    #: First frame of each distinct key: (offset, size).
+    keys: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Bytes of whole frames per owner (every copy counts: it is disk used).
+    owner_bytes: dict[str, int] = field(default_factory=dict)
+    oldest: float | None = None
+
+    @classmethod
+    def of(cls, result: Scan, stat: tuple[int, int, int] | None) -> FileIndex:
+        index = cls(stat=stat, good_end=result.good_end)
+        for frame in result.frames:
+            index.add(frame)
+        return index
+
+    def add(self, frame: Frame) -> None:
+        self.keys.setdefault(frame.key, (frame.offset, frame.size))
+        owner = frame.record.get("owner")
+        if isinstance(owner, str):
+            self.owner_bytes[owner] = self.owner_bytes.get(owner, 0) + frame.size
+        at = frame.record.get("spooledAt")
+        if isinstance(at, int | float) and (self.oldest is None or at < self.oldest):
+            self.oldest = float(at)
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    """What identifies one state of a file: (inode, size, mtime_ns)."""
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def parse_legacy_jsonl(data: bytes) -> list[Record]:
     """Records of the pre-frame format (one JSON object per line); a torn last line is skipped."""
     records: list[Record] = []

@@ -45,16 +45,16 @@ from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
 from postplan.core.schemas import Schema
-from postplan.core.spool import (
+from postplan.core.spool import Spool
+from postplan.core.spooldrain import (
     DbAvailability,
     Drainer,
-    Record,
     RecordRejected,
     RetryLater,
-    Spool,
     is_db_unavailable,
     running_drainer,
 )
+from postplan.core.spoolfile import Record
 from postplan.publishing import idempotency, service
 from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.errors import IdempotencyKeyInProgress

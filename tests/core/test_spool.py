@@ -96,6 +96,10 @@ def test_db_unavailable_classification() -> None:
     wrapped.__cause__ = OSError(errno.ECONNREFUSED, "Connect call failed")
     assert is_db_unavailable(wrapped)
     assert not is_db_unavailable(ValueError("bug"))
+    # A refusal already decided for the client is not an outage, whatever caused it.
+    full = SpoolFull("disk full")
+    full.__cause__ = OSError(errno.ENOSPC, "No space left on device")
+    assert not is_db_unavailable(full)
     assert not is_db_unavailable(KeyError("x"))
 
 
@@ -490,7 +494,7 @@ def test_records_of_the_json_lines_format_are_migrated(tmp_path: Path) -> None:
 
 
 async def test_dead_letter_that_cannot_be_written_keeps_the_record(tmp_path: Path) -> None:
-    from postplan.core.spool import RecordRejected
+    from postplan.core.spooldrain import RecordRejected
 
     spool = Spool(tmp_path)
     spool.append("bad", "publish", {})
