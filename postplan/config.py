@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     worker_enabled: bool = Field(True, alias="WORKER_ENABLED")
     worker_poll_seconds: float = Field(0.5, gt=0, le=60, alias="WORKER_POLL_SECONDS")
     spool_dir: Path = Field(Path("./.postplan-spool"), alias="SPOOL_DIR")
+    # Bounds of the database-down spool: the file, one user's share of it, one request. The
+    # record default fits the largest valid publish request (5,000 entry ids).
+    spool_max_bytes: int = Field(256 << 20, ge=4096, alias="SPOOL_MAX_BYTES")
+    spool_max_user_bytes: int = Field(16 << 20, ge=4096, alias="SPOOL_MAX_USER_BYTES")
+    spool_max_record_bytes: int = Field(256 << 10, ge=4096, alias="SPOOL_MAX_RECORD_BYTES")
     sse_ping_seconds: float = Field(15.0, gt=0, le=300, alias="SSE_PING_SECONDS")
     sse_send_timeout_seconds: float = Field(30.0, gt=0, le=600, alias="SSE_SEND_TIMEOUT_SECONDS")
     deploy_id: str | None = Field(None, alias="DEPLOY_ID")
@@ -107,6 +112,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL without a path")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_spool_bounds(self) -> Settings:
+        if not self.spool_max_record_bytes <= self.spool_max_user_bytes <= self.spool_max_bytes:
+            raise ValueError("need SPOOL_MAX_RECORD_BYTES <= SPOOL_MAX_USER_BYTES <= "
+                             "SPOOL_MAX_BYTES")
+        return self
 
     @model_validator(mode="after")
     def _check_auth(self) -> Settings:

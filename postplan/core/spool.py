@@ -1,16 +1,25 @@
 """A local, append-only, fsync'd spool for work the database cannot take right now.
 
-When the database is unreachable, a publish request is appended here (one JSON line per record,
-each with a unique `dedupeKey`) and acknowledged only after the line and its directory are
-fsync'd, so an acknowledged record survives a crash or a power cut. A drain loop replays the
-records into the database once it answers; the sink writes them with
-`INSERT … ON CONFLICT DO NOTHING` on the dedupe key, so a record replayed twice (crash between
-commit and compaction) still lands once. Drained records leave the file by an atomic rewrite
-(temp file, fsync, rename, fsync of the directory).
+When the database is unreachable, a publish request is appended here (one checksummed frame
+per record, each with a unique `dedupeKey`; format in `postplan.core.spoolfile`) and
+acknowledged only after every byte of the frame is written and fsync'd (and the directory, when
+the file was created), so an acknowledged record survives a crash or a power cut. A write that
+cannot complete — a short write, ENOSPC, EFBIG, EIO, a failed fsync — is cut back to the last
+whole record and refused with `SpoolFull` (503 `spool_full`): nothing half-written is ever
+acknowledged, and nothing half-written is left for the next record to land behind.
 
-Crash safety: a torn last line (no trailing newline: the write or its fsync never finished, so
-it was never acknowledged) is ignored by readers and cut off before the next append. Several
-processes may share a directory: every append and compaction holds an exclusive `flock`.
+Bounds, so one client cannot fill the volume: a record may be at most `max_record_bytes`, the
+file at most `max_bytes`, one owner's records at most `max_owner_bytes` (429
+`spool_quota_exceeded`), and the spool at most `max_records` records.
+
+A drain loop (`postplan.core.spooldrain`) replays the records into the database once it
+answers; the sink writes them with a unique key, so a record replayed twice (crash between
+commit and compaction) still lands once. Drained records leave the file by an atomic rewrite
+(temp file, fsync, rename, fsync of the directory), or by truncation when nothing is left.
+
+`depth` is always the number of distinct whole records in the file: it is recomputed from the
+file whenever the file changed (another process on the host appended, compacted or cut a torn
+tail). Several processes may share a directory: every write holds an exclusive `flock`.
 """
 
 from __future__ import annotations
@@ -23,38 +32,63 @@ import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from postplan.core.errors import ServiceUnavailable
+from postplan.core.errors import AppError, ServiceUnavailable
 from postplan.core.logging import get_logger
 from postplan.core.metrics import SPOOL_DEPTH, SPOOL_OLDEST_AGE
 
+# Re-exported: callers and tests import these from here.
+from postplan.core.spooldrain import DbAvailability, Drainer, is_db_unavailable
+from postplan.core.spoolfile import (
+    FileIndex,
+    Frame,
+    Record,
+    Scan,
+    append_durably,
+    encode,
+    fsync_dir,
+    parse_legacy_jsonl,
+    read_exactly,
+    rollback,
+    scan,
+    stat_key,
+    write_all,
+)
+
+__all__ = ["Appended", "DbAvailability", "Drainer", "Record", "Spool", "SpoolFull",
+           "SpoolQuotaExceeded", "SpoolRecordTooLarge", "is_db_unavailable"]
+
 log = get_logger(__name__)
 
-Record = dict[str, Any]
-#: Writes one record into the database; raises when the database is unavailable.
-Sink = Callable[[Record], Awaitable[None]]
-
-#: Consecutive non-connectivity failures after which a record is set aside (dead letter).
-MAX_RECORD_FAILURES = 5
+#: Seconds a client is told to wait when the spool refuses a record.
+RETRY_AFTER_SECONDS = 30
+#: Torn bytes kept for a human in `<name>.torn` per cut, at most.
+QUARANTINE_MAX_BYTES = 1 << 20
 
 
 class SpoolFull(ServiceUnavailable):
-    """The spool holds as many records as it may; the client should retry later."""
+    """The record could not be stored durably (spool at its cap, disk full, write failed)."""
 
     code = "spool_full"
     title = "Spool full"
 
 
-class RecordRejected(Exception):
-    """Raised by a sink: this record can never be written (set it aside for a human)."""
+class SpoolRecordTooLarge(ServiceUnavailable):
+    """One request is bigger than a spool record may be; it can only go to the database."""
+
+    code = "spool_record_too_large"
+    title = "Request too large to queue"
 
 
-class RetryLater(Exception):
-    """Raised by a sink: not now (e.g. a concurrent request holds the same key); no penalty."""
+class SpoolQuotaExceeded(AppError):
+    """This user already has their share of the spool waiting for the database."""
+
+    status_code = 429
+    code = "spool_quota_exceeded"
+    title = "Too many queued requests"
 
 
 @dataclass(frozen=True)
@@ -65,49 +99,30 @@ class Appended:
     duplicate: bool
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _parse(data: bytes) -> list[Record]:
-    """Complete, valid lines only: a torn tail or a corrupt line is skipped, not fatal."""
-    records: list[Record] = []
-    lines = data.split(b"\n")
-    # The element after the last newline is a torn (unacknowledged) write or empty.
-    for raw in lines[:-1]:
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except ValueError:
-            log.warning("spool.corrupt_line", bytes=len(raw))
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("dedupeKey"), str):
-            records.append(rec)
-    return records
-
-
 class Spool:
-    """One spool file (`<directory>/<name>.jsonl`) shared by every process on the host."""
+    """One spool file (`<directory>/<name>.spool`) shared by every process on the host."""
 
     def __init__(self, directory: Path | str, *, name: str = "publish",
-                 max_records: int = 100_000) -> None:
+                 max_records: int = 100_000, max_bytes: int = 256 << 20,
+                 max_record_bytes: int = 256 << 10, max_owner_bytes: int | None = None) -> None:
         self.directory = Path(directory)
-        self.path = self.directory / f"{name}.jsonl"
+        self.path = self.directory / f"{name}.spool"
+        self.tmp_path = self.directory / f"{name}.spool.tmp"
+        #: The pre-frame format (JSON lines); migrated into `path` when found.
+        self.legacy_path = self.directory / f"{name}.jsonl"
         self.dead_letter_path = self.directory / f"{name}.rejected.jsonl"
+        self.quarantine_path = self.directory / f"{name}.torn"
         self._lock_path = self.directory / f"{name}.lock"
         self.max_records = max_records
-        self._thread_lock = threading.Lock()
-        self._keys: set[str] = set()
-        self._oldest: float | None = None
-        # (inode, size) of the file when `_keys` was last computed: skip re-reading on append.
-        self._stat: tuple[int, int] | None = None
+        self.max_bytes = max_bytes
+        self.max_record_bytes = max_record_bytes
+        self.max_owner_bytes = max_bytes if max_owner_bytes is None else max_owner_bytes
+        self._thread_lock = threading.Lock()  # serialises writers in this process
+        self._index_lock = threading.Lock()  # guards `_index` (never held across I/O)
+        self._index = FileIndex()
+        self._version = 0  # bumped on every change of `_index`
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._refresh_index()
+        self.refresh()
 
     # -- locking -------------------------------------------------------------------------
 
@@ -124,338 +139,291 @@ class Spool:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _read_raw(self) -> bytes:
+    def _read(self) -> tuple[bytes, tuple[int, int, int] | None]:
+        """The file's bytes and the stat they correspond to (read from one open file)."""
         try:
-            return self.path.read_bytes()
+            fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            return b""
+            return b"", None
+        try:
+            st = os.fstat(fd)
+            return read_exactly(fd, st.st_size), stat_key(st)
+        finally:
+            os.close(fd)
+
+    def _scan(self) -> Scan:
+        return scan(self._read()[0])
 
     def pending(self) -> list[Record]:
         """Spooled records not yet drained, oldest first, one per dedupe key."""
         seen: set[str] = set()
         out: list[Record] = []
-        for rec in _parse(self._read_raw()):
-            if rec["dedupeKey"] not in seen:
-                seen.add(rec["dedupeKey"])
-                out.append(rec)
+        for frame in self._scan().frames:
+            if frame.key not in seen:
+                seen.add(frame.key)
+                out.append(frame.record)
         return out
+
+    def _file_stat(self) -> tuple[int, int, int] | None:
+        try:
+            return stat_key(self.path.stat())
+        except FileNotFoundError:
+            return None
+
+    def _sync(self) -> FileIndex:
+        """The index, re-read from the file when the file changed since it was built."""
+        with self._index_lock:
+            current, version = self._index, self._version
+        if self._file_stat() == current.stat:
+            return current
+        data, stat = self._read()
+        result = scan(data)
+        fresh = FileIndex.of(result, stat)
+        with self._index_lock:
+            # Keep a newer index an appender installed while we were reading.
+            if self._version == version:
+                self._index = fresh
+                self._version += 1
+        if result.corrupt_bytes:
+            log.warning("spool.corrupt_bytes_skipped", bytes=result.corrupt_bytes)
+        self._publish_gauges()
+        return self._index
+
+    def refresh(self) -> None:
+        """Bring this process's view up to date with the file (cheap when nothing changed)."""
+        if self.legacy_path.exists():
+            self._migrate_legacy()
+        self._sync()
 
     @property
     def depth(self) -> int:
-        """How many distinct records wait for the database (this process's view)."""
-        return len(self._keys)
+        """How many distinct whole records wait in the file for the database."""
+        return len(self._sync().keys)
 
     def oldest_age_seconds(self) -> float:
         """Age of the oldest waiting record, 0 when the spool is empty."""
-        return 0.0 if self._oldest is None else max(0.0, time.time() - self._oldest)
-
-    def _file_stat(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_size)
-
-    def _refresh_index(self) -> None:
-        stat = self._file_stat()
-        records = self.pending()
-        self._stat = stat
-        self._keys = {r["dedupeKey"] for r in records}
-        self._oldest = min((float(r.get("spooledAt", time.time())) for r in records),
-                           default=None)
-        self._publish_gauges()
+        oldest = self._sync().oldest
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
 
     def _publish_gauges(self) -> None:
-        SPOOL_DEPTH.set(len(self._keys))
-        SPOOL_OLDEST_AGE.set(self.oldest_age_seconds())
+        index = self._index
+        SPOOL_DEPTH.set(len(index.keys))
+        SPOOL_OLDEST_AGE.set(0.0 if index.oldest is None
+                             else max(0.0, time.time() - index.oldest))
 
     # -- writing -------------------------------------------------------------------------
 
-    def append(self, dedupe_key: str, kind: str, data: Record) -> Appended:
-        """Durably store one record; returns only after the bytes reach the disk.
+    def append(self, dedupe_key: str, kind: str, data: Record, *,
+               owner: str | None = None) -> Appended:
+        """Durably store one record; returns only after all its bytes reach the disk.
 
-        A key already waiting is not written again (the caller answers as before).
+        A key already waiting is not written again (the caller answers as before). Raises
+        `SpoolFull` (nothing stored) when the record cannot be made durable or the spool is at
+        a cap, `SpoolRecordTooLarge` for a record over `max_record_bytes`, and
+        `SpoolQuotaExceeded` when `owner` already has `max_owner_bytes` waiting.
         """
         if not dedupe_key or len(dedupe_key) > 255:
             raise ValueError("dedupe_key must be 1..255 characters")
+        record: Record = {
+            "dedupeKey": dedupe_key,
+            "kind": kind,
+            "owner": owner,
+            "spooledAt": time.time(),
+            "spooledAtIso": dt.datetime.now(dt.UTC).isoformat(),
+            "pid": os.getpid(),
+            "data": data,
+        }
+        frame = encode(record)
+        if len(frame) > self.max_record_bytes:
+            raise SpoolRecordTooLarge(
+                f"the request needs {len(frame)} bytes to queue, more than the "
+                f"{self.max_record_bytes} a queued request may take; retry when the database "
+                "is back", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         with self._locked():
-            if self._file_stat() != self._stat:
-                self._refresh_index()  # another process appended or compacted
-            if dedupe_key in self._keys:
-                existing = {r["dedupeKey"]: r for r in self.pending()}
-                return Appended(existing[dedupe_key], duplicate=True)
-            if len(self._keys) >= self.max_records:
-                raise SpoolFull(f"the local spool holds {len(self._keys)} records; retry later",
-                                headers={"Retry-After": "30"})
-            record: Record = {
-                "dedupeKey": dedupe_key,
-                "kind": kind,
-                "spooledAt": time.time(),
-                "spooledAtIso": dt.datetime.now(dt.UTC).isoformat(),
-                "pid": os.getpid(),
-                "data": data,
-            }
-            line = json.dumps(record, separators=(",", ":"), default=str).encode() + b"\n"
-            created = not self.path.exists()
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                self._cut_torn_tail(fd)
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_dir(self.directory)
-            self._keys.add(dedupe_key)
-            self._stat = self._file_stat()
-            if self._oldest is None:
-                self._oldest = record["spooledAt"]
-            self._publish_gauges()
-        log.info("spool.appended", dedupeKey=dedupe_key, kind=kind, depth=len(self._keys))
+            index = self._sync()
+            if dedupe_key in index.keys:
+                stored = self._record_at(dedupe_key, *index.keys[dedupe_key])
+                return Appended(stored, duplicate=True)
+            self._check_caps(index, owner, len(frame))
+            self._write_frames(index, [(record, frame)])
+        log.info("spool.appended", dedupeKey=dedupe_key, kind=kind, bytes=len(frame),
+                 depth=len(self._index.keys))
         return Appended(record, duplicate=False)
 
-    async def append_async(self, dedupe_key: str, kind: str, data: Record) -> Appended:
+    async def append_async(self, dedupe_key: str, kind: str, data: Record, *,
+                           owner: str | None = None) -> Appended:
         """`append` off the event loop (fsync blocks for milliseconds)."""
-        return await asyncio.to_thread(self.append, dedupe_key, kind, data)
+        return await asyncio.to_thread(self.append, dedupe_key, kind, data, owner=owner)
+
+    def _record_at(self, key: str, offset: int, size: int) -> Record:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            found = scan(os.pread(fd, size, offset)).frames
+        finally:
+            os.close(fd)
+        if found and found[0].key == key:
+            return found[0].record
+        # Cannot happen with the lock held and the index synced; read the file whole anyway.
+        return next(r for r in self.pending() if r["dedupeKey"] == key)
+
+    def _check_caps(self, index: FileIndex, owner: str | None, size: int) -> None:
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if len(index.keys) >= self.max_records or index.good_end + size > self.max_bytes:
+            raise SpoolFull(f"the local spool holds {len(index.keys)} records "
+                            f"({index.good_end} bytes); retry later", headers=retry)
+        if owner is not None and index.owner_bytes.get(owner, 0) + size > self.max_owner_bytes:
+            raise SpoolQuotaExceeded(
+                "you already have as many requests queued as one user may while the database "
+                "is unavailable; retry later", headers=retry)
+        free = self._free_bytes()
+        if free is not None and free < size + self._headroom(index.good_end + size):
+            raise SpoolFull("the spool's volume is nearly full; retry later", headers=retry)
+
+    def _free_bytes(self) -> int | None:
+        try:
+            st = os.statvfs(self.directory)
+        except OSError:
+            return None
+        return st.f_bavail * st.f_frsize
 
     @staticmethod
-    def _cut_torn_tail(fd: int) -> None:
-        """Drop a partial last line left by a crash, so the next line starts clean."""
+    def _headroom(spool_bytes: int) -> int:
+        """Free space to keep beside a spool of `spool_bytes`: a compaction rewrites the
+        records it keeps into a new file before the old one goes, and a dead letter or a
+        quarantined tail needs a little room too. Without it a full volume could take records
+        that could then never be drained away."""
+        return spool_bytes + 2 * 4096
+
+    def _write_frames(self, index: FileIndex, items: list[tuple[Record, bytes]]) -> None:
+        """Append (record, frame) pairs after the last whole record, all fsync'd, or leave
+        the file as it was and raise SpoolFull. Called with the lock held and `index` synced.
+        """
+        frame = b"".join(one for _, one in items)
+        created = index.stat is None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            if index.stat is not None and stat_key(os.fstat(fd)) != index.stat:
+                raise SpoolFull("the spool file changed while locked; retry",
+                                headers={"Retry-After": "1"})
+            self._cut_torn_tail(fd, index.good_end)
+            try:
+                write_all(fd, frame)
+                os.fsync(fd)
+                if created:
+                    fsync_dir(self.directory)
+            except OSError as exc:
+                rollback(fd, index.good_end)
+                log.error("spool.append_failed", errorType=type(exc).__name__,
+                          errno=exc.errno, bytes=len(frame))
+                raise SpoolFull("the request could not be stored durably in the local spool "
+                                f"({os.strerror(exc.errno) if exc.errno else 'write failed'})"
+                                "; retry later",
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from exc
+            stat = stat_key(os.fstat(fd))
+        finally:
+            os.close(fd)
+        with self._index_lock:
+            for record, one in items:
+                index.add(Frame(offset=index.good_end, size=len(one), record=record))
+                index.good_end += len(one)
+            index.stat = stat
+            self._index = index
+            self._version += 1
+        self._publish_gauges()
+
+    def _cut_torn_tail(self, fd: int, good_end: int) -> None:
+        """Drop bytes after the last whole record (an append that never completed, so was
+        never acknowledged); a copy goes to `<name>.torn` for a human when there is room."""
         size = os.fstat(fd).st_size
-        if size == 0:
+        if size <= good_end:
             return
-        if os.pread(fd, 1, size - 1) == b"\n":
-            return
-        # Scan back for the last newline; everything after it was never acknowledged.
-        pos = size
-        chunk = 4096
-        while pos > 0:
-            start = max(0, pos - chunk)
-            buf = os.pread(fd, pos - start, start)
-            idx = buf.rfind(b"\n")
-            if idx >= 0:
-                os.ftruncate(fd, start + idx + 1)
-                log.warning("spool.torn_tail_cut", bytes=size - (start + idx + 1))
-                return
-            pos = start
-        os.ftruncate(fd, 0)
+        torn = os.pread(fd, min(size - good_end, QUARANTINE_MAX_BYTES), good_end)
+        try:
+            append_durably(self.quarantine_path, torn)
+        except OSError as exc:  # a full disk: the bytes were never acknowledged; drop them
+            log.warning("spool.quarantine_failed", errorType=type(exc).__name__)
+        try:
+            os.ftruncate(fd, good_end)
+            os.fsync(fd)
+        except OSError as exc:
+            raise SpoolFull("the local spool could not be repaired; retry later",
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from exc
+        log.warning("spool.torn_tail_cut", bytes=size - good_end)
 
     def remove(self, keys: set[str]) -> int:
-        """Atomically rewrite the spool without `keys`; records appended meanwhile stay."""
+        """Atomically drop `keys` from the spool; records appended meanwhile stay."""
         if not keys:
             return 0
         with self._locked():
-            raw = self._read_raw()
-            kept = [r for r in _parse(raw) if r["dedupeKey"] not in keys]
-            tmp = self.path.with_suffix(".jsonl.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            data, _ = self._read()
+            result = scan(data)
+            removed = {f.key for f in result.frames} & keys
+            kept = [f for f in result.frames if f.key not in keys]
+            if not removed and not result.corrupt_bytes:
+                return 0
+            if kept:
+                self._rewrite(data, kept)
+            else:
+                self._truncate()  # the usual case; needs no free space, unlike a rewrite
+            self._sync()
+            return len(removed)
+
+    def _rewrite(self, data: bytes, kept: list[Frame]) -> None:
+        """Replace the file by the `kept` frames (their bytes as stored: no re-encoding)."""
+        payload = b"".join(data[f.offset:f.offset + f.size] for f in kept)
+        fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, payload)
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp_path)
+            raise
+        os.close(fd)
+        os.replace(self.tmp_path, self.path)
+        fsync_dir(self.directory)
+
+    def _truncate(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            fd = os.open(self.path, os.O_RDWR)
             try:
-                payload = b"".join(
-                    json.dumps(r, separators=(",", ":"), default=str).encode() + b"\n"
-                    for r in kept
-                )
-                os.write(fd, payload)
+                os.ftruncate(fd, 0)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, self.path)
-            _fsync_dir(self.directory)
-            self._refresh_index()
-            return len(keys)
 
     def dead_letter(self, record: Record, reason: str) -> None:
-        """Set a record aside for a human (it can never be written), then drop it."""
+        """Set a record aside for a human (it can never be written), then drop it.
+
+        When the dead-letter file cannot be written (full disk), the record stays spooled.
+        """
+        line = json.dumps({**record, "rejectedReason": reason}, default=str).encode() + b"\n"
         with self._locked():
-            line = json.dumps({**record, "rejectedReason": reason}, default=str).encode() + b"\n"
-            fd = os.open(self.dead_letter_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_durably(self.dead_letter_path, line)
         self.remove({record["dedupeKey"]})
         log.error("spool.dead_letter", dedupeKey=record["dedupeKey"], reason=reason)
 
+    def _migrate_legacy(self) -> None:
+        """Move records of the JSON-lines format (an older version's file) into frames.
 
-# -- database availability -------------------------------------------------------------------
+        Runs whenever the old file appears (an old process on the host may still write it);
+        they were acknowledged, so no cap applies. On failure both files stay as they are.
+        """
+        with self._locked():
+            try:
+                legacy = self.legacy_path.read_bytes()
+            except FileNotFoundError:
+                return
+            index = self._sync()
+            records = [r for r in parse_legacy_jsonl(legacy) if r["dedupeKey"] not in index.keys]
+            try:
+                if records:
+                    self._write_frames(index, [(r, encode(r)) for r in records])
+                os.unlink(self.legacy_path)
+                fsync_dir(self.directory)
+            except (OSError, SpoolFull) as exc:
+                log.error("spool.legacy_migration_failed", errorType=type(exc).__name__)
+                return
+        log.warning("spool.legacy_migrated", records=len(records))
 
-
-def is_db_unavailable(exc: BaseException) -> bool:
-    """Whether an exception means "the database cannot be reached", as opposed to a bug.
-
-    Covers refused/closed connections, connect timeouts and SQLAlchemy's wrappers of them.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionError | TimeoutError | asyncio.TimeoutError):
-            return True
-        if isinstance(current, OSError) and current.errno is not None:
-            return True
-        name = type(current).__name__
-        module = type(current).__module__
-        if module.startswith("asyncpg") and name in {
-            "CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError",
-            "InterfaceError", "InternalClientError", "AdminShutdownError",
-            "CrashShutdownError", "TooManyConnectionsError", "ConnectionRejectionError",
-            "PostgresConnectionError", "ClientCannotConnectError",
-        }:
-            return True
-        if module.startswith("sqlalchemy") and getattr(current, "connection_invalidated", False):
-            return True
-        if module.startswith("sqlite3") and "unable to open" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-class DbAvailability:
-    """What the process last learned about the database: a cheap breaker for request paths.
-
-    Request handlers call `mark_down` on a connectivity error and `mark_up` on success; while
-    down, `recently_down` tells a handler to go straight to the spool instead of waiting on a
-    connect timeout. The drain loop probes and flips it back.
-    """
-
-    def __init__(self, retry_after_seconds: float = 2.0) -> None:
-        self.retry_after_seconds = retry_after_seconds
-        self._down_since: float | None = None
-        self._last_failure = 0.0
-
-    @property
-    def down(self) -> bool:
-        return self._down_since is not None
-
-    def recently_down(self) -> bool:
-        """Down, and the last failure is fresh enough that trying the database is pointless."""
-        return self.down and (time.monotonic() - self._last_failure) < self.retry_after_seconds
-
-    def mark_down(self, reason: str = "") -> None:
-        self._last_failure = time.monotonic()
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-            log.warning("db.unavailable", reason=reason)
-
-    def mark_up(self) -> None:
-        if self._down_since is not None:
-            log.info("db.available", downSeconds=round(time.monotonic() - self._down_since, 2))
-        self._down_since = None
-
-
-# -- the drain -------------------------------------------------------------------------------
-
-
-@dataclass
-class DrainStats:
-    drained: int = 0
-    failed: int = 0
-    dead_lettered: int = 0
-    db_unavailable: bool = False
-
-
-class Drainer:
-    """Replays spooled records into the database through a sink, then compacts the spool."""
-
-    def __init__(self, spool: Spool, sink: Sink, *, availability: DbAvailability | None = None,
-                 batch: int = 200, probe: Callable[[], Awaitable[None]] | None = None) -> None:
-        self.spool = spool
-        self.sink = sink
-        # Asks the database for a sign of life while it is marked down and nothing waits.
-        self.probe = probe
-        self.availability = availability or DbAvailability()
-        self.batch = batch
-        self._failures: dict[str, int] = {}
-        self._lock = asyncio.Lock()
-
-    async def drain_once(self) -> DrainStats:
-        """Write every pending record once; stop at the first sign the database is down."""
-        stats = DrainStats()
-        async with self._lock:
-            records = await asyncio.to_thread(self.spool.pending)
-            done: set[str] = set()
-            for record in records:
-                key = record["dedupeKey"]
-                try:
-                    await self.sink(record)
-                except asyncio.CancelledError:
-                    raise
-                except RetryLater as exc:
-                    log.info("spool.record_deferred", dedupeKey=key, reason=str(exc)[:200])
-                    continue
-                except RecordRejected as exc:
-                    await asyncio.to_thread(self.spool.dead_letter, record, str(exc)[:500])
-                    stats.dead_lettered += 1
-                    continue
-                except Exception as exc:
-                    if is_db_unavailable(exc):
-                        self.availability.mark_down(type(exc).__name__)
-                        stats.db_unavailable = True
-                        break
-                    stats.failed += 1
-                    count = self._failures.get(key, 0) + 1
-                    self._failures[key] = count
-                    log.error("spool.record_failed", dedupeKey=key, attempt=count,
-                              errorType=type(exc).__name__, error=str(exc)[:300])
-                    if count >= MAX_RECORD_FAILURES:
-                        await asyncio.to_thread(self.spool.dead_letter, record,
-                                                f"{type(exc).__name__}: {exc}"[:500])
-                        self._failures.pop(key, None)
-                        stats.dead_lettered += 1
-                    continue
-                self.availability.mark_up()
-                self._failures.pop(key, None)
-                done.add(key)
-                if len(done) >= self.batch:
-                    stats.drained += await asyncio.to_thread(self.spool.remove, done)
-                    done = set()
-            if done:
-                stats.drained += await asyncio.to_thread(self.spool.remove, done)
-        if stats.drained:
-            log.info("spool.drained", drained=stats.drained, depth=self.spool.depth)
-        return stats
-
-    async def run(self, stop: asyncio.Event, interval: float = 1.0,
-                  max_backoff: float = 10.0) -> None:
-        """Drain whenever records wait, backing off while the database stays down."""
-        delay = interval
-        while not stop.is_set():
-            # Another process on the host may have appended; re-read the index each tick.
-            await asyncio.to_thread(self.spool._refresh_index)
-            if self.spool.depth:
-                try:
-                    stats = await self.drain_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # never let the loop die; the next tick retries
-                    log.error("spool.drain_error", errorType=type(exc).__name__,
-                              error=str(exc)[:300])
-                    stats = DrainStats(db_unavailable=True)
-                delay = min(max_backoff, delay * 2) if stats.db_unavailable else interval
-            else:
-                delay = interval
-                if self.probe is not None and self.availability.down:
-                    try:
-                        await self.probe()
-                        self.availability.mark_up()
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:
-                        self.availability.mark_down(type(exc).__name__)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-
-
-@contextlib.asynccontextmanager
-async def running_drainer(drainer: Drainer, interval: float = 1.0) -> AsyncIterator[Drainer]:
-    """Run `drainer.run` in a task for the duration of the block."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(drainer.run(stop, interval), name="spool-drainer")
-    try:
-        yield drainer
-    finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, timeout=10)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()

@@ -4,7 +4,14 @@ The ops appendix's playbook ("Supabase down: queue intent, retry after recovery"
 A publish request that cannot reach the database is appended to the local fsync'd spool
 (`postplan.core.spool`) exactly as asked — calendar, entry ids, channels, `when`, `dryRun`,
 the `Idempotency-Key` — because the entries themselves cannot be read. The answer is
-`202 {"dryRun": true, "status": "queued"}`: nothing was published or validated yet.
+`202 {"dryRun": true, "status": "queued"}` only once the whole record is fsync'd: nothing was
+published yet, and only what can be checked without the database was checked (the body's shape
+and its entry-id count, by the same `PublishBody` model as the normal path; the key's form).
+
+Bounded so one user cannot fill the spool's volume: a request whose record would exceed
+`SPOOL_MAX_RECORD_BYTES` is 503 `spool_record_too_large`, a user with `SPOOL_MAX_USER_BYTES`
+already waiting gets 429 `spool_quota_exceeded`, a spool at `SPOOL_MAX_BYTES` (or a volume that
+cannot take the write) answers 503 `spool_full`; all with `Retry-After`, none stores anything.
 
 When the database answers again the drain loop replays each record through the normal
 `service.publish_calendar`, so it resolves against the latest saved entries and honours the
@@ -38,16 +45,16 @@ from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
 from postplan.core.schemas import Schema
-from postplan.core.spool import (
+from postplan.core.spool import Spool
+from postplan.core.spooldrain import (
     DbAvailability,
     Drainer,
-    Record,
     RecordRejected,
     RetryLater,
-    Spool,
     is_db_unavailable,
     running_drainer,
 )
+from postplan.core.spoolfile import Record
 from postplan.publishing import idempotency, service
 from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.errors import IdempotencyKeyInProgress
@@ -133,8 +140,11 @@ async def spool_publish(request: Request, *, user_id: str, calendar_id: uuid.UUI
         "requestId": request_id_var.get(),
     }
     try:
-        appended = await spool.append_async(key, KIND, data)
-    except OSError as exc:  # disk full, read-only volume: refuse rather than pretend
+        # Raises SpoolFull (503, also for a write that could not complete: nothing is
+        # acknowledged that is not whole on disk), SpoolRecordTooLarge (503) or
+        # SpoolQuotaExceeded (429), each a problem with Retry-After.
+        appended = await spool.append_async(key, KIND, data, owner=user_id)
+    except OSError as exc:  # the spool directory itself is unusable (permissions, gone)
         log.error("publish.spool_write_failed", errorType=type(exc).__name__)
         raise ServiceUnavailable("the database is unavailable and the request could not be "
                                  "stored locally; retry later", code="spool_unavailable",
@@ -278,7 +288,9 @@ def readiness(app: FastAPI) -> dict[str, Any]:
 async def spool_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the spool, expose it to `/readyz`, and drain it whenever the database answers."""
     settings: Settings = app.state.settings
-    spool = Spool(settings.spool_dir)
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes,
+                  max_record_bytes=settings.spool_max_record_bytes,
+                  max_owner_bytes=settings.spool_max_user_bytes)
     availability = DbAvailability()
     app.state.spool = spool
     app.state.db_availability = availability

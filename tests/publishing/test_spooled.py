@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from postplan.config import Settings
 from postplan.core.db import create_engine
 from postplan.core.spool import Spool
+from postplan.core.spoolfile import scan
 from postplan.publishing.spooled import spool_key
 from postplan.publishing.tables import idempotency_keys, intents
-from tests.fixtures.apps import build_app, in_process_client
+from tests.fixtures.apps import build_app, free_port, in_process_client, live_server, make_settings
 from tests.fixtures.factories import seed_calendar
 
 
@@ -77,3 +81,63 @@ async def test_spooled_records_drain_once_and_poison_is_set_aside(
     assert keys == 2
     rejected = spool.dead_letter_path.read_text()
     assert "calendar_not_found" in rejected or "404" in rejected
+
+
+def _stored_keys(spool_dir: Path) -> list[str]:
+    """Keys of the whole records in the spool file, read without opening a Spool."""
+    path = spool_dir / "publish.spool"
+    return [f.key for f in scan(path.read_bytes()).frames] if path.exists() else []
+
+
+async def test_spooled_request_is_bounded_per_request_and_per_user(tmp_path: Path) -> None:
+    """Database down (nothing listens on its port): what one request and one user may queue."""
+    spool_dir = tmp_path / "spool"
+    settings = make_settings(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/gone",
+                             SPOOL_DIR=str(spool_dir), SPOOL_MAX_RECORD_BYTES=4096,
+                             SPOOL_MAX_USER_BYTES=8192, SPOOL_MAX_BYTES=65536)
+    calendar = uuid.uuid4()
+    url = f"/v1/calendars/{calendar}/publish"
+
+    def ids(n: int) -> list[str]:
+        return [str(uuid.uuid4()) for _ in range(n)]
+
+    with live_server(build_app(settings)) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            # More entry ids than the publish endpoint takes at all: refused before the spool.
+            too_many = await client.post(url, json={"entryIds": ids(5001)},
+                                         headers={"Idempotency-Key": "too-many"})
+            assert too_many.status_code == 422, too_many.text
+            # A valid request whose record is larger than a spooled record may be.
+            big = await client.post(url, json={"entryIds": ids(200)},
+                                    headers={"Idempotency-Key": "big"})
+            assert big.status_code == 503, big.text[:300]
+            assert big.headers["content-type"].startswith("application/problem+json")
+            assert big.json()["code"] == "spool_record_too_large"
+            assert int(big.headers["Retry-After"]) > 0
+            assert _stored_keys(spool_dir) == []
+
+            # One user fills their share, then is told to come back later.
+            answers = []
+            for i in range(40):
+                resp = await client.post(url, json={"entryIds": ids(1)},
+                                         headers={"Idempotency-Key": f"a-{i}"})
+                answers.append(resp)
+                if resp.status_code != 202:
+                    break
+            last = answers[-1]
+            assert last.status_code == 429, last.text
+            assert last.json()["code"] == "spool_quota_exceeded"
+            assert int(last.headers["Retry-After"]) > 0
+            queued_a = len(answers) - 1
+            assert queued_a >= 2
+            # Another user still gets in.
+            other = await client.post(url, json={"entryIds": ids(1)},
+                                      headers={"Idempotency-Key": "b-0", "X-User-Id": "bob"})
+            assert other.status_code == 202, other.text
+
+            stored = _stored_keys(spool_dir)
+            assert len(stored) == queued_a + 1
+            ready = (await client.get("/readyz")).json()
+            assert ready["checks"]["spool"]["depth"] == len(stored)
+            metrics = (await client.get("/metrics")).text
+            assert f"postplan_publish_spool_depth {float(len(stored))}" in metrics
