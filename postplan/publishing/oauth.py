@@ -20,10 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.channels.base import AuthError, ChannelError
 from postplan.config import Settings
-from postplan.core.db import utcnow
+from postplan.core.db import begin_write, utcnow
 from postplan.core.logging import get_logger
 from postplan.publishing import connections
-from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.errors import OAuthFailed, OAuthStateInvalid
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.schemas import ConnectionOut, OAuthStartOut
@@ -65,7 +64,7 @@ async def start(session: AsyncSession, settings: Settings, gateway: ChannelGatew
     cipher = connections.cipher_for(settings)
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair()
-    await begin_immediate(session)
+    await begin_write(session)
     now = utcnow()
     uri = redirect_uri(settings, channel)
     await session.execute(oauth_states.insert().values(
@@ -87,7 +86,7 @@ async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGa
     if not state:
         raise OAuthStateInvalid("the callback carries no state")
     now = utcnow()
-    await begin_immediate(session)
+    await begin_write(session)
     row: Any = (await session.execute(
         select(oauth_states).where(oauth_states.c.state_hash == _hash(state),
                                    oauth_states.c.channel == channel)
