@@ -98,6 +98,9 @@ async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGa
         .values(used_at=now))
     if int(getattr(used, "rowcount", 0)) != 1:
         raise OAuthStateInvalid("this login link was already used; start again")
+    # The state is spent whatever happens next. Committing now also lets go of SQLite's write
+    # lock before the platform's token exchange: a network call must not stall every writer.
+    await session.commit()
     if error or not code:
         await session.commit()
         raise OAuthFailed(f"{channel} login was not completed: "
@@ -114,6 +117,7 @@ async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGa
     except ChannelError as exc:
         await session.commit()
         raise OAuthFailed(f"{channel} login failed: {exc.message}") from None
+    await begin_write(session)
     saved = await connections.save_tokens(
         session, cipher, row.user_id, channel,
         access_token=tokens.access_token, refresh_token=tokens.refresh_token,

@@ -21,6 +21,7 @@ import io
 import json
 import re
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ from sqlalchemy.exc import DBAPIError
 
 from postplan.app import create_app
 from postplan.calendars.run_store import RunStore
+from postplan.channels.base import TokenSet
 from postplan.config import Settings
 from postplan.core import db as db_module
 from postplan.core.db import create_engine, create_sessionmaker, utcnow
@@ -505,3 +507,46 @@ async def test_lock_contention_is_recognised_on_both_databases(db_url: str,
     finally:
         await one.dispose()
         await two.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_an_oauth_token_exchange_holds_no_write_lock(
+    settings_factory: Callable[..., Settings], db_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the platform is slow to trade the login code for tokens, other writes go on: the
+    callback spends the state and commits before the network call."""
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    lanes = [Lane(0)]
+    await _seed(db_url, lanes)
+    lane = lanes[0]
+    gateway = StubGateway()
+    oauth = gateway.oauths["instagram"]
+    real_exchange = oauth.exchange_code
+    entered, release = threading.Event(), threading.Event()
+
+    async def slow_exchange(code: str, redirect_uri: str,
+                            code_verifier: str | None = None) -> TokenSet:
+        entered.set()
+        await asyncio.to_thread(release.wait, 10)
+        return await real_exchange(code, redirect_uri, code_verifier=code_verifier)
+
+    monkeypatch.setattr(oauth, "exchange_code", slow_exchange)
+    app = build_app(settings_factory(**APP_CREDS))
+    app.state.channel_gateway = gateway
+    with live_server(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            start = await client.get("/v1/channels/instagram/oauth/start", headers=lane.headers)
+            callback = asyncio.create_task(client.get(
+                "/v1/channels/instagram/oauth/callback",
+                params={"code": "slow", "state": start.json()["state"]}))
+            try:
+                assert await asyncio.to_thread(entered.wait, 10)
+                edit = await client.patch(
+                    f"/v1/calendars/{lane.calendar_id}/entries/{lane.patch_target}",
+                    json={"caption": "while the platform thinks"}, headers=lane.headers)
+                assert edit.status_code == 200, edit.text
+            finally:
+                release.set()
+            connected = await callback
+            assert connected.status_code == 200, connected.text
+            assert connected.json()["accountId"] == "acct-slow"
