@@ -48,6 +48,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
                                pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        # Every write path's sessions: SQLite's write lock is taken before the first read.
+        app.state.write_sessionmaker = create_sessionmaker(engine, write=True)
         async with AsyncExitStack() as stack:
             for hook in app.state.lifespan_hooks:
                 await stack.enter_async_context(hook(app))

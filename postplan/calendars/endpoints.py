@@ -11,7 +11,7 @@ from postplan.calendars import service
 from postplan.calendars.schemas import CalendarOut, CalendarWithEntries, EntryOut, EntryPatch
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
-from postplan.core.deps import Session
+from postplan.core.deps import Session, WriteSession
 from postplan.core.schemas import Page
 
 router = APIRouter(tags=["calendars"])
@@ -68,7 +68,7 @@ async def patch_entry(
     entry_id: uuid.UUID,
     patch: EntryPatch,
     user: CurrentUser,
-    session: Session,
+    session: WriteSession,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> EntryOut:

@@ -28,8 +28,9 @@ from postplan.calendars.stream import (
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
+from postplan.core.db import is_database_busy
 from postplan.core.deps import Session
-from postplan.core.errors import NotFound, Unprocessable
+from postplan.core.errors import DatabaseBusy, NotFound, Unprocessable
 from postplan.core.flags import Flag, FlagService
 from postplan.core.logging import get_logger
 from postplan.core.schemas import Schema
@@ -116,6 +117,8 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
     try:
         live = await registry.begin(user.id, brief, generator, model=model)
     except (OperationalError, DBAPIError, OSError) as exc:
+        if is_database_busy(exc):  # busy is not away: a silent dry run would lose the run
+            raise DatabaseBusy() from exc
         # The database is away: still stream the calendar, as a dry run (DESIGN.md §4).
         log.warning("generation.database_unavailable", errorType=type(exc).__name__)
         live = registry.begin_dry_run(user.id, brief, generator)

@@ -19,7 +19,8 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from postplan.calendars.repository import CalendarRepository, snapshot
-from postplan.core.db import utcnow
+from postplan.core.db import begin_write, utcnow
+from postplan.core.db import writer as write_engine
 from postplan.core.errors import NotFound
 from postplan.core.vocab import RunStatus
 from postplan.generation.schemas import Brief, EntryDraft
@@ -108,11 +109,13 @@ class RunStore:
         """A session for one unit of work; the caller commits."""
         if not self.keep_connection or self.engine is None:
             async with self.maker() as session:
+                await begin_write(session)  # every unit of work here writes
                 yield session
             return
         async with self._lock:
             if self._writer is None:
-                self._connection = await self.engine.connect()
+                # Write lock at BEGIN: `create` and `sweep` read before they write.
+                self._connection = await write_engine(self.engine).connect()
                 self._writer = AsyncSession(bind=self._connection, expire_on_commit=False)
             writer = self._writer
             try:

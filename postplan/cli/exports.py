@@ -24,7 +24,7 @@ async def run_import(database_url: str, body: bytes, user_id: str,
         await upgrade_async(database_url)  # the embedded default migrates itself, as `serve` does
     engine = create_engine(database_url)
     try:
-        maker = create_sessionmaker(engine)
+        maker = create_sessionmaker(engine, write=True)
         async with maker() as session:
             parsed = service.parse_file(body, CONTENT_TYPES[kind])
             report = await service.import_file(session, user_id, parsed, calendar_id)

@@ -96,39 +96,101 @@ def create_engine(url: str, *, disable_statement_cache: bool = False,
     return engine
 
 
+#: How long a SQLite statement waits for another connection's lock before "database is locked"
+#: (a request then answers 503 `database_busy`).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: The execution option the "begin" listener reads: how a SQLite transaction starts (spelled
+#: out in `begin_write`, where the options are a TypedDict).
+_SQLITE_BEGIN = "sqlite_begin"
+_BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
+
+
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # aiosqlite's default isolation emits BEGIN lazily (DEFERRED); we issue our own
-        # BEGIN so a claim can use BEGIN IMMEDIATE.
+        # BEGIN so that write paths can begin with BEGIN IMMEDIATE (see `writer`).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        mode = conn.get_execution_options().get(_SQLITE_BEGIN, "BEGIN")
         conn.exec_driver_sql(mode)
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, with every transaction taking SQLite's write lock at BEGIN.
+
+    The one mechanism behind every write path. A deferred SQLite transaction that reads and
+    then writes cannot wait for the lock: when it tries to upgrade, SQLite answers "database is
+    locked" at once (the busy handler is skipped, since waiting could deadlock two readers that
+    both want to write, and a snapshot older than another writer's commit can never write).
+    `BEGIN IMMEDIATE` takes the lock before the first read, so a transaction waits its turn
+    (up to busy_timeout) and then reads what it will write on. Postgres gets the engine
+    itself: its row locks (`FOR UPDATE`) and MVCC need nothing of the kind.
+    """
+    if engine.dialect.name != "sqlite" or \
+            engine.get_execution_options().get(_SQLITE_BEGIN) == _BEGIN_IMMEDIATE:
+        return engine
+    # Kept on the engine (a derived engine costs ~50 µs to make, and shares the pool).
+    derived: AsyncEngine | None = engine.sync_engine.__dict__.get("_postplan_writer")
+    if derived is None:
+        derived = engine.execution_options(**{_SQLITE_BEGIN: _BEGIN_IMMEDIATE})
+        engine.sync_engine.__dict__["_postplan_writer"] = derived
+    return derived
 
 
 async def begin_write(session: AsyncSession) -> None:
     """Start the session's transaction holding SQLite's write lock (a no-op on Postgres).
 
-    A SQLite transaction that reads and then writes fails at once with "database is locked"
-    when another connection committed in between (busy_timeout cannot rescue a stale read
-    snapshot); taking the write lock first makes it wait its turn instead.
+    For code handed a session it did not open; a session from a write sessionmaker
+    (`create_sessionmaker(engine, write=True)`) already begins this way. See `writer`.
     """
     if not session.in_transaction():
-        await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+        await session.connection(execution_options={"sqlite_begin": _BEGIN_IMMEDIATE})
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+#: SQLite primary result codes that mean "another connection holds the lock".
+_SQLITE_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep these low bits)
+#: Postgres SQLSTATEs of lock contention a retry resolves: deadlock, lock_not_available,
+#: serialization_failure.
+_PG_BUSY_STATES = {"40P01", "55P03", "40001"}
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) is lock contention, not a fault: SQLite's "database is
+    locked" after busy_timeout, or a Postgres deadlock/lock timeout/serialization failure."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in _SQLITE_BUSY_CODES:
+            return True
+        if getattr(current, "sqlstate", None) in _PG_BUSY_STATES:
+            return True
+        if type(current).__module__.startswith("sqlite3") and "is locked" in str(current):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+def create_sessionmaker(engine: AsyncEngine, *,
+                        write: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit.
+
+    `write=True`: every transaction of these sessions takes SQLite's write lock when it begins
+    (see `writer`); the sessionmaker for every code path that writes. Reads keep the plain one,
+    so they never queue behind writers (WAL lets them run beside the one writer).
+    """
+    return async_sessionmaker(writer(engine) if write else engine, expire_on_commit=False)
 
 
 async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:

@@ -69,6 +69,18 @@ class ServiceUnavailable(AppError):
     title = "Service unavailable"
 
 
+class DatabaseBusy(ServiceUnavailable):
+    """The database stayed locked by other writers past the busy timeout: retry shortly."""
+
+    code = "database_busy"
+    title = "Database busy"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": "1"})
+        super().__init__(detail or "the database is busy with other writes; retry shortly",
+                         **kwargs)
+
+
 def problem(
     status: int,
     code: str,

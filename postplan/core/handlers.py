@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postplan.core.context import request_id_var
-from postplan.core.errors import PROBLEM_CONTENT_TYPE, AppError, problem
+from postplan.core.db import is_database_busy
+from postplan.core.errors import PROBLEM_CONTENT_TYPE, AppError, DatabaseBusy, problem
 from postplan.core.logging import get_logger
 
 log = get_logger("postplan.errors")
@@ -79,6 +81,14 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
                             headers=dict(exc.headers) if exc.headers else None)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # Lock contention that outlived the busy timeout is load, not a bug: 503 + Retry-After.
+    if is_database_busy(exc):
+        log.warning("db.busy", errorType=type(exc).__name__)
+        return await _app_error(request, DatabaseBusy())
+    raise exc  # anything else is a fault: the outermost handler answers 500 and logs it
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("http.unhandled_error", errorType=type(exc).__name__)
     # This handler runs outside the request-id middleware (Starlette's ServerErrorMiddleware
@@ -99,4 +109,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unhandled)

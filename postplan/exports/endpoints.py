@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
-from postplan.core.deps import Session
+from postplan.core.deps import Session, WriteSession
 from postplan.core.errors import AppError, NotFound
 from postplan.core.flags import Flag, Flags
 from postplan.core.logging import get_logger
@@ -89,7 +89,7 @@ async def export_calendar(
 @router.post("/calendars/{calendar_id}/feed", status_code=status.HTTP_201_CREATED,
              response_model=FeedOut)
 async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUser,
-                      session: Session, response: Response) -> FeedOut:
+                      session: WriteSession, response: Response) -> FeedOut:
     """Create or rotate the calendar's ICS subscription token. The token is shown only now."""
     bind(calendarId=str(calendar_id))
     token = await service.rotate_feed_token(session, user.id, calendar_id)
@@ -104,7 +104,8 @@ async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUse
 
 
 @router.delete("/calendars/{calendar_id}/feed", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_feed(calendar_id: uuid.UUID, user: CurrentUser, session: Session) -> Response:
+async def revoke_feed(calendar_id: uuid.UUID, user: CurrentUser,
+                      session: WriteSession) -> Response:
     """Revoke the calendar's feed token; its URL answers 404 from now on."""
     bind(calendarId=str(calendar_id))
     await service.revoke_feed_token(session, user.id, calendar_id)
@@ -164,7 +165,7 @@ async def get_feed(
     }}},
 )
 async def import_calendar(
-    request: Request, user: CurrentUser, session: Session,
+    request: Request, user: CurrentUser, session: WriteSession,
     calendar_id: Annotated[uuid.UUID | None, Query(alias="calendarId")] = None,
 ) -> JSONResponse:
     """Import a JSON export or a CSV, idempotently by entry id (per-row errors reported)."""

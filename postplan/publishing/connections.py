@@ -19,16 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from postplan.channels.base import AuthError, ChannelError, Credentials, OAuthClient, TokenSet
 from postplan.config import Settings
 from postplan.core.crypto import TokenCipher
-from postplan.core.db import utcnow
+from postplan.core.db import begin_write, utcnow
 from postplan.core.logging import get_logger
 from postplan.core.metrics import ADAPTER_AUTH_MISSING
 from postplan.core.vocab import Channel
-from postplan.publishing.dbutil import (
-    begin_immediate,
-    dialect_name,
-    single_statements,
-    transaction,
-)
+from postplan.publishing.dbutil import dialect_name, single_statements, transaction
 from postplan.publishing.errors import (
     ChannelAuthProblem,
     ConnectionNotFound,
@@ -129,7 +124,7 @@ async def put_connection(session: AsyncSession, settings: Settings, user_id: str
                          channel: str, body: ConnectionIn) -> ConnectionOut:
     """Store credentials a client obtained itself (DESIGN.md §2)."""
     cipher = cipher_for(settings)
-    await begin_immediate(session)
+    await begin_write(session)
     row = await save_tokens(
         session, cipher, user_id, parse_channel(channel).value,
         access_token=body.access_token, refresh_token=body.refresh_token,

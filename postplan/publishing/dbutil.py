@@ -10,6 +10,14 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from postplan.core.db import begin_write, writer
+
+#: The former name of `postplan.core.db.begin_write` (the same function), kept for callers.
+begin_immediate = begin_write
+
+__all__ = ["begin_immediate", "dialect_name", "insert_ignore", "rowcount", "single_statements",
+           "transaction"]
+
 
 def dialect_name(bind: AsyncSession | AsyncConnection) -> str:
     """`sqlite` or `postgresql`."""
@@ -50,25 +58,14 @@ def single_statements(engine: AsyncEngine) -> AsyncEngine | None:
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine, *, immediate: bool = False
+async def transaction(engine: AsyncEngine, *, immediate: bool = True
                       ) -> AsyncIterator[AsyncConnection]:
-    """A connection inside one transaction, committed when the block succeeds.
+    """A connection inside one write transaction, committed when the block succeeds.
 
-    `immediate` takes SQLite's write lock up front (`BEGIN IMMEDIATE`), which gives a
-    read-then-write block the exclusivity `SELECT … FOR UPDATE` gives on Postgres.
+    On SQLite it begins holding the write lock (`BEGIN IMMEDIATE`, see `core.db.writer`) by
+    default: a read-then-write block then waits its turn instead of failing, and gets the
+    exclusivity `SELECT … FOR UPDATE` gives on Postgres. Only a block that never writes may
+    pass `immediate=False`.
     """
-    async with engine.connect() as conn:
-        if immediate and engine.dialect.name == "sqlite":
-            await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-        async with conn.begin():
-            yield conn
-
-
-async def begin_immediate(session: AsyncSession) -> None:
-    """Start the session's transaction with SQLite's write lock (a no-op on Postgres).
-
-    A SQLite transaction that reads and then writes fails with "database is locked" when
-    another writer committed in between; taking the lock first makes it wait its turn instead.
-    """
-    if not session.in_transaction():
-        await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+    async with (writer(engine) if immediate else engine).connect() as conn, conn.begin():
+        yield conn

@@ -15,7 +15,7 @@ from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind, request_id_var
 from postplan.core.db import utcnow
-from postplan.core.deps import Session
+from postplan.core.deps import Session, WriteSession
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.schemas import Page
@@ -28,7 +28,6 @@ from postplan.publishing import (
     service,
     spooled,
 )
-from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.schemas import (
     ConnectionIn,
@@ -70,7 +69,8 @@ async def publish(
     started = time.perf_counter()
     bind(calendarId=str(calendar_id))
     settings: Settings = request.app.state.settings
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    # Every transaction of this request writes: SQLite's write lock before the first read.
+    maker: async_sessionmaker[AsyncSession] = request.app.state.write_sessionmaker
     claim: idempotency.Claim | None = None
     try:
         if spooled.database_down(request):  # spool at once instead of waiting on a dead DB
@@ -88,7 +88,6 @@ async def publish(
             claim = begun
         try:
             async with maker() as session:
-                await begin_immediate(session)
                 outcome = await service.publish_calendar(
                     session, settings=settings, flags=flags, gateway=gateway_of(request),
                     user_id=user.id, calendar_id=calendar_id, body=body,
@@ -139,8 +138,8 @@ async def get_intent(intent_id: uuid.UUID, user: CurrentUser, session: Session) 
 
 
 @router.put("/channels/{channel}/connection", response_model=ConnectionOut)
-async def put_connection(channel: str, body: ConnectionIn, user: CurrentUser, session: Session,
-                         request: Request) -> ConnectionOut:
+async def put_connection(channel: str, body: ConnectionIn, user: CurrentUser,
+                         session: WriteSession, request: Request) -> ConnectionOut:
     """Store a channel's tokens (encrypted with `TOKEN_ENCRYPTION_KEY`); never echoed."""
     bind(channel=channel)
     return await connections.put_connection(session, request.app.state.settings, user.id,
@@ -158,7 +157,7 @@ async def get_connection(channel: str, user: CurrentUser, session: Session,
 
 @router.get("/channels/{channel}/oauth/start", response_model=OAuthStartOut,
             responses={302: {"description": "redirect to the platform's consent page"}})
-async def oauth_start(channel: str, user: CurrentUser, session: Session, request: Request,
+async def oauth_start(channel: str, user: CurrentUser, session: WriteSession, request: Request,
                       redirect: bool = False) -> Response:
     """Begin the channel's login: the authorize URL (state + PKCE kept server-side, 10 min).
     `?redirect=true` answers 302 to it instead of JSON. Sets an HttpOnly cookie binding the login
@@ -183,7 +182,7 @@ async def oauth_start(channel: str, user: CurrentUser, session: Session, request
     400: {"description": "state unknown, used or expired (`oauth_state_invalid`); login denied"},
     403: {"description": "the login was started in another browser (`oauth_state_mismatch`)"}})
 async def oauth_callback(
-    channel: str, session: Session, request: Request,
+    channel: str, session: WriteSession, request: Request,
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=256)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
@@ -199,7 +198,8 @@ async def oauth_callback(
 
 
 @router.delete("/channels/{channel}/connection", status_code=204)
-async def delete_connection(channel: str, user: CurrentUser, session: Session) -> Response:
+async def delete_connection(channel: str, user: CurrentUser,
+                            session: WriteSession) -> Response:
     """Forget the channel's tokens."""
     bind(channel=channel)
     await connections.delete_connection(session, user.id, channel)

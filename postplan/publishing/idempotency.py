@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from postplan.core.db import utcnow
+from postplan.core.db import begin_write, utcnow
 from postplan.core.logging import get_logger
-from postplan.publishing.dbutil import begin_immediate, dialect_name, insert_ignore, rowcount
+from postplan.publishing.dbutil import dialect_name, insert_ignore, rowcount
 from postplan.publishing.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyInvalid,
@@ -85,7 +85,7 @@ async def begin(
     if inserted is not None:
         return Claim(row_id)
     async with maker() as session:
-        await begin_immediate(session)
+        await begin_write(session)
         row = (await session.execute(
             select(keys).where(keys.c.user_id == user_id, keys.c.scope == scope,
                                keys.c.key == key)

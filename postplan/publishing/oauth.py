@@ -22,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.channels.base import AuthError, ChannelError
 from postplan.config import Settings
-from postplan.core.db import utcnow
+from postplan.core.db import begin_write, utcnow
 from postplan.core.logging import get_logger
 from postplan.publishing import connections, oauth_binding
-from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.errors import OAuthFailed, OAuthStateInvalid, OAuthStateMismatch
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.schemas import ConnectionOut, OAuthStartOut
@@ -67,7 +66,7 @@ async def start(session: AsyncSession, settings: Settings, gateway: ChannelGatew
     cipher = connections.cipher_for(settings)
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair()
-    await begin_immediate(session)
+    await begin_write(session)
     now = utcnow()
     uri = redirect_uri(settings, channel)
     await session.execute(oauth_states.insert().values(
@@ -92,7 +91,7 @@ async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGa
     if not state:
         raise OAuthStateInvalid("the callback carries no state")
     now = utcnow()
-    await begin_immediate(session)
+    await begin_write(session)
     row: Any = (await session.execute(
         select(oauth_states).where(oauth_states.c.state_hash == _hash(state),
                                    oauth_states.c.channel == channel)
@@ -112,8 +111,10 @@ async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGa
                     bindingPresent=browser_nonce is not None)
         raise OAuthStateMismatch("this login was started in another browser (or its cookie "
                                  "expired); start the connection again from this browser")
+    # The state is spent whatever happens next. Committing now also lets go of SQLite's write
+    # lock before the platform's token exchange: a network call must not stall every writer.
+    await session.commit()
     if error or not code:
-        await session.commit()
         raise OAuthFailed(f"{channel} login was not completed: "
                           f"{error_description or error or 'no code returned'}",
                           code="oauth_denied", status_code=400)
@@ -128,6 +129,7 @@ async def callback(session: AsyncSession, settings: Settings, gateway: ChannelGa
     except ChannelError as exc:
         await session.commit()
         raise OAuthFailed(f"{channel} login failed: {exc.message}") from None
+    await begin_write(session)
     saved = await connections.save_tokens(
         session, cipher, row.user_id, channel,
         access_token=tokens.access_token, refresh_token=tokens.refresh_token,

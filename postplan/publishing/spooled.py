@@ -56,7 +56,6 @@ from postplan.core.spooldrain import (
 )
 from postplan.core.spoolfile import Record
 from postplan.publishing import idempotency, service
-from postplan.publishing.dbutil import begin_immediate
 from postplan.publishing.errors import IdempotencyKeyInProgress
 from postplan.publishing.schemas import PublishBody, Summary
 from postplan.publishing.tables import intents
@@ -193,7 +192,7 @@ class PublishSink:
         except ValueError as exc:
             raise RecordRejected(f"invalid spooled body: {exc}") from exc
         state = self.app.state
-        maker: async_sessionmaker[AsyncSession] = state.sessionmaker
+        maker: async_sessionmaker[AsyncSession] = state.write_sessionmaker  # it all writes
         settings: Settings = state.settings
         flags: FlagService = state.flags
         key = data.get("idempotencyKey") or record["dedupeKey"]
@@ -215,7 +214,6 @@ class PublishSink:
                 return
             try:
                 async with maker() as session:
-                    await begin_immediate(session)  # SQLite: take the write lock first
                     outcome = await service.publish_calendar(
                         session, settings=settings, flags=flags,
                         gateway=state.channel_gateway, user_id=user_id,
