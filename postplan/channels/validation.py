@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from postplan.channels.base import Finding, PublishRequest
@@ -19,6 +20,7 @@ __all__ = [
     "check_media_urls",
     "check_quota",
     "check_schedule",
+    "media_url_problem",
     "offline_findings",
 ]
 
@@ -71,32 +73,35 @@ def _host_problem(host: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def media_url_problem(url: str) -> str | None:
+    """Why platforms cannot be handed `url`, or None. Cached: the publish endpoint and the worker
+    ask about the same URLs again and again."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "is not a valid URL"
+    if not url.isascii():
+        return "must use US-ASCII characters only"
+    if parts.scheme not in {"http", "https"} or not host:
+        return "must be an absolute https URL"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password"
+    if is_loopback(host):
+        return None
+    if parts.scheme != "https":
+        return "must use https"
+    return _host_problem(host)
+
+
 def check_media_urls(req: PublishRequest) -> list[Finding]:
     """Platforms fetch media themselves: https, US-ASCII, a public host name, no credentials.
     Loopback http is let through so local fakes and dev setups work."""
     findings: list[Finding] = []
     for i, media in enumerate(req.media):
-        problem = None
-        try:
-            parts = urlsplit(media.url)
-            host = (parts.hostname or "").lower()
-            parts.port  # noqa: B018 - raises on a malformed port
-        except ValueError:
-            problem = "is not a valid URL"
-        if problem:
-            pass
-        elif not media.url.isascii():
-            problem = "must use US-ASCII characters only"
-        elif parts.scheme not in {"http", "https"} or not host:
-            problem = "must be an absolute https URL"
-        elif parts.username is not None or parts.password is not None:
-            problem = "must not carry a user name or password"
-        elif is_loopback(host):
-            problem = None
-        elif parts.scheme != "https":
-            problem = "must use https"
-        else:
-            problem = _host_problem(host)
+        problem = media_url_problem(media.url)
         if problem:
             findings.append(Finding(code="media_url_invalid", field=f"media[{i}].url",
                                     message=f"Media URL {problem}."))
