@@ -140,10 +140,11 @@ class Job:
         storing it. A request the API would have refused, or a send of an intent that already
         went live, ends `failed` here: nothing is sent and no URL in it is fetched."""
         refusal: StoredRequestRefused | None
+        sending = self.status == S.claimed
         try:
-            self.adapter, self.req = load_request(self.row, self.w.gateway.adapter, self.now())
-            refusal = (already_published(self.row, self.published_before)
-                       if self.status == S.claimed else None)
+            self.adapter, self.req = load_request(self.row, self.w.gateway.adapter, self.now(),
+                                                  sending=sending)
+            refusal = already_published(self.row, self.published_before) if sending else None
         except StoredRequestRefused as exc:
             refusal = exc
         if refusal is not None:

@@ -152,3 +152,20 @@ async def test_the_worker_fails_an_unreadable_row_instead_of_crashing_on_it(
     assert rows[third.id].status == "published"
     sent = [i for a in gateway.adapters.values() for i in a.published]
     assert sent == [str(third.id)]
+
+
+def test_an_intent_already_sent_is_checked_for_what_the_worker_would_fetch_only(
+    adapter_for: Callable[[str], ChannelAdapter],
+) -> None:
+    """Polling or reconciling sends nothing: a content rule tightened since the send must not
+    fail a post the platform may be publishing; an option or a media URL is still refused."""
+    row = _row()
+    row.request = {**row.request, "caption": "x" * 2201}
+    assert _refusal(row, adapter_for) == ["caption_too_long"]
+    load_request(row, adapter_for, NOW, sending=False)
+    for change in ({"options": {"source": "FILE_UPLOAD"}},
+                   {"media": [{"url": "https://10.0.0.7/a.mp4", "type": "video"}]}):
+        bad = _row()
+        bad.request = {**bad.request, **change}
+        with pytest.raises(StoredRequestRefused):
+            load_request(bad, adapter_for, NOW, sending=False)
