@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from postplan.channels.base import Finding, PublishRequest
@@ -12,12 +13,14 @@ from postplan.config import is_loopback
 from postplan.core.vocab import FORMATS_BY_CHANNEL
 
 __all__ = [
+    "PRIVATE_TLDS",
     "ChannelCheck",
     "aware",
     "check_format",
     "check_media_urls",
     "check_quota",
     "check_schedule",
+    "media_url_problem",
     "offline_findings",
 ]
 
@@ -47,28 +50,58 @@ def check_schedule(req: PublishRequest, now: datetime) -> list[Finding]:
     return []
 
 
+#: Top-level names that never reach the public internet (RFC 6761, RFC 6762, RFC 8375 and
+#: common private zones): a platform cannot fetch from them, a local fetcher would reach inside.
+PRIVATE_TLDS = frozenset({"localhost", "local", "internal", "intranet", "private", "lan", "home",
+                          "corp", "arpa"})
+
+
+def _host_problem(host: str) -> str | None:
+    """Why `host` is not a public domain name, or None when it is one."""
+    try:
+        ipaddress.ip_address(host)
+        return "must use a domain name, not an IP address"
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    tld = labels[-1]
+    # 127.1, 0x7f.1 or 2130706433 are IP addresses too, to most resolvers.
+    if tld.isdigit() or tld.startswith("0x") or (len(labels) == 1 and host.isdigit()):
+        return "must use a domain name, not an IP address"
+    if len(labels) < 2 or tld in PRIVATE_TLDS:
+        return "must use a public domain name"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def media_url_problem(url: str) -> str | None:
+    """Why platforms cannot be handed `url`, or None. Cached: the publish endpoint and the worker
+    ask about the same URLs again and again."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "is not a valid URL"
+    if not url.isascii():
+        return "must use US-ASCII characters only"
+    if parts.scheme not in {"http", "https"} or not host:
+        return "must be an absolute https URL"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password"
+    if is_loopback(host):
+        return None
+    if parts.scheme != "https":
+        return "must use https"
+    return _host_problem(host)
+
+
 def check_media_urls(req: PublishRequest) -> list[Finding]:
-    """Platforms fetch media themselves: https, US-ASCII, a real host name.
+    """Platforms fetch media themselves: https, US-ASCII, a public host name, no credentials.
     Loopback http is let through so local fakes and dev setups work."""
     findings: list[Finding] = []
     for i, media in enumerate(req.media):
-        parts = urlsplit(media.url)
-        host = parts.hostname or ""
-        problem = None
-        if not media.url.isascii():
-            problem = "must use US-ASCII characters only"
-        elif parts.scheme not in {"http", "https"} or not host:
-            problem = "must be an absolute https URL"
-        elif is_loopback(host):
-            problem = None
-        elif parts.scheme != "https":
-            problem = "must use https"
-        else:
-            try:
-                ipaddress.ip_address(host)
-                problem = "must use a domain name, not an IP address"
-            except ValueError:
-                problem = None
+        problem = media_url_problem(media.url)
         if problem:
             findings.append(Finding(code="media_url_invalid", field=f"media[{i}].url",
                                     message=f"Media URL {problem}."))

@@ -64,6 +64,9 @@ class Claimed:
     entry_version_now: int | None = None
     #: The user's connection to this channel, when the claim read it too (Postgres).
     connection: Stored | None = None
+    #: Whether the attempt log already holds a `published` outcome for this intent: only a
+    #: changed row brings such an intent back to be sent, and the job refuses it.
+    published_before: bool = False
 
 
 def _stored(r: Row[Any]) -> Stored:
@@ -81,6 +84,13 @@ def _entry_version_now() -> Any:
             .where(e.id == c.entry_id, e.calendar_id == c.calendar_id, e.user_id == c.user_id,
                    owned)
             .correlate(intents).scalar_subquery().label("entry_version_now"))
+
+
+def _published_before() -> Any:
+    """Whether the claimed intent's attempt log says it went live, read in the claim itself."""
+    a, c = attempts.c, intents.c
+    return (exists().where(a.intent_id == c.id, a.outcome == "published")
+            .correlate(intents).label("published_before"))
 
 
 def _due(now: dt.datetime) -> Any:
@@ -135,10 +145,12 @@ async def claim_due(engine: AsyncEngine, *, worker_id: str, limit: int, now: dt.
         ch = chosen.c
         stmt = (update(intents).where(c.id == ch.id).values(**values)
                 .returning(*intents.c, ch.status.label("previous"), _entry_version_now(),
-                           ch.conn_id, *(ch[f"conn_{k}"] for k in STORED_COLUMNS)))
+                           _published_before(), ch.conn_id,
+                           *(ch[f"conn_{k}"] for k in STORED_COLUMNS)))
         async with one.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [Claimed(r, r.previous, token, r.entry_version_now, _stored(r)) for r in rows]
+        return [Claimed(r, r.previous, token, r.entry_version_now, _stored(r),
+                        bool(r.published_before)) for r in rows]
     async with transaction(engine, immediate=True) as conn:
         picked = (await conn.execute(pick)).all()
         if not picked:
@@ -155,8 +167,13 @@ async def claim_due(engine: AsyncEngine, *, worker_id: str, limit: int, now: dt.
                  .where(e.id.in_([r.entry_id for r in rows])))
         versions = {(v.id, v.calendar_id, v.user_id): v.version
                     for v in (await conn.execute(owned)).all()}
+        published: set[uuid.UUID] = set((await conn.execute(
+            select(attempts.c.intent_id).where(attempts.c.intent_id.in_(list(before)),
+                                               attempts.c.outcome == "published")
+        )).scalars())
         return [Claimed(r, before[r.id], token,
-                        versions.get((r.entry_id, r.calendar_id, r.user_id))) for r in rows]
+                        versions.get((r.entry_id, r.calendar_id, r.user_id)),
+                        published_before=r.id in published) for r in rows]
 
 
 def attempt_row(intent: Row[Any], step: str, outcome: str, *, started: dt.datetime,

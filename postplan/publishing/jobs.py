@@ -47,6 +47,12 @@ from postplan.publishing.claims import (
 from postplan.publishing.connections import Stored, mark_needs_reauth
 from postplan.publishing.dbutil import single_statements
 from postplan.publishing.requests import build_request
+from postplan.publishing.revalidate import (
+    StoredRequestRefused,
+    already_published,
+    load_request,
+    request_findings,
+)
 from postplan.publishing.service import findings_error
 from postplan.publishing.states import Event
 
@@ -82,6 +88,10 @@ def _error(exc: BaseException) -> dict[str, Any]:
 class Job:
     """The work for one claimed intent. Every write is fenced by the claim token."""
 
+    #: Set by `_load` once the stored row passed its checks; nothing is sent before.
+    adapter: ChannelAdapter
+    req: PublishRequest
+
     def __init__(self, worker: Worker, claimed: Claimed) -> None:
         self.w = worker
         self.cfg = worker.config
@@ -90,6 +100,7 @@ class Job:
         self.token = claimed.token
         self.entry_version_now = claimed.entry_version_now
         self.connection = claimed.connection
+        self.published_before = claimed.published_before
         self.status: str = claimed.row.status
         self.handle: str | None = claimed.row.platform_handle
         self.log_rows: list[dict[str, Any]] = []
@@ -100,8 +111,6 @@ class Job:
         self._polls: int = int(claimed.row.polls or 0)
         self._inline_left: float = worker.config.inline_poll_budget
         self._lease_until: datetime = claimed.row.lease_expires_at or worker.clock()
-        self.adapter: ChannelAdapter = worker.gateway.adapter(self.row.channel)
-        self.req = PublishRequest.model_validate(self.row.request)
 
     # -- entry point ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -110,6 +119,7 @@ class Job:
                    runId=str(row.run_id) if row.run_id else None, userId=row.user_id,
                    requestId=row.request_id, status=self.status, intentId=str(row.id)):
             try:
+                await self._load()
                 if self.status == S.claimed:
                     await self.submit()
                 elif self.status == S.processing:
@@ -124,6 +134,24 @@ class Job:
                 log.exception("publish.worker_error", errorType=type(exc).__name__)
                 with contextlib.suppress(Exception):
                     await self._after_crash(exc)
+
+    async def _load(self) -> None:
+        """The adapter and the stored request, checked again as the API checked them before
+        storing it. A request the API would have refused, or a send of an intent that already
+        went live, ends `failed` here: nothing is sent and no URL in it is fetched."""
+        refusal: StoredRequestRefused | None
+        sending = self.status == S.claimed
+        try:
+            self.adapter, self.req = load_request(self.row, self.w.gateway.adapter, self.now(),
+                                                  sending=sending)
+            refusal = already_published(self.row, self.published_before) if sending else None
+        except StoredRequestRefused as exc:
+            refusal = exc
+        if refusal is not None:
+            # Not something the API stores: the row was changed behind postplan's back.
+            log.error("publish.stored_request_refused", code=refusal.code,
+                      findings=[f.code for f in refusal.findings])
+            await self._finish(Event.permanent_failure, "failed", error=refusal.as_error())
 
     # -- helpers ----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -210,8 +238,10 @@ class Job:
         self.req = self.req.model_copy(update={"account_id": result.creds.account_id})
         return result.creds
 
-    async def _call(self, step: str, fn: Callable[[Credentials], Awaitable[T]]) -> T:
-        """A call that sends nothing irreversible; an AuthError gets one refresh and one retry."""
+    async def _call(self, step: str, fn: Callable[[Credentials], Awaitable[T]],
+                    outcome: Callable[[T], str] | None = None) -> T:
+        """A call that sends nothing irreversible; an AuthError gets one refresh and one retry.
+        Its attempt row says `ok`, or what `outcome` makes of the value."""
         while True:
             assert self.creds is not None
             started = self.now()
@@ -228,7 +258,7 @@ class Job:
             except ChannelError as exc:
                 self._log(step, type(exc).__name__, started, error=exc.as_error())
                 raise
-            self._log(step, "ok", started)
+            self._log(step, "ok" if outcome is None else outcome(value), started)
             return value
 
     # -- fresh intent -----------------------------------------------------------------------
@@ -303,8 +333,7 @@ class Job:
         req = build_request(entry, intent_id=row.id, account_id=self.req.account_id,
                             when=row.when, now=now, privacy_level=self.req.privacy_level,
                             options=self.req.options)
-        findings = self.adapter.validate(req.model_copy(update={"scheduled_at": now}), now=now,
-                                         posts_in_last_24h=0)
+        findings = request_findings(req, self.adapter, now)
         payload = self.adapter.build_payload(req)
         if findings:
             await self._finish(Event.permanent_failure, "failed", payload=payload,
@@ -462,7 +491,10 @@ class Job:
         handle = self.handle
         assert handle is not None
         try:
-            result = await self._call("poll", lambda c: self.adapter.poll(c, self.req, handle))
+            # The row says `published` when this poll saw the post live: the claim reads that
+            # back to refuse a second send of the same intent.
+            result = await self._call("poll", lambda c: self.adapter.poll(c, self.req, handle),
+                                      outcome=lambda r: r.state)
         except PermanentError as exc:
             PUBLISH_ATTEMPTS.labels(channel=self.row.channel, outcome="failed").inc()
             await self._finish(Event.permanent_failure, "failed", error=exc.as_error())

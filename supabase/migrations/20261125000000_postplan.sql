@@ -3,7 +3,8 @@
 -- Additive only: never drop a table or a column. Row-level security: each row belongs to one user
 -- (user_id = the Supabase auth user id, the JWT `sub`), reachable only by that user through
 -- Supabase's own API. postplan itself connects as the table owner (service role) and filters
--- by user_id in every query.
+-- by user_id in every query. Every table starts closed to the API roles (Supabase grants them
+-- everything by default); 20261206000000_postplan_access.sql says what a signed-in user may do.
 CREATE TABLE IF NOT EXISTS calendars (
 	user_id TEXT NOT NULL, 
 	name TEXT NOT NULL, 
@@ -179,103 +180,22 @@ CREATE TABLE IF NOT EXISTS entry_revisions (
 	CONSTRAINT fk_entry_revisions_entry_id_calendar_entries FOREIGN KEY(entry_id) REFERENCES calendar_entries (id) ON DELETE CASCADE
 );
 
--- Row-level security
+-- Row-level security; closed until the access file opens what users may do.
 ALTER TABLE calendars ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS calendars_owner_select ON calendars;
-CREATE POLICY calendars_owner_select ON calendars FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendars_owner_insert ON calendars;
-CREATE POLICY calendars_owner_insert ON calendars FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendars_owner_update ON calendars;
-CREATE POLICY calendars_owner_update ON calendars FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendars_owner_delete ON calendars;
-CREATE POLICY calendars_owner_delete ON calendars FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON calendars TO authenticated;
-REVOKE ALL ON calendars FROM anon;
+REVOKE ALL ON calendars FROM anon, authenticated;
 ALTER TABLE channel_connections ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS channel_connections_owner_select ON channel_connections;
-CREATE POLICY channel_connections_owner_select ON channel_connections FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS channel_connections_owner_insert ON channel_connections;
-CREATE POLICY channel_connections_owner_insert ON channel_connections FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS channel_connections_owner_update ON channel_connections;
-CREATE POLICY channel_connections_owner_update ON channel_connections FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS channel_connections_owner_delete ON channel_connections;
-CREATE POLICY channel_connections_owner_delete ON channel_connections FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON channel_connections TO authenticated;
-REVOKE ALL ON channel_connections FROM anon;
+REVOKE ALL ON channel_connections FROM anon, authenticated;
 ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS idempotency_keys_owner_select ON idempotency_keys;
-CREATE POLICY idempotency_keys_owner_select ON idempotency_keys FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS idempotency_keys_owner_insert ON idempotency_keys;
-CREATE POLICY idempotency_keys_owner_insert ON idempotency_keys FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS idempotency_keys_owner_update ON idempotency_keys;
-CREATE POLICY idempotency_keys_owner_update ON idempotency_keys FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS idempotency_keys_owner_delete ON idempotency_keys;
-CREATE POLICY idempotency_keys_owner_delete ON idempotency_keys FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO authenticated;
-REVOKE ALL ON idempotency_keys FROM anon;
+REVOKE ALL ON idempotency_keys FROM anon, authenticated;
 ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS oauth_states_owner_select ON oauth_states;
-CREATE POLICY oauth_states_owner_select ON oauth_states FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS oauth_states_owner_insert ON oauth_states;
-CREATE POLICY oauth_states_owner_insert ON oauth_states FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS oauth_states_owner_update ON oauth_states;
-CREATE POLICY oauth_states_owner_update ON oauth_states FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS oauth_states_owner_delete ON oauth_states;
-CREATE POLICY oauth_states_owner_delete ON oauth_states FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_states TO authenticated;
-REVOKE ALL ON oauth_states FROM anon;
+REVOKE ALL ON oauth_states FROM anon, authenticated;
 ALTER TABLE publish_intents ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS publish_intents_owner_select ON publish_intents;
-CREATE POLICY publish_intents_owner_select ON publish_intents FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS publish_intents_owner_insert ON publish_intents;
-CREATE POLICY publish_intents_owner_insert ON publish_intents FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS publish_intents_owner_update ON publish_intents;
-CREATE POLICY publish_intents_owner_update ON publish_intents FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS publish_intents_owner_delete ON publish_intents;
-CREATE POLICY publish_intents_owner_delete ON publish_intents FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON publish_intents TO authenticated;
-REVOKE ALL ON publish_intents FROM anon;
+REVOKE ALL ON publish_intents FROM anon, authenticated;
 ALTER TABLE calendar_runs ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS calendar_runs_owner_select ON calendar_runs;
-CREATE POLICY calendar_runs_owner_select ON calendar_runs FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendar_runs_owner_insert ON calendar_runs;
-CREATE POLICY calendar_runs_owner_insert ON calendar_runs FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendar_runs_owner_update ON calendar_runs;
-CREATE POLICY calendar_runs_owner_update ON calendar_runs FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendar_runs_owner_delete ON calendar_runs;
-CREATE POLICY calendar_runs_owner_delete ON calendar_runs FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON calendar_runs TO authenticated;
-REVOKE ALL ON calendar_runs FROM anon;
+REVOKE ALL ON calendar_runs FROM anon, authenticated;
 ALTER TABLE publish_attempts ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS publish_attempts_owner_select ON publish_attempts;
-CREATE POLICY publish_attempts_owner_select ON publish_attempts FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS publish_attempts_owner_insert ON publish_attempts;
-CREATE POLICY publish_attempts_owner_insert ON publish_attempts FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS publish_attempts_owner_update ON publish_attempts;
-CREATE POLICY publish_attempts_owner_update ON publish_attempts FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS publish_attempts_owner_delete ON publish_attempts;
-CREATE POLICY publish_attempts_owner_delete ON publish_attempts FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON publish_attempts TO authenticated;
-REVOKE ALL ON publish_attempts FROM anon;
+REVOKE ALL ON publish_attempts FROM anon, authenticated;
 ALTER TABLE calendar_entries ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS calendar_entries_owner_select ON calendar_entries;
-CREATE POLICY calendar_entries_owner_select ON calendar_entries FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendar_entries_owner_insert ON calendar_entries;
-CREATE POLICY calendar_entries_owner_insert ON calendar_entries FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendar_entries_owner_update ON calendar_entries;
-CREATE POLICY calendar_entries_owner_update ON calendar_entries FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS calendar_entries_owner_delete ON calendar_entries;
-CREATE POLICY calendar_entries_owner_delete ON calendar_entries FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON calendar_entries TO authenticated;
-REVOKE ALL ON calendar_entries FROM anon;
+REVOKE ALL ON calendar_entries FROM anon, authenticated;
 ALTER TABLE entry_revisions ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS entry_revisions_owner_select ON entry_revisions;
-CREATE POLICY entry_revisions_owner_select ON entry_revisions FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS entry_revisions_owner_insert ON entry_revisions;
-CREATE POLICY entry_revisions_owner_insert ON entry_revisions FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS entry_revisions_owner_update ON entry_revisions;
-CREATE POLICY entry_revisions_owner_update ON entry_revisions FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
-DROP POLICY IF EXISTS entry_revisions_owner_delete ON entry_revisions;
-CREATE POLICY entry_revisions_owner_delete ON entry_revisions FOR DELETE TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT, INSERT, UPDATE, DELETE ON entry_revisions TO authenticated;
-REVOKE ALL ON entry_revisions FROM anon;
+REVOKE ALL ON entry_revisions FROM anon, authenticated;

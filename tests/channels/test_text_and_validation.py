@@ -46,6 +46,22 @@ def test_hashtags_and_mentions() -> None:
     ("https://cdn.example.com/ä.jpg", False),
     ("ftp://cdn.example.com/a.jpg", False),
     ("/relative.jpg", False),
+    ("http://localhost:9000/media/a.mp4", True),
+    ("https://cdn.example.com./a.jpg", True),
+    # IP addresses in the forms resolvers also take, and names only a private network knows.
+    ("https://2130706433/a.jpg", False),
+    ("https://127.1/a.jpg", False),
+    ("https://0x7f.0x1/a.jpg", False),
+    ("https://[fd00::1]/a.jpg", False),
+    ("https://metadata.google.internal/a.jpg", False),
+    ("https://intranet/a.jpg", False),
+    ("https://printer.local/a.jpg", False),
+    # Credentials in the URL, or a host hidden behind them.
+    ("https://user:pw@cdn.example.com/a.jpg", False),
+    ("https://cdn.example.com@169.254.169.254/a.jpg", False),
+    # Not URLs at all.
+    ("https://[::1/a.jpg", False),
+    ("https://cdn.example.com:99999/a.jpg", False),
 ])
 def test_media_urls(url: str, ok: bool) -> None:
     req = request("instagram", "image", media_refs=[MediaRef(url=url, type="image")])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,20 +19,30 @@ pytestmark = pytest.mark.postgres
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 
-# What Supabase provides before any project migration: roles and auth.uid() reading the JWT sub.
+# What Supabase provides before any project migration: its roles (`service_role` bypasses RLS),
+# auth.uid() as Supabase defines it (the JWT `sub`, from PostgREST's `request.jwt.claims` or the
+# older `request.jwt.claim.sub`), and its default privileges: every table created in `public`
+# is granted to all three API roles, so a migration must revoke what users may not do.
 AUTH_STANDIN = """
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-    CREATE ROLE anon NOLOGIN; END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    CREATE ROLE authenticated NOLOGIN; END IF;
-END $$;
+  CREATE ROLE anon NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+DO $$ BEGIN
+  CREATE ROLE authenticated NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+DO $$ BEGIN
+  CREATE ROLE service_role NOLOGIN BYPASSRLS;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
 CREATE SCHEMA IF NOT EXISTS auth;
 CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
-  SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid
+  SELECT coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
 $$;
-GRANT USAGE ON SCHEMA auth TO anon, authenticated;
-GRANT USAGE ON SCHEMA public TO anon, authenticated;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
+GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
 """
 
 
@@ -45,9 +56,21 @@ def supabase_db() -> Iterator[str]:
 
 
 async def _as_user(conn: asyncpg.Connection, sub: str | None) -> None:
+    """Act as PostgREST does for a request: the JWT's claims in `request.jwt.claims`, then the
+    role the JWT names (`authenticated`), or `anon` without a JWT."""
     await conn.execute("RESET ROLE")
-    await conn.execute("SELECT set_config('request.jwt.claim.sub', $1, false)", sub or "")
+    claims = json.dumps({"sub": sub, "role": "authenticated"}) if sub else ""
+    await conn.execute("SELECT set_config('request.jwt.claims', $1, false)", claims)
     await conn.execute("SET ROLE authenticated" if sub else "SET ROLE anon")
+
+
+async def apply_supabase_sql(conn: asyncpg.Connection) -> None:
+    """Supabase's stand-in, then every migration file in order."""
+    files = sorted(SQL_DIR.glob("*.sql"))
+    assert files
+    await conn.execute(AUTH_STANDIN)
+    for path in files:
+        await conn.execute(path.read_text())
 
 
 def test_row_level_security_isolates_users(supabase_db: str) -> None:
