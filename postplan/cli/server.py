@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from postplan.app import create_app
+        from postplan.core.httpserver import server_options
         from postplan.core.logging import configure_logging
 
         settings = load_settings()
@@ -45,8 +46,10 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         configure_logging(settings.log_level, settings.log_file)
         application = create_app(settings, run_worker=worker and settings.worker_enabled)
+        # server_options: the HTTP protocol with header size and read-time limits; every
+        # listener this command opens must get them.
         uvicorn.run(application, host=host, port=port, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=10)
+                    timeout_graceful_shutdown=10, **server_options(settings))
 
     @app.command()
     def migrate(revision: str = typer.Argument("head")) -> None:

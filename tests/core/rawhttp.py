@@ -26,6 +26,28 @@ def read_response(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def read_one(sock: socket.socket) -> bytes:
+    """One response with a Content-Length body, leaving the connection open."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def status_of(response: bytes) -> int:
     """The status code of a raw response (0 when the server sent nothing)."""
     if not response.startswith(b"HTTP/1."):
