@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.deps import Session
@@ -168,7 +169,9 @@ async def import_calendar(
     """Import a JSON export or a CSV, idempotently by entry id (per-row errors reported)."""
     body = await request.body()
     parsed = service.parse_file(body, request.headers.get("content-type", ""))
-    report = await service.import_file(session, user.id, parsed, calendar_id)
+    settings: Settings = request.app.state.settings
+    report = await service.import_file(session, user.id, parsed, calendar_id,
+                                       max_entries=settings.max_entries_per_calendar)
     await session.commit()  # saved before the client hears so (an export may follow at once)
     bind(calendarId=str(report.calendar_id))
     log.info("export.imported", kind=report.kind, created=report.created,
