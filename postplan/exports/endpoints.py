@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
+from postplan.core.db import utcnow
 from postplan.core.deps import Session
 from postplan.core.errors import AppError, NotFound
 from postplan.core.flags import Flag, Flags
 from postplan.core.logging import get_logger
 from postplan.core.metrics import REQUEST_LATENCY
-from postplan.exports import service
+from postplan.exports import feed, service
 from postplan.exports.files import PREVIEW_ENTRIES, ExportFile, ExportFormat
 from postplan.exports.schemas import (
     ExportDocument,
@@ -114,41 +115,50 @@ async def revoke_feed(calendar_id: uuid.UUID, user: CurrentUser, session: Sessio
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    for candidate in header.split(","):
-        value = candidate.strip()
-        if value == "*" or value.removeprefix("W/") == etag:
-            return True
-    return False
+#: The ETag of every calendar revision rendered in this process (exports/feed.py).
+_feed_etags = feed.EtagCache()
 
 
 @router.get("/feeds/{token}.ics", name="get_feed",
             responses={200: {"content": {"text/calendar": {}}}, 304: {"description": "unchanged"}})
 async def get_feed(
-    token: str, request: Request, session: Session, flags: Flags,
+    token: str, session: Session, flags: Flags,
     if_none_match: Annotated[str | None, Header()] = None,
+    if_modified_since: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The calendar as a live ICS feed. The token in the path is the credential (every log
-    line has it redacted by route pattern: core/redact.py)."""
-    owner = await service.feed_owner(session, token)
-    if owner is None:
+    line has it redacted by route pattern: core/redact.py).
+
+    A conditional GET whose validator still holds is answered 304 after one small query, with
+    no entry read and nothing rendered (exports/feed.py)."""
+    revision = await service.feed_revision(session, token)
+    if revision is None:
         raise NotFound("feed not found", code="feed_not_found")
-    user_id, calendar_id = owner
-    bind(userId=user_id, calendarId=str(calendar_id))
-    if not flags.is_enabled(Flag.publish_service, user_id):
+    bind(userId=revision.user_id, calendarId=str(revision.calendar_id))
+    if not flags.is_enabled(Flag.publish_service, revision.user_id):
         raise FeedUnavailable("live exports are switched off for now",
                               headers={"Retry-After": "300"})
-    file = await service.export_calendar(session, user_id, calendar_id,
+    headers = {"Cache-Control": FEED_CACHE_CONTROL}
+    modified = feed.last_modified_header(revision.last_modified, utcnow())
+    if modified is not None:
+        headers["Last-Modified"] = modified
+    etag = _feed_etags.get(revision.key)
+    if etag is not None and feed.not_modified(if_none_match, if_modified_since, etag,
+                                              revision.last_modified):
+        log.info("export.feed_served", status="not_modified", rendered=False)
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={**headers,
+                                                                           "ETag": etag})
+    # This revision has not been rendered here yet, or the client's copy is stale.
+    file = await service.export_calendar(session, revision.user_id, revision.calendar_id,
                                          ExportFormat.ics)
-    headers = {"ETag": file.etag, "Cache-Control": FEED_CACHE_CONTROL,
-               "X-Checksum": file.checksum}
-    if _etag_matches(if_none_match, file.etag):
+    _feed_etags.put(revision.key, file.etag)
+    headers["ETag"] = file.etag
+    if feed.not_modified(if_none_match, if_modified_since, file.etag, revision.last_modified):
         file.close()
-        log.info("export.feed_served", status="not_modified")
+        log.info("export.feed_served", status="not_modified", rendered=True)
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     log.info("export.feed_served", status="ok", entryCount=file.entry_count)
+    headers["X-Checksum"] = file.checksum
     headers["Content-Length"] = str(file.size)
     headers["Content-Disposition"] = f'inline; filename="{file.filename}"'
     return StreamingResponse(file.chunks(), media_type=file.media_type, headers=headers)

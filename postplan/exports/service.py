@@ -61,14 +61,12 @@ async def revoke_feed_token(session: AsyncSession, user_id: str, calendar_id: uu
     await importing.set_feed_token_hash(session, user_id, calendar_id, None)
 
 
-async def feed_owner(session: AsyncSession, token: str) -> tuple[str, uuid.UUID] | None:
-    """(user id, calendar id) behind a feed token, or None for an unknown or revoked one."""
+async def feed_revision(session: AsyncSession, token: str) -> calendars.CalendarRevision | None:
+    """The revision of the calendar behind a feed token (owner, id, what identifies its
+    content), or None for an unknown or revoked token. One query; no entry is read."""
     if not _TOKEN.match(token):
         return None
-    calendar = await importing.calendar_by_feed_hash(session, hash_token(token))
-    if calendar is None:
-        return None
-    return calendar.user_id, calendar.id
+    return await calendars.revision_by_feed_hash(session, hash_token(token))
 
 
 def _decode(body: bytes, charset: str) -> str:
