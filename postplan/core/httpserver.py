@@ -108,10 +108,13 @@ class GuardedH11Protocol(H11Protocol):
         self.conn = _LimitedConnection(self.limit)
         self._head_timer: asyncio.TimerHandle | None = None
 
-    # The head timer runs while the client owes us a request head (h11: their state IDLE).
-    def _arm_head_timer(self) -> None:
-        self._cancel_head_timer()
-        self._head_timer = self.loop.call_later(self.timeout, self._head_timed_out)
+    # The head timer runs while the client owes us a request head (h11: their state IDLE). It
+    # is armed once per head and never pushed back by arriving bytes.
+    def _track_head(self) -> None:
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            self._cancel_head_timer()  # the head is complete (or the connection is done)
+        elif self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.timeout, self._head_timed_out)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -132,7 +135,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._track_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -140,13 +143,11 @@ class GuardedH11Protocol(H11Protocol):
 
     def handle_events(self) -> None:
         super().handle_events()
-        if self.conn.their_state is not h11.IDLE:
-            self._cancel_head_timer()  # the head is complete (or the connection is done)
+        self._track_head()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._arm_head_timer()  # keep-alive: the next head has the same bound
+        self._track_head()  # keep-alive: the next head has the same bound
 
     def send_400_response(self, msg: str) -> None:
         if not getattr(self.conn, "head_too_large", False):
