@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from postplan.calendars.limits import TOO_LARGE_RESPONSE
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
@@ -166,7 +167,8 @@ async def get_feed(
 
 @router.post(
     "/calendars/import", response_model=ImportReport,
-    responses={207: {"model": ImportReport, "description": "some rows were not imported"}},
+    responses={207: {"model": ImportReport, "description": "some rows were not imported"},
+               413: TOO_LARGE_RESPONSE},
     openapi_extra={"requestBody": {"content": {
         "application/json": {"schema": {"type": "object"}},
         "text/csv": {"schema": {"type": "string"}},
