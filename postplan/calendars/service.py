@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import uuid
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,7 +67,7 @@ class CalendarRevision:
 
     calendar_id: uuid.UUID
     user_id: str
-    key: Hashable
+    key: str
     last_modified: dt.datetime
 
 
@@ -79,8 +80,9 @@ async def revision_by_feed_hash(session: AsyncSession,
     (calendar_id, user_id, name, timezone, updated_at, count, versions, entry_updated,
      entry_created) = row
     moments = [m for m in (updated_at, entry_updated, entry_created) if m is not None]
-    key = (calendar_id, name, timezone, updated_at, count, versions, entry_updated,
-           entry_created)
+    # A digest, so a remembered key stays small whatever the calendar's name.
+    key = hashlib.sha256(repr((calendar_id, name, timezone, updated_at, count, versions,
+                               entry_updated, entry_created)).encode()).hexdigest()
     return CalendarRevision(calendar_id=calendar_id, user_id=user_id, key=key,
                             last_modified=max(moments))
 
