@@ -94,7 +94,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
 
 
 def build_default_app() -> FastAPI:
-    """Entry for `uvicorn postplan.app:build_default_app --factory`."""
+    """Entry for `uvicorn postplan.app:build_default_app --factory`. Prefer `postplan serve`;
+    with uvicorn's CLI add `--http postplan.core.httpserver:GuardedH11Protocol` for the header
+    size and read-time limits (uvicorn's default protocol has neither)."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_file)
     return create_app(settings)

@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     log_file: Path | None = Field(None, alias="LOG_FILE")
 
     max_body_bytes: int = Field(1_048_576, ge=1024, alias="MAX_BODY_BYTES")
+    # A request's line and headers together; more is 431 before the app sees the request.
+    max_header_bytes: int = Field(32_768, ge=4096, le=1_048_576, alias="MAX_HEADER_BYTES")
+    # Time a client has to send a whole request head (trickling bytes does not extend it).
+    header_read_timeout_seconds: float = Field(10.0, gt=0, le=300,
+                                               alias="HEADER_READ_TIMEOUT_SECONDS")
+    # Entries one calendar may hold (generation and import refuse to add beyond it, 413). One
+    # run is at most 92 days x 2 channels x 3 posts a day = 552 entries; 5,000 holds nine such
+    # runs, or two years of the densest schedule, and renders (export, feed) in well under 1 s.
+    max_entries_per_calendar: int = Field(5_000, ge=1, le=1_000_000,
+                                          alias="MAX_ENTRIES_PER_CALENDAR")
     worker_enabled: bool = Field(True, alias="WORKER_ENABLED")
     worker_poll_seconds: float = Field(0.5, gt=0, le=60, alias="WORKER_POLL_SECONDS")
     spool_dir: Path = Field(Path("./.postplan-spool"), alias="SPOOL_DIR")

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from postplan.calendars import service
 from postplan.calendars.legacy import legacy_events
+from postplan.calendars.limits import TOO_LARGE_RESPONSE
 from postplan.calendars.run_store import RunRef
 from postplan.calendars.runs import RunRegistry
 from postplan.calendars.stream import (
@@ -98,7 +99,8 @@ def _registry(request: Request) -> RunRegistry:
     return registry
 
 
-@router.post("/ai/calendar", responses=_SSE_RESPONSES, response_class=RunEventResponse)
+@router.post("/ai/calendar", responses={**_SSE_RESPONSES, 413: TOO_LARGE_RESPONSE},
+             response_class=RunEventResponse)
 async def generate_calendar(brief: Brief, user: CurrentUser,
                             request: Request) -> RunEventResponse:
     """Plan a calendar and stream its entries as they are made (text/event-stream)."""

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postplan.calendars.limits import ensure_room
 from postplan.calendars.repository import EntryRepository
 from postplan.core.db import new_id, utcnow
 from postplan.core.errors import Conflict, NotFound
@@ -113,9 +114,14 @@ async def _own_calendar(session: AsyncSession, user_id: str,
 
 
 async def upsert_entries(
-    session: AsyncSession, user_id: str, calendar: Calendar, specs: Sequence[EntrySpec]
+    session: AsyncSession, user_id: str, calendar: Calendar, specs: Sequence[EntrySpec],
+    max_entries: int | None = None,
 ) -> ImportOutcome:
-    """Insert, update or leave each entry; report rows that cannot be written."""
+    """Insert, update or leave each entry; report rows that cannot be written.
+
+    `max_entries` (MAX_ENTRIES_PER_CALENDAR): when the new entries would take the calendar
+    beyond it, the whole import is refused (413 `calendar_too_large`) before anything is
+    written."""
     outcome = ImportOutcome()
     existing: dict[uuid.UUID, CalendarEntry] = {}
     ids = list(dict.fromkeys(s.id for s in specs))
@@ -124,6 +130,10 @@ async def upsert_entries(
         stmt = select(CalendarEntry).where(CalendarEntry.id.in_(chunk)).with_for_update()
         for row in (await session.execute(stmt)).scalars():
             existing[row.id] = row
+    # Ids not stored anywhere yet are exactly the rows that will be inserted (a repeated id is
+    # inserted once; an id of another calendar is in `existing` and refused below).
+    await ensure_room(session, user_id, calendar.id, len(set(ids) - existing.keys()),
+                      max_entries)
     revise: list[CalendarEntry] = []
     seen: set[uuid.UUID] = set()
     for spec in specs:

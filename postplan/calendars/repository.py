@@ -6,10 +6,15 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Row, and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
+
+#: (calendar id, user id, name, zone, updated_at, entry count, sum of entry versions,
+#:  newest entry updated_at, newest entry created_at)
+#: (the maxima are None for a calendar without entries)
+FeedRevisionRow = Row[uuid.UUID, str, str, str, dt.datetime, int, int, dt.datetime, dt.datetime]
 
 
 class CalendarRepository:
@@ -28,6 +33,24 @@ class CalendarRepository:
             stmt = stmt.where(tuple_(Calendar.created_at, Calendar.id) < after)
         stmt = stmt.order_by(Calendar.created_at.desc(), Calendar.id.desc()).limit(limit)
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def revision_by_feed_hash(self, token_hash: str) -> FeedRevisionRow | None:
+        """One row: the calendar behind a feed token and a summary of its entries (count, sum
+        of versions, newest update and insert) — a single aggregate query, no entry loaded."""
+        stmt = (
+            select(Calendar.id, Calendar.user_id, Calendar.name, Calendar.timezone,
+                   Calendar.updated_at, func.count(CalendarEntry.id),
+                   func.coalesce(func.sum(CalendarEntry.version), 0),
+                   func.max(CalendarEntry.updated_at), func.max(CalendarEntry.created_at))
+            .select_from(Calendar)
+            .outerjoin(CalendarEntry, and_(CalendarEntry.calendar_id == Calendar.id,
+                                           CalendarEntry.user_id == Calendar.user_id))
+            .where(Calendar.feed_token_hash == token_hash)
+            .group_by(Calendar.id, Calendar.user_id, Calendar.name, Calendar.timezone,
+                      Calendar.updated_at)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return row
 
     async def get_run(self, user_id: str, run_id: uuid.UUID) -> CalendarRun | None:
         stmt = select(CalendarRun).where(CalendarRun.id == run_id, CalendarRun.user_id == user_id)

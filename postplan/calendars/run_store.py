@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from postplan.calendars.limits import check_room, ensure_room
 from postplan.calendars.repository import CalendarRepository, snapshot
 from postplan.core.db import begin_write, utcnow
 from postplan.core.db import writer as write_engine
@@ -93,8 +94,10 @@ class RunStore:
     pragmas) would cost more than the write. On Postgres each write takes a pooled session."""
 
     def __init__(self, maker: async_sessionmaker[AsyncSession],
-                 keep_connection: bool | None = None) -> None:
+                 keep_connection: bool | None = None,
+                 max_entries: int | None = None) -> None:
         self.maker = maker
+        self.max_entries = max_entries  # per calendar (MAX_ENTRIES_PER_CALENDAR); None: no cap
         engine = maker.kw.get("bind")
         self.engine: AsyncEngine | None = engine if isinstance(engine, AsyncEngine) else None
         if keep_connection is None:
@@ -159,7 +162,11 @@ class RunStore:
                 calendar = await CalendarRepository(session).get(user_id, brief.calendar_id)
                 if calendar is None:
                     raise NotFound("calendar not found", code="calendar_not_found")
+                # A run that would overflow the calendar is refused before it starts.
+                await ensure_room(session, user_id, calendar.id, expected_entries,
+                                  self.max_entries)
             else:
+                check_room(0, expected_entries, self.max_entries)
                 calendar = Calendar(id=uuid.uuid4(), user_id=user_id, name=calendar_name(brief),
                                     brief=stored, timezone=brief.timezone, created_at=now,
                                     updated_at=now, latest_run_id=run_id)
@@ -177,13 +184,16 @@ class RunStore:
             if first is not None:
                 await session.flush()  # the run row before the entry that refers to it
                 rows = [draft_to_entry(ref, first, 1, now=now)]
-                await self._insert_entries(session, rows, now)
+                await self._insert_entries(session, rows, now, check=False)  # checked above
             await session.commit()
             return ref, rows
 
-    @staticmethod
-    async def _insert_entries(session: AsyncSession, rows: list[CalendarEntry],
-                              now: dt.datetime) -> None:
+    async def _insert_entries(self, session: AsyncSession, rows: list[CalendarEntry],
+                              now: dt.datetime, *, check: bool = True) -> None:
+        if check and rows:
+            # The calendar's entry cap, at the one place generated entries are inserted.
+            await ensure_room(session, rows[0].user_id, rows[0].calendar_id, len(rows),
+                              self.max_entries)
         # ORM bulk INSERTs, no unit of work per object: the stream waits on this commit. The
         # revision rows hold the same `snapshot()` EntryRepository.add_revision would store.
         await session.execute(insert(CalendarEntry), [_entry_values(r) for r in rows])

@@ -32,6 +32,7 @@ from postplan.calendars.run_events import (
 )
 from postplan.calendars.run_store import RunRef, RunStore, draft_to_entry
 from postplan.core.context import bind
+from postplan.core.errors import AppError
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
 from postplan.core.vocab import RunStatus
@@ -189,6 +190,9 @@ class RunExecutor:
                      "message": "the server stopped before the run finished"}
             await self._settle(status, error, started)
             raise
+        except AppError as exc:  # a limit hit mid-run (calendar_too_large); saved entries stay
+            status = RunStatus.failed
+            error = {"code": exc.code, "message": exc.detail}
         except Exception as exc:  # storage failed: the run cannot go on
             log.error("generation.run.storage_failed", errorType=type(exc).__name__,
                       exc_info=exc)
@@ -317,7 +321,9 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         options: dict[str, Any] = getattr(app.state, "generation_options", {})
-        registry = RunRegistry(RunStore(app.state.sessionmaker), **options)
+        registry = RunRegistry(RunStore(app.state.sessionmaker,
+                                        max_entries=app.state.settings.max_entries_per_calendar),
+                               **options)
         app.state.generation = registry
         warm_up()  # the planner's data and holiday tables, so no request pays for them
         try:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +53,38 @@ async def get_calendar(session: AsyncSession, user_id: str, calendar_id: uuid.UU
     if calendar is None:
         raise NotFound("calendar not found", code="calendar_not_found")
     return calendar
+
+
+@dataclass(frozen=True)
+class CalendarRevision:
+    """What identifies a calendar's current content without reading its entries.
+
+    `key` changes whenever anything an export renders changes: the calendar row (name, zone,
+    `updated_at`), an entry added or removed (count, newest `created_at`), an entry edited or
+    re-imported (its `version` goes up and `updated_at` moves). `last_modified` is the newest
+    of those timestamps. A path that deletes entries changes the count; it should also touch
+    the calendar's `updated_at`, so `last_modified` moves with it."""
+
+    calendar_id: uuid.UUID
+    user_id: str
+    key: str
+    last_modified: dt.datetime
+
+
+async def revision_by_feed_hash(session: AsyncSession,
+                                token_hash: str) -> CalendarRevision | None:
+    """The revision of the calendar whose feed token hashes to `token_hash` (one query)."""
+    row = await CalendarRepository(session).revision_by_feed_hash(token_hash)
+    if row is None:
+        return None
+    (calendar_id, user_id, name, timezone, updated_at, count, versions, entry_updated,
+     entry_created) = row
+    moments = [m for m in (updated_at, entry_updated, entry_created) if m is not None]
+    # A digest, so a remembered key stays small whatever the calendar's name.
+    key = hashlib.sha256(repr((calendar_id, name, timezone, updated_at, count, versions,
+                               entry_updated, entry_created)).encode()).hexdigest()
+    return CalendarRevision(calendar_id=calendar_id, user_id=user_id, key=key,
+                            last_modified=max(moments))
 
 
 async def list_calendars(

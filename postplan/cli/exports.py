@@ -14,7 +14,8 @@ CONTENT_TYPES = {"json": "application/json", "csv": "text/csv"}
 
 
 async def run_import(database_url: str, body: bytes, user_id: str,
-                     calendar_id: uuid.UUID | None, kind: str) -> dict[str, Any]:
+                     calendar_id: uuid.UUID | None, kind: str,
+                     max_entries: int | None = None) -> dict[str, Any]:
     """Import one file in one transaction; returns the report (raises AppError on refusal)."""
     from postplan.core.db import create_engine, create_sessionmaker
     from postplan.core.migrate import upgrade_async
@@ -27,7 +28,8 @@ async def run_import(database_url: str, body: bytes, user_id: str,
         maker = create_sessionmaker(engine, write=True)
         async with maker() as session:
             parsed = service.parse_file(body, CONTENT_TYPES[kind])
-            report = await service.import_file(session, user_id, parsed, calendar_id)
+            report = await service.import_file(session, user_id, parsed, calendar_id,
+                                               max_entries=max_entries)
             await session.commit()
             return report.model_dump(by_alias=True, mode="json")
     finally:
@@ -66,7 +68,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(2) from None
         try:
             report = asyncio.run(run_import(settings.database_url, file.read_bytes(), user,
-                                            target, kind))
+                                            target, kind, settings.max_entries_per_calendar))
         except AppError as exc:
             typer.echo(json.dumps({"code": exc.code, "detail": exc.detail, **exc.extra},
                                   ensure_ascii=False, indent=2), err=True)

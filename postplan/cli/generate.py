@@ -87,14 +87,18 @@ async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
     engine = create_engine(settings.database_url,
                            disable_statement_cache=settings.database_disable_statement_cache)
     try:
-        registry = RunRegistry(RunStore(create_sessionmaker(engine)))
+        registry = RunRegistry(RunStore(create_sessionmaker(engine),
+                                        max_entries=settings.max_entries_per_calendar))
         generator = make_generator(settings, mode)
-        live = await registry.begin(user, brief, generator,
-                                    model=settings.llm_model if mode == "ai" else None)
-        async for event in live_events(live.ref, registry, 0, with_run_event=True, live=live):
-            yield event
-        await registry.wait_idle()
-        await registry.store.close()
+        try:
+            live = await registry.begin(user, brief, generator,
+                                        model=settings.llm_model if mode == "ai" else None)
+            async for event in live_events(live.ref, registry, 0, with_run_event=True,
+                                           live=live):
+                yield event
+            await registry.wait_idle()
+        finally:
+            await registry.store.close()  # also when the run was refused before it started
     finally:
         await engine.dispose()
 
@@ -193,7 +197,14 @@ def register(app: typer.Typer) -> None:
             events = _local_events(parsed, user)
         else:
             events = _remote_events(brief.read_bytes(), base_url, user, token)
-        outcome = asyncio.run(_consume(events, show_progress=sys.stderr.isatty() or not as_json))
+        from postplan.core.errors import AppError
+
+        try:
+            outcome = asyncio.run(_consume(events,
+                                           show_progress=sys.stderr.isatty() or not as_json))
+        except AppError as exc:  # refused before the run started (unknown calendar, too large)
+            typer.echo(f"postplan generate: {exc.code}: {exc.detail}", err=True)
+            raise typer.Exit(2) from None
         if as_json:
             typer.echo(json.dumps(outcome.as_json(), ensure_ascii=False, indent=2))
         else:

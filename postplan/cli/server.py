@@ -102,6 +102,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from postplan.app import create_app
+        from postplan.core.httpserver import server_options
         from postplan.core.logging import configure_logging
 
         settings = load_settings()
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:
         # from the real peer (postplan.core.peer), and logs should show it too.
         config = uvicorn.Config(
             application, host=host, port=port, log_config=None, access_log=False,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=10, **server_options(settings),
             proxy_headers=False if dev else proxy_headers is not False,
             forwarded_allow_ips=forwarded_allow_ips,
             uds=str(uds) if uds is not None and not dev else None)

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import structlog
 
 from postplan.core.context import REQUIRED_LOG_FIELDS
+from postplan.core.redact import redact_value
 
 _SECRET_KEYS = re.compile(
     r"(token|secret|password|authorization|api[_-]?key|cookie)", re.IGNORECASE
@@ -59,6 +60,17 @@ def add_required_fields(
     """Every line carries the six fields of DESIGN.md §6, null where one does not apply."""
     for field in REQUIRED_LOG_FIELDS:
         event_dict.setdefault(field, None)
+    return event_dict
+
+
+def redact_secret_paths(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """The last step before a line is rendered, for every logger (uvicorn's access and error
+    logs included) and after tracebacks are formatted: feed tokens (a secret path, or the
+    current request's own secret anywhere in the text) are replaced in every field."""
+    for key in list(event_dict):
+        event_dict[key] = redact_value(event_dict[key])
     return event_dict
 
 
@@ -123,6 +135,7 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            redact_secret_paths,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
     )

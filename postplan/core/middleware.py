@@ -1,4 +1,5 @@
-"""Pure ASGI middleware (safe for streaming responses): request ids, body limits, request log."""
+"""Pure ASGI middleware (safe for streaming responses): request ids, body limits, HEAD, request
+log (with credentials in paths redacted)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from postplan.core.context import request_id_var
 from postplan.core.errors import PROBLEM_CONTENT_TYPE, problem
 from postplan.core.logging import get_logger
+from postplan.core.redact import redact_path, remember_path_secrets
 
 log = get_logger("postplan.http")
 
@@ -29,7 +31,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Assigns the request id, enforces body size and JSON content type, logs each request."""
+    """Assigns the request id, enforces body size and JSON content type, answers HEAD as GET
+    without a body, logs each request with secret path segments redacted."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int,
                  raw_body_suffixes: tuple[str, ...] = ("/import",)) -> None:
@@ -41,6 +44,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # First, before anything can log: the feed token in the path is a credential, and every
+        # line written while this request runs must have it removed (see core/redact.py).
+        remember_path_secrets(scope.get("path", ""), scope.get("raw_path"))
         incoming = _header(scope, b"x-request-id")
         request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
@@ -48,22 +54,37 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        state = {"status": 0, "rejected": False}
+        state = {"status": 0, "rejected": False, "ended": False}
+        # HEAD is answered wherever GET is: the app sees a GET (on a copy of the scope; the
+        # server's own scope still says HEAD, so uvicorn sends no body either), and the
+        # response ends right after its headers. Routes declared with GET only would
+        # otherwise answer HEAD with 405.
+        head = scope.get("method") == "HEAD"
+        app_scope: Scope = {**scope, "method": "GET"} if head else scope
 
         async def send_with_id(message: Message) -> None:
-            if state["rejected"]:
-                return  # a 413 already went out; whatever the app says afterwards is dropped
+            if state["rejected"] or state["ended"]:
+                return  # a 413 (or a HEAD's headers) already went out; the rest is dropped
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
+                if head:
+                    await send(message)
+                    await send({"type": "http.response.body", "body": b"",
+                                "more_body": False})
+                    state["ended"] = True
+                    return
             await send(message)
 
         seen = 0
 
         async def limited_receive() -> Message:
             nonlocal seen
+            if state["ended"]:
+                # A HEAD is answered: a streaming GET handler behind it stops here.
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
@@ -83,14 +104,14 @@ class RequestContextMiddleware:
             if early is not None:
                 await self._problem(send_with_id, request_id, *early)
                 return
-            await self.app(scope, limited_receive, send_with_id)
+            await self.app(app_scope, limited_receive, send_with_id)
         finally:
             path = scope.get("path", "")
             if path not in ("/metrics", "/healthz"):
                 log.info(
                     "http.request",
                     method=scope.get("method"),
-                    path=path,
+                    path=redact_path(path),
                     httpStatus=state["status"],
                     durationMs=round((time.perf_counter() - started) * 1000, 2),
                     status=state["status"],

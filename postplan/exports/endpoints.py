@@ -9,14 +9,17 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from postplan.calendars.limits import TOO_LARGE_RESPONSE
+from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
+from postplan.core.db import utcnow
 from postplan.core.deps import Session, WriteSession
 from postplan.core.errors import AppError, NotFound
 from postplan.core.flags import Flag, Flags
 from postplan.core.logging import get_logger
 from postplan.core.metrics import REQUEST_LATENCY
-from postplan.exports import service
+from postplan.exports import feed, service
 from postplan.exports.files import PREVIEW_ENTRIES, ExportFile, ExportFormat
 from postplan.exports.schemas import (
     ExportDocument,
@@ -114,43 +117,50 @@ async def revoke_feed(calendar_id: uuid.UUID, user: CurrentUser,
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    for candidate in header.split(","):
-        value = candidate.strip()
-        if value == "*" or value.removeprefix("W/") == etag:
-            return True
-    return False
+#: The ETag of every calendar revision rendered in this process (exports/feed.py).
+_feed_etags = feed.EtagCache()
 
 
 @router.get("/feeds/{token}.ics", name="get_feed",
             responses={200: {"content": {"text/calendar": {}}}, 304: {"description": "unchanged"}})
 async def get_feed(
-    token: str, request: Request, session: Session, flags: Flags,
+    token: str, session: Session, flags: Flags,
     if_none_match: Annotated[str | None, Header()] = None,
+    if_modified_since: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """The calendar as a live ICS feed. The token in the path is the credential."""
-    # The request log line (written by the middleware after this returns) prints the path;
-    # the token is a credential, so the path it will see is the redacted one.
-    request.scope["path"] = "/v1/feeds/***.ics"
-    owner = await service.feed_owner(session, token)
-    if owner is None:
+    """The calendar as a live ICS feed. The token in the path is the credential (every log
+    line has it redacted by route pattern: core/redact.py).
+
+    A conditional GET whose validator still holds is answered 304 after one small query, with
+    no entry read and nothing rendered (exports/feed.py)."""
+    revision = await service.feed_revision(session, token)
+    if revision is None:
         raise NotFound("feed not found", code="feed_not_found")
-    user_id, calendar_id = owner
-    bind(userId=user_id, calendarId=str(calendar_id))
-    if not flags.is_enabled(Flag.publish_service, user_id):
+    bind(userId=revision.user_id, calendarId=str(revision.calendar_id))
+    if not flags.is_enabled(Flag.publish_service, revision.user_id):
         raise FeedUnavailable("live exports are switched off for now",
                               headers={"Retry-After": "300"})
-    file = await service.export_calendar(session, user_id, calendar_id,
+    headers = {"Cache-Control": FEED_CACHE_CONTROL}
+    modified = feed.last_modified_header(revision.last_modified, utcnow())
+    if modified is not None:
+        headers["Last-Modified"] = modified
+    etag = _feed_etags.get(revision.key)
+    if etag is not None and feed.not_modified(if_none_match, if_modified_since, etag,
+                                              revision.last_modified):
+        log.info("export.feed_served", status="not_modified", rendered=False)
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={**headers,
+                                                                           "ETag": etag})
+    # This revision has not been rendered here yet, or the client's copy is stale.
+    file = await service.export_calendar(session, revision.user_id, revision.calendar_id,
                                          ExportFormat.ics)
-    headers = {"ETag": file.etag, "Cache-Control": FEED_CACHE_CONTROL,
-               "X-Checksum": file.checksum}
-    if _etag_matches(if_none_match, file.etag):
+    _feed_etags.put(revision.key, file.etag)
+    headers["ETag"] = file.etag
+    if feed.not_modified(if_none_match, if_modified_since, file.etag, revision.last_modified):
         file.close()
-        log.info("export.feed_served", status="not_modified")
+        log.info("export.feed_served", status="not_modified", rendered=True)
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     log.info("export.feed_served", status="ok", entryCount=file.entry_count)
+    headers["X-Checksum"] = file.checksum
     headers["Content-Length"] = str(file.size)
     headers["Content-Disposition"] = f'inline; filename="{file.filename}"'
     return StreamingResponse(file.chunks(), media_type=file.media_type, headers=headers)
@@ -158,7 +168,8 @@ async def get_feed(
 
 @router.post(
     "/calendars/import", response_model=ImportReport,
-    responses={207: {"model": ImportReport, "description": "some rows were not imported"}},
+    responses={207: {"model": ImportReport, "description": "some rows were not imported"},
+               413: TOO_LARGE_RESPONSE},
     openapi_extra={"requestBody": {"content": {
         "application/json": {"schema": {"type": "object"}},
         "text/csv": {"schema": {"type": "string"}},
@@ -171,7 +182,9 @@ async def import_calendar(
     """Import a JSON export or a CSV, idempotently by entry id (per-row errors reported)."""
     body = await request.body()
     parsed = service.parse_file(body, request.headers.get("content-type", ""))
-    report = await service.import_file(session, user.id, parsed, calendar_id)
+    settings: Settings = request.app.state.settings
+    report = await service.import_file(session, user.id, parsed, calendar_id,
+                                       max_entries=settings.max_entries_per_calendar)
     await session.commit()  # saved before the client hears so (an export may follow at once)
     bind(calendarId=str(report.calendar_id))
     log.info("export.imported", kind=report.kind, created=report.created,

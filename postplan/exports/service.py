@@ -61,14 +61,12 @@ async def revoke_feed_token(session: AsyncSession, user_id: str, calendar_id: uu
     await importing.set_feed_token_hash(session, user_id, calendar_id, None)
 
 
-async def feed_owner(session: AsyncSession, token: str) -> tuple[str, uuid.UUID] | None:
-    """(user id, calendar id) behind a feed token, or None for an unknown or revoked one."""
+async def feed_revision(session: AsyncSession, token: str) -> calendars.CalendarRevision | None:
+    """The revision of the calendar behind a feed token (owner, id, what identifies its
+    content), or None for an unknown or revoked token. One query; no entry is read."""
     if not _TOKEN.match(token):
         return None
-    calendar = await importing.calendar_by_feed_hash(session, hash_token(token))
-    if calendar is None:
-        return None
-    return calendar.user_id, calendar.id
+    return await calendars.revision_by_feed_hash(session, hash_token(token))
 
 
 def _decode(body: bytes, charset: str) -> str:
@@ -101,11 +99,14 @@ def parse_file(body: bytes, content_type: str) -> ParsedFile:
 
 
 async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
-                      calendar_id: uuid.UUID | None) -> ImportReport:
+                      calendar_id: uuid.UUID | None,
+                      max_entries: int | None = None) -> ImportReport:
     """Write a parsed file's entries into one of the user's calendars, idempotently by id.
 
     Rows that fail validation or would overwrite someone else's entry are reported and skipped;
-    when no row can be written the whole import is refused (422) and nothing is stored.
+    when no row can be written the whole import is refused (422) and nothing is stored. When
+    the new entries would take the calendar beyond `max_entries`, the whole import is refused
+    (413 `calendar_too_large`) and nothing is stored.
     """
     spec: importing.CalendarSpec | None = None
     if parsed.calendar is not None:
@@ -133,7 +134,7 @@ async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
             media=[{"url": str(m.url), "type": m.type} for m in entry.media],
             version=entry.version, edited=entry.edited, updated_at=entry.updated_at,
         ))
-    outcome = await importing.upsert_entries(session, user_id, calendar, specs)
+    outcome = await importing.upsert_entries(session, user_id, calendar, specs, max_entries)
     errors.extend(outcome.errors)
     errors.sort(key=lambda e: (e["row"], e["field"]))
     written = outcome.created + outcome.updated + outcome.unchanged

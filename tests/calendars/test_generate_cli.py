@@ -103,3 +103,12 @@ def test_generate_ai_mode_and_partial_exit_status(env: str, brief_file: Path,
     assert out["done"]["status"] == "partial"
     assert out["problems"][0]["event"] == "timeout"
     assert len(out["entries"]) == 1
+
+
+def test_generate_beyond_the_entry_cap_is_refused(env: str, brief_file: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_ENTRIES_PER_CALENDAR", "1")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli_app, ["generate", "--brief", str(brief_file), "--json"])
+    assert result.exit_code == 2, result.output
+    assert "calendar_too_large" in result.output

@@ -59,6 +59,7 @@ def nginx_conf(tmp_path: Path, listen: int, upstream: int) -> Path:
     site = CONF.read_text()
     site = re.sub(r"listen 8080;", f"listen 127.0.0.1:{listen};", site)
     site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream};")
+    site = site.replace("/var/log/nginx/postplan.access.log", str(tmp_path / "postplan.log"))
     (tmp_path / "postplan.conf").write_text(site)
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp_path / sub).mkdir(exist_ok=True)
@@ -212,3 +213,32 @@ def test_sse_read_timeout_is_above_the_ping_interval() -> None:
     assert "gzip off;" in sse_block
     assert "proxy_http_version 1.1;" in sse_block
     assert "text/event-stream" not in site.split("gzip_types", 1)[1].split(";", 1)[0]
+
+
+def test_feed_tokens_are_redacted_in_the_nginx_access_log(tmp_path: Path) -> None:
+    """The access log of the shipped site config never holds a feed token (issue 12, item 7)."""
+    from tests.core import rawhttp
+    from tests.fixtures.factories import seed_calendar
+
+    db = sqlite_url(tmp_path)
+    seeded = asyncio.run(seed_calendar(db, entries=2))
+    app = build_app(make_settings(db, PUBLISH_SERVICE_ENABLED=True))
+    with live_server(app) as server:
+        # Created directly (dev auth answers only unrelayed local requests); read through nginx.
+        made = httpx.post(f"{server.url}/v1/calendars/{seeded.calendar_id}/feed")
+        assert made.status_code == 201, made.text
+        token = made.json()["token"]
+        for url in run_nginx(tmp_path, server.port):
+            feed = f"/v1/feeds/{token}.ics"
+            referer = {"Referer": f"https://calendar.example{feed}"}
+            for method, target in (("GET", feed), ("HEAD", feed), ("POST", feed),
+                                   ("GET", f"{feed}?t={token}"), ("GET", f"/v1/feeds/{token}"),
+                                   ("GET", f"//v1//Feeds/{token}.ics"),
+                                   ("GET", f"/v1/feeds%2F{token}.ics"),
+                                   ("GET", "/healthz")):
+                status, _ = rawhttp.request(url, method, target, referer)
+                assert status in (200, 404, 405), (method, target, status)
+    log = (tmp_path / "postplan.log").read_text()
+    assert log.count("\n") >= 8
+    assert "/v1/feeds/***" in log
+    assert token not in log

@@ -95,3 +95,22 @@ def test_cli_import_reports_row_errors_and_exit_codes(cli_db: str, db_url: str,
     refused = runner.invoke(app, ["import", str(bad)])
     assert refused.exit_code == 2
     assert "unsupported_version" in refused.output
+
+
+def test_cli_import_honours_the_entry_cap(cli_db: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    source_dir = tmp_path / "source"
+    source_dir.mkdir()
+    source_url = sqlite_url(source_dir)
+    seeded = asyncio.run(seed_calendar(source_url, entries=5))
+    path = tmp_path / "calendar.json"
+    path.write_bytes(asyncio.run(_render(source_url, "local", seeded.calendar_id,
+                                         ExportFormat.json)))
+    monkeypatch.setenv("MAX_ENTRIES_PER_CALENDAR", "4")
+    get_settings.cache_clear()
+    refused = CliRunner().invoke(app, ["import", str(path)])
+    assert refused.exit_code == 2, refused.output
+    assert "calendar_too_large" in refused.output
+    monkeypatch.setenv("MAX_ENTRIES_PER_CALENDAR", "5")
+    get_settings.cache_clear()
+    assert CliRunner().invoke(app, ["import", str(path)]).exit_code == 0
