@@ -1,15 +1,21 @@
 """Generation runs owned by the app, not by the HTTP connection that started them.
 
 A run executes in a background task registered here. The SSE response only tails it, so a client
-that disconnects loses nothing: the task keeps generating and saving, and finishes the run. Each
-entry is committed before it is published to tailers; the run row is settled (completed, partial,
-failed, cancelled) before the final events are published. Streams on other processes tail the
-database instead (see `stream.db_events`).
+that disconnects loses nothing: the task keeps generating and saving, and the client can resume
+(`Last-Event-ID`) here or on any other process. Each entry is committed before it is published to
+tailers; the run row is settled (completed, partial, failed, cancelled) before the final events
+are published. Streams on other processes share one database tail per run (see `run_tail`).
+
+A run is not generated for nobody, though: once no stream has listened to it, on any process,
+for `RUN_ABANDON_SECONDS`, it is stopped (the model call closed, so no more tokens are paid for)
+and settled `cancelled` with error code `run_abandoned`; what was saved stays saved. A user may
+have at most `MAX_CONCURRENT_RUNS_PER_USER` runs running at once (see `run_limits`).
 
 Final status: `completed` when the generator ran to its end; `partial` when the AI ran out of
 time (a `timeout` event; the entries so far are kept); `failed` on a provider or storage error,
 even when some entries were already saved (they stay saved, `entryCount` says how many, and the
-`error` event carries the code); `cancelled` when the server stopped mid-run. The sweeper marks
+`error` event carries the code); `cancelled` when the server stopped mid-run (`run_cancelled`)
+or nobody listened any more (`run_abandoned`). The sweeper marks
 runs whose heartbeat went stale `failed` with code `stale_run`.
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -30,7 +37,10 @@ from postplan.calendars.run_events import (
     entry_event,
     terminal_events,
 )
-from postplan.calendars.run_store import RunRef, RunStore, draft_to_entry
+from postplan.calendars.run_limits import RunLimits, StreamSlots, too_many_runs
+from postplan.calendars.run_log import RunLog
+from postplan.calendars.run_store import RunLimit, RunRef, RunStore, draft_to_entry
+from postplan.calendars.run_tail import RunTails
 from postplan.core.context import bind
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
@@ -49,44 +59,24 @@ STALE_AFTER = dt.timedelta(minutes=2)
 SWEEP_INTERVAL_SECONDS = 30.0
 #: On shutdown, runs get this long to finish before they are cancelled.
 SHUTDOWN_GRACE_SECONDS = 2.0
+#: How long, at most, a stopped run waits for its model call to close.
+PRODUCER_CLOSE_SECONDS = 5.0
+ABANDONED_CODE = "run_abandoned"
 
 
-class LiveRun:
-    """The in-process view of a running run: its events so far and a wake-up for tailers."""
+class LiveRun(RunLog):
+    """The in-process view of a running run: its events so far and a wake-up for its streams."""
 
     def __init__(self, ref: RunRef) -> None:
+        super().__init__()
         self.ref = ref
-        self.entries: list[RunEvent] = []  # entries[i] has seq i + 1
-        self.final: list[RunEvent] | None = None
-        self.status: str | None = None
-        self._changed = asyncio.Event()
 
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
 
-    def publish(self, events: list[RunEvent]) -> None:
-        self.entries.extend(events)
-        self._notify()
+class RunAbandoned:
+    """Put on the executor's queue when nobody has listened to the run for too long."""
 
-    def finish(self, status: str, events: list[RunEvent]) -> None:
-        self.status = status
-        self.final = events
-        self._notify()
-
-    async def events(self, after_seq: int) -> AsyncIterator[RunEvent]:
-        """Entries after `after_seq`, then the final events; waits while the run goes on."""
-        index = max(after_seq, 0)
-        while True:
-            changed = self._changed  # taken before reading, so no wake-up is missed
-            while index < len(self.entries):
-                yield self.entries[index]
-                index += 1
-            if self.final is not None:
-                for event in self.final:
-                    yield event
-                return
-            await changed.wait()
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
 
 
 _END = object()
@@ -113,12 +103,14 @@ class RunExecutor:
 
     def __init__(self, store: RunStore | None, live: LiveRun, brief: Brief,
                  generator: Generator, heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                 drafts: AsyncIterator[EntryDraft] | None = None) -> None:
+                 drafts: AsyncIterator[EntryDraft] | None = None,
+                 abandon_seconds: float = RunLimits.abandon_seconds) -> None:
         self.store = store  # None: a dry run, nothing is written
         self.live = live
         self.brief = brief
         self.generator = generator
         self.heartbeat_seconds = heartbeat_seconds
+        self.abandon_seconds = abandon_seconds
         # A stream already started by `RunRegistry.begin` (its first entry is saved).
         self.drafts = drafts
         self.count = len(live.entries)
@@ -144,6 +136,7 @@ class RunExecutor:
             first_sent.set()
         source = self.drafts if self.drafts is not None else self.generator.stream(self.brief)
         producer = asyncio.create_task(_produce(source, queue, first_sent))
+        watchdog = asyncio.create_task(self._watch_listeners(queue))
         status = RunStatus.completed
         error: dict[str, Any] | None = None
         started = asyncio.get_running_loop().time()
@@ -170,7 +163,13 @@ class RunExecutor:
                     first_sent.set()
                 if end is None:
                     continue
-                if isinstance(end, GenerationTimeout):
+                if isinstance(end, RunAbandoned):
+                    status = RunStatus.cancelled
+                    error = {"code": ABANDONED_CODE,
+                             "message": f"nobody listened to the run for {end.seconds:g} s, so "
+                                        "it was stopped; the entries made so far are kept"}
+                    log.info("generation.run.abandoned", entries=self.count)
+                elif isinstance(end, GenerationTimeout):
                     status = RunStatus.partial
                     error = {"code": TIMEOUT_CODE, "message": end.message}
                 elif isinstance(end, GenerationError):
@@ -195,10 +194,53 @@ class RunExecutor:
             status = RunStatus.failed
             error = {"code": "storage_failed", "message": "saving the calendar failed"}
         finally:
-            if not producer.done():
-                producer.cancel()
+            watchdog.cancel()
+            await self._close_producer(producer)
         await self._settle(status, error, started)
         return status.value
+
+    @staticmethod
+    async def _close_producer(producer: asyncio.Task[None]) -> None:
+        """Stop the generator and wait (bounded) until it has let go of the model call.
+
+        Cancelling the producer unwinds the provider's stream, which closes its HTTP response
+        and client: no more tokens are generated or paid for once the run has ended."""
+        if producer.done():
+            return
+        producer.cancel()
+        await asyncio.wait({producer}, timeout=PRODUCER_CLOSE_SECONDS)
+
+    async def _watch_listeners(self, queue: asyncio.Queue[object]) -> None:
+        """Stop the run once nobody has listened to it, here or elsewhere, for a while.
+
+        A client that disconnects can resume within `abandon_seconds` (here: it reads this
+        run's log; on another process: that process's tail marks the run's `listened_at`).
+        After that, generating on would only cost model calls nobody reads: the run ends
+        `cancelled` with code `run_abandoned`, keeping what was saved."""
+        live, grace = self.live, self.abandon_seconds
+        remote_seen: dt.datetime | None = None
+        while True:
+            await live.wait_quiet()
+            remaining = live.idle_since + grace - time.monotonic()
+            if remaining > 0:
+                await live.wait_heard(remaining)
+                continue
+            if self.store is not None:
+                # Someone on another process listens if the mark moved since the last look
+                # (comparing marks, not clocks: the processes may sit on different machines).
+                try:
+                    marked = await self.store.listened_at(live.ref.run_id)
+                except Exception as exc:  # cannot tell: keep going, look again later
+                    log.warning("generation.run.listener_check_failed",
+                                errorType=type(exc).__name__)
+                    await live.wait_heard(grace)
+                    continue
+                if marked is not None and marked != remote_seen:
+                    remote_seen = marked
+                    await live.wait_heard(grace)
+                    continue
+            queue.put_nowait(RunAbandoned(grace))
+            return
 
     async def _settle(self, status: RunStatus, error: dict[str, Any] | None,
                       started: float) -> None:
@@ -221,10 +263,16 @@ class RunRegistry:
     """The runs this process is executing, and the tasks that execute them."""
 
     def __init__(self, store: RunStore, *, heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                 stale_after: dt.timedelta = STALE_AFTER) -> None:
+                 stale_after: dt.timedelta = STALE_AFTER,
+                 limits: RunLimits | None = None) -> None:
         self.store = store
         self.heartbeat_seconds = heartbeat_seconds
         self.stale_after = stale_after
+        self.limits = limits = limits or RunLimits()
+        #: Open event streams here, per user and per run.
+        self.slots = StreamSlots(limits.max_streams_per_run, limits.max_streams_per_user)
+        #: The shared database tails of runs executing elsewhere.
+        self.tails = RunTails(store, limits)
         self._runs: dict[uuid.UUID, LiveRun] = {}
         self._tasks: set[asyncio.Task[str]] = set()
 
@@ -246,13 +294,19 @@ class RunRegistry:
                 first = await anext(drafts, None)
             except Exception:  # let the executor meet (and report) the failure
                 drafts, first = None, None
+        limit = RunLimit(self.limits.max_runs_per_user, self.stale_after)
         ref, rows = await self.store.create(user_id, brief, mode=generator.mode,
                                             expected_entries=generator.expected_entries(brief),
-                                            model=model, first=first)
+                                            model=model, first=first, limit=limit)
         return self.start(ref, brief, generator, persist=True, drafts=drafts, saved=rows)
 
     def begin_dry_run(self, user_id: str, brief: Brief, generator: Generator) -> LiveRun:
-        """Generate without writing anything (the database is unreachable)."""
+        """Generate without writing anything (the database is unreachable).
+
+        The per-user bound on running runs is then counted in this process only."""
+        limit = self.limits.max_runs_per_user
+        if sum(1 for r in self._runs.values() if r.ref.user_id == user_id) >= limit:
+            raise too_many_runs(limit)
         ref = RunRef(uuid.uuid4(), brief.calendar_id or uuid.uuid4(), user_id, generator.mode,
                      True, generator.expected_entries(brief))
         return self.start(ref, brief, generator, persist=False)
@@ -265,7 +319,8 @@ class RunRegistry:
             live.publish([entry_event(ref.run_id, row) for row in saved])
             GENERATION_ENTRIES.labels(mode=ref.mode).inc(len(saved))
         executor = RunExecutor(self.store if persist else None, live, brief, generator,
-                               self.heartbeat_seconds, drafts)
+                               self.heartbeat_seconds, drafts,
+                               abandon_seconds=self.limits.abandon_seconds)
         self._runs[ref.run_id] = live
         task = asyncio.create_task(executor.run(), name=f"generation-run-{ref.run_id}")
         self._tasks.add(task)
@@ -302,6 +357,7 @@ class RunRegistry:
 
     async def shutdown(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Let runs finish for `grace` seconds, then cancel them (they settle as cancelled)."""
+        await self.tails.shutdown()
         if not self._tasks:
             return
         if await self.wait_idle(grace):
@@ -316,7 +372,8 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        options: dict[str, Any] = getattr(app.state, "generation_options", {})
+        options: dict[str, Any] = dict(getattr(app.state, "generation_options", {}))
+        options.setdefault("limits", RunLimits.from_settings(app.state.settings))
         registry = RunRegistry(RunStore(app.state.sessionmaker), **options)
         app.state.generation = registry
         warm_up()  # the planner's data and holiday tables, so no request pays for them
