@@ -96,6 +96,12 @@ async def _produce(drafts: AsyncIterator[EntryDraft], queue: asyncio.Queue[objec
         queue.put_nowait(_END)
     except Exception as exc:  # handed to the consumer, which settles the run
         queue.put_nowait(exc)
+    finally:
+        # Cancelled between two drafts (the run stopped), the generator sits at a `yield`
+        # with its model call open: close it now rather than whenever it is collected.
+        aclose = getattr(drafts, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 class RunExecutor:
