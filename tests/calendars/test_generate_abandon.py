@@ -7,7 +7,6 @@ after that the run ends `cancelled` with error `run_abandoned`, and no more toke
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,23 +16,20 @@ from postplan.config import Settings
 from postplan.generation.planner import count_slots
 from postplan.generation.schemas import Brief
 from tests.fakes.llm_server import FakeLLM, FakeLLMConfig, fake_llm
-from tests.fakes.sse_client import live_app, of, read_stream, table_counts, wait_run_settled
+from tests.fakes.sse_client import (
+    live_app,
+    of,
+    read_stream,
+    table_counts,
+    until,
+    wait_run_settled,
+)
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.live]
 
 BRIEF: dict[str, Any] = {"brand": "Acme Coffee", "startDate": "2026-12-01", "days": 14,
                          "timezone": "Europe/Berlin", "channels": ["tiktok", "instagram"]}
 EXPECTED = count_slots(Brief.model_validate(BRIEF))
-
-
-async def until(check: Callable[[], bool], within: float = 15.0) -> bool:
-    """Poll `check` until it holds or `within` seconds pass; the result of the last look."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 async def test_abandoned_runs_are_cancelled_and_their_model_calls_closed(

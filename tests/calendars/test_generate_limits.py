@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +17,8 @@ import pytest
 
 from postplan.config import Settings
 from tests.fakes.llm_server import FakeLLMConfig, fake_llm
-from tests.fakes.sse_client import live_app, query, read_stream, wait_run_settled
+from tests.fakes.sse_client import live_app, query, read_stream, until, wait_run_settled
+from tests.fixtures.apps import free_port, make_settings
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.live]
 
@@ -132,3 +134,27 @@ async def test_open_streams_per_run_and_per_user_are_bounded(
             assert again.status_code == 200
         runs = await query(settings.database_url, "SELECT count(*) AS n FROM calendar_runs")
     assert runs == [{"n": 3}]
+
+
+async def test_dry_runs_are_bounded_and_abandoned_while_the_database_is_down(
+    tmp_path: Path,
+) -> None:
+    unreachable = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/postplan"
+    with fake_llm(FakeLLMConfig(stall_after=1, stall_seconds=30)) as (fake, base_url):
+        settings = make_settings(unreachable, CALENDAR_SERVICE_ENABLED=True,
+                                 LLM_BASE_URL=base_url, MAX_CONCURRENT_RUNS_PER_USER=1,
+                                 RUN_ABANDON_SECONDS=0.5, SPOOL_DIR=str(tmp_path / "spool"))
+        async with live_app(settings) as (_app, client):
+            assert (await start(client, ALICE)).status_code == 200  # a dry run, counted here
+            assert_429(await client.post("/v1/ai/calendar", json=BRIEF, headers=ALICE),
+                       "too_many_runs")
+            # Nobody listens: the dry run is stopped, its model call closed, its place freed.
+            for _ in range(200):
+                again = await start(client, ALICE)
+                if again.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            assert again.status_code == 200
+        assert fake.calls == 2
+        assert await until(lambda: fake.closed_early == 2), fake.closed_early
+        assert fake.finished == 0

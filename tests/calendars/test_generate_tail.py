@@ -8,7 +8,6 @@ with the number of streams, and all of them must still get the run's end.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -19,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from postplan.config import Settings
-from tests.fakes.sse_client import execute, live_app, read_stream
+from tests.fakes.sse_client import execute, live_app, read_stream, until
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.live]
 
@@ -52,15 +51,6 @@ async def events_of(resp: httpx.Response) -> AsyncIterator[str]:
     async for line in resp.aiter_lines():
         if line.startswith("event:"):
             yield line.split(":", 1)[1].strip()
-
-
-async def until(check: Callable[[], bool], within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 async def test_reads_for_k_streams_do_not_grow_with_k(
