@@ -22,8 +22,8 @@ runs whose heartbeat went stale `failed` with code `stale_run`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -41,6 +41,7 @@ from postplan.calendars.run_limits import RunLimits, StreamSlots, too_many_runs
 from postplan.calendars.run_log import RunLog
 from postplan.calendars.run_store import RunLimit, RunRef, RunStore, draft_to_entry
 from postplan.calendars.run_tail import RunTails
+from postplan.calendars.run_watch import RunAbandoned, wait_abandoned
 from postplan.core.context import bind
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
@@ -72,13 +73,6 @@ class LiveRun(RunLog):
         self.ref = ref
 
 
-class RunAbandoned:
-    """Put on the executor's queue when nobody has listened to the run for too long."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-
 _END = object()
 
 
@@ -101,7 +95,8 @@ async def _produce(drafts: AsyncIterator[EntryDraft], queue: asyncio.Queue[objec
         # with its model call open: close it now rather than whenever it is collected.
         aclose = getattr(drafts, "aclose", None)
         if aclose is not None:
-            await aclose()
+            with contextlib.suppress(Exception):  # the run is settled either way
+                await aclose()
 
 
 class RunExecutor:
@@ -217,36 +212,11 @@ class RunExecutor:
         await asyncio.wait({producer}, timeout=PRODUCER_CLOSE_SECONDS)
 
     async def _watch_listeners(self, queue: asyncio.Queue[object]) -> None:
-        """Stop the run once nobody has listened to it, here or elsewhere, for a while.
-
-        A client that disconnects can resume within `abandon_seconds` (here: it reads this
-        run's log; on another process: that process's tail marks the run's `listened_at`).
-        After that, generating on would only cost model calls nobody reads: the run ends
-        `cancelled` with code `run_abandoned`, keeping what was saved."""
-        live, grace = self.live, self.abandon_seconds
-        remote_seen: dt.datetime | None = None
-        while True:
-            await live.wait_quiet()
-            remaining = live.idle_since + grace - time.monotonic()
-            if remaining > 0:
-                await live.wait_heard(remaining)
-                continue
-            if self.store is not None:
-                # Someone on another process listens if the mark moved since the last look
-                # (comparing marks, not clocks: the processes may sit on different machines).
-                try:
-                    marked = await self.store.listened_at(live.ref.run_id)
-                except Exception as exc:  # cannot tell: keep going, look again later
-                    log.warning("generation.run.listener_check_failed",
-                                errorType=type(exc).__name__)
-                    await live.wait_heard(grace)
-                    continue
-                if marked is not None and marked != remote_seen:
-                    remote_seen = marked
-                    await live.wait_heard(grace)
-                    continue
-            queue.put_nowait(RunAbandoned(grace))
-            return
+        """Put `RunAbandoned` on the queue once nobody listens any more (see `run_watch`)."""
+        store = self.store
+        marks = None if store is None else store.listened_at
+        await wait_abandoned(self.live, self.live.ref.run_id, self.abandon_seconds, marks)
+        queue.put_nowait(RunAbandoned(self.abandon_seconds))
 
     async def _settle(self, status: RunStatus, error: dict[str, Any] | None,
                       started: float) -> None:
