@@ -69,11 +69,11 @@ async def test_abandoned_runs_are_cancelled_and_their_model_calls_closed(
 async def test_a_run_someone_resumes_elsewhere_is_not_abandoned(
     settings_factory: Callable[..., Settings], db_url: str
 ) -> None:
-    # The run takes ~14 × 0.15 s, several abandon windows; its first client leaves at once and
+    # The run takes ~14 × 0.2 s, several abandon windows; its first client leaves at once and
     # the rest is read from another process, whose tail marks the run as listened to.
-    with fake_llm(FakeLLMConfig(entry_delay=0.15)) as (fake, base_url):
+    with fake_llm(FakeLLMConfig(entry_delay=0.2)) as (fake, base_url):
         settings = settings_factory(CALENDAR_SERVICE_ENABLED=True, LLM_BASE_URL=base_url,
-                                    RUN_ABANDON_SECONDS=0.4, RUN_TAIL_POLL_SECONDS=0.05,
+                                    RUN_ABANDON_SECONDS=0.8, RUN_TAIL_POLL_SECONDS=0.05,
                                     RUN_TAIL_POLL_MAX_SECONDS=0.2)
         async with live_app(settings) as (_a, first), live_app(settings) as (_b, second):
             head = await read_stream(first, "POST", "/v1/ai/calendar", json_body=BRIEF,
