@@ -120,7 +120,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
                    "SPOOL_DIR": str(Path(tmp) / "spool"), "CALENDAR_SERVICE_ENABLED": "true",
                    "LLM_BASE_URL": base, "LLM_API_KEY": "sk-bench", "LLM_MODEL": "fake",
                    "AI_TIMEOUT_SECONDS": str(hold * 4), "SSE_PING_SECONDS": "5",
-                   "SSE_SEND_TIMEOUT_SECONDS": "30"}
+                   "SSE_SEND_TIMEOUT_SECONDS": "30",
+                   # One user holds all N streams on one run: lift the per-process caps.
+                   "MAX_STREAMS_PER_RUN": str(n + 10), "MAX_STREAMS_PER_USER": str(n + 10)}
             for name in ("FLAGS_FILE", "PUBLISH_SERVICE_ENABLED", "LOG_FILE"):
                 os.environ.pop(name, None)
             with uvicorn_process("postplan.app:build_default_app", env) as (url, pid):

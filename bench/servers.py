@@ -25,17 +25,19 @@ def free_port() -> int:
 
 @contextmanager
 def uvicorn_process(target: str, env: dict[str, str], probe: str = "/healthz",
-                    factory: bool = True) -> Iterator[tuple[str, int]]:
-    """(base_url, pid) of `uvicorn target` serving until the block ends."""
+                    factory: bool = True, root: Path = ROOT) -> Iterator[tuple[str, int]]:
+    """(base_url, pid) of `uvicorn target` serving until the block ends.
+
+    `root` is the checkout the server imports from (another one measures another version)."""
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
            "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "3"]
     if factory:
         cmd.append("--factory")
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    full_env = {**os.environ, "PYTHONPATH": str(root), **env}
     # A file, not a pipe: a chatty server must never block on a full pipe buffer.
     errfile = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=root, env=full_env, stdout=subprocess.DEVNULL,
                             stderr=errfile)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     spool_max_record_bytes: int = Field(256 << 10, ge=4096, alias="SPOOL_MAX_RECORD_BYTES")
     sse_ping_seconds: float = Field(15.0, gt=0, le=300, alias="SSE_PING_SECONDS")
     sse_send_timeout_seconds: float = Field(30.0, gt=0, le=600, alias="SSE_SEND_TIMEOUT_SECONDS")
+    # Bounds on the work one user can cause (issue 12 item 6): see calendars/runs.py and
+    # calendars/run_tail.py for how each is enforced.
+    run_abandon_seconds: float = Field(10.0, gt=0, le=3600, alias="RUN_ABANDON_SECONDS")
+    max_concurrent_runs_per_user: int = Field(3, ge=1, le=1000,
+                                              alias="MAX_CONCURRENT_RUNS_PER_USER")
+    max_streams_per_run: int = Field(10, ge=1, le=10_000, alias="MAX_STREAMS_PER_RUN")
+    max_streams_per_user: int = Field(20, ge=1, le=10_000, alias="MAX_STREAMS_PER_USER")
+    run_tail_poll_seconds: float = Field(0.25, gt=0, le=60, alias="RUN_TAIL_POLL_SECONDS")
+    run_tail_poll_max_seconds: float = Field(2.0, gt=0, le=300,
+                                             alias="RUN_TAIL_POLL_MAX_SECONDS")
     deploy_id: str | None = Field(None, alias="DEPLOY_ID")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="CORS_ORIGINS"

@@ -47,6 +47,9 @@ router = APIRouter(tags=["generation"])
 _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "An event stream: run, entry…, timeout|error, done",
           "content": {"text/event-stream": {}}},
+    429: {"description": "`too_many_runs` (generate only) or `too_many_streams`; "
+                         "see `Retry-After`",
+          "content": {"application/problem+json": {}}},
 }
 
 
@@ -116,19 +119,27 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
     registry = _registry(request)
     generator = make_generator(settings, mode)
     model = settings.llm_model if mode == "ai" else None
+    # The stream's place is taken before any work starts, so a user at the bound costs nothing.
+    slot = registry.slots.take(user.id)
     try:
-        live = await registry.begin(user.id, brief, generator, model=model)
-    except (OperationalError, DBAPIError, OSError) as exc:
-        if is_database_busy(exc):  # busy is not away: a silent dry run would lose the run
-            raise DatabaseBusy() from exc
-        # The database is away: still stream the calendar, as a dry run (DESIGN.md §4).
-        log.warning("generation.database_unavailable", errorType=type(exc).__name__)
-        live = registry.begin_dry_run(user.id, brief, generator)
+        try:
+            live = await registry.begin(user.id, brief, generator, model=model)
+        except (OperationalError, DBAPIError, OSError) as exc:
+            if is_database_busy(exc):  # busy is not away: a silent dry run would lose the run
+                raise DatabaseBusy() from exc
+            # The database is away: still stream the calendar, as a dry run (DESIGN.md §4).
+            log.warning("generation.database_unavailable", errorType=type(exc).__name__)
+            live = registry.begin_dry_run(user.id, brief, generator)
+    except BaseException:
+        slot.release()
+        raise
     ref = live.ref
+    slot.attach_run(ref.run_id)
     bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id))
     log.info("generation.stream.started", mode=mode)
     return sse_response(live_events(ref, registry, 0, with_run_event=True, live=live), settings,
-                        run_id=ref.run_id, calendar_id=ref.calendar_id, kind="generate")
+                        run_id=ref.run_id, calendar_id=ref.calendar_id, kind="generate",
+                        on_close=slot.release)
 
 
 @router.get("/ai/calendar/runs/{run_id}", response_model=RunOut)
@@ -169,9 +180,15 @@ async def run_events(
     bind(runId=str(run_id))
     after = parse_last_event_id(last_event_id or last_event_id_query, run_id)
     registry = _registry(request)
-    run = await registry.store.get_run(user.id, run_id)
-    if run is None:
-        raise NotFound("run not found", code="run_not_found")
+    # Counted before the database is read: a client over the bound costs no query.
+    slot = registry.slots.take(user.id, run_id)
+    try:
+        run = await registry.store.get_run(user.id, run_id)
+        if run is None:
+            raise NotFound("run not found", code="run_not_found")
+    except BaseException:
+        slot.release()
+        raise
     bind(calendarId=str(run.calendar_id))
     settings: Settings = request.app.state.settings
     if after == 0:
@@ -179,6 +196,6 @@ async def run_events(
                      run.expected_entries)
         events = live_events(ref, registry, 0, with_run_event=True)
     else:
-        events = db_events(registry.store, registry, user.id, run_id, after)
+        events = db_events(registry, user.id, run_id, after)
     return sse_response(events, settings, run_id=run_id, calendar_id=run.calendar_id,
-                        kind="resume")
+                        kind="resume", on_close=slot.release)

@@ -9,23 +9,50 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from postplan.calendars.limits import check_room, ensure_room
 from postplan.calendars.repository import CalendarRepository, snapshot
+from postplan.calendars.run_limits import too_many_runs
 from postplan.core.db import begin_write, utcnow
 from postplan.core.db import writer as write_engine
 from postplan.core.errors import NotFound
 from postplan.core.vocab import RunStatus
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
+
+
+@dataclass(frozen=True)
+class RunLimit:
+    """How many runs one user may have running at once, and when a `running` row no longer
+    counts (its heartbeat is older than `stale_after`: its process died; the sweeper settles it)."""
+
+    max_running: int
+    stale_after: dt.timedelta
+
+
+@dataclass(frozen=True)
+class RunPoll:
+    """What a tail needs to know about a run on each poll."""
+
+    status: str
+    entry_count: int
+    error: dict[str, Any] | None
+
+
+def user_lock_key(user_id: str) -> int:
+    """A stable signed 64-bit key for Postgres advisory locks on one user's runs (the same in
+    every process, unlike Python's `hash`)."""
+    digest = hashlib.blake2b(f"postplan.runs:{user_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 @dataclass(frozen=True)
@@ -147,17 +174,23 @@ class RunStore:
             await self._drop_writer()
 
     async def create(self, user_id: str, brief: Brief, *, mode: str, expected_entries: int,
-                     model: str | None,
-                     first: EntryDraft | None = None) -> tuple[RunRef, list[CalendarEntry]]:
+                     model: str | None, first: EntryDraft | None = None,
+                     limit: RunLimit | None = None) -> tuple[RunRef, list[CalendarEntry]]:
         """Commit the run row (and a new calendar unless the brief names one) before streaming.
 
         `first`, when the generator already has it, is saved as seq 1 in the same commit (one
         round of writes less before the first entry reaches the client). Another user's
-        calendarId is answered 404, like every other object."""
+        calendarId is answered 404, like every other object. With a `limit`, a user who
+        already has that many runs running gets 429 `too_many_runs` and nothing is written."""
         now = utcnow()
         stored = brief_json(brief)
         run_id = uuid.uuid4()
         async with self._session() as session:
+            # Read-then-write: SQLite takes its write lock first (so a concurrent writer
+            # cannot fail this transaction, and two processes count one after the other).
+            await begin_write(session)
+            if limit is not None:
+                await self._check_running(session, user_id, limit, now)
             if brief.calendar_id is not None:
                 calendar = await CalendarRepository(session).get(user_id, brief.calendar_id)
                 if calendar is None:
@@ -187,6 +220,25 @@ class RunStore:
                 await self._insert_entries(session, rows, now, check=False)  # checked above
             await session.commit()
             return ref, rows
+
+    @staticmethod
+    async def _check_running(session: AsyncSession, user_id: str, limit: RunLimit,
+                             now: dt.datetime) -> None:
+        """Refuse one run too many, counting in the transaction that would create it."""
+        bind = session.get_bind()
+        if bind.dialect.name == "postgresql":
+            # Two processes creating runs for one user at once must count one after the
+            # other: the lock is held until this transaction commits its run row.
+            await session.execute(select(func.pg_advisory_xact_lock(user_lock_key(user_id))))
+        running = await session.scalar(
+            select(func.count()).select_from(CalendarRun).where(
+                CalendarRun.user_id == user_id,
+                CalendarRun.status == RunStatus.running.value,
+                CalendarRun.heartbeat_at >= now - limit.stale_after,
+            )
+        )
+        if (running or 0) >= limit.max_running:
+            raise too_many_runs(limit.max_running)
 
     async def _insert_entries(self, session: AsyncSession, rows: list[CalendarEntry],
                               now: dt.datetime, *, check: bool = True) -> None:
@@ -266,6 +318,35 @@ class RunStore:
                 )
             await session.commit()
         return ids
+
+    async def mark_listened(self, run_id: uuid.UUID) -> None:
+        """Record that a stream in this process listens to a run executing elsewhere."""
+        now = utcnow()
+        async with self._session() as session:
+            await session.execute(
+                update(CalendarRun)
+                .where(CalendarRun.id == run_id, CalendarRun.status == RunStatus.running.value)
+                .values(listened_at=now)
+            )
+            await session.commit()
+
+    async def listened_at(self, run_id: uuid.UUID) -> dt.datetime | None:
+        """When a stream on another process last said it listens to the run (or None)."""
+        async with self.maker() as session:
+            value: dt.datetime | None = await session.scalar(
+                select(CalendarRun.listened_at).where(CalendarRun.id == run_id))
+            return value
+
+    async def poll_run(self, user_id: str, run_id: uuid.UUID) -> RunPoll | None:
+        """The user's run's status, entry count and error: one narrow read per tail poll."""
+        async with self.maker() as session:
+            row = (await session.execute(
+                select(CalendarRun.status, CalendarRun.entry_count, CalendarRun.error)
+                .where(CalendarRun.id == run_id, CalendarRun.user_id == user_id)
+            )).first()
+        if row is None:
+            return None
+        return RunPoll(str(row.status), int(row.entry_count), row.error)
 
     async def get_run(self, user_id: str, run_id: uuid.UUID) -> CalendarRun | None:
         """The user's run, read fresh."""

@@ -1,21 +1,28 @@
 """Generation runs owned by the app, not by the HTTP connection that started them.
 
 A run executes in a background task registered here. The SSE response only tails it, so a client
-that disconnects loses nothing: the task keeps generating and saving, and finishes the run. Each
-entry is committed before it is published to tailers; the run row is settled (completed, partial,
-failed, cancelled) before the final events are published. Streams on other processes tail the
-database instead (see `stream.db_events`).
+that disconnects loses nothing: the task keeps generating and saving, and the client can resume
+(`Last-Event-ID`) here or on any other process. Each entry is committed before it is published to
+tailers; the run row is settled (completed, partial, failed, cancelled) before the final events
+are published. Streams on other processes share one database tail per run (see `run_tail`).
+
+A run is not generated for nobody, though: once no stream has listened to it, on any process,
+for `RUN_ABANDON_SECONDS`, it is stopped (the model call closed, so no more tokens are paid for)
+and settled `cancelled` with error code `run_abandoned`; what was saved stays saved. A user may
+have at most `MAX_CONCURRENT_RUNS_PER_USER` runs running at once (see `run_limits`).
 
 Final status: `completed` when the generator ran to its end; `partial` when the AI ran out of
 time (a `timeout` event; the entries so far are kept); `failed` on a provider or storage error,
 even when some entries were already saved (they stay saved, `entryCount` says how many, and the
-`error` event carries the code); `cancelled` when the server stopped mid-run. The sweeper marks
+`error` event carries the code); `cancelled` when the server stopped mid-run (`run_cancelled`)
+or nobody listened any more (`run_abandoned`). The sweeper marks
 runs whose heartbeat went stale `failed` with code `stale_run`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +37,11 @@ from postplan.calendars.run_events import (
     entry_event,
     terminal_events,
 )
-from postplan.calendars.run_store import RunRef, RunStore, draft_to_entry
+from postplan.calendars.run_limits import RunLimits, StreamSlots, too_many_runs
+from postplan.calendars.run_log import RunLog
+from postplan.calendars.run_store import RunLimit, RunRef, RunStore, draft_to_entry
+from postplan.calendars.run_tail import RunTails
+from postplan.calendars.run_watch import RunAbandoned, wait_abandoned
 from postplan.core.context import bind
 from postplan.core.errors import AppError
 from postplan.core.logging import get_logger
@@ -50,44 +61,17 @@ STALE_AFTER = dt.timedelta(minutes=2)
 SWEEP_INTERVAL_SECONDS = 30.0
 #: On shutdown, runs get this long to finish before they are cancelled.
 SHUTDOWN_GRACE_SECONDS = 2.0
+#: How long, at most, a stopped run waits for its model call to close.
+PRODUCER_CLOSE_SECONDS = 5.0
+ABANDONED_CODE = "run_abandoned"
 
 
-class LiveRun:
-    """The in-process view of a running run: its events so far and a wake-up for tailers."""
+class LiveRun(RunLog):
+    """The in-process view of a running run: its events so far and a wake-up for its streams."""
 
     def __init__(self, ref: RunRef) -> None:
+        super().__init__()
         self.ref = ref
-        self.entries: list[RunEvent] = []  # entries[i] has seq i + 1
-        self.final: list[RunEvent] | None = None
-        self.status: str | None = None
-        self._changed = asyncio.Event()
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    def publish(self, events: list[RunEvent]) -> None:
-        self.entries.extend(events)
-        self._notify()
-
-    def finish(self, status: str, events: list[RunEvent]) -> None:
-        self.status = status
-        self.final = events
-        self._notify()
-
-    async def events(self, after_seq: int) -> AsyncIterator[RunEvent]:
-        """Entries after `after_seq`, then the final events; waits while the run goes on."""
-        index = max(after_seq, 0)
-        while True:
-            changed = self._changed  # taken before reading, so no wake-up is missed
-            while index < len(self.entries):
-                yield self.entries[index]
-                index += 1
-            if self.final is not None:
-                for event in self.final:
-                    yield event
-                return
-            await changed.wait()
 
 
 _END = object()
@@ -107,6 +91,13 @@ async def _produce(drafts: AsyncIterator[EntryDraft], queue: asyncio.Queue[objec
         queue.put_nowait(_END)
     except Exception as exc:  # handed to the consumer, which settles the run
         queue.put_nowait(exc)
+    finally:
+        # Cancelled between two drafts (the run stopped), the generator sits at a `yield`
+        # with its model call open: close it now rather than whenever it is collected.
+        aclose = getattr(drafts, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):  # the run is settled either way
+                await aclose()
 
 
 class RunExecutor:
@@ -114,12 +105,14 @@ class RunExecutor:
 
     def __init__(self, store: RunStore | None, live: LiveRun, brief: Brief,
                  generator: Generator, heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                 drafts: AsyncIterator[EntryDraft] | None = None) -> None:
+                 drafts: AsyncIterator[EntryDraft] | None = None,
+                 abandon_seconds: float = RunLimits.abandon_seconds) -> None:
         self.store = store  # None: a dry run, nothing is written
         self.live = live
         self.brief = brief
         self.generator = generator
         self.heartbeat_seconds = heartbeat_seconds
+        self.abandon_seconds = abandon_seconds
         # A stream already started by `RunRegistry.begin` (its first entry is saved).
         self.drafts = drafts
         self.count = len(live.entries)
@@ -145,6 +138,7 @@ class RunExecutor:
             first_sent.set()
         source = self.drafts if self.drafts is not None else self.generator.stream(self.brief)
         producer = asyncio.create_task(_produce(source, queue, first_sent))
+        watchdog = asyncio.create_task(self._watch_listeners(queue))
         status = RunStatus.completed
         error: dict[str, Any] | None = None
         started = asyncio.get_running_loop().time()
@@ -171,7 +165,13 @@ class RunExecutor:
                     first_sent.set()
                 if end is None:
                     continue
-                if isinstance(end, GenerationTimeout):
+                if isinstance(end, RunAbandoned):
+                    status = RunStatus.cancelled
+                    error = {"code": ABANDONED_CODE,
+                             "message": f"nobody listened to the run for {end.seconds:g} s, so "
+                                        "it was stopped; the entries made so far are kept"}
+                    log.info("generation.run.abandoned", entries=self.count)
+                elif isinstance(end, GenerationTimeout):
                     status = RunStatus.partial
                     error = {"code": TIMEOUT_CODE, "message": end.message}
                 elif isinstance(end, GenerationError):
@@ -199,10 +199,28 @@ class RunExecutor:
             status = RunStatus.failed
             error = {"code": "storage_failed", "message": "saving the calendar failed"}
         finally:
-            if not producer.done():
-                producer.cancel()
+            watchdog.cancel()
+            await self._close_producer(producer)
         await self._settle(status, error, started)
         return status.value
+
+    @staticmethod
+    async def _close_producer(producer: asyncio.Task[None]) -> None:
+        """Stop the generator and wait (bounded) until it has let go of the model call.
+
+        Cancelling the producer unwinds the provider's stream, which closes its HTTP response
+        and client: no more tokens are generated or paid for once the run has ended."""
+        if producer.done():
+            return
+        producer.cancel()
+        await asyncio.wait({producer}, timeout=PRODUCER_CLOSE_SECONDS)
+
+    async def _watch_listeners(self, queue: asyncio.Queue[object]) -> None:
+        """Put `RunAbandoned` on the queue once nobody listens any more (see `run_watch`)."""
+        store = self.store
+        marks = None if store is None else store.listened_at
+        await wait_abandoned(self.live, self.live.ref.run_id, self.abandon_seconds, marks)
+        queue.put_nowait(RunAbandoned(self.abandon_seconds))
 
     async def _settle(self, status: RunStatus, error: dict[str, Any] | None,
                       started: float) -> None:
@@ -225,10 +243,16 @@ class RunRegistry:
     """The runs this process is executing, and the tasks that execute them."""
 
     def __init__(self, store: RunStore, *, heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                 stale_after: dt.timedelta = STALE_AFTER) -> None:
+                 stale_after: dt.timedelta = STALE_AFTER,
+                 limits: RunLimits | None = None) -> None:
         self.store = store
         self.heartbeat_seconds = heartbeat_seconds
         self.stale_after = stale_after
+        self.limits = limits = limits or RunLimits()
+        #: Open event streams here, per user and per run.
+        self.slots = StreamSlots(limits.max_streams_per_run, limits.max_streams_per_user)
+        #: The shared database tails of runs executing elsewhere.
+        self.tails = RunTails(store, limits)
         self._runs: dict[uuid.UUID, LiveRun] = {}
         self._tasks: set[asyncio.Task[str]] = set()
 
@@ -250,13 +274,19 @@ class RunRegistry:
                 first = await anext(drafts, None)
             except Exception:  # let the executor meet (and report) the failure
                 drafts, first = None, None
+        limit = RunLimit(self.limits.max_runs_per_user, self.stale_after)
         ref, rows = await self.store.create(user_id, brief, mode=generator.mode,
                                             expected_entries=generator.expected_entries(brief),
-                                            model=model, first=first)
+                                            model=model, first=first, limit=limit)
         return self.start(ref, brief, generator, persist=True, drafts=drafts, saved=rows)
 
     def begin_dry_run(self, user_id: str, brief: Brief, generator: Generator) -> LiveRun:
-        """Generate without writing anything (the database is unreachable)."""
+        """Generate without writing anything (the database is unreachable).
+
+        The per-user bound on running runs is then counted in this process only."""
+        limit = self.limits.max_runs_per_user
+        if sum(1 for r in self._runs.values() if r.ref.user_id == user_id) >= limit:
+            raise too_many_runs(limit)
         ref = RunRef(uuid.uuid4(), brief.calendar_id or uuid.uuid4(), user_id, generator.mode,
                      True, generator.expected_entries(brief))
         return self.start(ref, brief, generator, persist=False)
@@ -269,7 +299,8 @@ class RunRegistry:
             live.publish([entry_event(ref.run_id, row) for row in saved])
             GENERATION_ENTRIES.labels(mode=ref.mode).inc(len(saved))
         executor = RunExecutor(self.store if persist else None, live, brief, generator,
-                               self.heartbeat_seconds, drafts)
+                               self.heartbeat_seconds, drafts,
+                               abandon_seconds=self.limits.abandon_seconds)
         self._runs[ref.run_id] = live
         task = asyncio.create_task(executor.run(), name=f"generation-run-{ref.run_id}")
         self._tasks.add(task)
@@ -306,6 +337,7 @@ class RunRegistry:
 
     async def shutdown(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Let runs finish for `grace` seconds, then cancel them (they settle as cancelled)."""
+        await self.tails.shutdown()
         if not self._tasks:
             return
         if await self.wait_idle(grace):
@@ -320,7 +352,8 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        options: dict[str, Any] = getattr(app.state, "generation_options", {})
+        options: dict[str, Any] = dict(getattr(app.state, "generation_options", {}))
+        options.setdefault("limits", RunLimits.from_settings(app.state.settings))
         registry = RunRegistry(RunStore(app.state.sessionmaker,
                                         max_entries=app.state.settings.max_entries_per_calendar),
                                **options)

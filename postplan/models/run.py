@@ -30,6 +30,9 @@ class CalendarRun(IdMixin, TimestampMixin, Base):
     model: Mapped[str | None] = mapped_column(Text, nullable=True)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Last time a stream on another process listened to this run while it ran (the
+    #: executing process cancels a run nobody listens to; see calendars/runs.py).
+    listened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         Index("ix_calendar_runs_calendar", "calendar_id", "created_at"),

@@ -5,6 +5,8 @@ It answers the slots named in the prompt with one JSON object each, streamed as
 on `FakeLLMConfig` make it slow, stall, send garbage, fail with a status, drop the connection
 mid-answer, corrupt or skip entries. It counts calls and records, on `time.perf_counter()`, the
 moment each entry's closing brace was handed to the socket (benches compare with arrival times).
+It also counts answers streamed to their end (`finished`) and answers whose client closed the
+connection mid-answer (`closed_early`), and how many answers are being streamed (`streaming`).
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ class FakeLLM:
         self.auth_headers: list[str | None] = []
         self.completed_at: list[float] = []  # perf_counter when each entry's last piece went out
         self.answer_done_at: float | None = None
+        self.finished = 0  # answers streamed to their end
+        self.closed_early = 0  # answers the client hung up on (the server saw the disconnect)
+        self.streaming = 0  # answers being streamed now
         self.app = self._build()
 
     def _build(self) -> FastAPI:
@@ -106,9 +111,23 @@ class FakeLLM:
             if cfg.garbage == "html":
                 return PlainTextResponse("<html><body>502 Bad Gateway</body></html>",
                                          media_type="text/html")
-            return StreamingResponse(self._answer(_slots(body)), media_type="text/event-stream")
+            return StreamingResponse(self._counted(_slots(body)), media_type="text/event-stream")
 
         return app
+
+    async def _counted(self, slots: list[int]) -> AsyncIterator[str]:
+        # Starlette cancels the body iterator when the client disconnects (ASGI < 2.4, which
+        # uvicorn speaks), so a hang-up mid-answer arrives here as CancelledError.
+        self.streaming += 1
+        try:
+            async for piece in self._answer(slots):
+                yield piece
+            self.finished += 1
+        except (asyncio.CancelledError, GeneratorExit):
+            self.closed_early += 1
+            raise
+        finally:
+            self.streaming -= 1
 
     async def _answer(self, slots: list[int]) -> AsyncIterator[str]:
         cfg = self.config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -110,3 +110,14 @@ async def execute(db_url: str, sql: str, **params: Any) -> None:
             await conn.execute(text(sql), params)
     finally:
         await engine.dispose()
+
+
+async def until(check: Callable[[], bool], within: float = 15.0) -> bool:
+    """Poll `check` until it holds or `within` seconds pass; the result of the last look (for
+    what another thread, e.g. a fake server, learns asynchronously)."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

@@ -68,7 +68,9 @@ async def test_flag_flip_under_load_takes_effect_within_5_seconds(
     settings = make_settings(db, FLAGS_FILE=str(flags_file), FLAGS_POLL_SECONDS=1,
                              SPOOL_DIR=str(tmp_path / "spool"), TOKEN_ENCRYPTION_KEY="k" * 32,
                              TIKTOK_CLIENT_KEY="ck", TIKTOK_CLIENT_SECRET="cs",
-                             INSTAGRAM_APP_ID="ia", INSTAGRAM_APP_SECRET="is")
+                             INSTAGRAM_APP_ID="ia", INSTAGRAM_APP_SECRET="is",
+                             # Four generate loops of one user may overlap: not the bound tested.
+                             MAX_CONCURRENT_RUNS_PER_USER=10)
     app = build_app(settings)
     log: list[tuple[str, float, float, str]] = []  # (kind, started, finished, value)
     stop = asyncio.Event()

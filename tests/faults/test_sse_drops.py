@@ -131,7 +131,10 @@ async def test_random_drops_and_a_frozen_reader_leak_nothing(tmp_path: Path, db:
         settings = make_settings(db, CALENDAR_SERVICE_ENABLED=True, LLM_BASE_URL=base_url,
                                  LLM_API_KEY="sk-fake", LLM_MODEL="fake-model",
                                  SPOOL_DIR=str(tmp_path / "spool"),
-                                 SSE_SEND_TIMEOUT_SECONDS=2, SSE_PING_SECONDS=1)
+                                 SSE_SEND_TIMEOUT_SECONDS=2, SSE_PING_SECONDS=1,
+                                 # One user drives all the load here: lift the per-user bounds.
+                                 MAX_CONCURRENT_RUNS_PER_USER=4 * CLIENTS,
+                                 MAX_STREAMS_PER_USER=4 * CLIENTS)
         app = build_app(settings)
         app.state.lifespan_hooks.append(loop_probe(app))
         with live_server(app) as server:

@@ -13,7 +13,9 @@ order, so a completed run always has every planned entry.
 
 Deadlines: `timeout_seconds` bounds the whole call (request, headers and every byte of the
 answer); `stall_seconds` bounds the silence between two chunks. Either raises GenerationTimeout;
-the entries already yielded stand. Provider failures raise GenerationError with one of:
+the entries already yielded stand. A run that stops (nobody listens any more, or the server shuts
+down) cancels or closes this stream: the response and the client are closed at once, so the
+model stops writing (and billing) for nobody. Provider failures raise GenerationError with one of:
 
 * `ai_auth_failed` (401/403), `ai_rate_limited` (429), `ai_unavailable` (5xx, or an error object
   inside the stream), `ai_rejected` (other 4xx),
@@ -183,6 +185,12 @@ class OpenAICompatibleGenerator:
                                     yield draft
                 finally:
                     await response.aclose()
+        except (asyncio.CancelledError, GeneratorExit):
+            # The run stopped (abandoned, or the server is shutting down): leaving this block
+            # closed the response and the client, so the model stops writing for nobody.
+            log.info("generation.ai.closed_early", objects=stats.objects,
+                     durationMs=round((loop.time() - started) * 1000, 1))
+            raise
         except httpx.ConnectError as exc:
             raise GenerationError("ai_connection_failed",
                                   f"could not connect to the AI server: {_short(exc)}") from exc
