@@ -8,21 +8,30 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from postplan.calendars import service
-from postplan.calendars.schemas import CalendarOut, CalendarWithEntries, EntryOut, EntryPatch
+from postplan.calendars.schemas import (
+    CalendarOut,
+    CalendarWithEntries,
+    EntryOut,
+    EntryPatch,
+)
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.deps import Session
-from postplan.core.schemas import Page
+from postplan.core.openapi import problem_responses
+from postplan.core.schemas import Cursor, Page
 
 router = APIRouter(tags=["calendars"])
+ETAG_HEADER = {"description": 'The entry\'s version as a strong ETag, e.g. `"4"`',
+               "schema": {"type": "string", "pattern": '^"[0-9]+"$'}}
 
 
-@router.get("/calendars", response_model=Page[CalendarOut], response_model_by_alias=True)
+@router.get("/calendars", response_model=Page[CalendarOut], response_model_by_alias=True,
+            responses=problem_responses(422))
 async def list_calendars(
     user: CurrentUser,
     session: Session,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> Page[CalendarOut]:
     """The caller's calendars, newest first."""
     rows, next_cursor = await service.list_calendars(session, user.id, limit, cursor)
@@ -31,7 +40,8 @@ async def list_calendars(
     )
 
 
-@router.get("/calendars/{calendar_id}", response_model=CalendarWithEntries)
+@router.get("/calendars/{calendar_id}", response_model=CalendarWithEntries,
+            responses=problem_responses(404))
 async def get_calendar(
     calendar_id: uuid.UUID, user: CurrentUser, session: Session
 ) -> CalendarWithEntries:
@@ -45,13 +55,14 @@ async def get_calendar(
     )
 
 
-@router.get("/calendars/{calendar_id}/entries", response_model=Page[EntryOut])
+@router.get("/calendars/{calendar_id}/entries", response_model=Page[EntryOut],
+            responses=problem_responses(404))
 async def list_entries(
     calendar_id: uuid.UUID,
     user: CurrentUser,
     session: Session,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> Page[EntryOut]:
     """Latest saved entries, ordered by `scheduledAt`, in pages."""
     bind(calendarId=str(calendar_id))
@@ -62,7 +73,9 @@ async def list_entries(
                           next_cursor=next_cursor)
 
 
-@router.patch("/calendars/{calendar_id}/entries/{entry_id}", response_model=EntryOut)
+@router.patch("/calendars/{calendar_id}/entries/{entry_id}", response_model=EntryOut,
+              responses={**problem_responses(404, 409, 412),
+                         200: {"headers": {"ETag": ETAG_HEADER}}})
 async def patch_entry(
     calendar_id: uuid.UUID,
     entry_id: uuid.UUID,
@@ -70,7 +83,9 @@ async def patch_entry(
     user: CurrentUser,
     session: Session,
     response: Response,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[str | None, Header(max_length=64, pattern=service.IF_MATCH_PATTERN,
+                                           description='`"<version>"`, `W/"<version>"`, '
+                                                       "`<version>` or `*`")] = None,
 ) -> EntryOut:
     """Edit an entry. Send `If-Match: <version>`; a stale version answers 412."""
     bind(calendarId=str(calendar_id))

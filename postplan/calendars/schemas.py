@@ -4,23 +4,42 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, StringConstraints, field_serializer, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+    field_serializer,
+    field_validator,
+)
 
 from postplan.core.schemas import InputSchema, Schema
-from postplan.core.validators import Hashtag, no_nul_or_none, offset_or_none
+from postplan.core.validators import (
+    DATE_RANGE_TEXT,
+    Hashtag,
+    NoNul,
+    moment_in_range,
+    no_nul_or_none,
+    offset_or_none,
+)
 from postplan.core.vocab import EntryFormat
+from postplan.core.zones import in_zone
 
 
 def to_local(value: dt.datetime, tz: str) -> dt.datetime:
-    """An instant shown with the offset its zone has at that instant."""
-    return value.astimezone(zoneinfo.ZoneInfo(tz))
+    """An instant shown with the offset its zone has at that instant (never raises: a stored
+    value that cannot be shown in its zone is shown in UTC, see core.zones.in_zone)."""
+    return in_zone(value, tz)
+
+
+#: A media link as a post may carry it: http(s), at most 2,048 characters.
+MediaUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
 
 
 class Media(InputSchema):
-    url: AnyHttpUrl
+    url: MediaUrl
     type: Literal["image", "video"]
 
 
@@ -73,14 +92,15 @@ class CalendarWithEntries(CalendarOut):
 class EntryPatch(InputSchema):
     """A manual edit: any subset of the fields a user owns."""
 
-    hook: Annotated[str, StringConstraints(max_length=300)] | None = None
-    caption: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    hook: Annotated[str, StringConstraints(max_length=300), NoNul()] | None = None
+    caption: Annotated[str, StringConstraints(max_length=4000), NoNul()] | None = None
     hashtags: list[Hashtag] | None = Field(None, max_length=30)
-    scheduled_at: dt.datetime | None = None
+    scheduled_at: dt.datetime | None = Field(
+        None, description=f"An instant with its UTC offset, {DATE_RANGE_TEXT}")
     format: EntryFormat | None = None
-    pillar: Annotated[str, StringConstraints(max_length=80)] | None = None
-    call_to_action: Annotated[str, StringConstraints(max_length=300)] | None = None
-    asset_notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    pillar: Annotated[str, StringConstraints(max_length=80), NoNul()] | None = None
+    call_to_action: Annotated[str, StringConstraints(max_length=300), NoNul()] | None = None
+    asset_notes: Annotated[str, StringConstraints(max_length=2000), NoNul()] | None = None
     media: list[Media] | None = Field(None, max_length=35)
 
     @field_validator("hook", "caption", "pillar", "call_to_action", "asset_notes")
@@ -104,4 +124,4 @@ class EntryPatch(InputSchema):
     @field_validator("scheduled_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return offset_or_none(value)
+        return moment_in_range(offset_or_none(value))

@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from postplan.core.auth import CurrentUser
@@ -16,6 +16,7 @@ from postplan.core.errors import AppError, NotFound
 from postplan.core.flags import Flag, Flags
 from postplan.core.logging import get_logger
 from postplan.core.metrics import REQUEST_LATENCY
+from postplan.core.openapi import problem_responses, schema_ref
 from postplan.exports import service
 from postplan.exports.files import PREVIEW_ENTRIES, ExportFile, ExportFormat
 from postplan.exports.schemas import (
@@ -23,10 +24,18 @@ from postplan.exports.schemas import (
     ExportDryRun,
     ExportRequest,
     FeedOut,
+    ImportDocument,
     ImportReport,
 )
+from postplan.exports.service import FEED_TOKEN_PATTERN
 
 router = APIRouter(tags=["exports"])
+
+#: A feed token as `POST …/feed` issues it. Any other value answers 404 like an unknown token
+#: (the path is a credential: no hint whether a value was close), so it is documented, not
+#: enforced as a 422.
+FeedToken = Annotated[str, Path(max_length=128, json_schema_extra={
+    "pattern": FEED_TOKEN_PATTERN})]
 log = get_logger(__name__)
 
 #: Calendar apps poll; a short max-age plus ETag revalidation keeps them current and cheap.
@@ -55,7 +64,8 @@ def _file_headers(file: ExportFile) -> dict[str, str]:
     responses={200: {"description": "The dry-run answer (JSON), or the file itself when "
                                     "PUBLISH_SERVICE_ENABLED is on and dryRun is false.",
                      "content": {"text/csv": {"schema": {"type": "string"}},
-                                 "text/calendar": {"schema": {"type": "string"}}}}},
+                                 "text/calendar": {"schema": {"type": "string"}}}},
+               **problem_responses(404)},
 )
 async def export_calendar(
     calendar_id: uuid.UUID, body: ExportRequest, user: CurrentUser, session: Session,
@@ -87,7 +97,7 @@ async def export_calendar(
 
 
 @router.post("/calendars/{calendar_id}/feed", status_code=status.HTTP_201_CREATED,
-             response_model=FeedOut)
+             response_model=FeedOut, responses=problem_responses(404))
 async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUser,
                       session: Session, response: Response) -> FeedOut:
     """Create or rotate the calendar's ICS subscription token. The token is shown only now."""
@@ -103,7 +113,8 @@ async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUse
                    webcal_url="webcal://" + url.split("://", 1)[1])
 
 
-@router.delete("/calendars/{calendar_id}/feed", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/calendars/{calendar_id}/feed", status_code=status.HTTP_204_NO_CONTENT,
+               responses=problem_responses(404))
 async def revoke_feed(calendar_id: uuid.UUID, user: CurrentUser, session: Session) -> Response:
     """Revoke the calendar's feed token; its URL answers 404 from now on."""
     bind(calendarId=str(calendar_id))
@@ -124,10 +135,11 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 @router.get("/feeds/{token}.ics", name="get_feed",
-            responses={200: {"content": {"text/calendar": {}}}, 304: {"description": "unchanged"}})
+            responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
+                       304: {"description": "unchanged"}, **problem_responses(404)})
 async def get_feed(
-    token: str, request: Request, session: Session, flags: Flags,
-    if_none_match: Annotated[str | None, Header()] = None,
+    token: FeedToken, request: Request, session: Session, flags: Flags,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
 ) -> Response:
     """The calendar as a live ICS feed. The token in the path is the credential."""
     # The request log line (written by the middleware after this returns) prints the path;
@@ -157,10 +169,13 @@ async def get_feed(
 
 @router.post(
     "/calendars/import", response_model=ImportReport,
-    responses={207: {"model": ImportReport, "description": "some rows were not imported"}},
-    openapi_extra={"requestBody": {"content": {
-        "application/json": {"schema": {"type": "object"}},
-        "text/csv": {"schema": {"type": "string"}},
+    responses={207: {"model": ImportReport, "description": "some rows were not imported"},
+               **problem_responses(404, 409)},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema_ref(ImportDocument)},
+        "text/csv": {"schema": {"type": "string", "description": (
+            "A CSV in the postplan or bulk layout (docs/exports.md); a charset parameter "
+            "is honoured, UTF-8 otherwise")}},
     }}},
 )
 async def import_calendar(

@@ -8,34 +8,39 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
     Field,
     StringConstraints,
+    UrlConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
 
 from postplan.core.schemas import InputSchema
-from postplan.core.validators import Hashtag, no_nul, offset_or_none
+from postplan.core.validators import (
+    Hashtag,
+    NoNul,
+    ZoneName,
+    bounded_json,
+    moment_in_range,
+    no_nul,
+    offset_or_none,
+)
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
+from postplan.core.zones import check_zone
 
-
-def check_zone(value: str) -> str:
-    """An IANA zone name the server knows, or ValueError."""
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
-        raise ValueError(f"{value!r} is not a known IANA time zone") from exc
-    return value
+#: Entry versions are a 32-bit integer column.
+MAX_VERSION = 2**31 - 1
+#: Rows one import file may hold; a larger calendar is imported in several files.
+MAX_IMPORT_ROWS = 10_000
 
 
 class MediaIn(InputSchema):
-    url: AnyHttpUrl
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
     type: Literal["image", "video"]
 
 
@@ -48,15 +53,15 @@ class EntryIn(InputSchema):
     channel: Channel
     format: EntryFormat
     scheduled_at: dt.datetime
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    pillar: Annotated[str, StringConstraints(max_length=80)] = ""
-    hook: Annotated[str, StringConstraints(max_length=300)] = ""
-    caption: Annotated[str, StringConstraints(max_length=4000)] = ""
+    timezone: ZoneName
+    pillar: Annotated[str, StringConstraints(max_length=80), NoNul()] = ""
+    hook: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
+    caption: Annotated[str, StringConstraints(max_length=4000), NoNul()] = ""
     hashtags: list[Hashtag] = Field(default_factory=list, max_length=30)
-    call_to_action: Annotated[str, StringConstraints(max_length=300)] = ""
-    asset_notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+    call_to_action: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
+    asset_notes: Annotated[str, StringConstraints(max_length=2000), NoNul()] = ""
     media: list[MediaIn] = Field(default_factory=list, max_length=35)
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=MAX_VERSION)
     edited: bool | None = None
     updated_at: dt.datetime | None = None
 
@@ -84,7 +89,7 @@ class EntryIn(InputSchema):
     @field_validator("scheduled_at", "updated_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return offset_or_none(value)
+        return moment_in_range(offset_or_none(value))
 
     @field_validator("format")
     @classmethod
@@ -99,9 +104,10 @@ class CalendarIn(InputSchema):
     """The `calendar` object of a JSON export."""
 
     id: uuid.UUID | None = None
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    brief: dict[str, Any] = Field(default_factory=dict)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul()]
+    timezone: ZoneName
+    brief: dict[str, Any] = Field(default_factory=dict, max_length=64,
+                                  description="the generation brief, as exported")
     latest_run_id: uuid.UUID | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
@@ -119,7 +125,12 @@ class CalendarIn(InputSchema):
     @field_validator("created_at", "updated_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return offset_or_none(value, "must carry a UTC offset")
+        return moment_in_range(offset_or_none(value, "must carry a UTC offset"))
+
+    @field_validator("brief")
+    @classmethod
+    def _brief(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return bounded_json(value)  # type: ignore[no-any-return]
 
 
 def row_errors(row: int, exc: ValidationError) -> list[dict[str, Any]]:

@@ -12,21 +12,21 @@ import datetime as dt
 import io
 import json
 import uuid
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from postplan.core.errors import Unprocessable
+from postplan.core.errors import AppError, Unprocessable
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
+from postplan.core.zones import check_zone, load_zone
 from postplan.exports.csv_format import (
     BULK_COLUMNS,
     BULK_TEXT_COLUMNS,
     STANDARD_COLUMNS,
     STANDARD_TEXT_COLUMNS,
 )
-from postplan.exports.import_rows import CalendarIn, EntryIn, row_errors
+from postplan.exports.import_rows import MAX_IMPORT_ROWS, CalendarIn, EntryIn, row_errors
 from postplan.exports.json_format import FORMAT_NAME, FORMAT_VERSION
 from postplan.exports.text import from_spreadsheet_safe
 
@@ -38,6 +38,17 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm")
 class InvalidImportFile(Unprocessable):
     code = "invalid_import_file"
     title = "Invalid import file"
+
+
+class ImportTooLarge(AppError):
+    status_code = 413
+    code = "import_too_large"
+    title = "Import too large"
+
+
+def _too_many_rows() -> ImportTooLarge:
+    return ImportTooLarge(f"an import file may hold at most {MAX_IMPORT_ROWS} entries; split it",
+                          extra={"maxRows": MAX_IMPORT_ROWS})
 
 
 @dataclass
@@ -57,6 +68,8 @@ def read_json(text: str) -> ParsedFile:
     except json.JSONDecodeError as exc:
         raise InvalidImportFile(f"the file is not valid JSON: {exc.msg} at line {exc.lineno}",
                                 code="malformed_json") from exc
+    except RecursionError as exc:  # "[[[[…" thousands deep: no export looks like that
+        raise InvalidImportFile("the file nests JSON too deeply", code="malformed_json") from exc
     if not isinstance(doc, dict):
         raise InvalidImportFile("the file must be a JSON object")
     if doc.get("format") != FORMAT_NAME:
@@ -71,6 +84,8 @@ def read_json(text: str) -> ParsedFile:
     entries = doc.get("entries")
     if not isinstance(entries, list):
         raise InvalidImportFile('"entries" must be a list')
+    if len(entries) > MAX_IMPORT_ROWS:
+        raise _too_many_rows()
     count = doc.get("entryCount")
     if count is not None and count != len(entries):
         raise InvalidImportFile(
@@ -123,6 +138,8 @@ def read_csv(text: str) -> ParsedFile:
         record += 1
         if not any(c.strip() for c in cells):
             continue
+        if len(parsed.rows) >= MAX_IMPORT_ROWS:
+            raise _too_many_rows()
         values = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header)}
         for name in text_columns:
             if name in values:
@@ -159,7 +176,7 @@ def _standard_row(values: dict[str, str]) -> dict[str, Any]:
 def _json_cell(value: str) -> Any:
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return value  # left as text: validation reports it against the field
 
 
@@ -210,10 +227,9 @@ def validate_row(row: int, raw: dict[str, Any], default_timezone: str
                            "message": "must be an ISO 8601 date and time"}]
         if parsed.tzinfo is None:
             try:
-                parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(str(data["timezone"])))
-            except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-                return None, [{"row": row, "field": "timezone",
-                               "message": f"{data['timezone']!r} is not a known IANA time zone"}]
+                parsed = parsed.replace(tzinfo=load_zone(check_zone(str(data["timezone"]))))
+            except ValueError as exc:
+                return None, [{"row": row, "field": "timezone", "message": str(exc)}]
         data["scheduledAt"] = parsed
     try:
         return EntryIn.model_validate(data), []

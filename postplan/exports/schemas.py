@@ -9,6 +9,20 @@ from pydantic import Field, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
 from postplan.exports.files import ExportFormat
+from postplan.exports.import_rows import MAX_IMPORT_ROWS, CalendarIn, EntryIn
+
+
+class ImportDocument(InputSchema):
+    """A JSON import file: a `postplan.calendar` v1 export (docs/schemas/calendar-export.v1.json).
+
+    Rows are validated one by one: an invalid entry is reported in the answer's `errors` (207)
+    while the others are imported."""
+
+    format: Literal["postplan.calendar"]
+    version: Literal[1]
+    calendar: CalendarIn | None = None
+    entries: list[EntryIn] = Field(max_length=MAX_IMPORT_ROWS)
+    entry_count: int | None = Field(None, ge=0, le=MAX_IMPORT_ROWS)
 
 
 class ExportRequest(InputSchema):

@@ -8,14 +8,31 @@ from postplan.exports.records import ExportEntry
 CHANNEL_NAMES = {"tiktok": "TikTok", "instagram": "Instagram"}
 
 #: A cell starting with one of these is read as a formula (or a DDE payload) by Excel, LibreOffice
-#: and Google Sheets. The quote itself is included so that a value which really starts with a
-#: quote survives the round trip: every escaped cell gains exactly one leading quote.
+#: and Google Sheets (OWASP "CSV injection"). The quote itself is included so that a value which
+#: really starts with a quote survives the round trip: every escaped cell gains exactly one
+#: leading quote.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+#: Characters that start a formula once a spreadsheet has skipped leading blanks and folded
+#: full-width (U+FF1D ＝, U+FF0B ＋, U+FF0D －, U+FF20 ＠) and small (U+FE66 ﹦, U+FE62 ﹢,
+#: U+FE63 ﹣, U+FE6B ﹫) forms to ASCII, as East Asian locales and some importers do.
+_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b")
+
+
+def needs_guard(value: str) -> bool:
+    """Whether a spreadsheet could read the cell as a formula (or the value starts with the
+    guard's own quote, which must survive the round trip)."""
+    if not value:
+        return False
+    if value[0] in FORMULA_TRIGGERS or value[0] == "\n":
+        return True
+    stripped = value.lstrip()
+    return bool(stripped) and stripped[0] in _FORMULA_STARTS
 
 
 def spreadsheet_safe(value: str) -> str:
     """Prefix `'` when a spreadsheet would treat the cell as a formula."""
-    if value and value[0] in FORMULA_TRIGGERS:
+    if needs_guard(value):
         return "'" + value
     return value
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
-from postplan.core.validators import no_nul
+from postplan.core.validators import NoNul, ZoneName, no_nul
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
+from postplan.core.zones import check_zone
 
-ShortText = Annotated[str, StringConstraints(max_length=500)]
-LongText = Annotated[str, StringConstraints(max_length=2000)]
+ShortText = Annotated[str, StringConstraints(max_length=500), NoNul()]
+LongText = Annotated[str, StringConstraints(max_length=2000), NoNul()]
 
 
 class Brief(InputSchema):
     """What the creator asked for (request body of `POST /v1/ai/calendar`)."""
 
-    brand: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    brand: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul()]
     niche: ShortText | None = None
     audience: ShortText | None = None
     goals: LongText | None = None
@@ -35,14 +35,15 @@ class Brief(InputSchema):
         | dict[Channel, Annotated[int, Field(ge=1, le=21)]]
         | None
     ) = None
-    timezone: str = "UTC"
-    pillars: list[Annotated[str, StringConstraints(min_length=1, max_length=80)]] | None = Field(
+    timezone: ZoneName = "UTC"
+    pillars: list[Annotated[str, StringConstraints(min_length=1, max_length=80),
+                            NoNul()]] | None = Field(
         None, max_length=12
     )
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")] = "en"
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     calendar_id: uuid.UUID | None = None
-    seed: Annotated[str, StringConstraints(max_length=64)] | None = None
+    seed: Annotated[str, StringConstraints(max_length=64), NoNul()] | None = None
 
     @field_validator("brand", "niche", "audience", "goals")
     @classmethod
@@ -81,11 +82,7 @@ class Brief(InputSchema):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA timezone {value!r}") from exc
-        return value
+        return check_zone(value)
 
     @model_validator(mode="after")
     def _ppw_channels(self) -> Brief:
