@@ -144,7 +144,7 @@ async def get_run(run_id: uuid.UUID, user: CurrentUser, session: Session) -> Run
 
 
 #: `<runId>:<seq>` or a bare `<seq>`, as the `id:` of an event this API sent.
-LAST_EVENT_ID_PATTERN = r"^ *([0-9A-Fa-f-]{36}:)?[0-9]{1,9} *$|^ *$"
+LAST_EVENT_ID_PATTERN = r"^(([0-9A-Fa-f-]{36}:)?[0-9]{1,9})?$"
 
 
 def parse_last_event_id(value: str | None, run_id: uuid.UUID) -> int:

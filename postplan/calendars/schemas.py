@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
+    ConfigDict,
     Field,
     StringConstraints,
     UrlConstraints,
@@ -19,7 +20,9 @@ from postplan.core.schemas import InputSchema, Schema
 from postplan.core.validators import (
     DATE_RANGE_TEXT,
     Hashtag,
+    IsoDateTime,
     NoNul,
+    clean_hashtags,
     moment_in_range,
     no_nul_or_none,
     offset_or_none,
@@ -89,13 +92,31 @@ class CalendarWithEntries(CalendarOut):
     entries: list[EntryOut]
 
 
+def _omittable_not_null(schema: dict[str, Any]) -> None:
+    """Document every field as optional but never null: `null` is refused (`null_field`)."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf")
+        if isinstance(options, list):
+            kept = [o for o in options if o != {"type": "null"}]
+            if len(kept) == 1:
+                del prop["anyOf"]
+                prop.update(kept[0])
+            else:
+                prop["anyOf"] = kept
+        prop.pop("default", None)
+
+
 class EntryPatch(InputSchema):
     """A manual edit: any subset of the fields a user owns."""
 
+    model_config = ConfigDict(json_schema_extra=_omittable_not_null)
+
+    # Every field may be left out; none may be null (the schema says so, and an explicit null
+    # is refused with `null_field`).
     hook: Annotated[str, StringConstraints(max_length=300), NoNul()] | None = None
     caption: Annotated[str, StringConstraints(max_length=4000), NoNul()] | None = None
     hashtags: list[Hashtag] | None = Field(None, max_length=30)
-    scheduled_at: dt.datetime | None = Field(
+    scheduled_at: IsoDateTime | None = Field(
         None, description=f"An instant with its UTC offset, {DATE_RANGE_TEXT}")
     format: EntryFormat | None = None
     pillar: Annotated[str, StringConstraints(max_length=80), NoNul()] | None = None
@@ -111,15 +132,7 @@ class EntryPatch(InputSchema):
     @field_validator("hashtags")
     @classmethod
     def _tags(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        cleaned: list[str] = []
-        for tag in value:
-            tag = tag.strip().lstrip("#")
-            if not tag or any(c.isspace() for c in tag) or "\x00" in tag or "#" in tag:
-                raise ValueError(f"hashtag {tag!r} must be one word without '#' or spaces")
-            cleaned.append(tag)
-        return cleaned
+        return None if value is None else clean_hashtags(value)
 
     @field_validator("scheduled_at")
     @classmethod

@@ -22,7 +22,7 @@ from postplan.models import Calendar, CalendarEntry, CalendarRun
 
 MAX_CURSOR_LENGTH = 200
 #: What `If-Match` may hold: a version number, quoted or weak, or `*` (none means "any").
-IF_MATCH_PATTERN = r'^ *(\*|(W/)?"?[0-9]{1,9}"?)? *$'
+IF_MATCH_PATTERN = r'^(\*|(W/)?"?[0-9]{1,9}"?)?$'
 
 
 class InvalidCursor(AppError):
@@ -117,7 +117,7 @@ def parse_if_match(header: str | None) -> int | None:
     Only ASCII digits count: `str.isdigit()` also accepts `²` or `٣`, which `int()` refuses."""
     if header is None or header.strip() in {"", "*"}:
         return None
-    if not re.fullmatch(IF_MATCH_PATTERN, header):
+    if not re.fullmatch(IF_MATCH_PATTERN, header.strip()):
         raise Unprocessable("If-Match must be the entry's version number", code="invalid_if_match")
     value = header.strip().removeprefix("W/").strip('"')
     return int(value)

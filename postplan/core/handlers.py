@@ -83,9 +83,11 @@ def allowed_methods(request: Request) -> list[str]:
     knows every method of a path."""
     schema: dict[str, Any] = request.app.openapi()
     path = request.url.path
-    for template, item in schema.get("paths", {}).items():
-        pattern = re.escape(template)
-        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", pattern)
+    # The most literal template wins (`/calendars/import` over `/calendars/{calendar_id}`),
+    # as it does when routing a request with that template's methods.
+    templates = sorted(schema.get("paths", {}).items(), key=lambda kv: kv[0].count("{"))
+    for template, item in templates:
+        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, path):
             return sorted(m.upper() for m in item if m in _HTTP_METHODS)
     return []

@@ -101,6 +101,18 @@ def _problem_components(schema: dict[str, Any]) -> None:
     components.pop("ValidationError", None)
 
 
+def _not_null(parameter: dict[str, Any]) -> None:
+    """A query, header or path value is a string or absent, never JSON `null`: an optional
+    parameter's `anyOf: [X, null]` (how FastAPI spells `str | None`) is documented as `X`."""
+    schema = parameter.get("schema", {})
+    options = schema.get("anyOf")
+    if isinstance(options, list):
+        kept = [o for o in options if o != {"type": "null"}]
+        if len(kept) == 1 and len(kept) < len(options):
+            del schema["anyOf"]
+            schema.update(kept[0])
+
+
 def document(schema: dict[str, Any], settings: Settings) -> None:
     """Complete a generated document in place (shared errors, problem bodies, security)."""
     _problem_components(schema)
@@ -118,6 +130,8 @@ def document(schema: dict[str, Any], settings: Settings) -> None:
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for parameter in operation.get("parameters", []):
+                _not_null(parameter)
             responses: dict[str, Any] = operation["responses"]
             shared = [400, 422, 429, 503]
             if operation.pop("security", None):

@@ -8,10 +8,16 @@ limit the OpenAPI document shows (`maxLength`, a NUL-free `pattern`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
+from pydantic import (
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -102,11 +108,58 @@ class NoNul:
         return json_schema
 
 
-#: One hashtag as a user may send it, before it is cleaned of its `#`.
-Hashtag = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul()]
+@dataclass(frozen=True)
+class Documented:
+    """Annotation: show `pattern` in the JSON schema; the model's own validator enforces it
+    (so the error names the list field rather than one item, for instance)."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.pattern
+        return json_schema
+
+
+#: Every character Python's `str.isspace` (or JSON Schema's `\s`) calls white space, spelled
+#: out because the two disagree (U+001C–U+001F, U+0085, U+FEFF).
+_SPACES = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+#: One hashtag: one word, an optional leading `#`, no NUL.
+HASHTAG_PATTERN = rf"^#?[^#\x00{_SPACES}]+$"
+
+#: One hashtag as a user may send it, before it is cleaned of its `#` (see `clean_hashtags`).
+Hashtag = Annotated[str, StringConstraints(min_length=1, max_length=100),
+                    Documented(HASHTAG_PATTERN)]
+
+
+def clean_hashtags(values: list[str]) -> list[str]:
+    """Hashtags without their `#`, or ValueError naming the first one that is not one word.
+
+    One rule for edits and imports; the same pattern the OpenAPI document shows."""
+    cleaned: list[str] = []
+    for raw in values:
+        if not re.fullmatch(HASHTAG_PATTERN, raw):
+            raise ValueError(f"hashtag {raw!r} must be one word without '#' or spaces")
+        cleaned.append(raw.removeprefix("#"))
+    return cleaned
 
 #: An IANA zone name as a field type (the name is checked against tzdata by the schema).
 ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul()]
+
+
+def _time_as_text(value: Any) -> Any:
+    """JSON carries dates and times as ISO 8601 text; pydantic would also read a bare number as
+    seconds since 1970, which no client means (and which the schema does not allow)."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("must be an ISO 8601 string")
+    return value
+
+
+#: A date-time input: ISO 8601 text (or an already parsed datetime), never a number.
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_time_as_text)]
+#: A date input: ISO 8601 text (or an already parsed date), never a number.
+IsoDate = Annotated[dt.date, BeforeValidator(_time_as_text)]
 
 
 def offset_or_none(value: dt.datetime | None,

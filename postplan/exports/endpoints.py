@@ -34,8 +34,8 @@ router = APIRouter(tags=["exports"])
 #: A feed token as `POST …/feed` issues it. Any other value answers 404 like an unknown token
 #: (the path is a credential: no hint whether a value was close), so it is documented, not
 #: enforced as a 422.
-FeedToken = Annotated[str, Path(max_length=128, json_schema_extra={
-    "pattern": FEED_TOKEN_PATTERN})]
+FeedToken = Annotated[str, Path(json_schema_extra={"pattern": FEED_TOKEN_PATTERN,
+                                                   "maxLength": 128})]
 log = get_logger(__name__)
 
 #: Calendar apps poll; a short max-age plus ETag revalidation keeps them current and cheap.

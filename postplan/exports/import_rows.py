@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AnyHttpUrl,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     UrlConstraints,
     ValidationError,
@@ -23,9 +25,11 @@ from pydantic import (
 from postplan.core.schemas import InputSchema
 from postplan.core.validators import (
     Hashtag,
+    IsoDateTime,
     NoNul,
     ZoneName,
     bounded_json,
+    clean_hashtags,
     moment_in_range,
     no_nul,
     offset_or_none,
@@ -52,7 +56,7 @@ class EntryIn(InputSchema):
     run_id: uuid.UUID | None = None
     channel: Channel
     format: EntryFormat
-    scheduled_at: dt.datetime
+    scheduled_at: IsoDateTime
     timezone: ZoneName
     pillar: Annotated[str, StringConstraints(max_length=80), NoNul()] = ""
     hook: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
@@ -61,9 +65,9 @@ class EntryIn(InputSchema):
     call_to_action: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
     asset_notes: Annotated[str, StringConstraints(max_length=2000), NoNul()] = ""
     media: list[MediaIn] = Field(default_factory=list, max_length=35)
-    version: int | None = Field(None, ge=1, le=MAX_VERSION)
-    edited: bool | None = None
-    updated_at: dt.datetime | None = None
+    version: StrictInt | None = Field(None, ge=1, le=MAX_VERSION)
+    edited: StrictBool | None = None
+    updated_at: IsoDateTime | None = None
 
     @field_validator("pillar", "hook", "caption", "call_to_action", "asset_notes")
     @classmethod
@@ -78,13 +82,7 @@ class EntryIn(InputSchema):
     @field_validator("hashtags")
     @classmethod
     def _tags(cls, value: list[str]) -> list[str]:
-        cleaned: list[str] = []
-        for raw in value:
-            tag = raw[1:] if raw.startswith("#") else raw
-            if not tag or any(c.isspace() for c in tag) or "#" in tag or "\x00" in tag:
-                raise ValueError(f"hashtag {raw!r} must be one word without '#' or spaces")
-            cleaned.append(tag)
-        return cleaned
+        return clean_hashtags(value)
 
     @field_validator("scheduled_at", "updated_at")
     @classmethod
@@ -109,8 +107,8 @@ class CalendarIn(InputSchema):
     brief: dict[str, Any] = Field(default_factory=dict, max_length=64,
                                   description="the generation brief, as exported")
     latest_run_id: uuid.UUID | None = None
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
+    created_at: IsoDateTime | None = None
+    updated_at: IsoDateTime | None = None
 
     @field_validator("timezone")
     @classmethod

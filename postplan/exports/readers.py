@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,8 @@ def read_json(text: str) -> ParsedFile:
         raise InvalidImportFile("the file must be a JSON object")
     if doc.get("format") != FORMAT_NAME:
         raise InvalidImportFile(f'"format" must be "{FORMAT_NAME}"', code="unsupported_format")
-    if doc.get("version") != FORMAT_VERSION:
+    version = doc.get("version")
+    if type(version) is not int or version != FORMAT_VERSION:  # `true == 1` in Python
         raise InvalidImportFile(f"only version {FORMAT_VERSION} files can be imported",
                                 code="unsupported_version",
                                 extra={"supportedVersions": [FORMAT_VERSION]})
@@ -87,19 +89,21 @@ def read_json(text: str) -> ParsedFile:
     if len(entries) > MAX_IMPORT_ROWS:
         raise _too_many_rows()
     count = doc.get("entryCount")
-    if count is not None and count != len(entries):
+    if type(count) is not int:
+        raise InvalidImportFile('"entryCount" must be the number of entries')
+    if count != len(entries):
         raise InvalidImportFile(
             f'"entryCount" says {count} but the file holds {len(entries)} entries; '
             "the file looks truncated", code="truncated_file")
-    calendar: CalendarIn | None = None
-    if doc.get("calendar") is not None:
-        try:
-            calendar = CalendarIn.model_validate(doc["calendar"])
-        except ValidationError as exc:
-            raise InvalidImportFile(
-                "the calendar object is not valid",
-                extra={"errors": [{**e, "field": f"calendar.{e['field']}"}
-                                  for e in row_errors(0, exc)]}) from exc
+    # The format requires the calendar object (docs/schemas/calendar-export.v1.json), even
+    # when `calendarId` names the target: every export has one.
+    try:
+        calendar = CalendarIn.model_validate(doc.get("calendar"))
+    except ValidationError as exc:
+        raise InvalidImportFile(
+            "the calendar object is missing or not valid",
+            extra={"errors": [{**e, "field": f"calendar.{e['field']}".rstrip(".")}
+                              for e in row_errors(0, exc)]}) from exc
     parsed = ParsedFile(kind="json", calendar=calendar)
     for index, item in enumerate(entries, start=1):
         parsed.rows.append((index, item if isinstance(item, dict) else {"__invalid__": item}))
@@ -166,6 +170,9 @@ def _standard_row(values: dict[str, str]) -> dict[str, Any]:
             raw[name] = value.split()
         elif name == "media":
             raw[name] = _json_cell(value) if value.strip() else []
+        elif name == "version":
+            # CSV cells are text; the version is a whole number (the JSON form is strict).
+            raw[name] = int(value) if re.fullmatch(r"[0-9]{1,10}", value.strip()) else value
         elif name == "edited":
             raw[name] = {"true": True, "false": False}.get(value.strip().lower(), value)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
 from postplan.exports.files import ExportFormat
@@ -20,16 +20,17 @@ class ImportDocument(InputSchema):
 
     format: Literal["postplan.calendar"]
     version: Literal[1]
-    calendar: CalendarIn | None = None
+    calendar: CalendarIn
     entries: list[EntryIn] = Field(max_length=MAX_IMPORT_ROWS)
-    entry_count: int | None = Field(None, ge=0, le=MAX_IMPORT_ROWS)
+    entry_count: StrictInt = Field(ge=0, le=MAX_IMPORT_ROWS,
+                                   description="must equal the number of entries")
 
 
 class ExportRequest(InputSchema):
     """Body of `POST /v1/calendars/{calendarId}/export`."""
 
     format: ExportFormat
-    dry_run: bool = False
+    dry_run: StrictBool = False
     layout: Literal["standard", "bulk"] = "standard"
 
     @model_validator(mode="after")

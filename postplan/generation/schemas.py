@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StrictInt, StringConstraints, field_validator, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
-from postplan.core.validators import NoNul, ZoneName, no_nul
+from postplan.core.validators import IsoDate, NoNul, ZoneName, no_nul
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
 from postplan.core.zones import check_zone
 
@@ -27,12 +27,12 @@ class Brief(InputSchema):
     channels: list[Channel] = Field(
         default_factory=lambda: [Channel.tiktok, Channel.instagram], min_length=1, max_length=2
     )
-    start_date: dt.date
-    days: int = Field(30, ge=1, le=92)
+    start_date: IsoDate
+    days: StrictInt = Field(30, ge=1, le=92)
     # One number for every channel, or a number per channel.
     posts_per_week: (
-        Annotated[int, Field(ge=1, le=21)]
-        | dict[Channel, Annotated[int, Field(ge=1, le=21)]]
+        Annotated[StrictInt, Field(ge=1, le=21)]
+        | dict[Channel, Annotated[StrictInt, Field(ge=1, le=21)]]
         | None
     ) = None
     timezone: ZoneName = "UTC"

@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_serializer, field_validator
+from pydantic import Field, StrictBool, StringConstraints, field_serializer, field_validator
 
 from postplan.core.schemas import InputSchema, Schema
-from postplan.core.validators import NoNul, moment_in_range
+from postplan.core.validators import IsoDateTime, NoNul, moment_in_range
 from postplan.core.vocab import Channel
 
 
@@ -18,7 +18,7 @@ class PublishBody(InputSchema):
 
     entry_ids: list[uuid.UUID] | None = Field(None, max_length=5000)
     channels: list[Channel] | None = Field(None, min_length=1, max_length=2)
-    dry_run: bool = True
+    dry_run: StrictBool = True
     when: Literal["scheduled", "now"] = "scheduled"
     # Optional TikTok privacy level (must be one creator_info offers); SELF_ONLY when unset,
     # the only level an unaudited TikTok app may use.
@@ -122,7 +122,7 @@ class ConnectionIn(InputSchema):
 
     access_token: Token
     refresh_token: Token | None = None
-    expires_at: dt.datetime | None = None
+    expires_at: IsoDateTime | None = None
     account_id: Annotated[str, StringConstraints(min_length=1, max_length=256), NoNul()]
 
     @field_validator("expires_at")
