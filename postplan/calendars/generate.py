@@ -32,7 +32,7 @@ from postplan.core.deps import Session
 from postplan.core.errors import NotFound, Unprocessable
 from postplan.core.flags import Flag, FlagService
 from postplan.core.logging import get_logger
-from postplan.core.openapi import problem_responses
+from postplan.core.openapi import link, problem_responses
 from postplan.core.schemas import Schema
 from postplan.core.spool import is_db_unavailable
 from postplan.generation.base import Generator
@@ -134,7 +134,12 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
 
 
 @router.get("/ai/calendar/runs/{run_id}", response_model=RunOut,
-            responses=problem_responses(404))
+            responses={200: {"links": {
+                "events": link("/v1/ai/calendar/runs/{run_id}/events", "get",
+                               "replay the run's events", run_id="$request.path.run_id"),
+                "calendar": link("/v1/calendars/{calendar_id}", "get", "the run's calendar",
+                                 calendar_id="$response.body#/calendarId"),
+            }}, **problem_responses(404)})
 async def get_run(run_id: uuid.UUID, user: CurrentUser, session: Session) -> RunOut:
     """A run's status, counts, error and timestamps."""
     bind(runId=str(run_id))

@@ -104,6 +104,7 @@ def _omittable_not_null(schema: dict[str, Any]) -> None:
             else:
                 prop["anyOf"] = kept
         prop.pop("default", None)
+    schema["minProperties"] = 1  # an empty edit is refused (`empty_patch`)
 
 
 class EntryPatch(InputSchema):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from postplan.config import AuthMode, Settings
 from postplan.core.auth import USER_ID_PATTERN
 from postplan.core.errors import PROBLEM_CONTENT_TYPE
+from postplan.core.validators import ZONE_MARKER
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -86,6 +87,46 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: problem_response(status) for status in statuses}
 
 
+def link(path: str, method: str, description: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link to the operation at `path`/`method`, filling its parameters from runtime
+    expressions (e.g. `token="$response.body#/token"`): how a client (or a stateful fuzzer)
+    goes from one answer to the next request."""
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method.lower()}", "description": description,
+            "parameters": parameters}
+
+
+def _zone_ref(inline: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: inline[k] for k in ("title", "description", "default") if k in inline}
+    return {"$ref": "#/components/schemas/TimeZone", **kept}
+
+
+def _share_zone_list(schema: dict[str, Any]) -> None:
+    """Replace each inline list of zone names with a reference to one `TimeZone` component."""
+    components = schema["components"]["schemas"]
+    stack: list[Any] = [schema]
+    zone: dict[str, Any] | None = None
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in list(node.items()):
+                if isinstance(value, dict) and value.get(ZONE_MARKER):
+                    zone = zone or {"type": "string", "enum": value["enum"],
+                                    "description": "An IANA time zone name (tzdata)"}
+                    node[key] = _zone_ref(value)
+                else:
+                    stack.append(value)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if isinstance(value, dict) and value.get(ZONE_MARKER):
+                    zone = zone or {"type": "string", "enum": value["enum"]}
+                    node[index] = _zone_ref(value)
+                else:
+                    stack.append(value)
+    if zone is not None:
+        components["TimeZone"] = zone
+
+
 def _problem_components(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     generated = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -116,6 +157,7 @@ def _not_null(parameter: dict[str, Any]) -> None:
 def document(schema: dict[str, Any], settings: Settings) -> None:
     """Complete a generated document in place (shared errors, problem bodies, security)."""
     _problem_components(schema)
+    _share_zone_list(schema)
     supabase = settings.auth_mode is AuthMode.supabase
     schemes: dict[str, Any] = schema["components"].get("securitySchemes", {})
     # Both schemes are declared by `current_user`; only the configured mode's one is real. Dev

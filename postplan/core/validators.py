@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
@@ -20,6 +21,8 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
+
+from postplan.core.zones import CANONICAL_ZONES, MAX_ZONE_LENGTH, check_zone
 
 #: The OpenAPI form of "no NUL character": PostgreSQL `text` and `jsonb` cannot hold U+0000, so
 #: such a value would be accepted on SQLite and fail on Postgres; it is refused on both.
@@ -41,6 +44,14 @@ DATE_RANGE_TEXT = f"between {EARLIEST_DATE} and {LATEST_DATE}"
 #: pydantic error type of an out-of-range date; clients (and the fuzz suite) can tell it from
 #: a malformed value.
 DATE_OUT_OF_RANGE = "date_out_of_range"
+#: pydantic error type of values that are each valid but do not go together (two pillars that
+#: differ only in case, a bulk layout for a JSON export): what a JSON schema cannot say.
+CONFLICTING_FIELDS = "conflicting_fields"
+
+
+def conflict(message: str) -> PydanticCustomError:
+    """A `conflicting_fields` validation error with `message`."""
+    return PydanticCustomError(CONFLICTING_FIELDS, message)
 
 
 def no_nul(value: str) -> str:
@@ -122,6 +133,28 @@ class Documented:
         return json_schema
 
 
+@dataclass(frozen=True)
+class _ZoneEnum:
+    """Annotation: the JSON schema lists the accepted zone names (core/openapi.py shares one
+    copy of the list through the marker)."""
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.pop("pattern", None)
+        json_schema["enum"] = sorted(CANONICAL_ZONES)
+        json_schema[ZONE_MARKER] = True
+        return json_schema
+
+
+#: Marks the schema of a zone name, so one shared component can replace the 600-name list.
+ZONE_MARKER = "x-iana-time-zone"
+
+#: An IANA zone name from tzdata's list (see core/zones.py), as a field type.
+ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ZONE_LENGTH), NoNul(),
+                     AfterValidator(check_zone), _ZoneEnum()]
+
+
 #: Every character Python's `str.isspace` (or JSON Schema's `\s`) calls white space, spelled
 #: out because the two disagree (U+001C–U+001F, U+0085, U+FEFF).
 _SPACES = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -144,8 +177,17 @@ def clean_hashtags(values: list[str]) -> list[str]:
         cleaned.append(raw.removeprefix("#"))
     return cleaned
 
-#: An IANA zone name as a field type (the name is checked against tzdata by the schema).
-ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul()]
+def _number_not_text(value: Any) -> Any:
+    """JSON numbers only: pydantic would also read "30" or `true` as a number."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+#: Put after an int's bounds: `Annotated[int, Field(ge=1), NOT_TEXT]` reads a JSON whole number,
+#: `30` or `30.0` (JSON Schema's "integer"), never `"30"` or `true`. (After, so the bounds stay in
+#: the int schema and the JSON schema shows them as minimum/maximum.)
+NOT_TEXT = BeforeValidator(_number_not_text)
 
 
 def _time_as_text(value: Any) -> Any:
@@ -156,8 +198,12 @@ def _time_as_text(value: Any) -> Any:
     return value
 
 
+#: What the supported years look like at the start of an ISO 8601 date (the exact bounds, in
+#: UTC, are checked by `moment_in_range`).
+YEAR_PATTERN = r"^(20[0-9][0-9]|2100)-"
+
 #: A date-time input: ISO 8601 text (or an already parsed datetime), never a number.
-IsoDateTime = Annotated[dt.datetime, BeforeValidator(_time_as_text)]
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_time_as_text), Documented(YEAR_PATTERN)]
 #: A date input: ISO 8601 text (or an already parsed date), never a number.
 IsoDate = Annotated[dt.date, BeforeValidator(_time_as_text)]
 
@@ -167,14 +213,6 @@ def offset_or_none(value: dt.datetime | None,
     """`value` unchanged when it is None or carries a UTC offset, else ValueError(`message`)."""
     if value is not None and value.tzinfo is None:
         raise ValueError(message)
-    return value
-
-
-def date_in_range(value: dt.date) -> dt.date:
-    """`value` unchanged when it lies in the supported range, else a `date_out_of_range` error."""
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise PydanticCustomError(DATE_OUT_OF_RANGE, "must be a date {range}",
-                                  {"range": DATE_RANGE_TEXT})
     return value
 
 

@@ -16,7 +16,7 @@ from postplan.core.errors import AppError, NotFound
 from postplan.core.flags import Flag, Flags
 from postplan.core.logging import get_logger
 from postplan.core.metrics import REQUEST_LATENCY
-from postplan.core.openapi import problem_responses, schema_ref
+from postplan.core.openapi import link, problem_responses, schema_ref
 from postplan.exports import service
 from postplan.exports.files import PREVIEW_ENTRIES, ExportFile, ExportFormat
 from postplan.exports.schemas import (
@@ -97,7 +97,12 @@ async def export_calendar(
 
 
 @router.post("/calendars/{calendar_id}/feed", status_code=status.HTTP_201_CREATED,
-             response_model=FeedOut, responses=problem_responses(404))
+             response_model=FeedOut, responses={201: {"links": {
+                 "feed": link("/v1/feeds/{token}.ics", "get", "read the new feed",
+                              token="$response.body#/token"),
+                 "revoke": link("/v1/calendars/{calendar_id}/feed", "delete", "revoke it",
+                                calendar_id="$request.path.calendar_id"),
+             }}, **problem_responses(404)})
 async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUser,
                       session: Session, response: Response) -> FeedOut:
     """Create or rotate the calendar's ICS subscription token. The token is shown only now."""
@@ -169,7 +174,11 @@ async def get_feed(
 
 @router.post(
     "/calendars/import", response_model=ImportReport,
-    responses={207: {"model": ImportReport, "description": "some rows were not imported"},
+    responses={200: {"links": {
+                   "entries": link("/v1/calendars/{calendar_id}/entries", "get",
+                                   "the imported calendar's entries",
+                                   calendar_id="$response.body#/calendarId")}},
+               207: {"model": ImportReport, "description": "some rows were not imported"},
                **problem_responses(404, 409)},
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": schema_ref(ImportDocument)},

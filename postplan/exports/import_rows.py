@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
+    ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StringConstraints,
     UrlConstraints,
     ValidationError,
@@ -24,18 +24,19 @@ from pydantic import (
 
 from postplan.core.schemas import InputSchema
 from postplan.core.validators import (
+    NOT_TEXT,
     Hashtag,
     IsoDateTime,
     NoNul,
     ZoneName,
     bounded_json,
     clean_hashtags,
+    conflict,
     moment_in_range,
     no_nul,
     offset_or_none,
 )
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
-from postplan.core.zones import check_zone
 
 #: Entry versions are a 32-bit integer column.
 MAX_VERSION = 2**31 - 1
@@ -48,8 +49,19 @@ class MediaIn(InputSchema):
     type: Literal["image", "video"]
 
 
+def _formats_follow_channel(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema which formats each channel takes (JSON Schema `if`/`then`)."""
+    schema["allOf"] = [
+        {"if": {"properties": {"channel": {"const": channel.value}}, "required": ["channel"]},
+         "then": {"properties": {"format": {"enum": [f.value for f in formats]}}}}
+        for channel, formats in FORMATS_BY_CHANNEL.items()
+    ]
+
+
 class EntryIn(InputSchema):
     """One entry of an import file (the Entry of DESIGN.md §2; server-owned fields optional)."""
+
+    model_config = ConfigDict(json_schema_extra=_formats_follow_channel)
 
     id: uuid.UUID | None = None
     calendar_id: uuid.UUID | None = None
@@ -65,7 +77,7 @@ class EntryIn(InputSchema):
     call_to_action: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
     asset_notes: Annotated[str, StringConstraints(max_length=2000), NoNul()] = ""
     media: list[MediaIn] = Field(default_factory=list, max_length=35)
-    version: StrictInt | None = Field(None, ge=1, le=MAX_VERSION)
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION), NOT_TEXT] | None = None
     edited: StrictBool | None = None
     updated_at: IsoDateTime | None = None
 
@@ -73,11 +85,6 @@ class EntryIn(InputSchema):
     @classmethod
     def _text(cls, value: str) -> str:
         return no_nul(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return check_zone(value)
 
     @field_validator("hashtags")
     @classmethod
@@ -94,7 +101,7 @@ class EntryIn(InputSchema):
     def _format_fits_channel(cls, value: EntryFormat, info: ValidationInfo) -> EntryFormat:
         channel = info.data.get("channel")
         if channel is not None and value not in FORMATS_BY_CHANNEL[channel]:
-            raise ValueError(f"format {value} is not available on {channel}")
+            raise conflict(f"format {value} is not available on {channel}")
         return value
 
 
@@ -109,11 +116,6 @@ class CalendarIn(InputSchema):
     latest_run_id: uuid.UUID | None = None
     created_at: IsoDateTime | None = None
     updated_at: IsoDateTime | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return check_zone(value)
 
     @field_validator("name")
     @classmethod

@@ -62,6 +62,13 @@ class ParsedFile:
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
+def _whole(value: Any) -> bool:
+    """A JSON whole number (`3` or `3.0`), not `true` or `"3"`."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
 def read_json(text: str) -> ParsedFile:
     """A `postplan.calendar` v1 document; file-level problems raise a 422."""
     try:
@@ -76,7 +83,7 @@ def read_json(text: str) -> ParsedFile:
     if doc.get("format") != FORMAT_NAME:
         raise InvalidImportFile(f'"format" must be "{FORMAT_NAME}"', code="unsupported_format")
     version = doc.get("version")
-    if type(version) is not int or version != FORMAT_VERSION:  # `true == 1` in Python
+    if not _whole(version) or version != FORMAT_VERSION:  # `true == 1` in Python
         raise InvalidImportFile(f"only version {FORMAT_VERSION} files can be imported",
                                 code="unsupported_version",
                                 extra={"supportedVersions": [FORMAT_VERSION]})
@@ -89,7 +96,7 @@ def read_json(text: str) -> ParsedFile:
     if len(entries) > MAX_IMPORT_ROWS:
         raise _too_many_rows()
     count = doc.get("entryCount")
-    if type(count) is not int:
+    if not _whole(count):
         raise InvalidImportFile('"entryCount" must be the number of entries')
     if count != len(entries):
         raise InvalidImportFile(

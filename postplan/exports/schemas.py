@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
+from postplan.core.validators import NOT_TEXT, conflict
 from postplan.exports.files import ExportFormat
 from postplan.exports.import_rows import MAX_IMPORT_ROWS, CalendarIn, EntryIn
 
@@ -22,8 +23,8 @@ class ImportDocument(InputSchema):
     version: Literal[1]
     calendar: CalendarIn
     entries: list[EntryIn] = Field(max_length=MAX_IMPORT_ROWS)
-    entry_count: StrictInt = Field(ge=0, le=MAX_IMPORT_ROWS,
-                                   description="must equal the number of entries")
+    entry_count: Annotated[int, Field(ge=0, le=MAX_IMPORT_ROWS), NOT_TEXT] = Field(
+        description="must equal the number of entries")
 
 
 class ExportRequest(InputSchema):
@@ -37,7 +38,7 @@ class ExportRequest(InputSchema):
     def _layout(self) -> ExportRequest:
         if self.layout == "bulk":
             if self.format not in (ExportFormat.csv, ExportFormat.csv_bulk):
-                raise ValueError('layout "bulk" exists for format "csv" only')
+                raise conflict('layout "bulk" exists for format "csv" only')
             self.format = ExportFormat.csv_bulk
         return self
 

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StrictInt, StringConstraints, field_validator, model_validator
+import holidays
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
-from postplan.core.validators import IsoDate, NoNul, ZoneName, no_nul
+from postplan.core.validators import NOT_TEXT, IsoDate, NoNul, ZoneName, conflict, no_nul
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
-from postplan.core.zones import check_zone
 
 ShortText = Annotated[str, StringConstraints(max_length=500), NoNul()]
 LongText = Annotated[str, StringConstraints(max_length=2000), NoNul()]
+
+
+#: The planner places at most one post per channel per day (generation/planner/checks.py): the
+#: document says 7, the field itself reads up to 21 so that the planner can name the problem.
+_PLANNABLE: dict[str, Any] = {"maximum": 7}
+#: Countries with holiday data (the planner refuses others, naming the field).
+_COUNTRIES: list[Any] = sorted(holidays.list_supported_countries(include_aliases=False))
 
 
 class Brief(InputSchema):
@@ -25,14 +32,16 @@ class Brief(InputSchema):
     audience: ShortText | None = None
     goals: LongText | None = None
     channels: list[Channel] = Field(
-        default_factory=lambda: [Channel.tiktok, Channel.instagram], min_length=1, max_length=2
+        default_factory=lambda: [Channel.tiktok, Channel.instagram], min_length=1, max_length=2,
+        json_schema_extra={"uniqueItems": True},
     )
     start_date: IsoDate
-    days: StrictInt = Field(30, ge=1, le=92)
+    days: Annotated[int, Field(ge=1, le=92), NOT_TEXT] = 30
     # One number for every channel, or a number per channel.
     posts_per_week: (
-        Annotated[StrictInt, Field(ge=1, le=21)]
-        | dict[Channel, Annotated[StrictInt, Field(ge=1, le=21)]]
+        Annotated[int, Field(ge=1, le=21, json_schema_extra=_PLANNABLE), NOT_TEXT]
+        | dict[Channel, Annotated[int, Field(ge=1, le=21, json_schema_extra=_PLANNABLE),
+                                  NOT_TEXT]]
         | None
     ) = None
     timezone: ZoneName = "UTC"
@@ -41,7 +50,8 @@ class Brief(InputSchema):
         None, max_length=12
     )
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")] = "en"
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"),
+                       Field(json_schema_extra={"enum": _COUNTRIES})] | None = None
     calendar_id: uuid.UUID | None = None
     seed: Annotated[str, StringConstraints(max_length=64), NoNul()] | None = None
 
@@ -69,7 +79,7 @@ class Brief(InputSchema):
         if any(not p for p in cleaned):
             raise ValueError("pillars must not be blank")
         if len({p.casefold() for p in cleaned}) != len(cleaned):
-            raise ValueError("pillars must be unique")
+            raise conflict("pillars must be unique (ignoring case)")
         return cleaned
 
     @field_validator("channels")
@@ -79,17 +89,12 @@ class Brief(InputSchema):
             raise ValueError("channels must be unique")
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return check_zone(value)
-
     @model_validator(mode="after")
     def _ppw_channels(self) -> Brief:
         if isinstance(self.posts_per_week, dict):
             extra = set(self.posts_per_week) - set(self.channels)
             if extra:
-                raise ValueError(f"postsPerWeek names channels not in channels: {sorted(extra)}")
+                raise conflict(f"postsPerWeek names channels not in channels: {sorted(extra)}")
         return self
 
     def posts_per_week_for(self, channel: Channel, default: int) -> int:

@@ -18,7 +18,7 @@ from postplan.core.db import utcnow
 from postplan.core.deps import Session
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
-from postplan.core.openapi import problem_responses
+from postplan.core.openapi import link, problem_responses
 from postplan.core.schemas import Cursor, Page
 from postplan.core.vocab import Channel, IntentStatus
 from postplan.publishing import connections, idempotency, oauth, queries, service, spooled
@@ -51,7 +51,11 @@ def gateway_of(request: Request) -> ChannelGateway:
 
 
 @router.post("/calendars/{calendar_id}/publish", response_model=PublishResponse,
-             responses={207: {"model": PublishResponse},
+             responses={200: {"links": {
+                            "intent": link("/v1/publish-intents/{intent_id}", "get",
+                                           "the first item's intent",
+                                           intent_id="$response.body#/results/0/intentId")}},
+                        207: {"model": PublishResponse},
                         202: {"model": spooled.QueuedPublishResponse,
                               "description": "database unreachable: spooled, applied later"},
                         **problem_responses(404, 409)})
@@ -120,7 +124,12 @@ async def publish(
 
 
 @router.get("/publish-intents", response_model=Page[IntentOut],
-            responses=problem_responses(404))
+            responses={200: {"links": {
+                "intent": link("/v1/publish-intents/{intent_id}", "get", "the first intent",
+                               intent_id="$response.body#/items/0/id"),
+                "nextPage": link("/v1/publish-intents", "get", "the next page",
+                                 cursor="$response.body#/nextCursor"),
+            }}, **problem_responses(404)})
 async def list_intents(
     user: CurrentUser,
     session: Session,

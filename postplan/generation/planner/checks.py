@@ -38,6 +38,7 @@ def check_brief(brief: Brief) -> list[tuple[str, str]]:
         return problems
     slots = count_slots(brief)
     pillars = default_pillars(brief)
-    if brief.pillars is not None and len(pillars) > slots:
+    # An empty list means "no pillars of my own", as null does: the defaults are never "too many".
+    if brief.pillars and len(pillars) > slots:
         problems.append(("pillars", f"more pillars ({len(pillars)}) than slots ({slots})"))
     return problems
