@@ -58,12 +58,22 @@ def zone_or_utc(name: str) -> dt.tzinfo:
 
     Stored rows were validated when written, but a row written before this check (or a zone
     that a tzdata update removed) must still be readable rather than fail every read."""
-    if len(name) > MAX_ZONE_LENGTH:
+    if name not in CANONICAL_ZONES:  # e.g. `localtime`: this host's zone, not the writer's
         return dt.UTC
     try:
         return load_zone(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return dt.UTC
+
+
+def shifted(value: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """`value + delta`, saturating at the ends of the calendar instead of raising OverflowError
+    (a window around a stored instant, say, must not fail on a row from year 1)."""
+    try:
+        return value + delta
+    except OverflowError:
+        edge = dt.datetime.max if delta > dt.timedelta(0) else dt.datetime.min
+        return edge.replace(tzinfo=value.tzinfo)
 
 
 def in_zone(value: dt.datetime, name: str) -> dt.datetime:

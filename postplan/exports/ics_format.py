@@ -14,6 +14,8 @@ from functools import lru_cache
 
 from icalendar import Timezone
 
+from postplan.core.validators import EARLIEST_DATE, LATEST_DATE
+from postplan.core.zones import CANONICAL_ZONES
 from postplan.exports.records import ExportCalendar, ExportEntry
 from postplan.exports.text import post_text, summary
 
@@ -71,7 +73,15 @@ def _ambiguous(local: dt.datetime) -> bool:
 
 
 def _utc_stamp(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    v = value.astimezone(dt.UTC)
+    # Spelled out: strftime's %Y drops leading zeros before year 1000 on some platforms.
+    return f"{v.year:04d}{v.month:02d}{v.day:02d}T{v.hour:02d}{v.minute:02d}{v.second:02d}Z"
+
+
+def _zone_range_ok(zone: str, day: dt.date) -> bool:
+    """Whether a VTIMEZONE can describe `zone` around `day`: a canonical name, a supported
+    date (a row stored before dates were bounded is written in UTC instead)."""
+    return zone in CANONICAL_ZONES and EARLIEST_DATE <= day <= LATEST_DATE
 
 
 @lru_cache(maxsize=256)
@@ -92,7 +102,8 @@ class IcsWriter:
 
     def entry(self, e: ExportEntry) -> bytes:
         local = e.scheduled_at
-        if e.timezone in UTC_ZONES or _ambiguous(local):
+        if e.timezone in UTC_ZONES or not _zone_range_ok(e.timezone, local.date()) \
+                or _ambiguous(local):
             start = _line("DTSTART", _utc_stamp(local))
         else:
             day = local.date()
