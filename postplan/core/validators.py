@@ -160,6 +160,18 @@ ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ZONE_LE
 _SPACES = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 #: One hashtag: one word, an optional leading `#`, no NUL.
 HASHTAG_PATTERN = rf"^#?[^#\x00{_SPACES}]+$"
+#: Text with something besides white space in it, and no NUL.
+NOT_BLANK_PATTERN = rf"^[^\x00]*[^\x00{_SPACES}][^\x00]*$"
+
+def is_blank(value: str) -> bool:
+    """True when `value` holds nothing but white space (by the pattern's own definition)."""
+    return re.search(rf"[^{_SPACES}]", value) is None
+
+
+#: A NUL-free string that is not only white space (the schema's pattern says so too); the
+#: model strips it. Documented rather than enforced here: the model's own validator names
+#: the problem ("must not be blank").
+NotBlankText = Documented(NOT_BLANK_PATTERN)
 
 #: One hashtag as a user may send it, before it is cleaned of its `#` (see `clean_hashtags`).
 Hashtag = Annotated[str, StringConstraints(min_length=1, max_length=100),

@@ -84,7 +84,7 @@ def _zone_range_ok(zone: str, day: dt.date) -> bool:
     return zone in CANONICAL_ZONES and EARLIEST_DATE <= day <= LATEST_DATE
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)  # more than tzdata has zones: an export in every zone stays cached
 def vtimezone(tzid: str, first: dt.date, last: dt.date) -> bytes:
     """The VTIMEZONE for `tzid`, covering `first`..`last` (deterministic for a given range)."""
     return bytes(Timezone.from_tzid(tzid, first_date=first, last_date=last).to_ical())

@@ -10,7 +10,16 @@ import holidays
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
-from postplan.core.validators import NOT_TEXT, IsoDate, NoNul, ZoneName, conflict, no_nul
+from postplan.core.validators import (
+    NOT_TEXT,
+    IsoDate,
+    NoNul,
+    NotBlankText,
+    ZoneName,
+    conflict,
+    is_blank,
+    no_nul,
+)
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
 
 ShortText = Annotated[str, StringConstraints(max_length=500), NoNul()]
@@ -27,7 +36,8 @@ _COUNTRIES: list[Any] = sorted(holidays.list_supported_countries(include_aliases
 class Brief(InputSchema):
     """What the creator asked for (request body of `POST /v1/ai/calendar`)."""
 
-    brand: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul()]
+    brand: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul(),
+                     NotBlankText]
     niche: ShortText | None = None
     audience: ShortText | None = None
     goals: LongText | None = None
@@ -46,7 +56,7 @@ class Brief(InputSchema):
     ) = None
     timezone: ZoneName = "UTC"
     pillars: list[Annotated[str, StringConstraints(min_length=1, max_length=80),
-                            NoNul()]] | None = Field(
+                            NoNul(), NotBlankText]] | None = Field(
         None, max_length=12
     )
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")] = "en"
@@ -66,7 +76,7 @@ class Brief(InputSchema):
     @field_validator("brand")
     @classmethod
     def _brand_not_blank(cls, value: str) -> str:
-        if not value:
+        if is_blank(value):
             raise ValueError("must not be blank")
         return value
 
@@ -76,7 +86,7 @@ class Brief(InputSchema):
         if value is None:
             return None
         cleaned = [no_nul(p).strip() for p in value]
-        if any(not p for p in cleaned):
+        if any(is_blank(p) for p in cleaned):
             raise ValueError("pillars must not be blank")
         if len({p.casefold() for p in cleaned}) != len(cleaned):
             raise conflict("pillars must be unique (ignoring case)")
