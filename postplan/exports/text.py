@@ -3,6 +3,8 @@ spreadsheet-safety prefix that neutralises formula injection (and how to undo it
 
 from __future__ import annotations
 
+import unicodedata
+
 from postplan.exports.records import ExportEntry
 
 CHANNEL_NAMES = {"tiktok": "TikTok", "instagram": "Instagram"}
@@ -13,10 +15,15 @@ CHANNEL_NAMES = {"tiktok": "TikTok", "instagram": "Instagram"}
 #: leading quote.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
 
-#: Characters that start a formula once a spreadsheet has skipped leading blanks and folded
-#: full-width (U+FF1D ＝, U+FF0B ＋, U+FF0D －, U+FF20 ＠) and small (U+FE66 ﹦, U+FE62 ﹢,
-#: U+FE63 ﹣, U+FE6B ﹫) forms to ASCII, as East Asian locales and some importers do.
-_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b")
+#: What a formula starts with once a spreadsheet has skipped leading blanks and folded
+#: compatibility forms — full-width ＝＋－＠ (U+FF1D, U+FF0B, U+FF0D, U+FF20), small ﹦﹢﹣﹫,
+#: super/subscript ⁼₊ — to ASCII, as East Asian locales and some import wizards do.
+_FORMULA_STARTS = frozenset("=+-@")
+
+
+def _ignorable(char: str) -> bool:
+    """Blank or invisible: white space, control and format characters (BOM, zero-width)."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs")
 
 
 def needs_guard(value: str) -> bool:
@@ -26,8 +33,10 @@ def needs_guard(value: str) -> bool:
         return False
     if value[0] in FORMULA_TRIGGERS or value[0] == "\n":
         return True
-    stripped = value.lstrip()
-    return bool(stripped) and stripped[0] in _FORMULA_STARTS
+    for char in value:
+        if not _ignorable(char):
+            return unicodedata.normalize("NFKC", char)[:1] in _FORMULA_STARTS
+    return False
 
 
 def spreadsheet_safe(value: str) -> str:
