@@ -12,7 +12,7 @@ from postplan import __version__
 from postplan.api import api_router
 from postplan.calendars.runs import generation_lifespan
 from postplan.config import Settings, get_settings
-from postplan.core import handlers
+from postplan.core import handlers, openapi
 from postplan.core.alerts import alerts_lifespan
 from postplan.core.auth import Authenticator
 from postplan.core.db import create_engine, create_sessionmaker
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         spool_lifespan,
     ]
     handlers.install(app)
+    openapi.install(app, settings)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["*"], allow_headers=["*"],

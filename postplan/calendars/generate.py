@@ -8,11 +8,11 @@ is refused with 422 before any stream starts; once streaming, problems arrive as
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from postplan.calendars import service
 from postplan.calendars.legacy import legacy_events
@@ -34,7 +34,9 @@ from postplan.core.deps import Session
 from postplan.core.errors import DatabaseBusy, NotFound, Unprocessable
 from postplan.core.flags import Flag, FlagService
 from postplan.core.logging import get_logger
+from postplan.core.openapi import link, problem_responses
 from postplan.core.schemas import Schema
+from postplan.core.spool import is_db_unavailable
 from postplan.generation.base import Generator
 from postplan.generation.planner import OfflinePlanner, check_brief
 from postplan.generation.providers.openai import OpenAICompatibleGenerator
@@ -102,7 +104,8 @@ def _registry(request: Request) -> RunRegistry:
     return registry
 
 
-@router.post("/ai/calendar", responses={**_SSE_RESPONSES, 413: TOO_LARGE_RESPONSE},
+@router.post("/ai/calendar", responses={**_SSE_RESPONSES, 413: TOO_LARGE_RESPONSE,
+                                       **problem_responses(404)},
              response_class=RunEventResponse)
 async def generate_calendar(brief: Brief, user: CurrentUser,
                             request: Request) -> RunEventResponse:
@@ -124,10 +127,14 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
     try:
         try:
             live = await registry.begin(user.id, brief, generator, model=model)
-        except (OperationalError, DBAPIError, OSError) as exc:
+        except Exception as exc:
             if is_database_busy(exc):  # busy is not away: a silent dry run would lose the run
                 raise DatabaseBusy() from exc
-            # The database is away: still stream the calendar, as a dry run (DESIGN.md §4).
+            # The database is away: still stream the calendar, as a dry run (DESIGN.md §4). Only
+            # a real connectivity failure counts: a statement the database refuses (bad data, a
+            # bug) must fail loudly, not answer "saved" with a run that saved nothing.
+            if not is_db_unavailable(exc):
+                raise
             log.warning("generation.database_unavailable", errorType=type(exc).__name__)
             live = registry.begin_dry_run(user.id, brief, generator)
     except BaseException:
@@ -142,7 +149,13 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
                         on_close=slot.release)
 
 
-@router.get("/ai/calendar/runs/{run_id}", response_model=RunOut)
+@router.get("/ai/calendar/runs/{run_id}", response_model=RunOut,
+            responses={200: {"links": {
+                "events": link("/v1/ai/calendar/runs/{run_id}/events", "get",
+                               "replay the run's events", run_id="$request.path.run_id"),
+                "calendar": link("/v1/calendars/{calendar_id}", "get", "the run's calendar",
+                                 calendar_id="$response.body#/calendarId"),
+            }}, **problem_responses(404)})
 async def get_run(run_id: uuid.UUID, user: CurrentUser, session: Session) -> RunOut:
     """A run's status, counts, error and timestamps."""
     bind(runId=str(run_id))
@@ -151,28 +164,36 @@ async def get_run(run_id: uuid.UUID, user: CurrentUser, session: Session) -> Run
     return RunOut.model_validate(run)
 
 
+#: `<runId>:<seq>` or a bare `<seq>`, as the `id:` of an event this API sent.
+LAST_EVENT_ID_PATTERN = r"^(([0-9A-Fa-f-]{36}:)?[0-9]{1,9})?$"
+
+
 def parse_last_event_id(value: str | None, run_id: uuid.UUID) -> int:
-    """`<runId>:<seq>` (or a bare seq) → seq; absent → 0."""
+    """`<runId>:<seq>` (or a bare seq) → seq; absent → 0.
+
+    Only ASCII digits count: `str.isdigit()` also accepts `¹` or `٣`, which `int()` refuses."""
     if value is None or not value.strip():
         return 0
     raw = value.strip()
     prefix, sep, seq = raw.rpartition(":")
     if sep and prefix != str(run_id):
         raise Unprocessable("Last-Event-ID belongs to another run", code="invalid_last_event_id")
-    if not seq.isdigit() or len(seq) > 9:
+    if not re.fullmatch(r"[0-9]{1,9}", seq):
         raise Unprocessable("Last-Event-ID must be <runId>:<seq>", code="invalid_last_event_id")
     return int(seq)
 
 
-@router.get("/ai/calendar/runs/{run_id}/events", responses=_SSE_RESPONSES,
+@router.get("/ai/calendar/runs/{run_id}/events",
+            responses={**_SSE_RESPONSES, **problem_responses(404)},
             response_class=RunEventResponse)
 async def run_events(
     run_id: uuid.UUID,
     user: CurrentUser,
     request: Request,
-    last_event_id: Annotated[str | None, Header(max_length=200)] = None,
-    last_event_id_query: Annotated[str | None, Query(alias="lastEventId",
-                                                     max_length=200)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=64,
+                                                pattern=LAST_EVENT_ID_PATTERN)] = None,
+    last_event_id_query: Annotated[str | None, Query(alias="lastEventId", max_length=64,
+                                                     pattern=LAST_EVENT_ID_PATTERN)] = None,
 ) -> RunEventResponse:
     """Replay a run after `Last-Event-ID` (header or `lastEventId`), tail it, then `done`.
 

@@ -3,8 +3,9 @@ token. Kept here so the tables have one owner; exports call these functions, nev
 
 Imports are idempotent by entry id: an entry that already holds the same content is left alone
 (no version bump), a changed one is updated like a manual edit (version + 1, a revision with
-source `import`), a new one is inserted. An id that exists in another calendar, or belongs to
-another user, is never overwritten: that row is reported as an error.
+source `import`), a new one is inserted. An id that exists in another of the user's calendars is
+never overwritten: that row is reported as an error. An id that belongs to another user is never
+touched nor revealed: the row is imported as new under an id derived from the user and that id.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from postplan.core.errors import Conflict, NotFound
 from postplan.models import Calendar, CalendarEntry
 
 _LOOKUP_CHUNK = 500
+#: Namespace of the ids an import derives for ids that belong to another user.
+_PRIVATE_IDS = uuid.UUID("5f1f3c1e-8d0a-4c39-9f55-2b7f0f6c1a42")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,16 @@ _CONTENT_FIELDS = ("format", "timezone", "pillar", "hook", "caption", "hashtags"
                    "call_to_action", "asset_notes", "media")
 
 
+def private_id(user_id: str, foreign_id: uuid.UUID) -> uuid.UUID:
+    """The id an import uses in place of an id that belongs to another user.
+
+    An import must not tell a user whether someone else's id exists: such an id is treated
+    exactly like an unused one (the row is created, the answer is the same), only under this
+    id instead — derived from (user, id), so importing the same file again finds the same row
+    (`unchanged`), as it would for an id that was free."""
+    return uuid.uuid5(_PRIVATE_IDS, f"{user_id}\x1f{foreign_id}")
+
+
 async def resolve_calendar(
     session: AsyncSession, user_id: str, calendar_id: uuid.UUID | None,
     spec: CalendarSpec | None,
@@ -87,15 +100,22 @@ async def resolve_calendar(
         return found, False
     if spec is None:
         raise NotFound("calendar not found", code="calendar_not_found")
+    target_id: uuid.UUID | None = None
     if spec.id is not None:
-        found = await _own_calendar(session, user_id, spec.id)
-        if found is not None:
-            return found, False
-    target_id = spec.id
-    if target_id is not None:
-        taken = await session.execute(select(Calendar.id).where(Calendar.id == target_id))
-        if taken.scalar_one_or_none() is not None:
-            target_id = None  # another user's id: never reuse it, never reveal it
+        # One query whoever owns the file's id, so the answer's timing does not tell either.
+        mapped = private_id(user_id, spec.id)
+        stmt = select(Calendar).where(Calendar.id.in_([spec.id, mapped]))
+        rows = {c.id: c for c in (await session.execute(stmt)).scalars()}
+        target_id = spec.id
+        for candidate in (spec.id, mapped):
+            found = rows.get(candidate)
+            if found is None:
+                target_id = candidate
+                break
+            if found.user_id == user_id:
+                return found, False
+        else:
+            target_id = None  # both ids held by others (a squatted derived id): a fresh one
     now = utcnow()
     calendar = Calendar(
         id=target_id or new_id(), user_id=user_id, name=spec.name, brief=spec.brief,
@@ -124,7 +144,11 @@ async def upsert_entries(
     written."""
     outcome = ImportOutcome()
     existing: dict[uuid.UUID, CalendarEntry] = {}
-    ids = list(dict.fromkeys(s.id for s in specs))
+    file_ids = list(dict.fromkeys(s.id for s in specs))
+    mapped = {i: private_id(user_id, i) for i in file_ids}
+    # Every file id and its private twin are read, whoever owns them: the same statements run
+    # whether or not an id belongs to someone else.
+    ids = [*file_ids, *mapped.values()]
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start:start + _LOOKUP_CHUNK]
         stmt = select(CalendarEntry).where(CalendarEntry.id.in_(chunk)).with_for_update()
@@ -142,14 +166,21 @@ async def upsert_entries(
                                    "message": "the same entry id appears twice in the file"})
             continue
         seen.add(spec.id)
+        target_id = spec.id
         current = existing.get(spec.id)
+        if current is not None and current.user_id != user_id:
+            # Another user's id: behave exactly as for an unused id (see private_id).
+            target_id = mapped[spec.id]
+            current = existing.get(target_id)
+            if current is not None and current.user_id != user_id:
+                target_id, current = new_id(), None
         if current is None:
-            entry = _new_entry(spec, user_id, calendar.id)
+            entry = _new_entry(spec, user_id, calendar.id, target_id)
             session.add(entry)
             revise.append(entry)
             outcome.created += 1
             continue
-        if current.user_id != user_id or current.calendar_id != calendar.id:
+        if current.calendar_id != calendar.id:
             outcome.errors.append({"row": spec.row, "field": "id",
                                    "message": "this entry id belongs to another calendar"})
             continue
@@ -180,10 +211,11 @@ async def upsert_entries(
     return outcome
 
 
-def _new_entry(spec: EntrySpec, user_id: str, calendar_id: uuid.UUID) -> CalendarEntry:
+def _new_entry(spec: EntrySpec, user_id: str, calendar_id: uuid.UUID,
+               entry_id: uuid.UUID) -> CalendarEntry:
     now = utcnow()
     return CalendarEntry(
-        id=spec.id, calendar_id=calendar_id, run_id=None, user_id=user_id, seq=0,
+        id=entry_id, calendar_id=calendar_id, run_id=None, user_id=user_id, seq=0,
         channel=spec.channel, format=spec.format,
         scheduled_at=spec.scheduled_at.astimezone(dt.UTC), timezone=spec.timezone,
         pillar=spec.pillar, hook=spec.hook, caption=spec.caption, hashtags=list(spec.hashtags),

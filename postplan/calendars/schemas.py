@@ -4,23 +4,45 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, StringConstraints, field_serializer, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+    field_serializer,
+    field_validator,
+)
 
 from postplan.core.schemas import InputSchema, Schema
-from postplan.core.validators import Hashtag, no_nul_or_none, offset_or_none
+from postplan.core.validators import (
+    DATE_RANGE_TEXT,
+    Hashtag,
+    IsoDateTime,
+    NoNul,
+    clean_hashtags,
+    moment_in_range,
+    no_nul_or_none,
+    offset_or_none,
+)
 from postplan.core.vocab import EntryFormat
+from postplan.core.zones import in_zone
 
 
 def to_local(value: dt.datetime, tz: str) -> dt.datetime:
-    """An instant shown with the offset its zone has at that instant."""
-    return value.astimezone(zoneinfo.ZoneInfo(tz))
+    """An instant shown with the offset its zone has at that instant (never raises: a stored
+    value that cannot be shown in its zone is shown in UTC, see core.zones.in_zone)."""
+    return in_zone(value, tz)
+
+
+#: A media link as a post may carry it: http(s), at most 2,048 characters.
+MediaUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
 
 
 class Media(InputSchema):
-    url: AnyHttpUrl
+    url: MediaUrl
     type: Literal["image", "video"]
 
 
@@ -70,17 +92,37 @@ class CalendarWithEntries(CalendarOut):
     entries: list[EntryOut]
 
 
+def _omittable_not_null(schema: dict[str, Any]) -> None:
+    """Document every field as optional but never null: `null` is refused (`null_field`)."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf")
+        if isinstance(options, list):
+            kept = [o for o in options if o != {"type": "null"}]
+            if len(kept) == 1:
+                del prop["anyOf"]
+                prop.update(kept[0])
+            else:
+                prop["anyOf"] = kept
+        prop.pop("default", None)
+    schema["minProperties"] = 1  # an empty edit is refused (`empty_patch`)
+
+
 class EntryPatch(InputSchema):
     """A manual edit: any subset of the fields a user owns."""
 
-    hook: Annotated[str, StringConstraints(max_length=300)] | None = None
-    caption: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    model_config = ConfigDict(json_schema_extra=_omittable_not_null)
+
+    # Every field may be left out; none may be null (the schema says so, and an explicit null
+    # is refused with `null_field`).
+    hook: Annotated[str, StringConstraints(max_length=300), NoNul()] | None = None
+    caption: Annotated[str, StringConstraints(max_length=4000), NoNul()] | None = None
     hashtags: list[Hashtag] | None = Field(None, max_length=30)
-    scheduled_at: dt.datetime | None = None
+    scheduled_at: IsoDateTime | None = Field(
+        None, description=f"An instant with its UTC offset, {DATE_RANGE_TEXT}")
     format: EntryFormat | None = None
-    pillar: Annotated[str, StringConstraints(max_length=80)] | None = None
-    call_to_action: Annotated[str, StringConstraints(max_length=300)] | None = None
-    asset_notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    pillar: Annotated[str, StringConstraints(max_length=80), NoNul()] | None = None
+    call_to_action: Annotated[str, StringConstraints(max_length=300), NoNul()] | None = None
+    asset_notes: Annotated[str, StringConstraints(max_length=2000), NoNul()] | None = None
     media: list[Media] | None = Field(None, max_length=35)
 
     @field_validator("hook", "caption", "pillar", "call_to_action", "asset_notes")
@@ -91,17 +133,9 @@ class EntryPatch(InputSchema):
     @field_validator("hashtags")
     @classmethod
     def _tags(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        cleaned: list[str] = []
-        for tag in value:
-            tag = tag.strip().lstrip("#")
-            if not tag or any(c.isspace() for c in tag) or "\x00" in tag or "#" in tag:
-                raise ValueError(f"hashtag {tag!r} must be one word without '#' or spaces")
-            cleaned.append(tag)
-        return cleaned
+        return None if value is None else clean_hashtags(value)
 
     @field_validator("scheduled_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return offset_or_none(value)
+        return moment_in_range(offset_or_none(value))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from postplan.core.errors import AppError, NotFound, PreconditionFailed, Unproce
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
 from postplan.models import Calendar, CalendarEntry, CalendarRun
 
+MAX_CURSOR_LENGTH = 200
+#: What `If-Match` may hold: a version number, quoted or weak, or `*` (none means "any").
+IF_MATCH_PATTERN = r'^(\*|(W/)?"?[0-9]{1,9}"?)?$'
+
 
 class InvalidCursor(AppError):
     status_code = 422
@@ -29,21 +34,28 @@ class InvalidCursor(AppError):
 
 
 def encode_cursor(moment: dt.datetime, row_id: uuid.UUID) -> str:
+    """An opaque keyset cursor: base64url of `<UTC instant>|<row id>`."""
     raw = f"{moment.astimezone(dt.UTC).isoformat()}|{row_id}".encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def decode_cursor(cursor: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
+    """The (instant, id) a cursor names; anything this service did not issue is a 422.
+
+    Cursors are issued in UTC, and only UTC is accepted back: an instant at +14:00 in year 1
+    used to overflow when the driver moved it to UTC, answering 500 instead of 422."""
     if not cursor:
         return None
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH or not cursor.isascii():
+            raise ValueError("not base64url")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, _, row_id = raw.partition("|")
         parsed = dt.datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
+        if parsed.utcoffset() != dt.timedelta(0):
+            raise ValueError("not UTC")
         return parsed, uuid.UUID(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, OverflowError, TypeError) as exc:
         raise InvalidCursor("the cursor is not one this service issued") from exc
 
 
@@ -134,15 +146,14 @@ async def get_run(session: AsyncSession, user_id: str, run_id: uuid.UUID) -> Cal
 
 
 def parse_if_match(header: str | None) -> int | None:
-    """`If-Match: 3`, `"3"` or `W/"3"` → 3; a malformed value is a client error."""
+    """`If-Match: 3`, `"3"` or `W/"3"` → 3; a malformed value is a client error.
+
+    Only ASCII digits count: `str.isdigit()` also accepts `²` or `٣`, which `int()` refuses."""
     if header is None or header.strip() in {"", "*"}:
         return None
-    value = header.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    if not value.isdigit():
+    if not re.fullmatch(IF_MATCH_PATTERN, header.strip()):
         raise Unprocessable("If-Match must be the entry's version number", code="invalid_if_match")
+    value = header.strip().removeprefix("W/").strip('"')
     return int(value)
 
 

@@ -92,6 +92,8 @@ def parse_flag_document(text: str) -> dict[str, Any]:
         default = flag.get("defaultVariant")
         if default is not None and default not in variants:
             raise FlagConfigError(f"{key}: defaultVariant {default!r} is not a variant")
+        for rule in _fractional_rules(flag.get("targeting")):
+            _check_fractional(key, rule, variants)
     core = _build_core(data)
     for key in data["flags"]:
         for sample in ("postplan-validate", ""):
@@ -101,6 +103,55 @@ def parse_flag_document(text: str) -> dict[str, Any]:
             except Exception as exc:  # flagd-core raises several types; all mean a bad rule
                 raise FlagConfigError(f"{key}: targeting does not evaluate: {exc}") from None
     return data
+
+
+#: flagd's limit for the sum of a `fractional` rule's weights (a signed 32-bit integer).
+MAX_WEIGHT_SUM = 2_147_483_647
+
+
+def _fractional_rules(node: Any) -> list[Any]:
+    """The argument of every `fractional` operator anywhere in a targeting rule."""
+    found: list[Any] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "fractional" in item:
+                found.append(item["fractional"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _check_fractional(key: str, rule: Any, variants: Mapping[str, Any]) -> None:
+    """A `fractional` rule must be `[bucketBy?, [variant, weight], …]` with whole, non-negative
+    weights that sum to more than 0.
+
+    flagd-core clamps a negative weight to 0 instead of refusing it: `[["on", 10],
+    ["off", -90]]` reads like a 10 % rollout and turns the flag on for everyone. A float
+    weight, a string, or an unknown variant is refused too: each is a typo, not a rollout."""
+    if not isinstance(rule, list) or not rule:
+        raise FlagConfigError(f"{key}: fractional must be a non-empty list")
+    fractions = rule[1:] if not isinstance(rule[0], list) else rule
+    if not fractions:
+        raise FlagConfigError(f"{key}: fractional names no variants")
+    total = 0
+    for fraction in fractions:
+        if not isinstance(fraction, list) or not 1 <= len(fraction) <= 2:
+            raise FlagConfigError(f"{key}: each fractional entry must be [variant, weight]")
+        variant = fraction[0]
+        if not isinstance(variant, str) or variant not in variants:
+            raise FlagConfigError(f"{key}: fractional variant {variant!r} is not a variant")
+        weight = fraction[1] if len(fraction) == 2 else 1
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise FlagConfigError(f"{key}: fractional weight of {variant!r} must be a whole "
+                                  f"number >= 0, got {weight!r}")
+        total += weight
+    if total <= 0:
+        raise FlagConfigError(f"{key}: fractional weights must add up to more than 0")
+    if total > MAX_WEIGHT_SUM:
+        raise FlagConfigError(f"{key}: fractional weights add up to more than {MAX_WEIGHT_SUM}")
 
 
 def _build_core(data: Mapping[str, Any]) -> FlagdCore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -41,7 +42,10 @@ def problem_response(status: int, code: str, title: str, detail: str,
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # Drop the locations' kind and the names pydantic gives union members
+    # ("function-after[…]", "dict[str-enum[Channel],…]"): a field name never holds "[".
+    parts = [str(p) for p in loc
+             if p not in ("body", "query", "path", "header") and "[" not in str(p)]
     return ".".join(parts) or str(loc[0] if loc else "")
 
 
@@ -73,12 +77,37 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
                             errors=errors)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents at this request's path ([] for an undocumented path).
+
+    Starlette's 405 names only the methods of the first route whose path matched, so
+    `POST …/feed` was left out of the `Allow` of a `PUT …/feed` request; the OpenAPI document
+    knows every method of a path."""
+    schema: dict[str, Any] = request.app.openapi()
+    path = request.url.path
+    # The most literal template wins (`/calendars/import` over `/calendars/{calendar_id}`),
+    # as it does when routing a request with that template's methods.
+    templates = sorted(schema.get("paths", {}).items(), key=lambda kv: kv[0].count("{"))
+    for template, item in templates:
+        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            return sorted(m.upper() for m in item if m in _HTTP_METHODS)
+    return []
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem_response(exc.status_code, code, title, detail,
-                            headers=dict(exc.headers) if exc.headers else None)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return problem_response(exc.status_code, code, title, detail, headers=headers or None)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
+
+from postplan.core.validators import no_nul_anywhere
 
 T = TypeVar("T")
 
@@ -18,10 +21,31 @@ class Schema(BaseModel):
 
 
 class InputSchema(BaseModel):
-    """Input model: camelCase on the wire, unknown fields refused so typos are not silently lost."""
+    """Input model: camelCase on the wire, unknown fields refused so typos are not silently lost.
+
+    No string anywhere in an input may hold NUL (U+0000): PostgreSQL `text` and `jsonb` cannot
+    store it, so it would be accepted on SQLite and fail on Postgres — worse, a database error
+    mid-request can be mistaken for an outage. Typed fields say so in their schema (`NoNul`);
+    this catch-all covers free-form JSON fields too, for every input model at once.
+    """
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
                               str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, BaseModel):  # validated by its own class
+            return value
+        return no_nul_anywhere(value)
+
+
+#: Keyset page cursors are base64url text without padding (see calendars.service.encode_cursor).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
+
+#: The `cursor` query parameter of a paged listing: a previous page's `nextCursor`, verbatim.
+Cursor = Annotated[str | None, Query(max_length=200, pattern=CURSOR_PATTERN,
+                                     description="`nextCursor` of the previous page")]
 
 
 class Page(Schema, Generic[T]):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -40,10 +42,30 @@ class RetryLater(Exception):
 # -- database availability -------------------------------------------------------------------
 
 
+#: errno values that mean "cannot reach the database server" (refused, reset, unreachable,
+#: timed out). Any other OSError — "file name too long" from a zone lookup, say — is a bug or
+#: bad input, never an outage.
+_CONNECTIVITY_ERRNOS = frozenset({
+    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE,
+    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.ENOTCONN,
+    errno.EADDRNOTAVAIL,
+})
+
+#: asyncpg errors raised when the server cannot be reached or dropped the connection.
+_ASYNCPG_CONNECTIVITY = frozenset({
+    "CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError",
+    "AdminShutdownError", "CrashShutdownError", "TooManyConnectionsError",
+    "ConnectionRejectionError", "PostgresConnectionError", "ClientCannotConnectError",
+})
+
+
 def is_db_unavailable(exc: BaseException) -> bool:
     """Whether an exception means "the database cannot be reached", as opposed to a bug.
 
-    Covers refused/closed connections, connect timeouts and SQLAlchemy's wrappers of them.
+    Covers refused/closed connections, connect timeouts and SQLAlchemy's wrappers of them. A
+    statement the database refuses (bad data such as a NUL character, a constraint, a syntax
+    error) is not an outage: callers turn outages into spooling or dry runs, so a false positive
+    would silently turn a request that should have failed loudly into one that saves nothing.
     """
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -55,16 +77,16 @@ def is_db_unavailable(exc: BaseException) -> bool:
             return False
         if isinstance(current, ConnectionError | TimeoutError | asyncio.TimeoutError):
             return True
-        if isinstance(current, OSError) and current.errno is not None:
+        if isinstance(current, socket.gaierror | socket.herror):
+            return True  # the database host name does not resolve (DNS away)
+        if isinstance(current, OSError) and current.errno in _CONNECTIVITY_ERRNOS:
             return True
         name = type(current).__name__
         module = type(current).__module__
-        if module.startswith("asyncpg") and name in {
-            "CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError",
-            "InterfaceError", "InternalClientError", "AdminShutdownError",
-            "CrashShutdownError", "TooManyConnectionsError", "ConnectionRejectionError",
-            "PostgresConnectionError", "ClientCannotConnectError",
-        }:
+        if module.startswith("asyncpg") and name in _ASYNCPG_CONNECTIVITY:
+            return True
+        if module.startswith("asyncpg") and name == "InterfaceError" \
+                and "connection is closed" in str(current):
             return True
         if module.startswith("sqlalchemy") and getattr(current, "connection_invalidated", False):
             return True

@@ -92,7 +92,7 @@ class BulkCsvWriter:
     def entry(self, e: ExportEntry) -> bytes:
         local = e.scheduled_at
         return self._rows.encode([
-            f"{local:%Y-%m-%d}", f"{local:%H:%M}", spreadsheet_safe(post_text(e)),
+            local.date().isoformat(), f"{local:%H:%M}", spreadsheet_safe(post_text(e)),
             ",".join(url for _kind, url in e.media), e.channel, e.timezone,
         ])
 

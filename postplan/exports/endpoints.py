@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from postplan.calendars.limits import TOO_LARGE_RESPONSE
@@ -19,6 +19,7 @@ from postplan.core.errors import AppError, NotFound
 from postplan.core.flags import Flag, Flags
 from postplan.core.logging import get_logger
 from postplan.core.metrics import REQUEST_LATENCY
+from postplan.core.openapi import link, problem_responses, schema_ref
 from postplan.exports import feed, service
 from postplan.exports.files import PREVIEW_ENTRIES, ExportFile, ExportFormat
 from postplan.exports.schemas import (
@@ -26,10 +27,18 @@ from postplan.exports.schemas import (
     ExportDryRun,
     ExportRequest,
     FeedOut,
+    ImportDocument,
     ImportReport,
 )
+from postplan.exports.service import FEED_TOKEN_PATTERN
 
 router = APIRouter(tags=["exports"])
+
+#: A feed token as `POST …/feed` issues it. Any other value answers 404 like an unknown token
+#: (the path is a credential: no hint whether a value was close), so it is documented, not
+#: enforced as a 422.
+FeedToken = Annotated[str, Path(json_schema_extra={"pattern": FEED_TOKEN_PATTERN,
+                                                   "maxLength": 128})]
 log = get_logger(__name__)
 
 #: Calendar apps poll; a short max-age plus ETag revalidation keeps them current and cheap.
@@ -58,7 +67,8 @@ def _file_headers(file: ExportFile) -> dict[str, str]:
     responses={200: {"description": "The dry-run answer (JSON), or the file itself when "
                                     "PUBLISH_SERVICE_ENABLED is on and dryRun is false.",
                      "content": {"text/csv": {"schema": {"type": "string"}},
-                                 "text/calendar": {"schema": {"type": "string"}}}}},
+                                 "text/calendar": {"schema": {"type": "string"}}}},
+               **problem_responses(404)},
 )
 async def export_calendar(
     calendar_id: uuid.UUID, body: ExportRequest, user: CurrentUser, session: Session,
@@ -90,7 +100,12 @@ async def export_calendar(
 
 
 @router.post("/calendars/{calendar_id}/feed", status_code=status.HTTP_201_CREATED,
-             response_model=FeedOut)
+             response_model=FeedOut, responses={201: {"links": {
+                 "feed": link("/v1/feeds/{token}.ics", "get", "read the new feed",
+                              token="$response.body#/token"),
+                 "revoke": link("/v1/calendars/{calendar_id}/feed", "delete", "revoke it",
+                                calendar_id="$request.path.calendar_id"),
+             }}, **problem_responses(404)})
 async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUser,
                       session: WriteSession, response: Response) -> FeedOut:
     """Create or rotate the calendar's ICS subscription token. The token is shown only now."""
@@ -106,7 +121,8 @@ async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUse
                    webcal_url="webcal://" + url.split("://", 1)[1])
 
 
-@router.delete("/calendars/{calendar_id}/feed", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/calendars/{calendar_id}/feed", status_code=status.HTTP_204_NO_CONTENT,
+               responses=problem_responses(404))
 async def revoke_feed(calendar_id: uuid.UUID, user: CurrentUser,
                       session: WriteSession) -> Response:
     """Revoke the calendar's feed token; its URL answers 404 from now on."""
@@ -122,11 +138,12 @@ _feed_etags = feed.EtagCache()
 
 
 @router.get("/feeds/{token}.ics", name="get_feed",
-            responses={200: {"content": {"text/calendar": {}}}, 304: {"description": "unchanged"}})
+            responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
+                       304: {"description": "unchanged"}, **problem_responses(404)})
 async def get_feed(
-    token: str, session: Session, flags: Flags,
-    if_none_match: Annotated[str | None, Header()] = None,
-    if_modified_since: Annotated[str | None, Header()] = None,
+    token: FeedToken, session: Session, flags: Flags,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+    if_modified_since: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Response:
     """The calendar as a live ICS feed. The token in the path is the credential (every log
     line has it redacted by route pattern: core/redact.py).
@@ -168,11 +185,17 @@ async def get_feed(
 
 @router.post(
     "/calendars/import", response_model=ImportReport,
-    responses={207: {"model": ImportReport, "description": "some rows were not imported"},
-               413: TOO_LARGE_RESPONSE},
-    openapi_extra={"requestBody": {"content": {
-        "application/json": {"schema": {"type": "object"}},
-        "text/csv": {"schema": {"type": "string"}},
+    responses={200: {"links": {
+                   "entries": link("/v1/calendars/{calendar_id}/entries", "get",
+                                   "the imported calendar's entries",
+                                   calendar_id="$response.body#/calendarId")}},
+               207: {"model": ImportReport, "description": "some rows were not imported"},
+               413: TOO_LARGE_RESPONSE, **problem_responses(404, 409)},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema_ref(ImportDocument)},
+        "text/csv": {"schema": {"type": "string", "description": (
+            "A CSV in the postplan or bulk layout (docs/exports.md); a charset parameter "
+            "is honoured, UTF-8 otherwise")}},
     }}},
 )
 async def import_calendar(

@@ -14,6 +14,8 @@ from functools import lru_cache
 
 from icalendar import Timezone
 
+from postplan.core.validators import EARLIEST_DATE, LATEST_DATE
+from postplan.core.zones import CANONICAL_ZONES
 from postplan.exports.records import ExportCalendar, ExportEntry
 from postplan.exports.text import post_text, summary
 
@@ -71,10 +73,18 @@ def _ambiguous(local: dt.datetime) -> bool:
 
 
 def _utc_stamp(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    v = value.astimezone(dt.UTC)
+    # Spelled out: strftime's %Y drops leading zeros before year 1000 on some platforms.
+    return f"{v.year:04d}{v.month:02d}{v.day:02d}T{v.hour:02d}{v.minute:02d}{v.second:02d}Z"
 
 
-@lru_cache(maxsize=256)
+def _zone_range_ok(zone: str, day: dt.date) -> bool:
+    """Whether a VTIMEZONE can describe `zone` around `day`: a canonical name, a supported
+    date (a row stored before dates were bounded is written in UTC instead)."""
+    return zone in CANONICAL_ZONES and EARLIEST_DATE <= day <= LATEST_DATE
+
+
+@lru_cache(maxsize=1024)  # more than tzdata has zones: an export in every zone stays cached
 def vtimezone(tzid: str, first: dt.date, last: dt.date) -> bytes:
     """The VTIMEZONE for `tzid`, covering `first`..`last` (deterministic for a given range)."""
     return bytes(Timezone.from_tzid(tzid, first_date=first, last_date=last).to_ical())
@@ -92,7 +102,8 @@ class IcsWriter:
 
     def entry(self, e: ExportEntry) -> bytes:
         local = e.scheduled_at
-        if e.timezone in UTC_ZONES or _ambiguous(local):
+        if e.timezone in UTC_ZONES or not _zone_range_ok(e.timezone, local.date()) \
+                or _ambiguous(local):
             start = _line("DTSTART", _utc_stamp(local))
         else:
             day = local.date()

@@ -8,90 +8,100 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
+    ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
+    UrlConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
 
 from postplan.core.schemas import InputSchema
-from postplan.core.validators import Hashtag, no_nul, offset_or_none
+from postplan.core.validators import (
+    NOT_TEXT,
+    Hashtag,
+    IsoDateTime,
+    NoNul,
+    ZoneName,
+    bounded_json,
+    clean_hashtags,
+    conflict,
+    moment_in_range,
+    no_nul,
+    offset_or_none,
+)
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
 
-
-def check_zone(value: str) -> str:
-    """An IANA zone name the server knows, or ValueError."""
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
-        raise ValueError(f"{value!r} is not a known IANA time zone") from exc
-    return value
+#: Entry versions are a 32-bit integer column.
+MAX_VERSION = 2**31 - 1
+#: Rows one import file may hold; a larger calendar is imported in several files.
+MAX_IMPORT_ROWS = 10_000
 
 
 class MediaIn(InputSchema):
-    url: AnyHttpUrl
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
     type: Literal["image", "video"]
+
+
+def _formats_follow_channel(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema which formats each channel takes (JSON Schema `if`/`then`)."""
+    schema["allOf"] = [
+        {"if": {"properties": {"channel": {"const": channel.value}}, "required": ["channel"]},
+         "then": {"properties": {"format": {"enum": [f.value for f in formats]}}}}
+        for channel, formats in FORMATS_BY_CHANNEL.items()
+    ]
 
 
 class EntryIn(InputSchema):
     """One entry of an import file (the Entry of DESIGN.md §2; server-owned fields optional)."""
+
+    model_config = ConfigDict(json_schema_extra=_formats_follow_channel)
 
     id: uuid.UUID | None = None
     calendar_id: uuid.UUID | None = None
     run_id: uuid.UUID | None = None
     channel: Channel
     format: EntryFormat
-    scheduled_at: dt.datetime
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    pillar: Annotated[str, StringConstraints(max_length=80)] = ""
-    hook: Annotated[str, StringConstraints(max_length=300)] = ""
-    caption: Annotated[str, StringConstraints(max_length=4000)] = ""
+    scheduled_at: IsoDateTime
+    timezone: ZoneName
+    pillar: Annotated[str, StringConstraints(max_length=80), NoNul()] = ""
+    hook: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
+    caption: Annotated[str, StringConstraints(max_length=4000), NoNul()] = ""
     hashtags: list[Hashtag] = Field(default_factory=list, max_length=30)
-    call_to_action: Annotated[str, StringConstraints(max_length=300)] = ""
-    asset_notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+    call_to_action: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
+    asset_notes: Annotated[str, StringConstraints(max_length=2000), NoNul()] = ""
     media: list[MediaIn] = Field(default_factory=list, max_length=35)
-    version: int | None = Field(None, ge=1)
-    edited: bool | None = None
-    updated_at: dt.datetime | None = None
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION), NOT_TEXT] | None = None
+    edited: StrictBool | None = None
+    updated_at: IsoDateTime | None = None
 
     @field_validator("pillar", "hook", "caption", "call_to_action", "asset_notes")
     @classmethod
     def _text(cls, value: str) -> str:
         return no_nul(value)
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return check_zone(value)
-
     @field_validator("hashtags")
     @classmethod
     def _tags(cls, value: list[str]) -> list[str]:
-        cleaned: list[str] = []
-        for raw in value:
-            tag = raw[1:] if raw.startswith("#") else raw
-            if not tag or any(c.isspace() for c in tag) or "#" in tag or "\x00" in tag:
-                raise ValueError(f"hashtag {raw!r} must be one word without '#' or spaces")
-            cleaned.append(tag)
-        return cleaned
+        return clean_hashtags(value)
 
     @field_validator("scheduled_at", "updated_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return offset_or_none(value)
+        return moment_in_range(offset_or_none(value))
 
     @field_validator("format")
     @classmethod
     def _format_fits_channel(cls, value: EntryFormat, info: ValidationInfo) -> EntryFormat:
         channel = info.data.get("channel")
         if channel is not None and value not in FORMATS_BY_CHANNEL[channel]:
-            raise ValueError(f"format {value} is not available on {channel}")
+            raise conflict(f"format {value} is not available on {channel}")
         return value
 
 
@@ -99,17 +109,13 @@ class CalendarIn(InputSchema):
     """The `calendar` object of a JSON export."""
 
     id: uuid.UUID | None = None
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    brief: dict[str, Any] = Field(default_factory=dict)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul()]
+    timezone: ZoneName
+    brief: dict[str, Any] = Field(default_factory=dict, max_length=64,
+                                  description="the generation brief, as exported")
     latest_run_id: uuid.UUID | None = None
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return check_zone(value)
+    created_at: IsoDateTime | None = None
+    updated_at: IsoDateTime | None = None
 
     @field_validator("name")
     @classmethod
@@ -119,7 +125,12 @@ class CalendarIn(InputSchema):
     @field_validator("created_at", "updated_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return offset_or_none(value, "must carry a UTC offset")
+        return moment_in_range(offset_or_none(value, "must carry a UTC offset"))
+
+    @field_validator("brief")
+    @classmethod
+    def _brief(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return bounded_json(value)  # type: ignore[no-any-return]
 
 
 def row_errors(row: int, exc: ValidationError) -> list[dict[str, Any]]:

@@ -11,22 +11,23 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import uuid
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from postplan.core.errors import Unprocessable
+from postplan.core.errors import AppError, Unprocessable
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
+from postplan.core.zones import check_zone, load_zone
 from postplan.exports.csv_format import (
     BULK_COLUMNS,
     BULK_TEXT_COLUMNS,
     STANDARD_COLUMNS,
     STANDARD_TEXT_COLUMNS,
 )
-from postplan.exports.import_rows import CalendarIn, EntryIn, row_errors
+from postplan.exports.import_rows import MAX_IMPORT_ROWS, CalendarIn, EntryIn, row_errors
 from postplan.exports.json_format import FORMAT_NAME, FORMAT_VERSION
 from postplan.exports.text import from_spreadsheet_safe
 
@@ -40,6 +41,17 @@ class InvalidImportFile(Unprocessable):
     title = "Invalid import file"
 
 
+class ImportTooLarge(AppError):
+    status_code = 413
+    code = "import_too_large"
+    title = "Import too large"
+
+
+def _too_many_rows() -> ImportTooLarge:
+    return ImportTooLarge(f"an import file may hold at most {MAX_IMPORT_ROWS} entries; split it",
+                          extra={"maxRows": MAX_IMPORT_ROWS})
+
+
 @dataclass
 class ParsedFile:
     """What a file holds, before its rows are validated against a target calendar."""
@@ -50,6 +62,13 @@ class ParsedFile:
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
+def _whole(value: Any) -> bool:
+    """A JSON whole number (`3` or `3.0`), not `true` or `"3"`."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
 def read_json(text: str) -> ParsedFile:
     """A `postplan.calendar` v1 document; file-level problems raise a 422."""
     try:
@@ -57,11 +76,14 @@ def read_json(text: str) -> ParsedFile:
     except json.JSONDecodeError as exc:
         raise InvalidImportFile(f"the file is not valid JSON: {exc.msg} at line {exc.lineno}",
                                 code="malformed_json") from exc
+    except RecursionError as exc:  # "[[[[…" thousands deep: no export looks like that
+        raise InvalidImportFile("the file nests JSON too deeply", code="malformed_json") from exc
     if not isinstance(doc, dict):
         raise InvalidImportFile("the file must be a JSON object")
     if doc.get("format") != FORMAT_NAME:
         raise InvalidImportFile(f'"format" must be "{FORMAT_NAME}"', code="unsupported_format")
-    if doc.get("version") != FORMAT_VERSION:
+    version = doc.get("version")
+    if not _whole(version) or version != FORMAT_VERSION:  # `true == 1` in Python
         raise InvalidImportFile(f"only version {FORMAT_VERSION} files can be imported",
                                 code="unsupported_version",
                                 extra={"supportedVersions": [FORMAT_VERSION]})
@@ -71,20 +93,24 @@ def read_json(text: str) -> ParsedFile:
     entries = doc.get("entries")
     if not isinstance(entries, list):
         raise InvalidImportFile('"entries" must be a list')
+    if len(entries) > MAX_IMPORT_ROWS:
+        raise _too_many_rows()
     count = doc.get("entryCount")
-    if count is not None and count != len(entries):
+    if not _whole(count):
+        raise InvalidImportFile('"entryCount" must be the number of entries')
+    if count != len(entries):
         raise InvalidImportFile(
             f'"entryCount" says {count} but the file holds {len(entries)} entries; '
             "the file looks truncated", code="truncated_file")
-    calendar: CalendarIn | None = None
-    if doc.get("calendar") is not None:
-        try:
-            calendar = CalendarIn.model_validate(doc["calendar"])
-        except ValidationError as exc:
-            raise InvalidImportFile(
-                "the calendar object is not valid",
-                extra={"errors": [{**e, "field": f"calendar.{e['field']}"}
-                                  for e in row_errors(0, exc)]}) from exc
+    # The format requires the calendar object (docs/schemas/calendar-export.v1.json), even
+    # when `calendarId` names the target: every export has one.
+    try:
+        calendar = CalendarIn.model_validate(doc.get("calendar"))
+    except ValidationError as exc:
+        raise InvalidImportFile(
+            "the calendar object is missing or not valid",
+            extra={"errors": [{**e, "field": f"calendar.{e['field']}".rstrip(".")}
+                              for e in row_errors(0, exc)]}) from exc
     parsed = ParsedFile(kind="json", calendar=calendar)
     for index, item in enumerate(entries, start=1):
         parsed.rows.append((index, item if isinstance(item, dict) else {"__invalid__": item}))
@@ -123,6 +149,8 @@ def read_csv(text: str) -> ParsedFile:
         record += 1
         if not any(c.strip() for c in cells):
             continue
+        if len(parsed.rows) >= MAX_IMPORT_ROWS:
+            raise _too_many_rows()
         values = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header)}
         for name in text_columns:
             if name in values:
@@ -149,6 +177,9 @@ def _standard_row(values: dict[str, str]) -> dict[str, Any]:
             raw[name] = value.split()
         elif name == "media":
             raw[name] = _json_cell(value) if value.strip() else []
+        elif name == "version":
+            # CSV cells are text; the version is a whole number (the JSON form is strict).
+            raw[name] = int(value) if re.fullmatch(r"[0-9]{1,10}", value.strip()) else value
         elif name == "edited":
             raw[name] = {"true": True, "false": False}.get(value.strip().lower(), value)
         else:
@@ -159,7 +190,7 @@ def _standard_row(values: dict[str, str]) -> dict[str, Any]:
 def _json_cell(value: str) -> Any:
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return value  # left as text: validation reports it against the field
 
 
@@ -210,10 +241,9 @@ def validate_row(row: int, raw: dict[str, Any], default_timezone: str
                            "message": "must be an ISO 8601 date and time"}]
         if parsed.tzinfo is None:
             try:
-                parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(str(data["timezone"])))
-            except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-                return None, [{"row": row, "field": "timezone",
-                               "message": f"{data['timezone']!r} is not a known IANA time zone"}]
+                parsed = parsed.replace(tzinfo=load_zone(check_zone(str(data["timezone"]))))
+            except ValueError as exc:
+                return None, [{"row": row, "field": "timezone", "message": str(exc)}]
         data["scheduledAt"] = parsed
     try:
         return EntryIn.model_validate(data), []

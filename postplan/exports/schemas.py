@@ -3,26 +3,42 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
+from postplan.core.validators import NOT_TEXT, conflict
 from postplan.exports.files import ExportFormat
+from postplan.exports.import_rows import MAX_IMPORT_ROWS, CalendarIn, EntryIn
+
+
+class ImportDocument(InputSchema):
+    """A JSON import file: a `postplan.calendar` v1 export (docs/schemas/calendar-export.v1.json).
+
+    Rows are validated one by one: an invalid entry is reported in the answer's `errors` (207)
+    while the others are imported."""
+
+    format: Literal["postplan.calendar"]
+    version: Literal[1]
+    calendar: CalendarIn
+    entries: list[EntryIn] = Field(max_length=MAX_IMPORT_ROWS)
+    entry_count: Annotated[int, Field(ge=0, le=MAX_IMPORT_ROWS), NOT_TEXT] = Field(
+        description="must equal the number of entries")
 
 
 class ExportRequest(InputSchema):
     """Body of `POST /v1/calendars/{calendarId}/export`."""
 
     format: ExportFormat
-    dry_run: bool = False
+    dry_run: StrictBool = False
     layout: Literal["standard", "bulk"] = "standard"
 
     @model_validator(mode="after")
     def _layout(self) -> ExportRequest:
         if self.layout == "bulk":
             if self.format not in (ExportFormat.csv, ExportFormat.csv_bulk):
-                raise ValueError('layout "bulk" exists for format "csv" only')
+                raise conflict('layout "bulk" exists for format "csv" only')
             self.format = ExportFormat.csv_bulk
         return self
 

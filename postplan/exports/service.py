@@ -24,7 +24,9 @@ from postplan.exports.schemas import ImportReport
 
 #: Rows read per database round trip while rendering.
 EXPORT_BATCH = 500
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+#: What a feed token looks like (`secrets.token_urlsafe(32)` gives 43 such characters).
+FEED_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{32,128}$"
+_TOKEN = re.compile(FEED_TOKEN_PATTERN)
 
 
 class UnsupportedMediaType(AppError):

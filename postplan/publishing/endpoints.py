@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,7 +18,9 @@ from postplan.core.db import utcnow
 from postplan.core.deps import Session, WriteSession
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
-from postplan.core.schemas import Page
+from postplan.core.openapi import link, problem_response, problem_responses
+from postplan.core.schemas import Cursor, Page
+from postplan.core.vocab import Channel, IntentStatus
 from postplan.publishing import (
     connections,
     idempotency,
@@ -41,6 +43,13 @@ from postplan.publishing.schemas import (
 
 router = APIRouter(tags=["publishing"])
 
+#: The `{channel}` path segment. Documented as the known channels; any other name answers 404
+#: `unknown_channel` (a resource that does not exist), so it is not enforced as a 422 here.
+ChannelName = Annotated[str, Path(max_length=32, description="tiktok or instagram",
+                                  json_schema_extra={"enum": [c.value for c in Channel]})]
+#: What an Idempotency-Key may hold: 1-255 visible ASCII characters or spaces.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,255}$"
+
 
 def gateway_of(request: Request) -> ChannelGateway:
     """The app's channel gateway (installed by the publishing lifespan hook or a test)."""
@@ -49,16 +58,23 @@ def gateway_of(request: Request) -> ChannelGateway:
 
 
 @router.post("/calendars/{calendar_id}/publish", response_model=PublishResponse,
-             responses={207: {"model": PublishResponse}, 409: {}, 422: {},
+             responses={200: {"links": {
+                            "intent": link("/v1/publish-intents/{intent_id}", "get",
+                                           "the first item's intent",
+                                           intent_id="$response.body#/results/0/intentId")}},
+                        207: {"model": PublishResponse},
                         202: {"model": spooled.QueuedPublishResponse,
-                              "description": "database unreachable: spooled, applied later"}})
+                              "description": "database unreachable: spooled, applied later"},
+                        **problem_responses(404, 409)})
 async def publish(
     calendar_id: uuid.UUID,
     body: PublishBody,
     user: CurrentUser,
     request: Request,
     flags: Flags,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", min_length=1, max_length=255, pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Replays the first answer for the same body (e.g. a UUID)")] = None,
 ) -> Response:
     """Validate and record one intent per entry × channel; queue live ones for the worker.
 
@@ -114,31 +130,40 @@ async def publish(
         REQUEST_LATENCY.labels(endpoint="publish").observe(time.perf_counter() - started)
 
 
-@router.get("/publish-intents", response_model=Page[IntentOut])
+@router.get("/publish-intents", response_model=Page[IntentOut],
+            responses={200: {"links": {
+                "intent": link("/v1/publish-intents/{intent_id}", "get", "the first intent",
+                               intent_id="$response.body#/items/0/id"),
+                "nextPage": link("/v1/publish-intents", "get", "the next page",
+                                 cursor="$response.body#/nextCursor"),
+            }}, **problem_responses(404)})
 async def list_intents(
     user: CurrentUser,
     session: Session,
     calendar_id: Annotated[uuid.UUID | None, Query(alias="calendarId")] = None,
-    status: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[IntentStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> Page[IntentOut]:
     """The caller's publish intents, newest first, filtered by calendar and status."""
     if calendar_id is not None:
         bind(calendarId=str(calendar_id))
     items, next_cursor = await queries.list_intents(
-        session, user.id, calendar_id=calendar_id, status=status, limit=limit, cursor=cursor)
+        session, user.id, calendar_id=calendar_id, status=None if status is None else str(status),
+        limit=limit, cursor=cursor)
     return Page[IntentOut](items=items, next_cursor=next_cursor)
 
 
-@router.get("/publish-intents/{intent_id}", response_model=IntentDetail)
+@router.get("/publish-intents/{intent_id}", response_model=IntentDetail,
+            responses=problem_responses(404))
 async def get_intent(intent_id: uuid.UUID, user: CurrentUser, session: Session) -> IntentDetail:
     """One intent with its status, error and every attempt (`attemptLog`)."""
     return await queries.get_intent(session, user.id, intent_id)
 
 
-@router.put("/channels/{channel}/connection", response_model=ConnectionOut)
-async def put_connection(channel: str, body: ConnectionIn, user: CurrentUser,
+@router.put("/channels/{channel}/connection", response_model=ConnectionOut,
+            responses=problem_responses(404))
+async def put_connection(channel: ChannelName, body: ConnectionIn, user: CurrentUser,
                          session: WriteSession, request: Request) -> ConnectionOut:
     """Store a channel's tokens (encrypted with `TOKEN_ENCRYPTION_KEY`); never echoed."""
     bind(channel=channel)
@@ -146,8 +171,9 @@ async def put_connection(channel: str, body: ConnectionIn, user: CurrentUser,
                                             channel, body)
 
 
-@router.get("/channels/{channel}/connection", response_model=ConnectionOut)
-async def get_connection(channel: str, user: CurrentUser, session: Session,
+@router.get("/channels/{channel}/connection", response_model=ConnectionOut,
+            responses=problem_responses(404))
+async def get_connection(channel: ChannelName, user: CurrentUser, session: Session,
                          request: Request) -> ConnectionOut:
     """The connection's status, account and a masked token preview."""
     bind(channel=channel)
@@ -156,9 +182,10 @@ async def get_connection(channel: str, user: CurrentUser, session: Session,
 
 
 @router.get("/channels/{channel}/oauth/start", response_model=OAuthStartOut,
-            responses={302: {"description": "redirect to the platform's consent page"}})
-async def oauth_start(channel: str, user: CurrentUser, session: WriteSession, request: Request,
-                      redirect: bool = False) -> Response:
+            responses={302: {"description": "redirect to the platform's consent page"},
+                       **problem_responses(404)})
+async def oauth_start(channel: ChannelName, user: CurrentUser, session: WriteSession,
+                      request: Request, redirect: bool = False) -> Response:
     """Begin the channel's login: the authorize URL (state + PKCE kept server-side, 10 min).
     `?redirect=true` answers 302 to it instead of JSON. Sets an HttpOnly cookie binding the login
     to this browser: the callback must be reached by the same browser."""
@@ -179,10 +206,13 @@ async def oauth_start(channel: str, user: CurrentUser, session: WriteSession, re
 
 
 @router.get("/channels/{channel}/oauth/callback", response_model=ConnectionOut, responses={
-    400: {"description": "state unknown, used or expired (`oauth_state_invalid`); login denied"},
-    403: {"description": "the login was started in another browser (`oauth_state_mismatch`)"}})
+    **problem_responses(404, 502),
+    400: problem_response(400, "state unknown, used or expired (`oauth_state_invalid`); "
+                               "login denied"),
+    403: problem_response(403, "the login was started in another browser "
+                               "(`oauth_state_mismatch`)")})
 async def oauth_callback(
-    channel: str, session: WriteSession, request: Request,
+    channel: ChannelName, session: WriteSession, request: Request,
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=256)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
@@ -197,8 +227,9 @@ async def oauth_callback(
                                 browser_nonce=oauth_binding.held_nonce(request))
 
 
-@router.delete("/channels/{channel}/connection", status_code=204)
-async def delete_connection(channel: str, user: CurrentUser,
+@router.delete("/channels/{channel}/connection", status_code=204,
+               responses=problem_responses(404))
+async def delete_connection(channel: ChannelName, user: CurrentUser,
                             session: WriteSession) -> Response:
     """Forget the channel's tokens."""
     bind(channel=channel)

@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_serializer, field_validator
+from pydantic import Field, StrictBool, StringConstraints, field_serializer, field_validator
 
 from postplan.core.schemas import InputSchema, Schema
+from postplan.core.validators import IsoDateTime, NoNul, moment_in_range
 from postplan.core.vocab import Channel
 
 
@@ -17,11 +18,12 @@ class PublishBody(InputSchema):
 
     entry_ids: list[uuid.UUID] | None = Field(None, max_length=5000)
     channels: list[Channel] | None = Field(None, min_length=1, max_length=2)
-    dry_run: bool = True
+    dry_run: StrictBool = True
     when: Literal["scheduled", "now"] = "scheduled"
     # Optional TikTok privacy level (must be one creator_info offers); SELF_ONLY when unset,
     # the only level an unaudited TikTok app may use.
-    privacy_level: Annotated[str, StringConstraints(max_length=40)] | None = None
+    privacy_level: Annotated[str, StringConstraints(max_length=40,
+                                                    pattern=r"^[A-Z][A-Z_]*$")] | None = None
 
     @field_validator("entry_ids")
     @classmethod
@@ -109,7 +111,10 @@ class IntentDetail(IntentOut):
     attempt_log: list[AttemptOut] = Field(default_factory=list)
 
 
-Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+#: An OAuth token as platforms issue them: visible ASCII only. It is sent back to the platform
+#: in an Authorization header, where a space, CR/LF or NUL would break (or split) the request.
+Token = Annotated[str, StringConstraints(min_length=1, max_length=4096,
+                                         pattern=r"^[\x21-\x7e]+$")]
 
 
 class ConnectionIn(InputSchema):
@@ -117,15 +122,15 @@ class ConnectionIn(InputSchema):
 
     access_token: Token
     refresh_token: Token | None = None
-    expires_at: dt.datetime | None = None
-    account_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    expires_at: IsoDateTime | None = None
+    account_id: Annotated[str, StringConstraints(min_length=1, max_length=256), NoNul()]
 
     @field_validator("expires_at")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("must carry a UTC offset")
-        return value
+        return moment_in_range(value)
 
 
 class ConnectionOut(Schema):

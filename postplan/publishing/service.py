@@ -26,6 +26,7 @@ from postplan.core.errors import Unprocessable
 from postplan.core.flags import Flag, FlagService
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
+from postplan.core.zones import shifted
 from postplan.models import CalendarEntry
 from postplan.publishing import connections
 from postplan.publishing.dbutil import dialect_name, insert_ignore
@@ -144,8 +145,8 @@ async def publish_calendar(
     existing: dict[tuple[uuid.UUID, str], tuple[uuid.UUID, str]] = {}
     recent: dict[str, list[dt.datetime]] = {}
     if entries:
-        start = min(e.scheduled_at for e in entries) - DAY
-        end = max(max(e.scheduled_at for e in entries), now) + DAY
+        start = shifted(min(e.scheduled_at for e in entries), -DAY)
+        end = shifted(max(max(e.scheduled_at for e in entries), now), DAY)
         recent = await _recent_posts(session, user_id, set(channels), start, end)
         if not dry:
             existing = await _live_intents(session, [(e.id, e.channel) for e in entries])
@@ -165,7 +166,7 @@ async def publish_calendar(
                             privacy_level=body.privacy_level)
         at = req.scheduled_at
         times = planned[entry.channel]
-        in_window = bisect.bisect_right(times, at) - bisect.bisect_right(times, at - DAY)
+        in_window = bisect.bisect_right(times, at) - bisect.bisect_right(times, shifted(at, -DAY))
         findings = adapter.validate(req, now=now, posts_in_last_24h=in_window)
         payload = adapter.build_payload(req)
         error = findings_error(findings)

@@ -77,15 +77,22 @@ async def test_another_users_ids_are_never_overwritten(live_client: httpx.AsyncC
         entry["caption"] = "overwritten!"
     body = json.dumps(doc).encode()
     resp = await live_client.post("/v1/calendars/import", content=body, headers=JSON)
-    assert resp.status_code == 422
-    problem = resp.json()
-    assert problem["code"] == "import_rejected"
-    assert [(e["row"], e["field"]) for e in problem["errors"]] == [(1, "id"), (2, "id"), (3, "id")]
-    assert all("another calendar" in e["message"] for e in problem["errors"])
-    # The victim's data is untouched, and nothing was created for the caller.
+    # The import neither overwrites the victim's rows nor tells the caller they exist: the
+    # answer is the one an unused id gets (the rows are created, under ids of the caller's own).
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert (report["calendarCreated"], report["created"], report["errors"]) == (True, 3, [])
+    assert report["calendarId"] != str(theirs.calendar_id)
+    # The victim's data is untouched.
     assert await _export(live_client, theirs.calendar_id, "json",
                          **{"X-User-Id": "victim"}) == stolen
-    assert (await live_client.get("/v1/calendars")).json()["items"] == []
+    mine = json.loads(await _export(live_client, report["calendarId"], "json"))
+    assert {e["id"] for e in mine["entries"]}.isdisjoint(e["id"] for e in doc["entries"])
+    assert [e["caption"] for e in mine["entries"]] == ["overwritten!"] * 3
+    # Importing the same file again finds the caller's own rows, as it would for unused ids.
+    again = (await live_client.post("/v1/calendars/import", content=body, headers=JSON)).json()
+    assert (again["calendarId"], again["calendarCreated"], again["unchanged"]) == (
+        report["calendarId"], False, 3)
     # Naming the victim's calendar explicitly is a 404, as everywhere.
     direct = await live_client.post("/v1/calendars/import", content=body, headers=JSON,
                                     params={"calendarId": str(theirs.calendar_id)})

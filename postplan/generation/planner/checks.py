@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from postplan.core.validators import EARLIEST_DATE, LATEST_DATE
 from postplan.generation.planner.observances import supported_country
 from postplan.generation.planner.pillars import default_pillars
 from postplan.generation.planner.slots import count_slots, posts_per_week
 from postplan.generation.schemas import Brief
 
 MAX_POSTS_PER_WEEK = 7  # at most one post per channel per day
-FIRST_DATE = dt.date(2000, 1, 1)
-LAST_DATE = dt.date(2100, 12, 31)
+FIRST_DATE = EARLIEST_DATE
+LAST_DATE = LATEST_DATE
 
 
 def check_brief(brief: Brief) -> list[tuple[str, str]]:
@@ -37,6 +38,7 @@ def check_brief(brief: Brief) -> list[tuple[str, str]]:
         return problems
     slots = count_slots(brief)
     pillars = default_pillars(brief)
-    if brief.pillars is not None and len(pillars) > slots:
+    # An empty list means "no pillars of my own", as null does: the defaults are never "too many".
+    if brief.pillars and len(pillars) > slots:
         problems.append(("pillars", f"more pillars ({len(pillars)}) than slots ({slots})"))
     return problems
