@@ -133,6 +133,19 @@ async def _own_calendar(session: AsyncSession, user_id: str,
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def _new_rows(user_id: str, file_ids: Sequence[uuid.UUID], mapped: dict[uuid.UUID, uuid.UUID],
+              existing: dict[uuid.UUID, CalendarEntry]) -> int:
+    """How many of `file_ids` the import would insert (see `upsert_entries`)."""
+    count = 0
+    for file_id in file_ids:
+        row = existing.get(file_id)
+        if row is not None and row.user_id != user_id:
+            row = existing.get(mapped[file_id])
+        if row is None:
+            count += 1
+    return count
+
+
 async def upsert_entries(
     session: AsyncSession, user_id: str, calendar: Calendar, specs: Sequence[EntrySpec],
     max_entries: int | None = None,
@@ -154,9 +167,10 @@ async def upsert_entries(
         stmt = select(CalendarEntry).where(CalendarEntry.id.in_(chunk)).with_for_update()
         for row in (await session.execute(stmt)).scalars():
             existing[row.id] = row
-    # Ids not stored anywhere yet are exactly the rows that will be inserted (a repeated id is
-    # inserted once; an id of another calendar is in `existing` and refused below).
-    await ensure_room(session, user_id, calendar.id, len(set(ids) - existing.keys()),
+    # The rows that will be inserted: each distinct file id that names no entry of this user,
+    # directly or (for another user's id) through its private twin. A repeated id counts once;
+    # an id of another calendar of this user is refused below and adds nothing.
+    await ensure_room(session, user_id, calendar.id, _new_rows(user_id, file_ids, mapped, existing),
                       max_entries)
     revise: list[CalendarEntry] = []
     seen: set[uuid.UUID] = set()
