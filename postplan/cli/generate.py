@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from postplan.calendars.run_events import RunEvent
+from postplan.calendars.runs.events import RunEvent
 from postplan.cli.sse import SseLineParser
 from postplan.generation.schemas import Brief
 
@@ -66,11 +66,11 @@ def _read_brief(path: Path) -> Brief:
 
 
 async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
-    from postplan.calendars.generate import make_generator, select_mode
-    from postplan.calendars.legacy import legacy_events
-    from postplan.calendars.run_store import RunStore
-    from postplan.calendars.runs import RunRegistry
-    from postplan.calendars.stream import live_events
+    from postplan.calendars.runs.endpoints import make_generator, select_mode
+    from postplan.calendars.runs.legacy import legacy_events
+    from postplan.calendars.runs.registry import RunRegistry
+    from postplan.calendars.runs.sse import live_events
+    from postplan.calendars.runs.store import RunStore
     from postplan.cli.server import load_settings
     from postplan.core.db import create_engine, create_sessionmaker
     from postplan.core.flags import FlagService

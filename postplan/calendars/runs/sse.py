@@ -3,7 +3,7 @@
 Headers stop proxy buffering (`X-Accel-Buffering: no`, `Cache-Control: no-cache`); comment pings
 keep idle streams open; a client that stops reading is dropped after the send timeout. The stream
 never owns the run: closing it (or the client vanishing) leaves the run going (until nobody has
-listened for `RUN_ABANDON_SECONDS`, see `runs`). Each stream holds a place in `StreamSlots`
+listened for `RUN_ABANDON_SECONDS`, see `executor`). Each stream holds a place in `StreamSlots`
 until its response ends.
 """
 
@@ -20,9 +20,10 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.types import Receive, Scope, Send
 
-from postplan.calendars.run_events import RunEvent, run_event, stream_outcome
-from postplan.calendars.run_store import RunRef
-from postplan.calendars.runs import LiveRun, RunRegistry
+from postplan.calendars.runs.events import RunEvent, run_event, stream_outcome
+from postplan.calendars.runs.executor import LiveRun
+from postplan.calendars.runs.registry import RunRegistry
+from postplan.calendars.runs.store import RunRef
 from postplan.config import Settings
 from postplan.core.context import bind
 from postplan.core.logging import get_logger

@@ -20,10 +20,10 @@ import time
 import uuid
 from collections.abc import AsyncGenerator
 
-from postplan.calendars.run_events import RunEvent, entry_event, terminal_events
-from postplan.calendars.run_limits import RunLimits
-from postplan.calendars.run_log import RunLog
-from postplan.calendars.run_store import RunStore
+from postplan.calendars.runs.eventlog import RunLog
+from postplan.calendars.runs.events import RunEvent, entry_event, terminal_events
+from postplan.calendars.runs.limits import RunLimits
+from postplan.calendars.runs.store import RunStore
 from postplan.core.logging import get_logger
 from postplan.core.vocab import RunStatus
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from postplan.calendars.limits import check_room, ensure_room
 from postplan.calendars.repository import CalendarRepository, snapshot
-from postplan.calendars.run_limits import too_many_runs
+from postplan.calendars.runs.limits import too_many_runs
 from postplan.core.db import begin_write, utcnow
 from postplan.core.db import writer as write_engine
 from postplan.core.errors import NotFound

@@ -7,10 +7,10 @@
   `max_streams_per_user` of one user, per process (a stream holds a connection and a task in the
   process that serves it). One more is refused with 429 `too_many_streams`.
 * Abandonment: a run nobody streams, on any process, for `abandon_seconds` is cancelled (see
-  `runs.RunExecutor`).
+  `executor.RunExecutor`).
 * Tails: a process reads a run executing elsewhere once per poll, for all of its streams,
   every `tail_poll_seconds`, backing off to `tail_poll_max_seconds` while nothing changes (see
-  `run_tail`).
+  `tail`).
 """
 
 from __future__ import annotations

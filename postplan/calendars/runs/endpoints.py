@@ -15,17 +15,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 
 from postplan.calendars import service
-from postplan.calendars.legacy import legacy_events
 from postplan.calendars.limits import TOO_LARGE_RESPONSE
-from postplan.calendars.run_store import RunRef
-from postplan.calendars.runs import RunRegistry
-from postplan.calendars.stream import (
+from postplan.calendars.runs.legacy import legacy_events
+from postplan.calendars.runs.registry import RunRegistry
+from postplan.calendars.runs.sse import (
     RunEventResponse,
     db_events,
     fixed_events,
     live_events,
     sse_response,
 )
+from postplan.calendars.runs.store import RunRef
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
