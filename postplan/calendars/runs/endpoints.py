@@ -17,6 +17,7 @@ from fastapi import APIRouter, Header, Query, Request
 from postplan.calendars import service
 from postplan.calendars.limits import TOO_LARGE_RESPONSE
 from postplan.calendars.runs.legacy import legacy_events
+from postplan.calendars.runs.mapping import RunRef
 from postplan.calendars.runs.registry import RunRegistry
 from postplan.calendars.runs.sse import (
     RunEventResponse,
@@ -25,7 +26,6 @@ from postplan.calendars.runs.sse import (
     live_events,
     sse_response,
 )
-from postplan.calendars.runs.store import RunRef
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind

@@ -27,7 +27,8 @@ from typing import Any
 from postplan.calendars.runs.eventlog import RunLog
 from postplan.calendars.runs.events import TIMEOUT_CODE, RunEvent, entry_event, terminal_events
 from postplan.calendars.runs.limits import RunLimits
-from postplan.calendars.runs.store import RunRef, RunStore, draft_to_entry
+from postplan.calendars.runs.mapping import RunRef, draft_to_entry
+from postplan.calendars.runs.store import RunStore
 from postplan.calendars.runs.watch import RunAbandoned, wait_abandoned
 from postplan.core.context import bind
 from postplan.core.errors import AppError

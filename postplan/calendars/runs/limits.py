@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -68,6 +69,15 @@ class RunLimits:
             tail_poll_max_seconds=max(settings.run_tail_poll_max_seconds,
                                       settings.run_tail_poll_seconds),
         )
+
+
+@dataclass(frozen=True)
+class RunLimit:
+    """How many runs one user may have running at once, and when a `running` row no longer
+    counts (its heartbeat is older than `stale_after`: its process died; the sweeper settles it)."""
+
+    max_running: int
+    stale_after: dt.timedelta
 
 
 def too_many_runs(limit: int) -> TooManyRuns:

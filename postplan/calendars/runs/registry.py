@@ -21,8 +21,9 @@ from fastapi import FastAPI
 
 from postplan.calendars.runs.events import entry_event
 from postplan.calendars.runs.executor import HEARTBEAT_SECONDS, LiveRun, RunExecutor
-from postplan.calendars.runs.limits import RunLimits, StreamSlots, too_many_runs
-from postplan.calendars.runs.store import RunLimit, RunRef, RunStore
+from postplan.calendars.runs.limits import RunLimit, RunLimits, StreamSlots, too_many_runs
+from postplan.calendars.runs.mapping import RunRef
+from postplan.calendars.runs.store import RunStore
 from postplan.calendars.runs.tail import RunTails
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES

@@ -22,8 +22,8 @@ from starlette.types import Receive, Scope, Send
 
 from postplan.calendars.runs.events import RunEvent, run_event, stream_outcome
 from postplan.calendars.runs.executor import LiveRun
+from postplan.calendars.runs.mapping import RunRef
 from postplan.calendars.runs.registry import RunRegistry
-from postplan.calendars.runs.store import RunRef
 from postplan.config import Settings
 from postplan.core.context import bind
 from postplan.core.logging import get_logger
