@@ -69,7 +69,6 @@ async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
     from postplan.calendars.runs.endpoints import make_generator, select_mode
     from postplan.calendars.runs.legacy import legacy_events
     from postplan.calendars.runs.registry import RunRegistry
-    from postplan.calendars.runs.sse import live_events
     from postplan.calendars.runs.store import RunStore
     from postplan.cli.server import load_settings
     from postplan.core.db import create_engine, create_sessionmaker
@@ -93,8 +92,7 @@ async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
         try:
             live = await registry.begin(user, brief, generator,
                                         model=settings.llm_model if mode == "ai" else None)
-            async for event in live_events(live.ref, registry, 0, with_run_event=True,
-                                           live=live):
+            async for event in registry.tails.from_start(live.ref, live=live):
                 yield event
             await registry.wait_idle()
         finally:

@@ -19,13 +19,7 @@ from postplan.calendars.limits import TOO_LARGE_RESPONSE
 from postplan.calendars.runs.legacy import legacy_events
 from postplan.calendars.runs.mapping import RunRef
 from postplan.calendars.runs.registry import RunRegistry
-from postplan.calendars.runs.sse import (
-    RunEventResponse,
-    db_events,
-    fixed_events,
-    live_events,
-    sse_response,
-)
+from postplan.calendars.runs.sse import RunEventResponse, fixed_events, sse_response
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
@@ -144,7 +138,7 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
     slot.attach_run(ref.run_id)
     bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id))
     log.info("generation.stream.started", mode=mode)
-    return sse_response(live_events(ref, registry, 0, with_run_event=True, live=live), settings,
+    return sse_response(registry.tails.from_start(ref, live=live), settings,
                         run_id=ref.run_id, calendar_id=ref.calendar_id, kind="generate",
                         on_close=slot.release)
 
@@ -215,8 +209,8 @@ async def run_events(
     if after == 0:
         ref = RunRef(run.id, run.calendar_id, user.id, run.mode, run.dry_run,
                      run.expected_entries)
-        events = live_events(ref, registry, 0, with_run_event=True)
+        events = registry.tails.from_start(ref)
     else:
-        events = db_events(registry, user.id, run_id, after)
+        events = registry.tails.events(user.id, run_id, after)
     return sse_response(events, settings, run_id=run_id, calendar_id=run.calendar_id,
                         kind="resume", on_close=slot.release)

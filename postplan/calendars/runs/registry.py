@@ -53,8 +53,8 @@ class RunRegistry:
         self.limits = limits = limits or RunLimits()
         #: Open event streams here, per user and per run.
         self.slots = StreamSlots(limits.max_streams_per_run, limits.max_streams_per_user)
-        #: The shared database tails of runs executing elsewhere.
-        self.tails = RunTails(store, limits)
+        #: Where streams read runs from: a run executing here, or a shared database tail.
+        self.tails = RunTails(store, limits, self.get)
         self._runs: dict[uuid.UUID, LiveRun] = {}
         self._tasks: set[asyncio.Task[str]] = set()
 
