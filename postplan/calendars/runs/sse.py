@@ -102,9 +102,3 @@ async def _observed(events: AsyncGenerator[RunEvent, None], run_id: uuid.UUID | 
             SSE_STREAMS.labels(outcome=outcome).inc()
         log.info("sse.stream_end", kind=kind, outcome=outcome, events=sent, status=status,
                  durationMs=round((time.perf_counter() - started) * 1000, 1), **fields)
-
-
-async def fixed_events(events: list[RunEvent]) -> AsyncGenerator[RunEvent, None]:
-    """A precomputed stream (legacy mode)."""
-    for event in events:
-        yield event
