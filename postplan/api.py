@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from postplan.calendars.endpoints import router as calendars_router
-from postplan.calendars.generate import router as generate_router
+from postplan.calendars.runs.endpoints import router as generate_router
 from postplan.exports.endpoints import router as exports_router
 from postplan.health.flags_endpoints import router as flags_router
 from postplan.publishing.endpoints import router as publishing_router

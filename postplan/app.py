@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from postplan import __version__
 from postplan.api import api_router
-from postplan.calendars.runs import generation_lifespan
+from postplan.calendars.runs.registry import generation_lifespan
 from postplan.config import Settings, get_settings
 from postplan.core import handlers, openapi
 from postplan.core.alerts import alerts_lifespan

@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     spool_max_record_bytes: int = Field(256 << 10, ge=4096, alias="SPOOL_MAX_RECORD_BYTES")
     sse_ping_seconds: float = Field(15.0, gt=0, le=300, alias="SSE_PING_SECONDS")
     sse_send_timeout_seconds: float = Field(30.0, gt=0, le=600, alias="SSE_SEND_TIMEOUT_SECONDS")
-    # Bounds on the work one user can cause (issue 12 item 6): see calendars/runs.py and
-    # calendars/run_tail.py for how each is enforced.
+    # Bounds on the work one user can cause (issue 12 item 6): see calendars/runs/executor.py and
+    # calendars/runs/tail.py for how each is enforced.
     run_abandon_seconds: float = Field(10.0, gt=0, le=3600, alias="RUN_ABANDON_SECONDS")
     max_concurrent_runs_per_user: int = Field(3, ge=1, le=1000,
                                               alias="MAX_CONCURRENT_RUNS_PER_USER")

@@ -13,9 +13,10 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
@@ -23,9 +24,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from postplan.calendars.run_events import RunEvent
+from postplan.calendars.runs.events import RunEvent
 from postplan.cli.sse import SseLineParser
 from postplan.generation.schemas import Brief
+
+if TYPE_CHECKING:
+    from postplan.calendars.runs.registry import RunRegistry
+    from postplan.config import Settings
 
 
 @dataclass
@@ -66,22 +71,36 @@ def _read_brief(path: Path) -> Brief:
 
 
 async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
-    from postplan.calendars.generate import make_generator, select_mode
-    from postplan.calendars.legacy import legacy_events
-    from postplan.calendars.run_store import RunStore
-    from postplan.calendars.runs import RunRegistry
-    from postplan.calendars.stream import live_events
+    from postplan.calendars.runs.service import start_run
     from postplan.cli.server import load_settings
-    from postplan.core.db import create_engine, create_sessionmaker
     from postplan.core.flags import FlagService
-    from postplan.core.migrate import upgrade_async
 
     settings = load_settings()
-    mode = select_mode(FlagService(settings), settings, user)
-    if mode == "legacy":
-        for event in legacy_events(brief):
-            yield event
-        return
+    async with AsyncExitStack() as stack:
+
+        async def open_registry() -> RunRegistry:
+            return await stack.enter_async_context(_local_registry(settings))
+
+        # Unlike the API, no dry run when the database is away: the command fails instead.
+        started = await start_run(brief, user, settings=settings, flags=FlagService(settings),
+                                  registry=open_registry, dry_run_when_unreachable=False)
+        try:
+            async for event in started.events:
+                yield event
+        finally:
+            started.release()
+        if started.registry is not None:
+            await started.registry.wait_idle()
+
+
+@asynccontextmanager
+async def _local_registry(settings: Settings) -> AsyncIterator[RunRegistry]:
+    """A run registry on the configured database, opened only for a run that writes."""
+    from postplan.calendars.runs.registry import RunRegistry
+    from postplan.calendars.runs.store import RunStore
+    from postplan.core.db import create_engine, create_sessionmaker
+    from postplan.core.migrate import upgrade_async
+
     if settings.is_sqlite:
         await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url,
@@ -89,14 +108,8 @@ async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
     try:
         registry = RunRegistry(RunStore(create_sessionmaker(engine),
                                         max_entries=settings.max_entries_per_calendar))
-        generator = make_generator(settings, mode)
         try:
-            live = await registry.begin(user, brief, generator,
-                                        model=settings.llm_model if mode == "ai" else None)
-            async for event in live_events(live.ref, registry, 0, with_run_event=True,
-                                           live=live):
-                yield event
-            await registry.wait_idle()
+            yield registry
         finally:
             await registry.store.close()  # also when the run was refused before it started
     finally:

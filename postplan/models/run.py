@@ -31,7 +31,7 @@ class CalendarRun(IdMixin, TimestampMixin, Base):
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Last time a stream on another process listened to this run while it ran (the
-    #: executing process cancels a run nobody listens to; see calendars/runs.py).
+    #: executing process cancels a run nobody listens to; see calendars/runs/executor.py).
     listened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from postplan.calendars.run_store import RunStore
-from postplan.calendars.runs import RunRegistry
+from postplan.calendars.runs.registry import RunRegistry
+from postplan.calendars.runs.store import RunStore
 from postplan.config import Settings
 from postplan.core.db import create_engine, create_sessionmaker
 from postplan.generation.planner import OfflinePlanner

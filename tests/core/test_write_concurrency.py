@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from postplan.app import create_app
-from postplan.calendars.run_store import RunStore
+from postplan.calendars.runs.store import RunStore
 from postplan.channels.base import TokenSet
 from postplan.config import Settings
 from postplan.core import db as db_module

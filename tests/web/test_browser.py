@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postplan.calendars import generate as generate_module
+from postplan.calendars.runs import service as generate_module
 from postplan.config import Settings
 from postplan.generation.base import GenerationError, GenerationTimeout, Generator
 from postplan.generation.schemas import Brief, EntryDraft

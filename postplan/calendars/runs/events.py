@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from postplan.calendars.run_store import RunRef
+from postplan.calendars.runs.mapping import RunRef
 from postplan.calendars.schemas import EntryOut
 from postplan.core.vocab import RunStatus
 from postplan.models import CalendarEntry

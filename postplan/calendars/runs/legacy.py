@@ -11,9 +11,10 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncGenerator
 
-from postplan.calendars.run_events import RunEvent, entry_event, run_event, terminal_events
-from postplan.calendars.run_store import RunRef, brief_json, draft_to_entry
+from postplan.calendars.runs.events import RunEvent, entry_event, run_event, terminal_events
+from postplan.calendars.runs.mapping import RunRef, brief_json, draft_to_entry
 from postplan.core.vocab import RunMode, RunStatus
 from postplan.generation.planner import legacy_entries
 from postplan.generation.schemas import Brief
@@ -27,8 +28,8 @@ def legacy_run_id(brief: Brief) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, hashlib.sha256(canonical.encode()).hexdigest())
 
 
-def legacy_events(brief: Brief) -> list[RunEvent]:
-    """Every event of the legacy stream for `brief`."""
+def legacy_run(brief: Brief) -> tuple[RunRef, list[RunEvent]]:
+    """The legacy run for `brief`, and every event of its stream."""
     run_id = legacy_run_id(brief)
     calendar_id = brief.calendar_id or uuid.uuid5(run_id, "calendar")
     drafts = legacy_entries(brief)
@@ -39,4 +40,10 @@ def legacy_events(brief: Brief) -> list[RunEvent]:
         entry = draft_to_entry(ref, draft, seq, entry_id=uuid.uuid5(run_id, str(seq)), now=stamp)
         events.append(entry_event(run_id, entry))
     events.extend(terminal_events(run_id, RunStatus.completed.value, len(drafts), None))
-    return events
+    return ref, events
+
+
+async def fixed_events(events: list[RunEvent]) -> AsyncGenerator[RunEvent, None]:
+    """A precomputed stream (legacy mode)."""
+    for event in events:
+        yield event

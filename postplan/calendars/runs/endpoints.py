@@ -1,13 +1,12 @@
 """`POST /v1/ai/calendar` and the run endpoints (DESIGN.md §2–§4).
 
-Mode per request: CALENDAR_SERVICE_ENABLED off for the user → the legacy stream (no AI call,
-nothing written); on → `ai` when LLM_BASE_URL is set, else the offline `planner`. An invalid brief
-is refused with 422 before any stream starts; once streaming, problems arrive as events.
+An invalid brief is refused with 422 before any stream starts; the run is then started by
+`service.start_run`, the same path as `postplan generate`. Once streaming, problems arrive as
+events.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from typing import Annotated, Any
@@ -15,31 +14,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 
 from postplan.calendars import service
-from postplan.calendars.legacy import legacy_events
 from postplan.calendars.limits import TOO_LARGE_RESPONSE
-from postplan.calendars.run_store import RunRef
-from postplan.calendars.runs import RunRegistry
-from postplan.calendars.stream import (
-    RunEventResponse,
-    db_events,
-    fixed_events,
-    live_events,
-    sse_response,
-)
+from postplan.calendars.runs.mapping import RunRef
+from postplan.calendars.runs.registry import RunRegistry
+from postplan.calendars.runs.schemas import RunOut
+from postplan.calendars.runs.service import start_run
+from postplan.calendars.runs.sse import RunEventResponse, sse_response
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
-from postplan.core.db import is_database_busy
 from postplan.core.deps import Session
-from postplan.core.errors import DatabaseBusy, NotFound, Unprocessable
-from postplan.core.flags import Flag, FlagService
+from postplan.core.errors import NotFound, Unprocessable
+from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
 from postplan.core.openapi import link, problem_responses
-from postplan.core.schemas import Schema
-from postplan.core.spool import is_db_unavailable
-from postplan.generation.base import Generator
-from postplan.generation.planner import OfflinePlanner, check_brief
-from postplan.generation.providers.openai import OpenAICompatibleGenerator
+from postplan.generation.planner import check_brief
 from postplan.generation.schemas import Brief
 
 log = get_logger(__name__)
@@ -55,22 +44,6 @@ _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class RunOut(Schema):
-    id: uuid.UUID
-    calendar_id: uuid.UUID
-    mode: str
-    status: str
-    dry_run: bool
-    expected_entries: int
-    entry_count: int
-    error: dict[str, Any] | None
-    model: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    heartbeat_at: dt.datetime | None
-    finished_at: dt.datetime | None
-
-
 def validate_brief(brief: Brief) -> None:
     """The planner's own checks (e.g. more pillars than slots) as a 422 problem."""
     problems = check_brief(brief)
@@ -81,22 +54,6 @@ def validate_brief(brief: Brief) -> None:
             extra={"errors": [{"field": f, "message": m, "type": "invalid"}
                               for f, m in problems]},
         )
-
-
-def select_mode(flags: FlagService, settings: Settings, user_id: str) -> str:
-    """`legacy`, `ai` or `planner`, read per request (flags can change while running)."""
-    if not flags.is_enabled(Flag.calendar_service, user_id):
-        return "legacy"
-    return "ai" if settings.llm_base_url else "planner"
-
-
-def make_generator(settings: Settings, mode: str) -> Generator:
-    """The generator for a non-legacy mode."""
-    if mode == "ai" and settings.llm_base_url:
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        return OpenAICompatibleGenerator(settings.llm_base_url, key, settings.llm_model,
-                                         settings.ai_timeout_seconds)
-    return OfflinePlanner()
 
 
 def _registry(request: Request) -> RunRegistry:
@@ -113,40 +70,14 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
     validate_brief(brief)
     settings: Settings = request.app.state.settings
     flags: FlagService = request.app.state.flags
-    mode = select_mode(flags, settings, user.id)
-    if mode == "legacy":
-        events = legacy_events(brief)
-        run_id = uuid.UUID(events[0].data["runId"])
-        return sse_response(fixed_events(events), settings, run_id=run_id,
-                            calendar_id=uuid.UUID(events[0].data["calendarId"]), kind="legacy")
-    registry = _registry(request)
-    generator = make_generator(settings, mode)
-    model = settings.llm_model if mode == "ai" else None
-    # The stream's place is taken before any work starts, so a user at the bound costs nothing.
-    slot = registry.slots.take(user.id)
-    try:
-        try:
-            live = await registry.begin(user.id, brief, generator, model=model)
-        except Exception as exc:
-            if is_database_busy(exc):  # busy is not away: a silent dry run would lose the run
-                raise DatabaseBusy() from exc
-            # The database is away: still stream the calendar, as a dry run (DESIGN.md §4). Only
-            # a real connectivity failure counts: a statement the database refuses (bad data, a
-            # bug) must fail loudly, not answer "saved" with a run that saved nothing.
-            if not is_db_unavailable(exc):
-                raise
-            log.warning("generation.database_unavailable", errorType=type(exc).__name__)
-            live = registry.begin_dry_run(user.id, brief, generator)
-    except BaseException:
-        slot.release()
-        raise
-    ref = live.ref
-    slot.attach_run(ref.run_id)
-    bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id))
-    log.info("generation.stream.started", mode=mode)
-    return sse_response(live_events(ref, registry, 0, with_run_event=True, live=live), settings,
-                        run_id=ref.run_id, calendar_id=ref.calendar_id, kind="generate",
-                        on_close=slot.release)
+    started = await start_run(brief, user.id, settings=settings, flags=flags,
+                              registry=_registry(request))
+    ref = started.ref
+    if started.kind == "generate":
+        bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id))
+        log.info("generation.stream.started", mode=started.mode)
+    return sse_response(started.events, settings, run_id=ref.run_id,
+                        calendar_id=ref.calendar_id, kind=started.kind, on_close=started.release)
 
 
 @router.get("/ai/calendar/runs/{run_id}", response_model=RunOut,
@@ -215,8 +146,8 @@ async def run_events(
     if after == 0:
         ref = RunRef(run.id, run.calendar_id, user.id, run.mode, run.dry_run,
                      run.expected_entries)
-        events = live_events(ref, registry, 0, with_run_event=True)
+        events = registry.tails.from_start(ref)
     else:
-        events = db_events(registry, user.id, run_id, after)
+        events = registry.tails.events(user.id, run_id, after)
     return sse_response(events, settings, run_id=run_id, calendar_id=run.calendar_id,
                         kind="resume", on_close=slot.release)

@@ -13,7 +13,7 @@ import bisect
 import time
 from collections.abc import AsyncGenerator, Callable
 
-from postplan.calendars.run_events import RunEvent
+from postplan.calendars.runs.events import RunEvent
 
 
 class RunLog:

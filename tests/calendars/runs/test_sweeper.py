@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from postplan.calendars.run_store import RunStore
+from postplan.calendars.runs.store import RunStore
 from postplan.config import Settings
 from postplan.core.db import create_sessionmaker, utcnow
 from postplan.core.vocab import RunStatus

@@ -1,10 +1,12 @@
-"""One database tail per run executing elsewhere, shared by every stream of it in this process.
+"""Where a stream reads a run from: this process's log of it, or one shared database tail.
 
-A stream that resumes a run another process executes (or one whose process died) must learn of
-new entries from the database. Instead of each stream polling on its own (100 streams on one
-run were ~1,500 transactions a second), the first stream starts a `RunTail`: one task that polls
-the run row, reads new entries only when the row's count moved, and publishes them to a shared
-`RunLog` that every stream reads. The tail stops when its last stream leaves or the run settles.
+Every stream of a run goes through `RunTails.events`. A run executing in this process is read
+from its `LiveRun` in memory. A stream of a run another process executes (or one whose process
+died) must learn of new entries from the database. Instead of each stream polling on its own
+(100 streams on one run were ~1,500 transactions a second), the first stream starts a
+`RunTail`: one task that polls the run row, reads new entries only when the row's count moved,
+and publishes them to a shared `RunLog` that every stream reads. The tail stops when its last
+stream leaves or the run settles.
 
 Each poll is one narrow read of the run row; entries are read only when there are new ones. The
 interval starts at `tail_poll_seconds` and backs off (doubling) to `tail_poll_max_seconds` while
@@ -18,16 +20,25 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 
-from postplan.calendars.run_events import RunEvent, entry_event, terminal_events
-from postplan.calendars.run_limits import RunLimits
-from postplan.calendars.run_log import RunLog
-from postplan.calendars.run_store import RunStore
+from postplan.calendars.runs.eventlog import RunLog
+from postplan.calendars.runs.events import RunEvent, entry_event, run_event, terminal_events
+from postplan.calendars.runs.limits import RunLimits
+from postplan.calendars.runs.mapping import RunRef
+from postplan.calendars.runs.store import RunStore
 from postplan.core.logging import get_logger
 from postplan.core.vocab import RunStatus
 
 log = get_logger(__name__)
+
+#: Finds the log of a run executing in this process (None when it executes elsewhere).
+LocalRuns = Callable[[uuid.UUID], RunLog | None]
+
+
+def _no_local_runs(_run_id: uuid.UUID) -> RunLog | None:
+    return None
 
 
 class RunTail:
@@ -112,11 +123,15 @@ class RunTail:
 
 
 class RunTails:
-    """The tails this process runs, one per run at most."""
+    """Where this process's streams read runs from: the log of a run executing here, or the
+    shared tail of one executing elsewhere (one per run at most)."""
 
-    def __init__(self, store: RunStore, limits: RunLimits) -> None:
+    def __init__(self, store: RunStore, limits: RunLimits,
+                 local: LocalRuns | None = None) -> None:
         self.store = store
         self.limits = limits
+        #: The log of a run this process executes (the registry's), or None.
+        self.local: LocalRuns = local or _no_local_runs
         self._tails: dict[uuid.UUID, RunTail] = {}
 
     def __len__(self) -> int:
@@ -129,11 +144,37 @@ class RunTails:
         if self._tails.get(tail.run_id) is tail:
             del self._tails[tail.run_id]
 
-    async def events(self, user_id: str, run_id: uuid.UUID,
-                     after_seq: int) -> AsyncGenerator[RunEvent, None]:
-        """The run's entries after `after_seq` and its final events, from the shared tail.
+    async def from_start(self, ref: RunRef, *,
+                         live: RunLog | None = None) -> AsyncGenerator[RunEvent, None]:
+        """A run's whole stream: `run`, every entry, then the final events.
 
-        The caller has checked that the run belongs to `user_id`."""
+        Pass `live` when the caller holds it: a quick run may finish (and leave the registry)
+        before the response starts iterating."""
+        yield run_event(ref)
+        source = self.events(ref.user_id, ref.run_id, 0, live=live)
+        async with aclosing(source):
+            async for event in source:
+                yield event
+
+    async def events(self, user_id: str, run_id: uuid.UUID, after_seq: int, *,
+                     live: RunLog | None = None) -> AsyncGenerator[RunEvent, None]:
+        """Replay a run's saved entries after `after_seq`, tail it while it runs, then `done`.
+
+        A run executing here is read from memory; one executing elsewhere (or whose process died)
+        from the one database tail this process keeps for it, shared by all its streams. Never
+        generates anything. The caller has checked that the run belongs to `user_id`."""
+        live = live or self.local(run_id)
+        source = live.events(after_seq) if live is not None else self._shared(
+            user_id, run_id, after_seq)
+        # Closed explicitly, however this stream ends: the log counts its readers (abandonment,
+        # and a tail stops with its last reader), so a reader must not linger until collected.
+        async with aclosing(source):
+            async for event in source:
+                yield event
+
+    async def _shared(self, user_id: str, run_id: uuid.UUID,
+                      after_seq: int) -> AsyncGenerator[RunEvent, None]:
+        """The run's entries after `after_seq` and its final events, from the shared tail."""
         tail = self._tails.get(run_id)
         if tail is None or tail.user_id != user_id:
             tail = RunTail(self.store, user_id, run_id, self.limits, self)

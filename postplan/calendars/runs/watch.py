@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from postplan.calendars.run_log import RunLog
+from postplan.calendars.runs.eventlog import RunLog
 from postplan.core.logging import get_logger
 
 log = get_logger(__name__)

@@ -21,22 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from postplan.calendars.limits import check_room, ensure_room
 from postplan.calendars.repository import CalendarRepository, snapshot
-from postplan.calendars.run_limits import too_many_runs
+from postplan.calendars.runs.limits import RunLimit, too_many_runs
+from postplan.calendars.runs.mapping import RunRef, brief_json, calendar_name, draft_to_entry
 from postplan.core.db import begin_write, utcnow
 from postplan.core.db import writer as write_engine
 from postplan.core.errors import NotFound
 from postplan.core.vocab import RunStatus
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
-
-
-@dataclass(frozen=True)
-class RunLimit:
-    """How many runs one user may have running at once, and when a `running` row no longer
-    counts (its heartbeat is older than `stale_after`: its process died; the sweeper settles it)."""
-
-    max_running: int
-    stale_after: dt.timedelta
 
 
 @dataclass(frozen=True)
@@ -53,57 +45,6 @@ def user_lock_key(user_id: str) -> int:
     every process, unlike Python's `hash`)."""
     digest = hashlib.blake2b(f"postplan.runs:{user_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-@dataclass(frozen=True)
-class RunRef:
-    """The identity of a run, as the executor and the streams need it."""
-
-    run_id: uuid.UUID
-    calendar_id: uuid.UUID
-    user_id: str
-    mode: str
-    dry_run: bool
-    expected_entries: int
-
-
-def brief_json(brief: Brief) -> dict[str, Any]:
-    """The brief as stored and hashed: camelCase JSON, unset fields left out."""
-    return brief.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-def calendar_name(brief: Brief) -> str:
-    """A new calendar's name: the brand and the first day."""
-    return f"{brief.brand} · {brief.start_date.isoformat()}"
-
-
-def draft_to_entry(ref: RunRef, draft: EntryDraft, seq: int,
-                   entry_id: uuid.UUID | None = None,
-                   now: dt.datetime | None = None) -> CalendarEntry:
-    """An entry row (not added to any session) for one generated draft."""
-    moment = now or utcnow()
-    return CalendarEntry(
-        id=entry_id or uuid.uuid4(),
-        calendar_id=ref.calendar_id,
-        run_id=ref.run_id,
-        user_id=ref.user_id,
-        seq=seq,
-        channel=str(draft.channel),
-        format=str(draft.format),
-        scheduled_at=draft.scheduled_at.astimezone(dt.UTC),
-        timezone=draft.timezone,
-        pillar=draft.pillar,
-        hook=draft.hook,
-        caption=draft.caption,
-        hashtags=list(draft.hashtags),
-        call_to_action=draft.call_to_action,
-        asset_notes=draft.asset_notes,
-        media=[],
-        version=1,
-        edited=False,
-        created_at=moment,
-        updated_at=moment,
-    )
 
 
 _ENTRY_COLUMNS = tuple(c.key for c in CalendarEntry.__mapper__.column_attrs)

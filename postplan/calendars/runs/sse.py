@@ -1,9 +1,9 @@
-"""SSE transport for generation runs: tail a run (in memory or from the database), send events.
+"""SSE transport for generation runs: a run's events (see `tail`) sent as an event stream.
 
 Headers stop proxy buffering (`X-Accel-Buffering: no`, `Cache-Control: no-cache`); comment pings
 keep idle streams open; a client that stops reading is dropped after the send timeout. The stream
 never owns the run: closing it (or the client vanishing) leaves the run going (until nobody has
-listened for `RUN_ABANDON_SECONDS`, see `runs`). Each stream holds a place in `StreamSlots`
+listened for `RUN_ABANDON_SECONDS`, see `executor`). Each stream holds a place in `StreamSlots`
 until its response ends.
 """
 
@@ -20,9 +20,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.types import Receive, Scope, Send
 
-from postplan.calendars.run_events import RunEvent, run_event, stream_outcome
-from postplan.calendars.run_store import RunRef
-from postplan.calendars.runs import LiveRun, RunRegistry
+from postplan.calendars.runs.events import RunEvent, stream_outcome
 from postplan.config import Settings
 from postplan.core.context import bind
 from postplan.core.logging import get_logger
@@ -104,41 +102,3 @@ async def _observed(events: AsyncGenerator[RunEvent, None], run_id: uuid.UUID | 
             SSE_STREAMS.labels(outcome=outcome).inc()
         log.info("sse.stream_end", kind=kind, outcome=outcome, events=sent, status=status,
                  durationMs=round((time.perf_counter() - started) * 1000, 1), **fields)
-
-
-async def live_events(ref: RunRef, registry: RunRegistry, after_seq: int,
-                      *, with_run_event: bool,
-                      live: LiveRun | None = None) -> AsyncGenerator[RunEvent, None]:
-    """Tail a run executing in this process (falls back to the database once it is gone).
-
-    Pass `live` when the caller holds it: a quick run may finish (and leave the registry)
-    before the response starts iterating."""
-    if with_run_event:
-        yield run_event(ref)
-    source = db_events(registry, ref.user_id, ref.run_id, after_seq, live=live)
-    async with aclosing(source):
-        async for event in source:
-            yield event
-
-
-async def db_events(registry: RunRegistry, user_id: str, run_id: uuid.UUID, after_seq: int,
-                    *, live: LiveRun | None = None) -> AsyncGenerator[RunEvent, None]:
-    """Replay a run's saved entries after `after_seq`, tail it while it runs, then `done`.
-
-    A run executing here is read from memory; one executing elsewhere (or whose process died)
-    from the one database tail this process keeps for it, shared by all its streams. Never
-    generates anything. The caller has checked that the run belongs to `user_id`."""
-    live = live or registry.get(run_id)
-    source = live.events(after_seq) if live is not None else registry.tails.events(
-        user_id, run_id, after_seq)
-    # Closed explicitly, however this stream ends: the log counts its readers (abandonment,
-    # and a tail stops with its last reader), so a reader must not linger until collected.
-    async with aclosing(source):
-        async for event in source:
-            yield event
-
-
-async def fixed_events(events: list[RunEvent]) -> AsyncGenerator[RunEvent, None]:
-    """A precomputed stream (legacy mode)."""
-    for event in events:
-        yield event

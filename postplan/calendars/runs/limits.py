@@ -7,14 +7,15 @@
   `max_streams_per_user` of one user, per process (a stream holds a connection and a task in the
   process that serves it). One more is refused with 429 `too_many_streams`.
 * Abandonment: a run nobody streams, on any process, for `abandon_seconds` is cancelled (see
-  `runs.RunExecutor`).
+  `executor.RunExecutor`).
 * Tails: a process reads a run executing elsewhere once per poll, for all of its streams,
   every `tail_poll_seconds`, backing off to `tail_poll_max_seconds` while nothing changes (see
-  `run_tail`).
+  `tail`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -68,6 +69,15 @@ class RunLimits:
             tail_poll_max_seconds=max(settings.run_tail_poll_max_seconds,
                                       settings.run_tail_poll_seconds),
         )
+
+
+@dataclass(frozen=True)
+class RunLimit:
+    """How many runs one user may have running at once, and when a `running` row no longer
+    counts (its heartbeat is older than `stale_after`: its process died; the sweeper settles it)."""
+
+    max_running: int
+    stale_after: dt.timedelta
 
 
 def too_many_runs(limit: int) -> TooManyRuns:
