@@ -154,7 +154,7 @@ async def _dry_run_in(url: str, per_channel: int, repeats: int) -> tuple[float, 
                   "FOLLOWER_OF_CREATOR"]
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
                                          timeout=120) as client:
                 for r in range(repeats):
                     started = time.perf_counter()
