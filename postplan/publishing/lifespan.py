@@ -15,7 +15,7 @@ from postplan.publishing.gateway import RegistryGateway
 async def _worker(app: FastAPI) -> AsyncIterator[None]:
     """The in-process worker. On Postgres it gets a pool of its own (`worker_engine`): a burst
     of publishing cannot take the connections the API needs."""
-    from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
+    from postplan.publishing.worker.loop import Worker, WorkerConfig, worker_engine
 
     settings = app.state.settings
     config = WorkerConfig(idle_sleep=settings.worker_poll_seconds)

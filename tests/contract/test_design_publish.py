@@ -17,7 +17,7 @@ from postplan.cli.flags import boolean_flag, rollout_flag, write_document
 from postplan.core.db import create_engine
 from postplan.core.flags import FlagService
 from postplan.publishing.gateway import RegistryGateway
-from postplan.publishing.worker import Worker, WorkerConfig
+from postplan.publishing.worker.loop import Worker, WorkerConfig
 from tests.contract.helpers import (
     ALICE,
     BOB,

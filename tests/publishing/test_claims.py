@@ -16,7 +16,8 @@ from sqlalchemy import event
 
 from postplan.config import Settings
 from postplan.core.db import create_engine
-from postplan.publishing.claims import (
+from postplan.publishing.states import Event
+from postplan.publishing.worker.claims import (
     Claimed,
     StaleClaim,
     attempt_row,
@@ -24,7 +25,6 @@ from postplan.publishing.claims import (
     transition,
     update_claimed,
 )
-from postplan.publishing.states import Event
 from tests.publishing.conftest import APP_CREDS, StubGateway, seed_calendar
 from tests.publishing.helpers import Clock, add_connection, attempt_rows, intent_rows, queue
 
@@ -142,7 +142,7 @@ async def test_write_is_retried_while_the_database_is_unreachable_and_only_then(
 ) -> None:
     # Unit-level: the first tries fail as a cut connection would. The real outage (Postgres
     # stopped and started under a worker process) is tests/faults/test_worker_db_restart.py.
-    from postplan.publishing import claims
+    from postplan.publishing.worker import claims
 
     clock = Clock()
     claimed = await _claimed(engine, settings, gateway, clock)

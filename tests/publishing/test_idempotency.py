@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from postplan.config import Settings
 from postplan.core.db import create_sessionmaker
-from postplan.publishing import idempotency
+from postplan.publishing.intake import idempotency
 from postplan.publishing.tables import intents
 from tests.publishing.conftest import APP_CREDS, connect, seed_calendar
 

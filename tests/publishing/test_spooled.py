@@ -16,7 +16,7 @@ from postplan.config import Settings
 from postplan.core.db import create_engine
 from postplan.core.spool import Spool
 from postplan.core.spoolfile import scan
-from postplan.publishing.spooled import spool_key
+from postplan.publishing.intake.spooled import spool_key
 from postplan.publishing.tables import idempotency_keys, intents
 from tests.fixtures.apps import build_app, free_port, in_process_client, live_server, make_settings
 from tests.fixtures.factories import seed_calendar

@@ -55,8 +55,8 @@ from postplan.core.spooldrain import (
     running_drainer,
 )
 from postplan.core.spoolfile import Record
-from postplan.publishing import idempotency, service
 from postplan.publishing.errors import IdempotencyKeyInProgress
+from postplan.publishing.intake import idempotency, service
 from postplan.publishing.schemas import PublishBody, Summary
 from postplan.publishing.tables import intents
 

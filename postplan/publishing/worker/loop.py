@@ -23,10 +23,10 @@ from postplan.config import Settings
 from postplan.core.db import create_engine, utcnow
 from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
-from postplan.publishing.claims import Claimed, claim_due
-from postplan.publishing.connections import CredentialStore
+from postplan.publishing.connections.credentials import CredentialStore
 from postplan.publishing.gateway import ChannelGateway
-from postplan.publishing.limiter import AccountLimiter
+from postplan.publishing.worker.claims import Claimed, claim_due
+from postplan.publishing.worker.limiter import AccountLimiter
 
 log = get_logger(__name__)
 
@@ -104,7 +104,7 @@ class Worker:
 
     async def process(self, claimed: Claimed) -> None:
         """Drive one claimed intent one step further (never raises)."""
-        from postplan.publishing.jobs import Job
+        from postplan.publishing.worker.job import Job
 
         await Job(self, claimed).run()
 

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from postplan.core.logging import get_logger
 from postplan.core.spool import is_db_unavailable
 from postplan.core.vocab import IntentStatus
-from postplan.publishing.connections import STORED_COLUMNS, Stored
+from postplan.publishing.connections.credentials import STORED_COLUMNS, Stored
 from postplan.publishing.dbutil import rowcount, single_statements, transaction
 from postplan.publishing.states import Event, next_status
 from postplan.publishing.tables import attempts, calendars_t, entries_t, intents

@@ -37,27 +37,27 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS, PUBLISH_RESULTS
 from postplan.core.vocab import IntentStatus
 from postplan.models import Calendar, CalendarEntry
-from postplan.publishing.claims import (
+from postplan.publishing.connections.credentials import Stored, mark_needs_reauth
+from postplan.publishing.dbutil import single_statements
+from postplan.publishing.intake.service import findings_error
+from postplan.publishing.requests import build_request
+from postplan.publishing.states import Event
+from postplan.publishing.worker.claims import (
     Claimed,
     StaleClaim,
     attempt_row,
     transition,
     update_claimed,
 )
-from postplan.publishing.connections import Stored, mark_needs_reauth
-from postplan.publishing.dbutil import single_statements
-from postplan.publishing.requests import build_request
-from postplan.publishing.revalidate import (
+from postplan.publishing.worker.revalidate import (
     StoredRequestRefused,
     already_published,
     load_request,
     request_findings,
 )
-from postplan.publishing.service import findings_error
-from postplan.publishing.states import Event
 
 if TYPE_CHECKING:
-    from postplan.publishing.worker import Worker
+    from postplan.publishing.worker.loop import Worker
 
 log = get_logger("postplan.publishing.worker")
 

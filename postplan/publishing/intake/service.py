@@ -28,7 +28,7 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
 from postplan.core.zones import shifted
 from postplan.models import CalendarEntry
-from postplan.publishing import connections
+from postplan.publishing.connections import store as connections
 from postplan.publishing.dbutil import dialect_name, insert_ignore
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.requests import build_request, dry_run_intent_id

@@ -1,4 +1,4 @@
-"""Publishing HTTP API: publish a calendar, read intents, manage channel connections."""
+"""Publishing HTTP API: publish a calendar, read its intents."""
 
 from __future__ import annotations
 
@@ -7,54 +7,27 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind, request_id_var
 from postplan.core.db import utcnow
-from postplan.core.deps import Session, WriteSession
+from postplan.core.deps import Session
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
-from postplan.core.openapi import link, problem_response, problem_responses
+from postplan.core.openapi import link, problem_responses
 from postplan.core.schemas import Cursor, Page
-from postplan.core.vocab import Channel, IntentStatus
-from postplan.publishing import (
-    connections,
-    idempotency,
-    oauth,
-    oauth_binding,
-    queries,
-    service,
-    spooled,
-)
-from postplan.publishing.gateway import ChannelGateway
-from postplan.publishing.schemas import (
-    ConnectionIn,
-    ConnectionOut,
-    IntentDetail,
-    IntentOut,
-    OAuthStartOut,
-    PublishBody,
-    PublishResponse,
-)
+from postplan.core.vocab import IntentStatus
+from postplan.publishing.gateway import gateway_of
+from postplan.publishing.intake import idempotency, queries, service, spooled
+from postplan.publishing.schemas import IntentDetail, IntentOut, PublishBody, PublishResponse
 
 router = APIRouter(tags=["publishing"])
 
-#: The `{channel}` path segment. Documented as the known channels; any other name answers 404
-#: `unknown_channel` (a resource that does not exist), so it is not enforced as a 422 here.
-ChannelName = Annotated[str, Path(max_length=32, description="tiktok or instagram",
-                                  json_schema_extra={"enum": [c.value for c in Channel]})]
 #: What an Idempotency-Key may hold: 1-255 visible ASCII characters or spaces.
 IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,255}$"
-
-
-def gateway_of(request: Request) -> ChannelGateway:
-    """The app's channel gateway (installed by the publishing lifespan hook or a test)."""
-    gateway: ChannelGateway = request.app.state.channel_gateway
-    return gateway
 
 
 @router.post("/calendars/{calendar_id}/publish", response_model=PublishResponse,
@@ -159,79 +132,3 @@ async def list_intents(
 async def get_intent(intent_id: uuid.UUID, user: CurrentUser, session: Session) -> IntentDetail:
     """One intent with its status, error and every attempt (`attemptLog`)."""
     return await queries.get_intent(session, user.id, intent_id)
-
-
-@router.put("/channels/{channel}/connection", response_model=ConnectionOut,
-            responses=problem_responses(404))
-async def put_connection(channel: ChannelName, body: ConnectionIn, user: CurrentUser,
-                         session: WriteSession, request: Request) -> ConnectionOut:
-    """Store a channel's tokens (encrypted with `TOKEN_ENCRYPTION_KEY`); never echoed."""
-    bind(channel=channel)
-    return await connections.put_connection(session, request.app.state.settings, user.id,
-                                            channel, body)
-
-
-@router.get("/channels/{channel}/connection", response_model=ConnectionOut,
-            responses=problem_responses(404))
-async def get_connection(channel: ChannelName, user: CurrentUser, session: Session,
-                         request: Request) -> ConnectionOut:
-    """The connection's status, account and a masked token preview."""
-    bind(channel=channel)
-    return await connections.get_connection(session, request.app.state.settings, user.id,
-                                            channel)
-
-
-@router.get("/channels/{channel}/oauth/start", response_model=OAuthStartOut,
-            responses={302: {"description": "redirect to the platform's consent page"},
-                       **problem_responses(404)})
-async def oauth_start(channel: ChannelName, user: CurrentUser, session: WriteSession,
-                      request: Request, redirect: bool = False) -> Response:
-    """Begin the channel's login: the authorize URL (state + PKCE kept server-side, 10 min).
-    `?redirect=true` answers 302 to it instead of JSON. Sets an HttpOnly cookie binding the login
-    to this browser: the callback must be reached by the same browser."""
-    bind(channel=channel)
-    settings = request.app.state.settings
-    nonce = oauth_binding.nonce_for(request)
-    out = await oauth.start(session, settings, gateway_of(request), user.id, channel,
-                            browser_nonce=nonce)
-    response: Response
-    if redirect:
-        response = RedirectResponse(out.authorize_url, status_code=302)
-    else:
-        response = JSONResponse(out.model_dump(mode="json", by_alias=True))
-    response.headers["Cache-Control"] = "no-store"
-    oauth_binding.set_cookie(response, request, settings, channel, nonce,
-                             max_age=int(oauth.STATE_TTL.total_seconds()))
-    return response
-
-
-@router.get("/channels/{channel}/oauth/callback", response_model=ConnectionOut, responses={
-    **problem_responses(404, 502),
-    400: problem_response(400, "state unknown, used or expired (`oauth_state_invalid`); "
-                               "login denied"),
-    403: problem_response(403, "the login was started in another browser "
-                               "(`oauth_state_mismatch`)")})
-async def oauth_callback(
-    channel: ChannelName, session: WriteSession, request: Request,
-    code: Annotated[str | None, Query(max_length=2048)] = None,
-    state: Annotated[str | None, Query(max_length=256)] = None,
-    error: Annotated[str | None, Query(max_length=256)] = None,
-    error_description: Annotated[str | None, Query(max_length=1024)] = None,
-) -> ConnectionOut:
-    """The platform's redirect back: the single-use state names the user, the binding cookie the
-    browser that started the login; tokens are stored encrypted and never returned."""
-    bind(channel=channel)
-    return await oauth.callback(session, request.app.state.settings, gateway_of(request),
-                                channel, code=code, state=state, error=error,
-                                error_description=error_description,
-                                browser_nonce=oauth_binding.held_nonce(request))
-
-
-@router.delete("/channels/{channel}/connection", status_code=204,
-               responses=problem_responses(404))
-async def delete_connection(channel: ChannelName, user: CurrentUser,
-                            session: WriteSession) -> Response:
-    """Forget the channel's tokens."""
-    bind(channel=channel)
-    await connections.delete_connection(session, user.id, channel)
-    return Response(status_code=204)
