@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from postplan.calendars import service as calendars
 from postplan.channels.base import (
     AdapterResult,
     AuthError,
@@ -36,7 +36,7 @@ from postplan.core.flags import Flag
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS, PUBLISH_RESULTS
 from postplan.core.vocab import IntentStatus
-from postplan.models import Calendar, CalendarEntry
+from postplan.models import CalendarEntry
 from postplan.publishing.connections.credentials import Stored, mark_needs_reauth
 from postplan.publishing.dbutil import single_statements
 from postplan.publishing.intake.service import findings_error
@@ -63,16 +63,6 @@ log = get_logger("postplan.publishing.worker")
 
 S = IntentStatus
 T = TypeVar("T")
-
-
-#: The entry as saved now. One round trip: the calendar's ownership check rides along as
-#: EXISTS (the same rows `calendars.list_entries` would return for this id); built once.
-_ENTRY_NOW = select(CalendarEntry).where(
-    CalendarEntry.id == bindparam("entry_id", type_=CalendarEntry.id.type),
-    CalendarEntry.calendar_id == bindparam("calendar_id", type_=CalendarEntry.calendar_id.type),
-    CalendarEntry.user_id == bindparam("user_id", type_=CalendarEntry.user_id.type),
-    exists().where(Calendar.id == bindparam("calendar_id", type_=Calendar.id.type),
-                   Calendar.user_id == bindparam("user_id", type_=Calendar.user_id.type)))
 
 
 class _Stop(Exception):
@@ -307,9 +297,7 @@ class Job:
         """The entry as saved now, or None when it (or its calendar) is gone."""
         row = self.row
         async with AsyncSession(bind=conn) as session:
-            return (await session.execute(_ENTRY_NOW, {
-                "entry_id": row.entry_id, "calendar_id": row.calendar_id,
-                "user_id": row.user_id})).scalar_one_or_none()
+            return await calendars.entry_now(session, row.user_id, row.calendar_id, row.entry_id)
 
     async def _latest_entry(self, entry: CalendarEntry | None) -> None:
         """Publish what the user sees now: an entry edited since it was queued is re-read,
