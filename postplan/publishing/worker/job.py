@@ -39,8 +39,7 @@ from postplan.core.vocab import IntentStatus
 from postplan.models import CalendarEntry
 from postplan.publishing.connections.credentials import Stored, mark_needs_reauth
 from postplan.publishing.dbutil import single_statements
-from postplan.publishing.intake.service import findings_error
-from postplan.publishing.requests import build_request
+from postplan.publishing.requests import build_request, findings_error
 from postplan.publishing.states import Event
 from postplan.publishing.worker.claims import (
     Claimed,
