@@ -309,7 +309,8 @@ async def _run_in_memory(url: str, transport: Any, control: Any, queued: int, wo
     import httpx
 
     from postplan.core.flags import FlagService
-    from postplan.publishing.worker.loop import Worker, WorkerConfig, worker_engine
+    from postplan.publishing.worker.context import WorkerConfig
+    from postplan.publishing.worker.loop import Worker, worker_engine
     from tests.fakes.channels_server import IN_MEMORY_BASE
     from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 
@@ -392,7 +393,8 @@ async def _child(url: str, users: int, concurrency: int) -> None:
 
     from postplan.core.db import create_engine
     from postplan.core.flags import FlagService
-    from postplan.publishing.worker.loop import Worker, WorkerConfig, worker_engine
+    from postplan.publishing.worker.context import WorkerConfig
+    from postplan.publishing.worker.loop import Worker, worker_engine
     from tests.fakes.channels_server import IN_MEMORY_BASE, FakeChannelsConfig, in_memory_channels
     from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import typer
 
-from postplan.publishing.worker.loop import WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,8 @@ from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.intake import service
 from postplan.publishing.schemas import PublishBody
 from postplan.publishing.tables import attempts, intents
-from postplan.publishing.worker.loop import Worker, WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.loop import Worker
 
 
 class Clock:
