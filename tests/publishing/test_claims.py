@@ -1,4 +1,4 @@
-"""Claims and fenced moves (publishing/claims.py) on both databases.
+"""Claims and fenced moves (publishing/worker/claims.py) on both databases.
 
 On Postgres a move and its attempt rows are one statement outside an explicit transaction;
 these tests pin down that it is still all or nothing and still fenced by the claim token.
