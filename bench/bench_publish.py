@@ -154,7 +154,7 @@ async def _dry_run_in(url: str, per_channel: int, repeats: int) -> tuple[float, 
                   "FOLLOWER_OF_CREATOR"]
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
                                          timeout=120) as client:
                 for r in range(repeats):
                     started = time.perf_counter()
@@ -203,8 +203,9 @@ async def _queue_live(url: str, fake: Any, users: list[str]) -> int:
     from postplan.core.crypto import TokenCipher
     from postplan.core.db import create_engine, create_sessionmaker
     from postplan.core.flags import FlagService
-    from postplan.publishing import connections, service
+    from postplan.publishing.connections import store as connections
     from postplan.publishing.gateway import RegistryGateway
+    from postplan.publishing.intake import service
     from postplan.publishing.schemas import PublishBody
     from tests.publishing.fake_gateway import fake_env
 
@@ -308,7 +309,8 @@ async def _run_in_memory(url: str, transport: Any, control: Any, queued: int, wo
     import httpx
 
     from postplan.core.flags import FlagService
-    from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
+    from postplan.publishing.worker.context import WorkerConfig
+    from postplan.publishing.worker.loop import Worker, worker_engine
     from tests.fakes.channels_server import IN_MEMORY_BASE
     from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 
@@ -391,7 +393,8 @@ async def _child(url: str, users: int, concurrency: int) -> None:
 
     from postplan.core.db import create_engine
     from postplan.core.flags import FlagService
-    from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
+    from postplan.publishing.worker.context import WorkerConfig
+    from postplan.publishing.worker.loop import Worker, worker_engine
     from tests.fakes.channels_server import IN_MEMORY_BASE, FakeChannelsConfig, in_memory_channels
     from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 

@@ -21,8 +21,8 @@ from postplan.core.logging import configure_logging, get_logger
 from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
 from postplan.health.endpoints import router as health_router
+from postplan.publishing.intake.spooled import spool_lifespan
 from postplan.publishing.lifespan import publishing_lifespan
-from postplan.publishing.spooled import spool_lifespan
 from postplan.web.endpoints import router as web_router
 
 log = get_logger("postplan.app")

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postplan.calendars.entry_reads import entry_now as entry_now  # re-exported for other domains
+from postplan.calendars.entry_reads import entry_version_now as entry_version_now
+from postplan.calendars.entry_reads import entry_versions as entry_versions
 from postplan.calendars.repository import CalendarRepository, EntryRepository
 from postplan.calendars.schemas import EntryPatch
 from postplan.core.db import begin_write

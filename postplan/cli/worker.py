@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import typer
 
-from postplan.publishing.worker import WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +40,7 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
     from postplan.publishing.gateway import gateway_scope
-    from postplan.publishing.worker import Worker, worker_engine
+    from postplan.publishing.worker.loop import Worker, worker_engine
 
     settings = load_settings()
     if settings.is_sqlite:

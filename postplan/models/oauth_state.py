@@ -1,5 +1,6 @@
 """A pending OAuth authorisation: hashed single-use state, the encrypted PKCE verifier, and the
-hash of the nonce in the starting browser's cookie (postplan.publishing.oauth_binding)."""
+hash of the nonce in the starting browser's cookie
+(postplan.publishing.connections.oauth_binding)."""
 
 from __future__ import annotations
 

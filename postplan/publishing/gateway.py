@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 import httpx
+from starlette.requests import Request
 
 from postplan.channels import registry
 from postplan.channels.base import ChannelAdapter, OAuthClient
@@ -66,6 +67,12 @@ class RegistryGateway:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+
+
+def gateway_of(request: Request) -> ChannelGateway:
+    """The app's channel gateway (installed by the publishing lifespan hook or a test)."""
+    gateway: ChannelGateway = request.app.state.channel_gateway
+    return gateway
 
 
 @asynccontextmanager

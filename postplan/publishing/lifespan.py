@@ -9,14 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from postplan.publishing.gateway import RegistryGateway
+from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.loop import Worker, worker_engine
 
 
 @asynccontextmanager
 async def _worker(app: FastAPI) -> AsyncIterator[None]:
     """The in-process worker. On Postgres it gets a pool of its own (`worker_engine`): a burst
     of publishing cannot take the connections the API needs."""
-    from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
-
     settings = app.state.settings
     config = WorkerConfig(idle_sleep=settings.worker_poll_seconds)
     engine = app.state.engine

@@ -1,12 +1,14 @@
-"""Turning a saved calendar entry into the PublishRequest an adapter understands."""
+"""Turning a saved calendar entry into the PublishRequest an adapter understands, and an
+adapter's offline findings into an intent's `error`: the same for the endpoint and the worker."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from postplan.channels.base import MediaRef, PublishRequest
+from postplan.channels.base import Finding, MediaRef, PublishRequest
 from postplan.core.vocab import Channel, EntryFormat
 from postplan.models import CalendarEntry
 
@@ -53,3 +55,17 @@ def build_request(
         privacy_level=privacy_level if channel is Channel.tiktok else None,
         options=dict(options or {}),
     )
+
+
+def findings_error(findings: Sequence[Finding]) -> dict[str, Any] | None:
+    """The intent `error` for offline findings: the first one, with all of them attached."""
+    if not findings:
+        return None
+    first = findings[0]
+    error: dict[str, Any] = {"code": first.code, "message": first.message}
+    if first.field:
+        error["field"] = first.field
+    if len(findings) > 1:
+        error["message"] = "; ".join(f.message for f in findings)
+    error["findings"] = [f.model_dump(exclude_none=True) for f in findings]
+    return error

@@ -12,8 +12,6 @@ from sqlalchemy import Table
 
 from postplan.models import (
     Base,
-    Calendar,
-    CalendarEntry,
     ChannelConnection,
     IdempotencyKey,
     OAuthState,
@@ -28,6 +26,3 @@ connections = cast(Table, ChannelConnection.__table__)
 attempts = cast(Table, PublishAttempt.__table__)
 idempotency_keys = cast(Table, IdempotencyKey.__table__)
 oauth_states = cast(Table, OAuthState.__table__)
-#: Read only: a claim checks the entry it is about to publish is still the version queued.
-calendars_t = cast(Table, Calendar.__table__)
-entries_t = cast(Table, CalendarEntry.__table__)

@@ -23,7 +23,8 @@ from postplan.core.context import REQUIRED_LOG_FIELDS
 from postplan.core.db import create_engine
 from postplan.core.flags import FlagService
 from postplan.publishing.gateway import RegistryGateway
-from postplan.publishing.worker import Worker, WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.loop import Worker
 from tests.contract.helpers import (
     ALICE,
     BOB,

@@ -17,7 +17,8 @@ from postplan.cli.flags import boolean_flag, rollout_flag, write_document
 from postplan.core.db import create_engine
 from postplan.core.flags import FlagService
 from postplan.publishing.gateway import RegistryGateway
-from postplan.publishing.worker import Worker, WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.loop import Worker
 from tests.contract.helpers import (
     ALICE,
     BOB,

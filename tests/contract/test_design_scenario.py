@@ -16,7 +16,8 @@ from postplan.cli import app as cli_app
 from postplan.core.db import create_engine
 from postplan.core.flags import FlagService
 from postplan.publishing.gateway import RegistryGateway
-from postplan.publishing.worker import Worker, WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.loop import Worker
 from tests.contract.helpers import (
     ALICE,
     ON,

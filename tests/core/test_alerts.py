@@ -210,7 +210,7 @@ async def test_lifespan_hook_sets_adapter_gauges_and_logs_missing_config(tmp_pat
 
 
 def test_replay_understands_the_events_the_services_emit() -> None:
-    """Event names as emitted by calendars/stream.py, publishing/jobs.py, service.py and
+    """Event names as emitted by calendars/stream.py, publishing/worker/, service.py and
     connections.py (docs/alerts.md)."""
     base = "2027-01-01T00:00:{:02d}+00:00"
     records: list[dict[str, object]] = [{"event": "app.started", "ts": base.format(0)}]

@@ -45,7 +45,7 @@ from postplan.core.logging import configure_logging
 from postplan.core.spool import Spool
 from postplan.core.vocab import RunStatus
 from postplan.models import Calendar, CalendarEntry, CalendarRun
-from postplan.publishing import spooled
+from postplan.publishing.intake import spooled
 from postplan.publishing.tables import connections, idempotency_keys, intents, oauth_states
 from tests.fixtures.apps import build_app, live_server, make_settings
 from tests.publishing.conftest import APP_CREDS, StubGateway

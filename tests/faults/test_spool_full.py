@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from postplan.core.spoolfile import scan
-from postplan.publishing.spooled import spool_key
+from postplan.publishing.intake.spooled import spool_key
 from tests.fixtures.apps import free_port
 from tests.fixtures.databases import truncate_pg
 from tests.fixtures.factories import seed_calendar

@@ -19,7 +19,8 @@ import httpx
 from postplan.config import Settings
 from postplan.core.flags import FlagService
 from postplan.core.logging import configure_logging
-from postplan.publishing.worker import Worker, WorkerConfig, worker_engine
+from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.loop import Worker, worker_engine
 from tests.publishing.fake_gateway import FakePlatformGateway
 
 

@@ -13,11 +13,13 @@ from postplan.config import Settings
 from postplan.core.crypto import TokenCipher
 from postplan.core.db import create_sessionmaker, utcnow
 from postplan.core.flags import FlagService
-from postplan.publishing import connections, service
+from postplan.publishing.connections import store as connections
 from postplan.publishing.gateway import ChannelGateway
+from postplan.publishing.intake import service
 from postplan.publishing.schemas import PublishBody
 from postplan.publishing.tables import attempts, intents
-from postplan.publishing.worker import Worker, WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.loop import Worker
 
 
 class Clock:

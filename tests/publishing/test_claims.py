@@ -1,4 +1,4 @@
-"""Claims and fenced moves (publishing/claims.py) on both databases.
+"""Claims and fenced moves (publishing/worker/claims.py) on both databases.
 
 On Postgres a move and its attempt rows are one statement outside an explicit transaction;
 these tests pin down that it is still all or nothing and still fenced by the claim token.
@@ -16,7 +16,8 @@ from sqlalchemy import event
 
 from postplan.config import Settings
 from postplan.core.db import create_engine
-from postplan.publishing.claims import (
+from postplan.publishing.states import Event
+from postplan.publishing.worker.claims import (
     Claimed,
     StaleClaim,
     attempt_row,
@@ -24,7 +25,6 @@ from postplan.publishing.claims import (
     transition,
     update_claimed,
 )
-from postplan.publishing.states import Event
 from tests.publishing.conftest import APP_CREDS, StubGateway, seed_calendar
 from tests.publishing.helpers import Clock, add_connection, attempt_rows, intent_rows, queue
 
@@ -142,7 +142,7 @@ async def test_write_is_retried_while_the_database_is_unreachable_and_only_then(
 ) -> None:
     # Unit-level: the first tries fail as a cut connection would. The real outage (Postgres
     # stopped and started under a worker process) is tests/faults/test_worker_db_restart.py.
-    from postplan.publishing import claims
+    from postplan.publishing.worker import claims
 
     clock = Clock()
     claimed = await _claimed(engine, settings, gateway, clock)
@@ -244,3 +244,29 @@ async def test_claim_reads_the_channel_connection_along_on_postgres(
     else:
         assert (stored.status, stored.account_id) == (connection, "acct-1")
         assert stored.access_token_enc and stored.expires_at is not None
+
+
+async def test_claim_reads_no_entry_version_once_the_calendar_is_someone_elses(
+    engine: Any, settings: Settings, gateway: StubGateway,
+) -> None:
+    # The claim reads each entry's version in its own statement, counting an entry only while
+    # its calendar belongs to the same user (what the job's re-read and `list_entries` do). A
+    # row changed behind postplan's back (calendar handed to another user) must read as gone
+    # on both databases; on Postgres the ownership EXISTS once ranged over every intent.
+    from sqlalchemy import update
+
+    from postplan.models import Calendar
+
+    clock = Clock()
+    cal, _ = await seed_calendar(engine, count=1)
+    await add_connection(engine, settings, "tiktok")
+    await queue(engine, settings, gateway, cal)
+    other, _ = await seed_calendar(engine, count=1)  # another intent whose calendar is intact
+    await queue(engine, settings, gateway, other)
+    async with engine.begin() as conn:
+        await conn.execute(update(Calendar).where(Calendar.id == cal).values(user_id="mallory"))
+    clock.advance(1)
+    claimed = await claim_due(engine, worker_id="w", limit=10, now=clock(),
+                              lease=timedelta(seconds=60))
+    versions = {c.row.calendar_id: c.entry_version_now for c in claimed}
+    assert versions == {cal: None, other: 1}

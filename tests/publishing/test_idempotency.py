@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from postplan.config import Settings
 from postplan.core.db import create_sessionmaker
-from postplan.publishing import idempotency
+from postplan.publishing.intake import idempotency
 from postplan.publishing.tables import intents
 from tests.publishing.conftest import APP_CREDS, connect, seed_calendar
 
@@ -104,3 +104,21 @@ async def test_in_progress_key_is_409_and_stale_one_is_taken_over(
     again = await idempotency.begin(maker, "u", "publish", "k", "h1")
     assert isinstance(again, idempotency.Claim)
     assert again.row_id == first.row_id
+
+
+def test_fingerprint_names_the_mounted_route_as_keys_already_stored_do(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    # Keys claimed before a deploy hold fingerprints of this exact route string: the endpoint
+    # and the spool drain (both through `transaction.fingerprint`) must keep producing it, or a
+    # retry after the deploy would be refused as a reused key.
+    from postplan.app import create_app
+    from postplan.publishing.intake import transaction
+
+    calendar_id = uuid.uuid4()
+    body = {"entry_ids": None, "channels": ["tiktok"], "dry_run": True, "when": "now",
+            "privacy_level": None}
+    assert transaction.fingerprint(calendar_id, body) == idempotency.request_hash(
+        f"POST /v1/calendars/{calendar_id}/publish", body)
+    paths = create_app(settings_factory()).openapi()["paths"]
+    assert "post" in paths[transaction.API_PREFIX + transaction.PATH]

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from postplan.config import Settings
-from postplan.publishing.oauth_binding import COOKIE
+from postplan.publishing.connections.oauth_binding import COOKIE
 from postplan.publishing.tables import connections as conn_t
 from postplan.publishing.tables import oauth_states
 from tests.fakes.channels_server import FakeChannelsServer, fake_channels, fake_channels_server

@@ -19,8 +19,8 @@ from postplan.channels.base import ChannelAdapter
 from postplan.config import Settings
 from postplan.models import CalendarEntry
 from postplan.publishing.requests import build_request
-from postplan.publishing.revalidate import StoredRequestRefused, load_request
 from postplan.publishing.tables import intents
+from postplan.publishing.worker.revalidate import StoredRequestRefused, load_request
 from tests.publishing.conftest import APP_CREDS, StubGateway, seed_calendar
 from tests.publishing.helpers import add_connection, intent_rows, make_worker, queue, statuses
 

@@ -16,7 +16,7 @@ from postplan.config import Settings
 from postplan.core.db import create_engine
 from postplan.core.spool import Spool
 from postplan.core.spoolfile import scan
-from postplan.publishing.spooled import spool_key
+from postplan.publishing.intake.spooled import spool_key
 from postplan.publishing.tables import idempotency_keys, intents
 from tests.fixtures.apps import build_app, free_port, in_process_client, live_server, make_settings
 from tests.fixtures.factories import seed_calendar
@@ -141,3 +141,51 @@ async def test_spooled_request_is_bounded_per_request_and_per_user(tmp_path: Pat
             assert ready["checks"]["spool"]["depth"] == len(stored)
             metrics = (await client.get("/metrics")).text
             assert f"postplan_publish_spool_depth {float(len(stored))}" in metrics
+
+
+async def test_drain_takes_over_only_the_claim_its_own_request_left_behind(
+    settings_factory: Callable[..., Settings], db_url: str
+) -> None:
+    # A request that claimed its key and then lost the database answered 202 from the spool;
+    # its claim could not be released. The drain takes over a claim last touched before the
+    # record was spooled (that request's), and waits on a newer one (a live retry's).
+    import datetime as dt
+
+    from postplan.publishing.intake import transaction
+
+    seeded = await seed_calendar(db_url, entries=2)
+    settings = settings_factory(WORKER_POLL_SECONDS=0.05)
+    now = dt.datetime.now(dt.UTC)
+    records = {name: record(seeded.calendar_id, entry, name)
+               for name, entry in (("orphan", seeded.entry_ids[0]),
+                                   ("live", seeded.entry_ids[1]))}
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            for name, touched in (("orphan", now - dt.timedelta(seconds=30)),
+                                  ("live", now + dt.timedelta(seconds=30))):
+                await conn.execute(idempotency_keys.insert().values(
+                    id=uuid.uuid4(), user_id="local", scope="publish", key=name,
+                    request_hash=transaction.fingerprint(seeded.calendar_id,
+                                                         records[name]["body"]),
+                    state="in_progress", created_at=touched, updated_at=touched))
+        spool = Spool(settings.spool_dir)
+        for name, data in records.items():
+            spool.append(spool_key("local", name), "publish", data)
+
+        async with in_process_client(build_app(settings)):
+            deadline = time.monotonic() + 20
+            while True:
+                async with engine.connect() as conn:
+                    states = dict((await conn.execute(
+                        select(idempotency_keys.c.key, idempotency_keys.c.state))).all())
+                if states["orphan"] == "done" or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+        async with engine.connect() as conn:
+            published = (await conn.execute(select(intents.c.entry_id))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert states == {"orphan": "done", "live": "in_progress"}
+    assert published == [seeded.entry_ids[0]]
+    assert _stored_keys(settings.spool_dir) == [spool_key("local", "live")]

@@ -11,9 +11,9 @@ from structlog.testing import capture_logs
 
 from postplan.channels.base import AuthError, OutcomeUnknown, PermanentError, RetryLater
 from postplan.config import Settings
-from postplan.publishing.claims import StaleClaim, claim_due, transition
 from postplan.publishing.states import Event
 from postplan.publishing.tables import connections as conn_t
+from postplan.publishing.worker.claims import StaleClaim, claim_due, transition
 from tests.publishing.conftest import APP_CREDS, StubGateway, seed_calendar
 from tests.publishing.helpers import (
     Clock,
@@ -191,7 +191,7 @@ async def test_refresh_on_a_one_connection_pool_does_not_wait_on_itself(
     # refresh asked for another would wait for the pool timeout (30 s) and fail.
     import asyncio
 
-    from postplan.publishing.worker import worker_engine
+    from postplan.publishing.worker.loop import worker_engine
 
     tight = settings_factory(PUBLISH_SERVICE_ENABLED=True, DATABASE_POOL_SIZE=1, **APP_CREDS)
     cal, _ = await seed_calendar(engine, entries=[{"channel": "tiktok", "format": "video"}] * 3)

@@ -1,8 +1,9 @@
 """The publish worker: claims due intents and drives each through its adapter, at most once.
 
 Loop: claim a batch (SKIP LOCKED / BEGIN IMMEDIATE, lease + fencing token) → one task per intent,
-bounded by `concurrency`, one in flight per account → each task runs `jobs.Job`. Intents whose
-lease expired mid-call come back as `unknown` and are reconciled, never resent.
+bounded by `concurrency`, one in flight per account → each task runs `dispatch.run_job` with the
+worker's `JobContext`. Intents whose lease expired mid-call come back as `unknown` and are
+reconciled, never resent.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,36 +23,17 @@ from postplan.config import Settings
 from postplan.core.db import create_engine, utcnow
 from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
-from postplan.publishing.claims import Claimed, claim_due
-from postplan.publishing.connections import CredentialStore
+from postplan.publishing.connections.credentials import CredentialStore
 from postplan.publishing.gateway import ChannelGateway
-from postplan.publishing.limiter import AccountLimiter
+from postplan.publishing.worker.claims import Claimed, claim_due
+from postplan.publishing.worker.context import JobContext, WorkerConfig
+from postplan.publishing.worker.dispatch import run_job
+from postplan.publishing.worker.limiter import AccountLimiter
 
 log = get_logger(__name__)
 
 #: Seconds a free worker slot may wait for the next claim while other jobs are running.
 CLAIM_AT_LEAST_EVERY = 0.25
-
-
-@dataclass
-class WorkerConfig:
-    """Timings and bounds; the defaults suit the real platforms, tests shrink them."""
-
-    concurrency: int = 32
-    batch: int = 64
-    lease: timedelta = timedelta(seconds=60)
-    idle_sleep: float = 0.5
-    max_attempts: int = 8
-    retry_base: float = 2.0
-    retry_cap: float = 900.0
-    poll_delays: tuple[float, ...] = (3.0, 5.0, 10.0, 15.0, 30.0, 60.0)
-    poll_deadline: timedelta = timedelta(hours=24)
-    #: Seconds a job may keep its claim to poll again itself before handing the intent back.
-    inline_poll_budget: float = 10.0
-    reconcile_delays: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 1800.0)
-    flag_off_delay: float = 30.0
-    rate_limits: dict[str, tuple[int, float]] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def worker_engine(settings: Settings, concurrency: int) -> AsyncEngine:
@@ -95,6 +76,10 @@ class Worker:
         self.clock = clock
         self.credentials = CredentialStore(engine, settings)
         self.limiter = AccountLimiter(self.config.rate_limits)
+        #: What each job is given (the worker itself is not).
+        self.context = JobContext(engine=engine, settings=settings, flags=flags,
+                                  gateway=gateway, credentials=self.credentials,
+                                  limiter=self.limiter, config=self.config, clock=clock)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def claim(self, limit: int) -> list[Claimed]:
@@ -104,9 +89,7 @@ class Worker:
 
     async def process(self, claimed: Claimed) -> None:
         """Drive one claimed intent one step further (never raises)."""
-        from postplan.publishing.jobs import Job
-
-        await Job(self, claimed).run()
+        await run_job(self.context, claimed)
 
     async def run_once(self) -> int:
         """Claim one batch and process it to completion; the number of intents claimed."""

@@ -24,7 +24,8 @@ from postplan.channels.base import AuthError, ChannelError
 from postplan.config import Settings
 from postplan.core.db import begin_write, utcnow
 from postplan.core.logging import get_logger
-from postplan.publishing import connections, oauth_binding
+from postplan.publishing.connections import oauth_binding
+from postplan.publishing.connections import store as connections
 from postplan.publishing.errors import OAuthFailed, OAuthStateInvalid, OAuthStateMismatch
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.schemas import ConnectionOut, OAuthStartOut

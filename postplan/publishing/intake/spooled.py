@@ -13,9 +13,9 @@ Bounded so one user cannot fill the spool's volume: a request whose record would
 already waiting gets 429 `spool_quota_exceeded`, a spool at `SPOOL_MAX_BYTES` (or a volume that
 cannot take the write) answers 503 `spool_full`; all with `Retry-After`, none stores anything.
 
-When the database answers again the drain loop replays each record through the normal
-`service.publish_calendar`, so it resolves against the latest saved entries and honours the
-flags at that moment. Exactly once, twice over: the record's key is claimed in
+When the database answers again the drain loop replays each record through the endpoint's own
+intake transaction (`transaction.record`), so it resolves against the latest saved entries and
+honours the flags at that moment. Exactly once, twice over: the record's key is claimed in
 `idempotency_keys` in the same transaction that writes the intents (a replay finds it done),
 and every intent written by a drain carries a unique `dedupe_key` (a second write of the same
 record would violate it and roll back).
@@ -23,10 +23,8 @@ record would violate it and roll back).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
-import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,7 +39,6 @@ from postplan.config import Settings
 from postplan.core.context import bound, request_id_var
 from postplan.core.db import utcnow
 from postplan.core.errors import AppError, ServiceUnavailable
-from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
 from postplan.core.schemas import Schema
@@ -55,15 +52,15 @@ from postplan.core.spooldrain import (
     running_drainer,
 )
 from postplan.core.spoolfile import Record
-from postplan.publishing import idempotency, service
 from postplan.publishing.errors import IdempotencyKeyInProgress
+from postplan.publishing.intake import idempotency, service, transaction
 from postplan.publishing.schemas import PublishBody, Summary
 from postplan.publishing.tables import intents
 
 log = get_logger(__name__)
 
-KIND = "publish"
-ROUTE = "POST /v1/calendars/{calendarId}/publish"
+#: The spool record kind of a publish request (the same word as its idempotency scope).
+KIND = transaction.SCOPE
 
 
 class QueuedRequest(Schema):
@@ -100,11 +97,6 @@ def spool_key(user_id: str, idempotency_key: str | None) -> str:
 def row_dedupe_key(record_key: str, entry_id: uuid.UUID | str, channel: str) -> str:
     """The `publish_intents.dedupe_key` of one entry × channel written by one spool record."""
     return hashlib.sha256(f"{record_key}|{entry_id}|{channel}".encode()).hexdigest()
-
-
-def _fingerprint(calendar_id: uuid.UUID | str, body: dict[str, Any]) -> str:
-    # Same fingerprint as the endpoint computes, so a client retry after the drain replays.
-    return idempotency.request_hash(f"POST /v1/calendars/{calendar_id}/publish", body)
 
 
 def database_down(request: Request) -> bool:
@@ -193,17 +185,20 @@ class PublishSink:
             raise RecordRejected(f"invalid spooled body: {exc}") from exc
         state = self.app.state
         maker: async_sessionmaker[AsyncSession] = state.write_sessionmaker  # it all writes
-        settings: Settings = state.settings
-        flags: FlagService = state.flags
         key = data.get("idempotencyKey") or record["dedupeKey"]
         with bound(userId=user_id, calendarId=str(calendar_id),
                    requestId=data.get("requestId")):
             try:
-                begun = await idempotency.begin(maker, user_id, KIND, key,
-                                                _fingerprint(calendar_id, data["body"]))
+                begun = await transaction.claim_key(maker, user_id, key, calendar_id,
+                                                    data["body"])
             except IdempotencyKeyInProgress as exc:
-                orphan = await self._take_orphaned_claim(maker, user_id, key,
-                                                         float(record["spooledAt"]))
+                # The key's claim left behind by the very request that was spooled: a request
+                # that claimed its key and then lost the database answered 202 from the spool,
+                # and its claim could not be released. A claim last touched before the record
+                # was spooled belongs to that request (a newer one is a live retry).
+                cutoff = dt.datetime.fromtimestamp(float(record["spooledAt"]), dt.UTC)
+                orphan = await idempotency.take_orphaned(maker, user_id, transaction.SCOPE, key,
+                                                         cutoff)
                 if orphan is None:
                     raise RetryLater("the same Idempotency-Key is being processed") from exc
                 begun = orphan
@@ -212,65 +207,29 @@ class PublishSink:
             if isinstance(begun, idempotency.Replay):
                 log.info("spool.publish_already_applied", dedupeKey=record["dedupeKey"])
                 return
+
+            async def stamp(session: AsyncSession, outcome: service.Outcome) -> None:
+                for row in outcome.rows:
+                    # Only rows this drain inserted are still unkeyed; a unique violation here
+                    # means the record was applied before: roll everything back.
+                    await session.execute(
+                        update(intents)
+                        .where(intents.c.id == row["id"], intents.c.dedupe_key.is_(None))
+                        .values(dedupe_key=row_dedupe_key(record["dedupeKey"],
+                                                          row["entry_id"], row["channel"])))
+
             try:
-                async with maker() as session:
-                    outcome = await service.publish_calendar(
-                        session, settings=settings, flags=flags,
-                        gateway=state.channel_gateway, user_id=user_id,
-                        calendar_id=calendar_id, body=body, request_id=data.get("requestId"),
-                        now=utcnow(),
-                    )
-                    for row in outcome.rows:
-                        # Only rows this drain inserted are still unkeyed; a unique violation
-                        # here means the record was applied before: roll everything back.
-                        await session.execute(
-                            update(intents)
-                            .where(intents.c.id == row["id"], intents.c.dedupe_key.is_(None))
-                            .values(dedupe_key=row_dedupe_key(record["dedupeKey"],
-                                                              row["entry_id"], row["channel"]))
-                        )
-                    raw = outcome.body.model_dump(mode="json", by_alias=True)
-                    await idempotency.finish(session, begun, outcome.status_code,
-                                             {"raw": json.dumps(raw, separators=(",", ":"))})
-                    await session.commit()
+                recorded = await transaction.record(
+                    maker, begun, settings=state.settings, flags=state.flags,
+                    gateway=state.channel_gateway, user_id=user_id, calendar_id=calendar_id,
+                    body=body, request_id=data.get("requestId"), now=utcnow(), stamp=stamp)
             except AppError as exc:
-                await asyncio.shield(idempotency.release(maker, begun))
                 log.error("spool.publish_rejected", dedupeKey=record["dedupeKey"],
                           code=exc.code, detail=exc.detail, status=str(exc.status_code))
                 raise RecordRejected(f"{exc.status_code} {exc.code}: {exc.detail}") from exc
-            except BaseException:
-                try:
-                    await asyncio.shield(idempotency.release(maker, begun))
-                except Exception:  # the database went away again; the claim goes stale
-                    log.warning("spool.claim_release_failed", dedupeKey=record["dedupeKey"])
-                raise
             log.info("spool.publish_applied", dedupeKey=record["dedupeKey"],
-                     intents=len(outcome.rows), status=str(outcome.status_code))
-
-
-    @staticmethod
-    async def _take_orphaned_claim(maker: async_sessionmaker[AsyncSession], user_id: str,
-                                   key: str, spooled_at: float) -> idempotency.Claim | None:
-        """The key's claim left behind by the very request that was spooled.
-
-        A request that claimed its key and then lost the database answered 202 from the spool;
-        its claim could not be released. A claim last touched before the record was spooled
-        belongs to that request, so the drain may take it over (a newer claim is a live retry).
-        """
-        cutoff = dt.datetime.fromtimestamp(spooled_at, dt.UTC)
-        table = idempotency.keys
-        async with maker() as session, session.begin():
-            row = (await session.execute(
-                update(table)
-                .where(table.c.user_id == user_id, table.c.scope == KIND, table.c.key == key,
-                       table.c.state == "in_progress", table.c.updated_at <= cutoff)
-                .values(updated_at=utcnow())
-                .returning(table.c.id)
-            )).scalar_one_or_none()
-        if row is None:
-            return None
-        log.warning("spool.orphaned_claim_taken_over", scope=KIND)
-        return idempotency.Claim(row)
+                     intents=len(recorded.outcome.rows),
+                     status=str(recorded.outcome.status_code))
 
 
 def readiness(app: FastAPI) -> dict[str, Any]:

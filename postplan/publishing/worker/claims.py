@@ -31,13 +31,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from postplan.calendars import service as calendars
 from postplan.core.logging import get_logger
 from postplan.core.spool import is_db_unavailable
 from postplan.core.vocab import IntentStatus
-from postplan.publishing.connections import STORED_COLUMNS, Stored
+from postplan.publishing.connections.credentials import STORED_COLUMNS, Stored
 from postplan.publishing.dbutil import rowcount, single_statements, transaction
 from postplan.publishing.states import Event, next_status
-from postplan.publishing.tables import attempts, calendars_t, entries_t, intents
+from postplan.publishing.tables import attempts, intents
 from postplan.publishing.tables import connections as connections_t
 
 log = get_logger(__name__)
@@ -78,11 +79,8 @@ def _stored(r: Row[Any]) -> Stored:
 
 def _entry_version_now() -> Any:
     """The claimed intent's entry version as saved now, read in the claim's own statement."""
-    e, cal, c = entries_t.c, calendars_t.c, intents.c
-    owned = exists().where(cal.id == c.calendar_id, cal.user_id == c.user_id)
-    return (select(e.version)
-            .where(e.id == c.entry_id, e.calendar_id == c.calendar_id, e.user_id == c.user_id,
-                   owned)
+    c = intents.c
+    return (calendars.entry_version_now(c.entry_id, c.calendar_id, c.user_id)
             .correlate(intents).scalar_subquery().label("entry_version_now"))
 
 
@@ -161,10 +159,7 @@ async def claim_due(engine: AsyncEngine, *, worker_id: str, limit: int, now: dt.
         rows = (await conn.execute(stmt2)).all()
         # SQLite's RETURNING names columns unqualified, so a correlated subquery there is
         # ambiguous: the entries' versions come from a second read in the same transaction.
-        e, cal = entries_t.c, calendars_t.c
-        owned = (select(e.id, e.calendar_id, e.user_id, e.version)
-                 .join(calendars_t, and_(cal.id == e.calendar_id, cal.user_id == e.user_id))
-                 .where(e.id.in_([r.entry_id for r in rows])))
+        owned = calendars.entry_versions([r.entry_id for r in rows])
         versions = {(v.id, v.calendar_id, v.user_id): v.version
                     for v in (await conn.execute(owned)).all()}
         published: set[uuid.UUID] = set((await conn.execute(

@@ -128,3 +128,21 @@ async def release(maker: async_sessionmaker[AsyncSession], claim: Claim) -> None
         await session.execute(
             delete(keys).where(keys.c.id == claim.row_id, keys.c.state == "in_progress")
         )
+
+
+async def take_orphaned(maker: async_sessionmaker[AsyncSession], user_id: str, scope: str,
+                        key: str, cutoff: dt.datetime) -> Claim | None:
+    """Take over the key's `in_progress` claim when it was last touched at or before `cutoff`
+    (its request is known to have given up by then); None when there is no such claim."""
+    async with maker() as session, session.begin():
+        row = (await session.execute(
+            update(keys)
+            .where(keys.c.user_id == user_id, keys.c.scope == scope, keys.c.key == key,
+                   keys.c.state == "in_progress", keys.c.updated_at <= cutoff)
+            .values(updated_at=utcnow())
+            .returning(keys.c.id)
+        )).scalar_one_or_none()
+    if row is None:
+        return None
+    log.warning("spool.orphaned_claim_taken_over", scope=scope)
+    return Claim(row)

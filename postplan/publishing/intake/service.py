@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.calendars import service as calendars
-from postplan.channels.base import Finding
 from postplan.config import Settings
 from postplan.core.errors import Unprocessable
 from postplan.core.flags import Flag, FlagService
@@ -28,10 +26,10 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
 from postplan.core.zones import shifted
 from postplan.models import CalendarEntry
-from postplan.publishing import connections
+from postplan.publishing.connections import store as connections
 from postplan.publishing.dbutil import dialect_name, insert_ignore
 from postplan.publishing.gateway import ChannelGateway
-from postplan.publishing.requests import build_request, dry_run_intent_id
+from postplan.publishing.requests import build_request, dry_run_intent_id, findings_error
 from postplan.publishing.schemas import PublishBody, PublishResponse, PublishResult, Summary
 from postplan.publishing.states import LIVE
 from postplan.publishing.tables import connections as conn_t
@@ -51,20 +49,6 @@ class Outcome:
     body: PublishResponse
     forced_dry_run: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
-
-
-def findings_error(findings: Sequence[Finding]) -> dict[str, Any] | None:
-    """The intent `error` for offline findings: the first one, with all of them attached."""
-    if not findings:
-        return None
-    first = findings[0]
-    error: dict[str, Any] = {"code": first.code, "message": first.message}
-    if first.field:
-        error["field"] = first.field
-    if len(findings) > 1:
-        error["message"] = "; ".join(f.message for f in findings)
-    error["findings"] = [f.model_dump(exclude_none=True) for f in findings]
-    return error
 
 
 async def _accounts(session: AsyncSession, user_id: str) -> dict[str, str]:
