@@ -29,7 +29,7 @@ from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.deps import Session
-from postplan.core.errors import NotFound, Unprocessable
+from postplan.core.errors import AppError, NotFound, Unprocessable
 from postplan.core.flags import Flag, FlagService
 from postplan.core.logging import get_logger
 from postplan.core.openapi import link, problem_responses
@@ -64,6 +64,14 @@ class RunOut(Schema):
     updated_at: dt.datetime
     heartbeat_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+class RunNotSaved(AppError):
+    """The database refused the run's first write (not an outage: that streams a dry run)."""
+
+    status_code = 500
+    code = "run_not_saved"
+    title = "Run not saved"
 
 
 def validate_brief(brief: Brief) -> None:
@@ -122,8 +130,12 @@ async def generate_calendar(brief: Brief, user: CurrentUser,
         # The database is away: still stream the calendar, as a dry run (DESIGN.md §4). Only a
         # real connectivity failure counts: a statement the database refuses (bad data, a bug)
         # must fail loudly, not answer "saved" with a run that saved nothing.
-        if not is_db_unavailable(exc):
+        if isinstance(exc, AppError):
             raise
+        if not is_db_unavailable(exc):
+            log.exception("generation.run_not_saved", errorType=type(exc).__name__)
+            raise RunNotSaved("the run could not be saved, so none was started; nothing was "
+                              "stored (quote the requestId when reporting it)") from exc
         log.warning("generation.database_unavailable", errorType=type(exc).__name__)
         live = registry.begin_dry_run(user.id, brief, generator)
     ref = live.ref

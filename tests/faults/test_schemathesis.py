@@ -14,7 +14,7 @@ seed `SCHEMATHESIS_SEED`): the same requests on every run, about a minute for al
 The coverage phase (a fixed, systematic set of about 3,000 requests) runs in dev auth on both
 databases; the Supabase modes run the random and stateful phases, which is where the JWT path
 differs. `SCHEMATHESIS_CAMPAIGN=1` is the long local campaign: every phase in every mode, full
-92-day briefs, and as many examples as `SCHEMATHESIS_EXAMPLES` asks (see docs/reliability.md).
+92-day briefs, and as many examples as `SCHEMATHESIS_EXAMPLES` asks.
 """
 
 from __future__ import annotations
