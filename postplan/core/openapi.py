@@ -190,6 +190,10 @@ def document(schema: dict[str, Any], settings: Settings) -> None:
                     })
             if method in _BODY_METHODS:
                 shared += [413, 415]
+                for content in operation.get("requestBody", {}).get("content", {}).values():
+                    body = content.get("schema", {})
+                    if body.get("type") == "string":  # a file sent as the body: its bytes
+                        body.setdefault("maxLength", settings.max_body_bytes)
             for status in shared:
                 key = str(status)
                 # FastAPI's own 422 (HTTPValidationError as application/json) is never sent.

@@ -124,12 +124,16 @@ class Documented:
     """Annotation: show `pattern` in the JSON schema; the model's own validator enforces it
     (so the error names the list field rather than one item, for instance)."""
 
-    pattern: str
+    pattern: str | None = None
+    max_length: int | None = None
 
     def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["pattern"] = self.pattern
+        if self.pattern is not None:
+            json_schema["pattern"] = self.pattern
+        if self.max_length is not None:
+            json_schema["maxLength"] = self.max_length
         return json_schema
 
 
@@ -202,11 +206,18 @@ def _number_not_text(value: Any) -> Any:
 NOT_TEXT = BeforeValidator(_number_not_text)
 
 
+#: The longest ISO 8601 text a date or date-time input may be (with an offset and microseconds
+#: it is 32 characters).
+MAX_TIME_TEXT = 40
+
+
 def _time_as_text(value: Any) -> Any:
     """JSON carries dates and times as ISO 8601 text; pydantic would also read a bare number as
     seconds since 1970, which no client means (and which the schema does not allow)."""
     if isinstance(value, bool | int | float):
         raise ValueError("must be an ISO 8601 string")
+    if isinstance(value, str) and len(value) > MAX_TIME_TEXT:
+        raise ValueError(f"must be an ISO 8601 date or time (at most {MAX_TIME_TEXT} characters)")
     return value
 
 
@@ -215,9 +226,10 @@ def _time_as_text(value: Any) -> Any:
 YEAR_PATTERN = r"^(20[0-9][0-9]|2100)-"
 
 #: A date-time input: ISO 8601 text (or an already parsed datetime), never a number.
-IsoDateTime = Annotated[dt.datetime, BeforeValidator(_time_as_text), Documented(YEAR_PATTERN)]
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_time_as_text),
+                        Documented(YEAR_PATTERN, MAX_TIME_TEXT)]
 #: A date input: ISO 8601 text (or an already parsed date), never a number.
-IsoDate = Annotated[dt.date, BeforeValidator(_time_as_text)]
+IsoDate = Annotated[dt.date, BeforeValidator(_time_as_text), Documented(None, MAX_TIME_TEXT)]
 
 
 def offset_or_none(value: dt.datetime | None,
