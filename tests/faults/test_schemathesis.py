@@ -13,8 +13,9 @@ CI runs a bounded, seeded campaign (`SCHEMATHESIS_EXAMPLES`, default 8 examples 
 seed `SCHEMATHESIS_SEED`): the same requests on every run, about a minute for all four modes.
 The coverage phase (a fixed, systematic set of about 3,000 requests) runs in dev auth on both
 databases; the Supabase modes run the random and stateful phases, which is where the JWT path
-differs. `SCHEMATHESIS_CAMPAIGN=1` is the long local campaign: every phase in every mode, full
-92-day briefs, and as many examples as `SCHEMATHESIS_EXAMPLES` asks.
+differs; positive briefs and import files are kept small (tests/faults/schemathesis_hooks.py).
+`SCHEMATHESIS_CAMPAIGN=1` is the long local campaign: every phase in every mode, full-size
+briefs and files, and as many examples as `SCHEMATHESIS_EXAMPLES` asks.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def run_schemathesis(base_url: str, auth: str, phases: str,
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "POSTPLAN_FUZZ_LOG": str(log)}
     if not CAMPAIGN:
-        env["POSTPLAN_FUZZ_MAX_DAYS"] = "7"
+        env["POSTPLAN_FUZZ_SMALL"] = "1"
     done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
                           timeout=800, check=False)
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
