@@ -8,6 +8,7 @@ limit the OpenAPI document shows (`maxLength`, a NUL-free `pattern`).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -97,6 +98,8 @@ def bounded_json(value: Any, *, max_depth: int = 16, max_nodes: int = 2000) -> A
             raise ValueError(f"must not nest deeper than {max_depth} levels")
         if nodes > max_nodes:
             raise ValueError(f"must hold at most {max_nodes} values")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("must hold JSON numbers only (not NaN or Infinity)")
         if isinstance(item, dict):
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
