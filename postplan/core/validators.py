@@ -84,7 +84,17 @@ def no_nul_anywhere(value: Any) -> Any:
     return value
 
 
-def bounded_json(value: Any, *, max_depth: int = 16, max_nodes: int = 2000) -> Any:
+#: Limits of free-form JSON (a calendar's stored `brief`); the OpenAPI `JsonValue` component
+#: states the per-value ones (core/openapi.py), depth and total size are checked here only.
+JSON_MAX_DEPTH = 16
+JSON_MAX_NODES = 2000
+JSON_MAX_TEXT = 2000
+JSON_MAX_KEY = 200
+JSON_MAX_ITEMS = 100
+JSON_MAX_MEMBERS = 64
+
+
+def bounded_json(value: Any) -> Any:
     """`value` unchanged when its nesting and size are modest, else ValueError.
 
     Free-form JSON is stored and re-serialised on every read: a 10,000-deep nesting or a
@@ -94,17 +104,50 @@ def bounded_json(value: Any, *, max_depth: int = 16, max_nodes: int = 2000) -> A
     while stack:
         item, depth = stack.pop()
         nodes += 1
-        if depth > max_depth:
-            raise ValueError(f"must not nest deeper than {max_depth} levels")
-        if nodes > max_nodes:
-            raise ValueError(f"must hold at most {max_nodes} values")
+        if depth > JSON_MAX_DEPTH:
+            raise ValueError(f"must not nest deeper than {JSON_MAX_DEPTH} levels")
+        if nodes > JSON_MAX_NODES:
+            raise ValueError(f"must hold at most {JSON_MAX_NODES} values")
         if isinstance(item, float) and not math.isfinite(item):
             raise ValueError("must hold JSON numbers only (not NaN or Infinity)")
+        if isinstance(item, str) and len(item) > JSON_MAX_TEXT:
+            raise ValueError(f"must hold strings of at most {JSON_MAX_TEXT} characters")
         if isinstance(item, dict):
+            if len(item) > JSON_MAX_MEMBERS:
+                raise ValueError(f"must hold objects of at most {JSON_MAX_MEMBERS} members")
+            if any(len(k) > JSON_MAX_KEY for k in item):
+                raise ValueError(f"must hold keys of at most {JSON_MAX_KEY} characters")
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
+            if len(item) > JSON_MAX_ITEMS:
+                raise ValueError(f"must hold arrays of at most {JSON_MAX_ITEMS} items")
             stack.extend((v, depth + 1) for v in item)
     return value
+
+
+#: The schema of one free-form JSON value, as the OpenAPI component `JsonValue` (recursive).
+JSON_VALUE_REF = {"$ref": "#/components/schemas/JsonValue"}
+JSON_VALUE_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value without NUL characters, NaN or Infinity, nested at most "
+                   f"{JSON_MAX_DEPTH} deep with at most {JSON_MAX_NODES} values in all",
+    "anyOf": [
+        {"type": "string", "maxLength": JSON_MAX_TEXT, "pattern": NO_NUL_PATTERN},
+        {"type": "number"}, {"type": "boolean"}, {"type": "null"},
+        {"type": "array", "maxItems": JSON_MAX_ITEMS, "items": JSON_VALUE_REF},
+        {"type": "object", "maxProperties": JSON_MAX_MEMBERS,
+         "propertyNames": {"maxLength": JSON_MAX_KEY, "pattern": NO_NUL_PATTERN},
+         "additionalProperties": JSON_VALUE_REF},
+    ],
+}
+#: Marks a field holding a free-form JSON object; the OpenAPI document gives it
+#: JSON_OBJECT_SCHEMA (pydantic itself cannot carry a reference to a component).
+JSON_OBJECT_MARKER = "x-json-object"
+#: The same, for a field holding a JSON object.
+JSON_OBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object", "maxProperties": JSON_MAX_MEMBERS,
+    "propertyNames": {"maxLength": JSON_MAX_KEY, "pattern": NO_NUL_PATTERN},
+    "additionalProperties": JSON_VALUE_REF,
+}
 
 
 @dataclass(frozen=True)
