@@ -18,15 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.core.errors import AppError
+from postplan.core.openapi import problem_response
 from postplan.models import Calendar, CalendarEntry
 
 #: OpenAPI entry for the operations that can answer it.
-TOO_LARGE_RESPONSE: dict[str, object] = {
-    "description": "calendar_too_large: the calendar would hold more entries than "
-                   "MAX_ENTRIES_PER_CALENDAR (problem+json with limit, entryCount, adding); "
-                   "nothing was written",
-    "content": {"application/problem+json": {}},
-}
+TOO_LARGE_RESPONSE: dict[str, object] = problem_response(
+    413, "calendar_too_large: the calendar would hold more entries than "
+         "MAX_ENTRIES_PER_CALENDAR (problem+json with limit, entryCount, adding); "
+         "nothing was written")
 
 
 class CalendarTooLarge(AppError):

@@ -130,7 +130,7 @@ def _checked_header(token: str) -> str:
     header = jwt.get_unverified_header(token)
     for name in _STRING_HEADERS:
         value = header.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > _MAX_HEADER_VALUE):
+        if name in header and (not isinstance(value, str) or len(value) > _MAX_HEADER_VALUE):
             raise Unauthorized(f"the token header's {name!r} must be a short string",
                                code="auth_invalid")
     alg = header.get("alg")

@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from postplan.config import AuthMode, Settings
 from postplan.core.auth import USER_ID_PATTERN
 from postplan.core.errors import PROBLEM_CONTENT_TYPE
-from postplan.core.validators import ZONE_MARKER
+from postplan.core.validators import (
+    JSON_OBJECT_MARKER,
+    JSON_OBJECT_SCHEMA,
+    JSON_VALUE_SCHEMA,
+    ZONE_MARKER,
+)
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -101,28 +106,36 @@ def _zone_ref(inline: dict[str, Any]) -> dict[str, Any]:
     return {"$ref": "#/components/schemas/TimeZone", **kept}
 
 
-def _share_zone_list(schema: dict[str, Any]) -> None:
-    """Replace each inline list of zone names with a reference to one `TimeZone` component."""
+def _replace_marked(schema: dict[str, Any]) -> None:
+    """Replace each marked inline schema: a zone-name list by a reference to one `TimeZone`
+    component, a free-form JSON object by JSON_OBJECT_SCHEMA (recursive `JsonValue`)."""
     components = schema["components"]["schemas"]
     stack: list[Any] = [schema]
     zone: dict[str, Any] | None = None
+
+    def replacement(value: Any) -> dict[str, Any] | None:
+        nonlocal zone
+        if not isinstance(value, dict):
+            return None
+        if value.get(ZONE_MARKER):
+            zone = zone or {"type": "string", "enum": value["enum"],
+                            "description": "An IANA time zone name (tzdata)"}
+            return _zone_ref(value)
+        if value.get(JSON_OBJECT_MARKER):
+            kept = {k: value[k] for k in ("title", "description", "default") if k in value}
+            return {**JSON_OBJECT_SCHEMA, **kept}
+        return None
+
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in list(node.items()):
-                if isinstance(value, dict) and value.get(ZONE_MARKER):
-                    zone = zone or {"type": "string", "enum": value["enum"],
-                                    "description": "An IANA time zone name (tzdata)"}
-                    node[key] = _zone_ref(value)
-                else:
-                    stack.append(value)
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                if isinstance(value, dict) and value.get(ZONE_MARKER):
-                    zone = zone or {"type": "string", "enum": value["enum"]}
-                    node[index] = _zone_ref(value)
-                else:
-                    stack.append(value)
+        items = list(node.items()) if isinstance(node, dict) else \
+            list(enumerate(node)) if isinstance(node, list) else []
+        for key, value in items:
+            new = replacement(value)
+            if new is None:
+                stack.append(value)
+            else:
+                node[key] = new
     if zone is not None:
         components["TimeZone"] = zone
 
@@ -133,6 +146,7 @@ def _problem_components(schema: dict[str, Any]) -> None:
     for name, definition in generated.pop("$defs", {}).items():
         components.setdefault(name, definition)
     components["Problem"] = generated
+    components["JsonValue"] = JSON_VALUE_SCHEMA
     for name, model in _EXTRA_MODELS.items():
         extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for def_name, definition in extra.pop("$defs", {}).items():
@@ -157,7 +171,7 @@ def _not_null(parameter: dict[str, Any]) -> None:
 def document(schema: dict[str, Any], settings: Settings) -> None:
     """Complete a generated document in place (shared errors, problem bodies, security)."""
     _problem_components(schema)
-    _share_zone_list(schema)
+    _replace_marked(schema)
     supabase = settings.auth_mode is AuthMode.supabase
     schemes: dict[str, Any] = schema["components"].get("securitySchemes", {})
     # Both schemes are declared by `current_user`; only the configured mode's one is real. Dev
@@ -190,6 +204,10 @@ def document(schema: dict[str, Any], settings: Settings) -> None:
                     })
             if method in _BODY_METHODS:
                 shared += [413, 415]
+                for content in operation.get("requestBody", {}).get("content", {}).values():
+                    body = content.get("schema", {})
+                    if body.get("type") == "string":  # a file sent as the body: its bytes
+                        body.setdefault("maxLength", settings.max_body_bytes)
             for status in shared:
                 key = str(status)
                 # FastAPI's own 422 (HTTPValidationError as application/json) is never sent.

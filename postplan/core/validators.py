@@ -8,6 +8,7 @@ limit the OpenAPI document shows (`maxLength`, a NUL-free `pattern`).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -83,7 +84,17 @@ def no_nul_anywhere(value: Any) -> Any:
     return value
 
 
-def bounded_json(value: Any, *, max_depth: int = 16, max_nodes: int = 2000) -> Any:
+#: Limits of free-form JSON (a calendar's stored `brief`); the OpenAPI `JsonValue` component
+#: states the per-value ones (core/openapi.py), depth and total size are checked here only.
+JSON_MAX_DEPTH = 16
+JSON_MAX_NODES = 2000
+JSON_MAX_TEXT = 2000
+JSON_MAX_KEY = 200
+JSON_MAX_ITEMS = 100
+JSON_MAX_MEMBERS = 64
+
+
+def bounded_json(value: Any) -> Any:
     """`value` unchanged when its nesting and size are modest, else ValueError.
 
     Free-form JSON is stored and re-serialised on every read: a 10,000-deep nesting or a
@@ -93,15 +104,50 @@ def bounded_json(value: Any, *, max_depth: int = 16, max_nodes: int = 2000) -> A
     while stack:
         item, depth = stack.pop()
         nodes += 1
-        if depth > max_depth:
-            raise ValueError(f"must not nest deeper than {max_depth} levels")
-        if nodes > max_nodes:
-            raise ValueError(f"must hold at most {max_nodes} values")
+        if depth > JSON_MAX_DEPTH:
+            raise ValueError(f"must not nest deeper than {JSON_MAX_DEPTH} levels")
+        if nodes > JSON_MAX_NODES:
+            raise ValueError(f"must hold at most {JSON_MAX_NODES} values")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("must hold JSON numbers only (not NaN or Infinity)")
+        if isinstance(item, str) and len(item) > JSON_MAX_TEXT:
+            raise ValueError(f"must hold strings of at most {JSON_MAX_TEXT} characters")
         if isinstance(item, dict):
+            if len(item) > JSON_MAX_MEMBERS:
+                raise ValueError(f"must hold objects of at most {JSON_MAX_MEMBERS} members")
+            if any(len(k) > JSON_MAX_KEY for k in item):
+                raise ValueError(f"must hold keys of at most {JSON_MAX_KEY} characters")
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
+            if len(item) > JSON_MAX_ITEMS:
+                raise ValueError(f"must hold arrays of at most {JSON_MAX_ITEMS} items")
             stack.extend((v, depth + 1) for v in item)
     return value
+
+
+#: The schema of one free-form JSON value, as the OpenAPI component `JsonValue` (recursive).
+JSON_VALUE_REF = {"$ref": "#/components/schemas/JsonValue"}
+JSON_VALUE_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value without NUL characters, NaN or Infinity, nested at most "
+                   f"{JSON_MAX_DEPTH} deep with at most {JSON_MAX_NODES} values in all",
+    "anyOf": [
+        {"type": "string", "maxLength": JSON_MAX_TEXT, "pattern": NO_NUL_PATTERN},
+        {"type": "number"}, {"type": "boolean"}, {"type": "null"},
+        {"type": "array", "maxItems": JSON_MAX_ITEMS, "items": JSON_VALUE_REF},
+        {"type": "object", "maxProperties": JSON_MAX_MEMBERS,
+         "propertyNames": {"maxLength": JSON_MAX_KEY, "pattern": NO_NUL_PATTERN},
+         "additionalProperties": JSON_VALUE_REF},
+    ],
+}
+#: Marks a field holding a free-form JSON object; the OpenAPI document gives it
+#: JSON_OBJECT_SCHEMA (pydantic itself cannot carry a reference to a component).
+JSON_OBJECT_MARKER = "x-json-object"
+#: The same, for a field holding a JSON object.
+JSON_OBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object", "maxProperties": JSON_MAX_MEMBERS,
+    "propertyNames": {"maxLength": JSON_MAX_KEY, "pattern": NO_NUL_PATTERN},
+    "additionalProperties": JSON_VALUE_REF,
+}
 
 
 @dataclass(frozen=True)
@@ -124,12 +170,16 @@ class Documented:
     """Annotation: show `pattern` in the JSON schema; the model's own validator enforces it
     (so the error names the list field rather than one item, for instance)."""
 
-    pattern: str
+    pattern: str | None = None
+    max_length: int | None = None
 
     def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["pattern"] = self.pattern
+        if self.pattern is not None:
+            json_schema["pattern"] = self.pattern
+        if self.max_length is not None:
+            json_schema["maxLength"] = self.max_length
         return json_schema
 
 
@@ -202,11 +252,18 @@ def _number_not_text(value: Any) -> Any:
 NOT_TEXT = BeforeValidator(_number_not_text)
 
 
+#: The longest ISO 8601 text a date or date-time input may be (with an offset and microseconds
+#: it is 32 characters).
+MAX_TIME_TEXT = 40
+
+
 def _time_as_text(value: Any) -> Any:
     """JSON carries dates and times as ISO 8601 text; pydantic would also read a bare number as
     seconds since 1970, which no client means (and which the schema does not allow)."""
     if isinstance(value, bool | int | float):
         raise ValueError("must be an ISO 8601 string")
+    if isinstance(value, str) and len(value) > MAX_TIME_TEXT:
+        raise ValueError(f"must be an ISO 8601 date or time (at most {MAX_TIME_TEXT} characters)")
     return value
 
 
@@ -215,9 +272,10 @@ def _time_as_text(value: Any) -> Any:
 YEAR_PATTERN = r"^(20[0-9][0-9]|2100)-"
 
 #: A date-time input: ISO 8601 text (or an already parsed datetime), never a number.
-IsoDateTime = Annotated[dt.datetime, BeforeValidator(_time_as_text), Documented(YEAR_PATTERN)]
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_time_as_text),
+                        Documented(YEAR_PATTERN, MAX_TIME_TEXT)]
 #: A date input: ISO 8601 text (or an already parsed date), never a number.
-IsoDate = Annotated[dt.date, BeforeValidator(_time_as_text)]
+IsoDate = Annotated[dt.date, BeforeValidator(_time_as_text), Documented(None, MAX_TIME_TEXT)]
 
 
 def offset_or_none(value: dt.datetime | None,

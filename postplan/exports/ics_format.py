@@ -22,6 +22,12 @@ from postplan.exports.text import post_text, summary
 PRODID = "-//postplan//calendar export 1//EN"
 #: How long an entry's event lasts in a calendar app (a post is a moment, not a meeting).
 EVENT_DURATION = "PT15M"
+#: Zones described by VTIMEZONE blocks in one file; entries in further zones start in UTC
+#: (the same instant, shown in the reader's zone). A VTIMEZONE costs milliseconds per zone and
+#: decade, so an imported calendar spread over all ~600 zones and a century made one export (and
+#: every feed poll) cost seconds of CPU. Real calendars use a handful of zones.
+MAX_VTIMEZONES = 24
+
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
 #: TEXT values may not carry control characters other than HTAB (RFC 5545 §3.3.11).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -103,6 +109,7 @@ class IcsWriter:
     def entry(self, e: ExportEntry) -> bytes:
         local = e.scheduled_at
         if e.timezone in UTC_ZONES or not _zone_range_ok(e.timezone, local.date()) \
+                or (e.timezone not in self._ranges and len(self._ranges) >= MAX_VTIMEZONES) \
                 or _ambiguous(local):
             start = _line("DTSTART", _utc_stamp(local))
         else:

@@ -19,11 +19,13 @@ from pydantic import (
     UrlConstraints,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
 from postplan.core.schemas import InputSchema
 from postplan.core.validators import (
+    JSON_OBJECT_MARKER,
     NOT_TEXT,
     Hashtag,
     IsoDateTime,
@@ -111,8 +113,9 @@ class CalendarIn(InputSchema):
     id: uuid.UUID | None = None
     name: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul()]
     timezone: ZoneName
-    brief: dict[str, Any] = Field(default_factory=dict, max_length=64,
-                                  description="the generation brief, as exported")
+    brief: Annotated[dict[str, Any],
+                     WithJsonSchema({"type": "object", JSON_OBJECT_MARKER: True})] = Field(
+        default_factory=dict, description="the generation brief, as exported")
     latest_run_id: uuid.UUID | None = None
     created_at: IsoDateTime | None = None
     updated_at: IsoDateTime | None = None

@@ -62,6 +62,12 @@ class ParsedFile:
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
+def _not_json(name: str) -> Any:
+    """`json.loads` reads NaN and ±Infinity, which JSON (RFC 8259) does not have and a
+    PostgreSQL jsonb column refuses: such a file is malformed."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _whole(value: Any) -> bool:
     """A JSON whole number (`3` or `3.0`), not `true` or `"3"`."""
     if isinstance(value, bool):
@@ -72,9 +78,12 @@ def _whole(value: Any) -> bool:
 def read_json(text: str) -> ParsedFile:
     """A `postplan.calendar` v1 document; file-level problems raise a 422."""
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise InvalidImportFile(f"the file is not valid JSON: {exc.msg} at line {exc.lineno}",
+                                code="malformed_json") from exc
+    except ValueError as exc:  # an integer over Python's 4,300-digit limit, NaN, Infinity
+        raise InvalidImportFile(f"the file is not valid JSON: {exc}"[:300],
                                 code="malformed_json") from exc
     except RecursionError as exc:  # "[[[[…" thousands deep: no export looks like that
         raise InvalidImportFile("the file nests JSON too deeply", code="malformed_json") from exc
@@ -189,8 +198,8 @@ def _standard_row(values: dict[str, str]) -> dict[str, Any]:
 
 def _json_cell(value: str) -> Any:
     try:
-        return json.loads(value)
-    except (json.JSONDecodeError, RecursionError):
+        return json.loads(value, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         return value  # left as text: validation reports it against the field
 
 

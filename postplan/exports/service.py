@@ -73,13 +73,17 @@ async def feed_revision(session: AsyncSession, token: str) -> calendars.Calendar
 
 def _decode(body: bytes, charset: str) -> str:
     try:
-        codecs.lookup(charset)
+        codec = codecs.lookup(charset)
     except LookupError as exc:
-        raise Unprocessable(f"unknown charset {charset!r}", code="invalid_encoding") from exc
+        raise Unprocessable(f"unknown charset {charset[:40]!r}", code="invalid_encoding") from exc
+    # `rot13`, `hex`, `zlib_codec`, `base64` … are codecs but not text encodings: bytes.decode
+    # raises TypeError/LookupError for them (a 500 before), so only text encodings are read.
+    if not getattr(codec, "_is_text_encoding", True):
+        raise Unprocessable(f"{charset[:40]!r} is not a text encoding", code="invalid_encoding")
     try:
-        return body.decode(charset)
-    except UnicodeDecodeError as exc:
-        raise Unprocessable(f"the file is not valid {charset} text (send UTF-8, or name the "
+        return body.decode(codec.name)
+    except (UnicodeError, ValueError, TypeError, LookupError) as exc:
+        raise Unprocessable(f"the file is not valid {charset[:40]} text (send UTF-8, or name the "
                             "charset in Content-Type)", code="invalid_encoding") from exc
 
 

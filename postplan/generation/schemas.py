@@ -50,8 +50,8 @@ class Brief(InputSchema):
     # One number for every channel, or a number per channel.
     posts_per_week: (
         Annotated[int, Field(ge=1, le=21, json_schema_extra=_PLANNABLE), NOT_TEXT]
-        | dict[Channel, Annotated[int, Field(ge=1, le=21, json_schema_extra=_PLANNABLE),
-                                  NOT_TEXT]]
+        | Annotated[dict[Channel, Annotated[int, Field(ge=1, le=21, json_schema_extra=_PLANNABLE),
+                                            NOT_TEXT]], Field(max_length=len(Channel))]
         | None
     ) = None
     timezone: ZoneName = "UTC"
@@ -59,7 +59,8 @@ class Brief(InputSchema):
                             NoNul(), NotBlankText]] | None = Field(
         None, max_length=12
     )
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")] = "en"
+    language: Annotated[str, StringConstraints(max_length=7,
+                                               pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")] = "en"
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"),
                        Field(json_schema_extra={"enum": _COUNTRIES})] | None = None
     calendar_id: uuid.UUID | None = None

@@ -24,7 +24,11 @@ live_only = pytest.mark.parametrize("transport", ["live"], indirect=True)
 @pytest.fixture
 async def api(client_factory: Callable[..., Any],
               settings_factory: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings_factory(CALENDAR_SERVICE_ENABLED=True, PUBLISH_SERVICE_ENABLED=True)
+    # Channel app credentials set: a live-publishing app without them raises a process-wide
+    # "adapter config missing" gauge that later alert tests would see.
+    settings = settings_factory(CALENDAR_SERVICE_ENABLED=True, PUBLISH_SERVICE_ENABLED=True,
+                                TIKTOK_CLIENT_KEY="ck", TIKTOK_CLIENT_SECRET="cs",
+                                INSTAGRAM_APP_ID="ia", INSTAGRAM_APP_SECRET="is")
     async with client_factory(settings) as client:
         yield client
 

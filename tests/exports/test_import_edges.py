@@ -188,3 +188,25 @@ async def test_oversized_or_malformed_envelopes_are_4xx(
     res = await _import(client, odd_version, params={"calendarId": str(seeded.calendar_id)})
     assert res.status_code == 207, res.text
     assert [(e["row"], e["field"]) for e in res.json()["errors"]] == [(2, "version")]
+
+
+async def test_charsets_that_are_not_text_and_non_json_numbers_are_422(
+        app_client: tuple[Any, httpx.AsyncClient], db_url: str) -> None:
+    """`rot13`, `hex`, `zlib_codec`, `punycode` are Python codecs but not text encodings;
+    NaN/Infinity and 5,000-digit integers are not JSON numbers a database column can hold."""
+    _app, client = app_client
+    seeded = await seed_calendar(db_url, user_id="bob", entries=0)
+    params = {"calendarId": str(seeded.calendar_id)}
+    body = as_csv([["channel", "format", "scheduledAt"], ["tiktok", "video", "2026-12-05T18:00Z"]])
+    for charset in ("rot13", "hex", "zlib_codec", "punycode", "base64", "x" * 500):
+        res = await client.post("/v1/calendars/import", content=body, params=params,
+                                headers={"content-type": f"text/csv; charset={charset}",
+                                         "X-User-Id": "bob"})
+        assert res.status_code == 422, (charset, res.text)
+        assert res.json()["code"] == "invalid_encoding"
+    text = json.dumps(document([ENTRY]))
+    for raw in (text.replace('"version": 1', '"version": ' + "9" * 5000),
+                text.replace('"entryCount": 1', '"entryCount": Infinity'),
+                text.replace('"name": "Imported"', '"name": "Imported", "brief": {"a": NaN}')):
+        res = await _import(client, raw.encode(), raw_json=True)
+        assert res.status_code == 422 and res.json()["code"] == "malformed_json", res.text

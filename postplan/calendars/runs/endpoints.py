@@ -27,7 +27,7 @@ from postplan.core.deps import Session
 from postplan.core.errors import NotFound, Unprocessable
 from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
-from postplan.core.openapi import link, problem_responses
+from postplan.core.openapi import link, problem_response, problem_responses
 from postplan.generation.planner import check_brief
 from postplan.generation.schemas import Brief
 
@@ -38,9 +38,8 @@ router = APIRouter(tags=["generation"])
 _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "An event stream: run, entry…, timeout|error, done",
           "content": {"text/event-stream": {}}},
-    429: {"description": "`too_many_runs` (generate only) or `too_many_streams`; "
-                         "see `Retry-After`",
-          "content": {"application/problem+json": {}}},
+    429: problem_response(429, "`too_many_runs` (generate only) or `too_many_streams`; "
+                               "see `Retry-After`"),
 }
 
 

@@ -17,7 +17,7 @@ from postplan.calendars.runs.mapping import RunRef
 from postplan.calendars.runs.registry import RunRegistry
 from postplan.config import Settings
 from postplan.core.db import is_database_busy
-from postplan.core.errors import DatabaseBusy
+from postplan.core.errors import AppError, DatabaseBusy
 from postplan.core.flags import Flag, FlagService
 from postplan.core.logging import get_logger
 from postplan.core.spool import is_db_unavailable
@@ -31,6 +31,14 @@ log = get_logger(__name__)
 #: The registry a run starts in, or how to open it: the CLI opens its database only for a run
 #: that writes (the legacy stream touches none).
 RegistrySource = RunRegistry | Callable[[], Awaitable[RunRegistry]]
+
+
+class RunNotSaved(AppError):
+    """The database refused the run's first write (not an outage: that streams a dry run)."""
+
+    status_code = 500
+    code = "run_not_saved"
+    title = "Run not saved"
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ async def start_run(brief: Brief, user_id: str, *, settings: Settings, flags: Fl
         try:
             live = await runs.begin(user_id, brief, generator, model=model)
         except Exception as exc:
-            if not dry_run_when_unreachable:
+            if not dry_run_when_unreachable or isinstance(exc, AppError):
                 raise
             if is_database_busy(exc):  # busy is not away: a silent dry run would lose the run
                 raise DatabaseBusy() from exc
@@ -97,7 +105,9 @@ async def start_run(brief: Brief, user_id: str, *, settings: Settings, flags: Fl
             # a real connectivity failure counts: a statement the database refuses (bad data, a
             # bug) must fail loudly, not answer "saved" with a run that saved nothing.
             if not is_db_unavailable(exc):
-                raise
+                log.exception("generation.run_not_saved", errorType=type(exc).__name__)
+                raise RunNotSaved("the run could not be saved, so none was started; nothing was "
+                                  "stored (quote the requestId when reporting it)") from exc
             log.warning("generation.database_unavailable", errorType=type(exc).__name__)
             live = runs.begin_dry_run(user_id, brief, generator)
     except BaseException:
