@@ -9,6 +9,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
+from postplan.core.text import utf16_len
 from postplan.core.vocab import Channel
 from postplan.generation.planner.data import copy_bank
 from postplan.generation.planner.pillars import pillar_category
@@ -23,7 +24,6 @@ from postplan.generation.planner.text import (
     shorten,
     to_hashtag,
     tokens,
-    utf16_len,
 )
 from postplan.generation.schemas import Brief, EntryDraft
 
