@@ -29,14 +29,13 @@ from postplan.calendars.stream import (
 from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
-from postplan.core.db import is_database_busy
+from postplan.core.db import is_database_busy, is_db_unavailable
 from postplan.core.deps import Session
 from postplan.core.errors import DatabaseBusy, NotFound, Unprocessable
 from postplan.core.flags import Flag, FlagService
 from postplan.core.logging import get_logger
 from postplan.core.openapi import link, problem_responses
 from postplan.core.schemas import Schema
-from postplan.core.spool import is_db_unavailable
 from postplan.generation.base import Generator
 from postplan.generation.planner import OfflinePlanner, check_brief
 from postplan.generation.providers.openai import OpenAICompatibleGenerator

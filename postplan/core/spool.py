@@ -41,7 +41,7 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import SPOOL_DEPTH, SPOOL_OLDEST_AGE
 
 # Re-exported: callers and tests import these from here.
-from postplan.core.spooldrain import DbAvailability, Drainer, is_db_unavailable
+from postplan.core.spooldrain import DbAvailability, Drainer
 from postplan.core.spoolfile import (
     FileIndex,
     Frame,
@@ -59,7 +59,7 @@ from postplan.core.spoolfile import (
 )
 
 __all__ = ["Appended", "DbAvailability", "Drainer", "Record", "Spool", "SpoolFull",
-           "SpoolQuotaExceeded", "SpoolRecordTooLarge", "is_db_unavailable"]
+           "SpoolQuotaExceeded", "SpoolRecordTooLarge"]
 
 log = get_logger(__name__)
 

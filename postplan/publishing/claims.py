@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from postplan.core.db import is_db_unavailable
 from postplan.core.logging import get_logger
-from postplan.core.spool import is_db_unavailable
 from postplan.core.vocab import IntentStatus
 from postplan.publishing.connections import STORED_COLUMNS, Stored
 from postplan.publishing.dbutil import rowcount, single_statements, transaction

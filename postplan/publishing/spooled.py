@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from postplan.config import Settings
 from postplan.core.context import bound, request_id_var
-from postplan.core.db import utcnow
+from postplan.core.db import is_db_unavailable, utcnow
 from postplan.core.errors import AppError, ServiceUnavailable
 from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
@@ -51,7 +51,6 @@ from postplan.core.spooldrain import (
     Drainer,
     RecordRejected,
     RetryLater,
-    is_db_unavailable,
     running_drainer,
 )
 from postplan.core.spoolfile import Record
