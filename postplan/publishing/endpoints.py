@@ -19,7 +19,8 @@ from postplan.core.deps import Session, WriteSession
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.openapi import link, problem_response, problem_responses
-from postplan.core.schemas import Cursor, Page
+from postplan.core.pagination import Cursor
+from postplan.core.schemas import Page
 from postplan.core.vocab import Channel, IntentStatus
 from postplan.publishing import (
     connections,
