@@ -13,8 +13,8 @@ import json
 import uuid
 
 from postplan.calendars.run_events import RunEvent, entry_event, run_event, terminal_events
+from postplan.calendars.run_states import RunMode, RunStatus
 from postplan.calendars.run_store import RunRef, brief_json, draft_to_entry
-from postplan.core.vocab import RunMode, RunStatus
 from postplan.generation.planner import legacy_entries
 from postplan.generation.schemas import Brief
 

@@ -6,9 +6,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from postplan.calendars.run_states import RunStatus
 from postplan.calendars.run_store import RunRef
 from postplan.calendars.schemas import EntryOut
-from postplan.core.vocab import RunStatus
 from postplan.models import CalendarEntry
 
 TIMEOUT_CODE = "ai_timeout"

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from postplan.calendars.limits import check_room, ensure_room
 from postplan.calendars.repository import CalendarRepository, snapshot
 from postplan.calendars.run_limits import too_many_runs
+from postplan.calendars.run_states import RunStatus
 from postplan.core.db import begin_write, utcnow
 from postplan.core.db import writer as write_engine
 from postplan.core.errors import NotFound
-from postplan.core.vocab import RunStatus
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
 

@@ -23,9 +23,9 @@ from collections.abc import AsyncGenerator
 from postplan.calendars.run_events import RunEvent, entry_event, terminal_events
 from postplan.calendars.run_limits import RunLimits
 from postplan.calendars.run_log import RunLog
+from postplan.calendars.run_states import RunStatus
 from postplan.calendars.run_store import RunStore
 from postplan.core.logging import get_logger
-from postplan.core.vocab import RunStatus
 
 log = get_logger(__name__)
 

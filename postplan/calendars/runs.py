@@ -39,6 +39,7 @@ from postplan.calendars.run_events import (
 )
 from postplan.calendars.run_limits import RunLimits, StreamSlots, too_many_runs
 from postplan.calendars.run_log import RunLog
+from postplan.calendars.run_states import RunStatus
 from postplan.calendars.run_store import RunLimit, RunRef, RunStore, draft_to_entry
 from postplan.calendars.run_tail import RunTails
 from postplan.calendars.run_watch import RunAbandoned, wait_abandoned
@@ -46,7 +47,6 @@ from postplan.core.context import bind
 from postplan.core.errors import AppError
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
-from postplan.core.vocab import RunStatus
 from postplan.generation.base import GenerationError, GenerationTimeout, Generator
 from postplan.generation.planner import warm_up
 from postplan.generation.schemas import Brief, EntryDraft

@@ -21,7 +21,7 @@ from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.openapi import link, problem_response, problem_responses
 from postplan.core.pagination import Cursor
 from postplan.core.schemas import Page
-from postplan.core.vocab import Channel, IntentStatus
+from postplan.core.vocab import Channel
 from postplan.publishing import (
     connections,
     idempotency,
@@ -41,6 +41,7 @@ from postplan.publishing.schemas import (
     PublishBody,
     PublishResponse,
 )
+from postplan.publishing.states import IntentStatus
 
 router = APIRouter(tags=["publishing"])
 

@@ -35,7 +35,6 @@ from postplan.core.context import bound
 from postplan.core.flags import Flag
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS, PUBLISH_RESULTS
-from postplan.core.vocab import IntentStatus
 from postplan.models import Calendar, CalendarEntry
 from postplan.publishing.claims import (
     Claimed,
@@ -54,7 +53,7 @@ from postplan.publishing.revalidate import (
     request_findings,
 )
 from postplan.publishing.service import findings_error
-from postplan.publishing.states import Event
+from postplan.publishing.states import Event, IntentStatus
 
 if TYPE_CHECKING:
     from postplan.publishing.worker import Worker

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postplan.calendars import service as calendars
 from postplan.core.errors import Unprocessable
 from postplan.core.pagination import decode_cursor, keyset_page, split_page
-from postplan.core.vocab import IntentStatus
 from postplan.publishing.errors import IntentNotFound
 from postplan.publishing.schemas import AttemptOut, IntentDetail, IntentOut
+from postplan.publishing.states import IntentStatus
 from postplan.publishing.tables import attempts, intents
 
 

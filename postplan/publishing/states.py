@@ -10,7 +10,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from postplan.core.vocab import IntentStatus
+
+class IntentStatus(StrEnum):
+    """Where a publish intent is (stored as a plain string in `publish_intents.status`)."""
+
+    dry_run = "dry_run"
+    pending = "pending"
+    claimed = "claimed"
+    submitting = "submitting"
+    processing = "processing"
+    published = "published"
+    failed = "failed"
+    needs_reauth = "needs_reauth"
+    unknown = "unknown"
+    cancelled = "cancelled"
+
 
 S = IntentStatus
 
