@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -352,11 +352,9 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        options: dict[str, Any] = dict(getattr(app.state, "generation_options", {}))
-        options.setdefault("limits", RunLimits.from_settings(app.state.settings))
         registry = RunRegistry(RunStore(app.state.sessionmaker,
                                         max_entries=app.state.settings.max_entries_per_calendar),
-                               **options)
+                               limits=RunLimits.from_settings(app.state.settings))
         app.state.generation = registry
         warm_up()  # the planner's data and holiday tables, so no request pays for them
         try:
@@ -372,6 +370,3 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
             await registry.store.close()
 
     return lifespan()
-
-
-LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]

@@ -8,7 +8,6 @@ import datetime as dt
 import errno
 import socket
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, TypeDecorator, event
@@ -258,14 +257,3 @@ def create_sessionmaker(engine: AsyncEngine, *,
     so they never queue behind writers (WAL lets them run beside the one writer).
     """
     return async_sessionmaker(writer(engine) if write else engine, expire_on_commit=False)
-
-
-async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session that commits when the block succeeds and rolls back when it raises."""
-    async with maker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise

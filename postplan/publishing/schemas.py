@@ -40,14 +40,6 @@ class PublishBody(InputSchema):
         return list(dict.fromkeys(value))
 
 
-class ItemError(Schema):
-    code: str
-    message: str
-    platform_code: str | None = None
-    field: str | None = None
-    findings: list[dict[str, Any]] | None = None
-
-
 class PublishResult(Schema):
     intent_id: uuid.UUID
     entry_id: uuid.UUID

@@ -80,9 +80,6 @@ TRANSITIONS: dict[tuple[IntentStatus, Event], IntentStatus] = {
     (S.failed, Event.cancel): S.failed,
 }
 
-#: Statuses a worker may hold a claim on (claim_token set, lease running).
-CLAIMABLE = frozenset({S.pending, S.claimed, S.submitting, S.processing, S.unknown})
-
 #: Statuses after which nothing more happens to an intent.
 TERMINAL = frozenset({S.published, S.failed, S.needs_reauth, S.cancelled, S.dry_run})
 
