@@ -12,13 +12,13 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 
 from postplan.calendars import service
 from postplan.calendars.legacy import legacy_events
 from postplan.calendars.limits import TOO_LARGE_RESPONSE
 from postplan.calendars.run_store import RunRef
-from postplan.calendars.runs import RunRegistry
+from postplan.calendars.runs import Runs
 from postplan.calendars.stream import (
     RunEventResponse,
     db_events,
@@ -30,9 +30,9 @@ from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.db import is_database_busy, is_db_unavailable
-from postplan.core.deps import Session
+from postplan.core.deps import AppSettings, Session
 from postplan.core.errors import DatabaseBusy, NotFound, Unprocessable
-from postplan.core.flags import Flag, FlagService
+from postplan.core.flags import Flag, Flags, FlagService
 from postplan.core.logging import get_logger
 from postplan.core.openapi import link, problem_responses
 from postplan.core.schemas import Schema
@@ -98,27 +98,19 @@ def make_generator(settings: Settings, mode: str) -> Generator:
     return OfflinePlanner()
 
 
-def _registry(request: Request) -> RunRegistry:
-    registry: RunRegistry = request.app.state.generation
-    return registry
-
-
 @router.post("/ai/calendar", responses={**_SSE_RESPONSES, 413: TOO_LARGE_RESPONSE,
                                        **problem_responses(404)},
              response_class=RunEventResponse)
-async def generate_calendar(brief: Brief, user: CurrentUser,
-                            request: Request) -> RunEventResponse:
+async def generate_calendar(brief: Brief, user: CurrentUser, settings: AppSettings,
+                            flags: Flags, registry: Runs) -> RunEventResponse:
     """Plan a calendar and stream its entries as they are made (text/event-stream)."""
     validate_brief(brief)
-    settings: Settings = request.app.state.settings
-    flags: FlagService = request.app.state.flags
     mode = select_mode(flags, settings, user.id)
     if mode == "legacy":
         events = legacy_events(brief)
         run_id = uuid.UUID(events[0].data["runId"])
         return sse_response(fixed_events(events), settings, run_id=run_id,
                             calendar_id=uuid.UUID(events[0].data["calendarId"]), kind="legacy")
-    registry = _registry(request)
     generator = make_generator(settings, mode)
     model = settings.llm_model if mode == "ai" else None
     # The stream's place is taken before any work starts, so a user at the bound costs nothing.
@@ -188,7 +180,8 @@ def parse_last_event_id(value: str | None, run_id: uuid.UUID) -> int:
 async def run_events(
     run_id: uuid.UUID,
     user: CurrentUser,
-    request: Request,
+    settings: AppSettings,
+    registry: Runs,
     last_event_id: Annotated[str | None, Header(max_length=64,
                                                 pattern=LAST_EVENT_ID_PATTERN)] = None,
     last_event_id_query: Annotated[str | None, Query(alias="lastEventId", max_length=64,
@@ -199,7 +192,6 @@ async def run_events(
     Never generates: entries come from the database (or from this process while it runs)."""
     bind(runId=str(run_id))
     after = parse_last_event_id(last_event_id or last_event_id_query, run_id)
-    registry = _registry(request)
     # Counted before the database is read: a client over the bound costs no query.
     slot = registry.slots.take(user.id, run_id)
     try:
@@ -210,7 +202,6 @@ async def run_events(
         slot.release()
         raise
     bind(calendarId=str(run.calendar_id))
-    settings: Settings = request.app.state.settings
     if after == 0:
         ref = RunRef(run.id, run.calendar_id, user.id, run.mode, run.dry_run,
                      run.expected_entries)

@@ -27,9 +27,9 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from postplan.calendars.run_events import (
     TIMEOUT_CODE,
@@ -370,3 +370,13 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
             await registry.store.close()
 
     return lifespan()
+
+
+def app_runs(request: Request) -> RunRegistry:
+    """The app's run registry (installed by `generation_lifespan`)."""
+    registry: RunRegistry = request.app.state.generation
+    return registry
+
+
+#: The run registry as a handler parameter.
+Runs = Annotated[RunRegistry, Depends(app_runs)]

@@ -9,13 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind, request_id_var
 from postplan.core.db import utcnow
-from postplan.core.deps import Session, WriteSession
+from postplan.core.deps import AppSettings, Session, WriteSession, WriteSessions
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.openapi import link, problem_response, problem_responses
@@ -31,7 +29,7 @@ from postplan.publishing import (
     service,
     spooled,
 )
-from postplan.publishing.gateway import ChannelGateway
+from postplan.publishing.gateway import Gateway
 from postplan.publishing.schemas import (
     ConnectionIn,
     ConnectionOut,
@@ -53,12 +51,6 @@ ChannelName = Annotated[str, Path(max_length=32, description="tiktok or instagra
 IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,255}$"
 
 
-def gateway_of(request: Request) -> ChannelGateway:
-    """The app's channel gateway (installed by the publishing lifespan hook or a test)."""
-    gateway: ChannelGateway = request.app.state.channel_gateway
-    return gateway
-
-
 @router.post("/calendars/{calendar_id}/publish", response_model=PublishResponse,
              responses={200: {"links": {
                             "intent": link("/v1/publish-intents/{intent_id}", "get",
@@ -74,6 +66,9 @@ async def publish(
     user: CurrentUser,
     request: Request,
     flags: Flags,
+    settings: AppSettings,
+    gateway: Gateway,
+    maker: WriteSessions,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", min_length=1, max_length=255, pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Replays the first answer for the same body (e.g. a UUID)")] = None,
@@ -86,9 +81,8 @@ async def publish(
     """
     started = time.perf_counter()
     bind(calendarId=str(calendar_id))
-    settings: Settings = request.app.state.settings
-    # Every transaction of this request writes: SQLite's write lock before the first read.
-    maker: async_sessionmaker[AsyncSession] = request.app.state.write_sessionmaker
+    # Every transaction of this request writes (`maker`: SQLite's write lock before the first
+    # read).
     claim: idempotency.Claim | None = None
     try:
         if spooled.database_down(request):  # spool at once instead of waiting on a dead DB
@@ -107,7 +101,7 @@ async def publish(
         try:
             async with maker() as session:
                 outcome = await service.publish_calendar(
-                    session, settings=settings, flags=flags, gateway=gateway_of(request),
+                    session, settings=settings, flags=flags, gateway=gateway,
                     user_id=user.id, calendar_id=calendar_id, body=body,
                     request_id=request_id_var.get(), now=utcnow(),
                 )
@@ -166,35 +160,33 @@ async def get_intent(intent_id: uuid.UUID, user: CurrentUser, session: Session) 
 @router.put("/channels/{channel}/connection", response_model=ConnectionOut,
             responses=problem_responses(404))
 async def put_connection(channel: ChannelName, body: ConnectionIn, user: CurrentUser,
-                         session: WriteSession, request: Request) -> ConnectionOut:
+                         session: WriteSession, settings: AppSettings) -> ConnectionOut:
     """Store a channel's tokens (encrypted with `TOKEN_ENCRYPTION_KEY`); never echoed."""
     bind(channel=channel)
-    return await connections.put_connection(session, request.app.state.settings, user.id,
-                                            channel, body)
+    return await connections.put_connection(session, settings, user.id, channel, body)
 
 
 @router.get("/channels/{channel}/connection", response_model=ConnectionOut,
             responses=problem_responses(404))
 async def get_connection(channel: ChannelName, user: CurrentUser, session: Session,
-                         request: Request) -> ConnectionOut:
+                         settings: AppSettings) -> ConnectionOut:
     """The connection's status, account and a masked token preview."""
     bind(channel=channel)
-    return await connections.get_connection(session, request.app.state.settings, user.id,
-                                            channel)
+    return await connections.get_connection(session, settings, user.id, channel)
 
 
 @router.get("/channels/{channel}/oauth/start", response_model=OAuthStartOut,
             responses={302: {"description": "redirect to the platform's consent page"},
                        **problem_responses(404)})
 async def oauth_start(channel: ChannelName, user: CurrentUser, session: WriteSession,
-                      request: Request, redirect: bool = False) -> Response:
+                      request: Request, settings: AppSettings, gateway: Gateway,
+                      redirect: bool = False) -> Response:
     """Begin the channel's login: the authorize URL (state + PKCE kept server-side, 10 min).
     `?redirect=true` answers 302 to it instead of JSON. Sets an HttpOnly cookie binding the login
     to this browser: the callback must be reached by the same browser."""
     bind(channel=channel)
-    settings = request.app.state.settings
     nonce = oauth_binding.nonce_for(request)
-    out = await oauth.start(session, settings, gateway_of(request), user.id, channel,
+    out = await oauth.start(session, settings, gateway, user.id, channel,
                             browser_nonce=nonce)
     response: Response
     if redirect:
@@ -214,7 +206,8 @@ async def oauth_start(channel: ChannelName, user: CurrentUser, session: WriteSes
     403: problem_response(403, "the login was started in another browser "
                                "(`oauth_state_mismatch`)")})
 async def oauth_callback(
-    channel: ChannelName, session: WriteSession, request: Request,
+    channel: ChannelName, session: WriteSession, request: Request, settings: AppSettings,
+    gateway: Gateway,
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=256)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
@@ -223,9 +216,8 @@ async def oauth_callback(
     """The platform's redirect back: the single-use state names the user, the binding cookie the
     browser that started the login; tokens are stored encrypted and never returned."""
     bind(channel=channel)
-    return await oauth.callback(session, request.app.state.settings, gateway_of(request),
-                                channel, code=code, state=state, error=error,
-                                error_description=error_description,
+    return await oauth.callback(session, settings, gateway, channel, code=code, state=state,
+                                error=error, error_description=error_description,
                                 browser_nonce=oauth_binding.held_nonce(request))
 
 
