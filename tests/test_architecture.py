@@ -52,6 +52,7 @@ LAYERS: dict[str, Layer | str] = {
     "postplan.publishing": Layer.domain,
     "postplan.health": Layer.domain,
     "postplan.web": Layer.domain,
+    "postplan.alerts": Layer.domain,  # operations: the alert rules over every domain's metrics
     "postplan.app": Layer.entry,
     "postplan.api": Layer.entry,
     "postplan.cli": Layer.entry,
@@ -66,6 +67,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "postplan.publishing": frozenset({"postplan.publishing.service"}),
     "postplan.health": frozenset(),
     "postplan.web": frozenset(),
+    "postplan.alerts": frozenset(),
 }
 
 #: What an edge never imports (top-level names or dotted prefixes).

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from postplan.core.alerts import (
+from postplan.alerts import (
     AlertEngine,
     MetricsFeed,
     alerts_lifespan,
