@@ -1,6 +1,8 @@
 """Calendars and entries: read the latest saved state, and edit it with optimistic locking.
 
-Other domains (exports, publishing) read entries through the functions here, never the tables.
+Other domains (exports, publishing) read entries through the functions here, never the tables;
+the writes exports make (imported entries, the feed token) are re-exported here from
+`calendars.importing`, so this module is the calendars domain's whole public surface.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postplan.calendars.importing import CalendarSpec as CalendarSpec
+from postplan.calendars.importing import EntrySpec as EntrySpec
+from postplan.calendars.importing import resolve_calendar as resolve_calendar
+from postplan.calendars.importing import set_feed_token_hash as set_feed_token_hash
+from postplan.calendars.importing import upsert_entries as upsert_entries
+from postplan.calendars.limits import TOO_LARGE_RESPONSE as TOO_LARGE_RESPONSE
 from postplan.calendars.repository import CalendarRepository, EntryRepository
 from postplan.calendars.schemas import EntryPatch
 from postplan.core.db import begin_write

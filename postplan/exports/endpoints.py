@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from postplan.calendars.limits import TOO_LARGE_RESPONSE
+from postplan.calendars.service import TOO_LARGE_RESPONSE
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.db import utcnow
