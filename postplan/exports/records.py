@@ -12,29 +12,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from postplan.core.entryfields import SavedEntry
 from postplan.core.zones import in_zone
 
-
-class EntryRow(Protocol):
-    """What the exports read from a saved entry (the calendars domain's `CalendarEntry`)."""
-
-    id: uuid.UUID
-    calendar_id: uuid.UUID
-    run_id: uuid.UUID | None
-    channel: str
-    format: str
-    scheduled_at: dt.datetime
-    timezone: str
-    pillar: str
-    hook: str
-    caption: str
-    hashtags: list[str]
-    call_to_action: str
-    asset_notes: str
-    media: list[dict[str, Any]]
-    version: int
-    edited: bool
-    updated_at: dt.datetime
+#: What the exports read from a saved entry (the calendars domain's `CalendarEntry`).
+EntryRow = SavedEntry
 
 
 class CalendarRow(Protocol):
