@@ -1,4 +1,4 @@
-"""Calendars and entries: list, read, edit (DESIGN.md §2)."""
+"""Calendars and entries: list, read, edit (docs/contract.md §2)."""
 
 from __future__ import annotations
 

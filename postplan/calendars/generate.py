@@ -1,4 +1,4 @@
-"""`POST /v1/ai/calendar` and the run endpoints (DESIGN.md §2–§4).
+"""`POST /v1/ai/calendar` and the run endpoints (docs/contract.md §2–§4).
 
 Mode per request: CALENDAR_SERVICE_ENABLED off for the user → the legacy stream (no AI call,
 nothing written); on → `ai` when LLM_BASE_URL is set, else the offline `planner`. An invalid brief
@@ -121,9 +121,9 @@ async def generate_calendar(brief: Brief, user: CurrentUser, settings: AppSettin
         except Exception as exc:
             if is_database_busy(exc):  # busy is not away: a silent dry run would lose the run
                 raise DatabaseBusy() from exc
-            # The database is away: still stream the calendar, as a dry run (DESIGN.md §4). Only
-            # a real connectivity failure counts: a statement the database refuses (bad data, a
-            # bug) must fail loudly, not answer "saved" with a run that saved nothing.
+            # The database is away: still stream the calendar, as a dry run (docs/contract.md
+            # §4). Only a real connectivity failure counts: a statement the database refuses
+            # (bad data, a bug) must fail loudly, not answer "saved" with a run that saved nothing.
             if not is_db_unavailable(exc):
                 raise
             log.warning("generation.database_unavailable", errorType=type(exc).__name__)

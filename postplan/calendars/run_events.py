@@ -1,4 +1,5 @@
-"""The events of a generation stream (DESIGN.md §3) as plain data, independent of transport."""
+"""The events of a generation stream (docs/contract.md §3) as plain data, independent of
+transport."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP shapes of calendars and entries (DESIGN.md §2)."""
+"""HTTP shapes of calendars and entries (docs/contract.md §2)."""
 
 from __future__ import annotations
 

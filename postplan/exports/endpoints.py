@@ -1,4 +1,4 @@
-"""Export, feed and import endpoints (DESIGN.md §2 and §4)."""
+"""Export, feed and import endpoints (docs/contract.md §2 and §4)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,8 @@ def _formats_follow_channel(schema: dict[str, Any]) -> None:
 
 
 class EntryIn(EntryInput):
-    """One entry of an import file (the Entry of DESIGN.md §2; server-owned fields optional)."""
+    """One entry of an import file (the Entry of docs/contract.md §2; server-owned fields
+    optional)."""
 
     model_config = ConfigDict(json_schema_extra=_formats_follow_channel)
 

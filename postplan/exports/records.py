@@ -92,7 +92,7 @@ class ExportEntry:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The Entry of DESIGN.md §2, camelCase, keys in a fixed order."""
+        """The Entry of docs/contract.md §2, camelCase, keys in a fixed order."""
         return {
             "id": self.id,
             "calendarId": self.calendar_id,
@@ -140,7 +140,7 @@ class ExportCalendar:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The Calendar of DESIGN.md §2 (without entries), keys in a fixed order."""
+        """The Calendar of docs/contract.md §2 (without entries), keys in a fixed order."""
         return {
             "id": self.id,
             "name": self.name,

@@ -1,8 +1,9 @@
 """A user's channel connections: tokens encrypted at rest, never echoed, refreshed before expiry.
 
-Refresh rules (peers.md §3, pain point 11): the newest refresh token is always persisted in the
-same transaction that stores the new access token; a refresh the platform refuses marks the
-connection `needs_reauth` once and stops (no loop); a transient failure leaves it connected.
+Refresh rules (docs/research.md, peers §3, pain point 11): the newest refresh token is always
+persisted in the same transaction that stores the new access token; a refresh the platform
+refuses marks the connection `needs_reauth` once and stops (no loop); a transient failure
+leaves it connected.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ async def save_tokens(
 
 async def put_connection(session: AsyncSession, settings: Settings, user_id: str,
                          channel: str, body: ConnectionIn) -> ConnectionOut:
-    """Store credentials a client obtained itself (DESIGN.md §2)."""
+    """Store credentials a client obtained itself (docs/contract.md §2)."""
     cipher = cipher_for(settings)
     await begin_write(session)
     row = await save_tokens(

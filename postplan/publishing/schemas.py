@@ -1,4 +1,5 @@
-"""HTTP shapes of publishing (DESIGN.md §2): the publish request/response, intents, connections."""
+"""HTTP shapes of publishing (docs/contract.md §2): the publish request/response, intents,
+connections."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Publishing while the database is down: spool the request, answer 202, replay it later.
 
-The ops appendix's playbook ("Supabase down: queue intent, retry after recovery") made durable.
+The ops appendix's playbook (docs/contract.md: "Supabase down: queue intent, retry after
+recovery") made durable.
 A publish request that cannot reach the database is appended to the local fsync'd spool
 (`postplan.core.spool`) exactly as asked — calendar, entry ids, channels, `when`, `dryRun`,
 the `Idempotency-Key` — because the entries themselves cannot be read. The answer is

@@ -1,5 +1,6 @@
 """In-process alert rules: each fires above its threshold and stays quiet below, over sliding
-windows, and emits one `alert` log event per transition (reliability.md §8 item 18)."""
+windows, and emits one `alert` log event per transition (docs/research.md, reliability §8
+item 18)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ MAX_CANDIDATES = 400
 CTA_MAX = 120  # the call to action stays a short line, brand included
 SHORT = 30  # niche/audience/pillar are cut to this many characters inside hooks
 HASHTAG_RANGE: dict[Channel, tuple[int, int]] = {
-    Channel.tiktok: (3, 5),  # reference §3.5: 3-5 relevant hashtags
+    Channel.tiktok: (3, 5),  # docs/research.md, planning §3.5: 3-5 relevant hashtags
     Channel.instagram: (3, 5),  # hard cap of 5 since Dec 2025
 }
 _STOPWORDS = frozenset({
