@@ -396,6 +396,27 @@ def test_allowlists_hold_no_stale_rows() -> None:
     report(stale)
 
 
+def test_citations_resolve_inside_the_repository() -> None:
+    """The code cites the contract and the research in docs/, never a page outside the
+    repository, and every `docs/contract.md §N` names a section that exists."""
+    docs = ROOT.parent / "docs"
+    contract = (docs / "contract.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^## (\d+)\.", contract, flags=re.M))
+    outside = re.compile(r"DESIGN\.md|shared/reference|\.\./shared|reference/[\w-]+\.md")
+    cited = re.compile(r"docs/contract\.md\s+§(\d+)(?:\s*(?:-|–|and)\s*§(\d+))?")
+    problems = []
+    tests = ROOT.parent / "tests"
+    for path in [*ROOT.rglob("*.py"), *ROOT.rglob("*.json"), *tests.rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        if path.name == Path(__file__).name:
+            continue
+        problems += [f"{path}: cites {m.group(0)!r} outside the repository"
+                     for m in outside.finditer(text)]
+        problems += [f"{path}: cites docs/contract.md §{n}, which does not exist"
+                     for m in cited.finditer(text) for n in m.groups() if n and n not in sections]
+    report(problems)
+
+
 # -- the checker sees what it must see --------------------------------------------------------
 
 

@@ -2,18 +2,17 @@
 
 An entry crosses four boundaries: the generator's output (`generation.schemas.EntryDraft`), the
 HTTP input of an edit or an import (`calendars.schemas.EntryPatch`, `exports.import_rows.EntryIn`),
-the saved row every reader sees (`SavedEntry`: the HTTP answer `EntryOut`, the exports, the
-publish payload), and the table (`models.CalendarEntry`). Each boundary declares the list once,
-from the pieces here: the content every boundary shares (`EntryContent`, `CONTENT_FIELDS`), the
-limits a user's input is held to (`EntryInput` and its field types), and what a saved entry adds
-(`SavedEntry`).
+the saved row its readers see (`calendars.schemas.EntryOut`, `exports.records.EntryRow`), and the
+table (`models.CalendarEntry`). Each boundary declares the list once, from the pieces here: the
+content every boundary shares (`EntryContent`) and the limits a user's input is
+held to (`EntryInput` and its field types). What a saved entry adds (its ids, version, media) is
+the calendars domain's, declared by its readers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import AnyHttpUrl, StringConstraints, UrlConstraints, field_validator
 
@@ -26,9 +25,6 @@ from postplan.core.validators import (
     offset_or_none,
 )
 
-#: The content of an entry, the fields every boundary carries, in the contract's order.
-CONTENT_FIELDS = ("channel", "format", "scheduled_at", "timezone", "pillar", "hook", "caption",
-                  "hashtags", "call_to_action", "asset_notes")
 #: The free-text fields of the content (NUL refused, lengths capped on input).
 TEXT_FIELDS = ("pillar", "hook", "caption", "call_to_action", "asset_notes")
 
@@ -56,25 +52,6 @@ class EntryContent(Protocol):
     def call_to_action(self) -> str: ...
     @property
     def asset_notes(self) -> str: ...
-
-
-class SavedEntry(EntryContent, Protocol):
-    """A saved entry as every reader sees it (the calendars domain's `CalendarEntry`)."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def calendar_id(self) -> uuid.UUID: ...
-    @property
-    def run_id(self) -> uuid.UUID | None: ...
-    @property
-    def media(self) -> list[dict[str, Any]]: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def edited(self) -> bool: ...
-    @property
-    def updated_at(self) -> dt.datetime: ...
 
 
 # -- input: the limits a user's edit or import is held to ---------------------------------------

@@ -12,11 +12,28 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from postplan.core.entryfields import SavedEntry
+from postplan.core.entryfields import EntryContent
 from postplan.core.zones import in_zone
 
-#: What the exports read from a saved entry (the calendars domain's `CalendarEntry`).
-EntryRow = SavedEntry
+
+class EntryRow(EntryContent, Protocol):
+    """What the exports read from a saved entry (the calendars domain's `CalendarEntry`): the
+    content every boundary shares, and what saving adds."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def calendar_id(self) -> uuid.UUID: ...
+    @property
+    def run_id(self) -> uuid.UUID | None: ...
+    @property
+    def media(self) -> list[dict[str, Any]]: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def edited(self) -> bool: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
 
 
 class CalendarRow(Protocol):
