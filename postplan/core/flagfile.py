@@ -8,7 +8,7 @@ checks and describes documents, so the CLI can edit a file without running a pro
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from openfeature.contrib.tools.flagd.core import FlagdCore
@@ -127,44 +127,36 @@ def flag_can_be_on(flag: Mapping[str, Any]) -> bool:
     return bool(flag.get("targeting"))
 
 
+def _operands(node: Any, operator: str) -> Iterator[Any]:
+    """The argument of every `operator` anywhere in a JSONLogic rule, outermost first."""
+    if isinstance(node, dict):
+        if operator in node:
+            yield node[operator]
+        for value in node.values():
+            yield from _operands(value, operator)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _operands(value, operator)
+
+
 def allowlist_of(flag: Mapping[str, Any]) -> list[str]:
     """User ids in the flag's `{"in": [{"var": "targetingKey"}, [...]]}` rule, if any."""
     found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            rule = node.get("in")
-            if (isinstance(rule, list) and len(rule) == 2 and rule[0] == {"var": "targetingKey"}
-                    and isinstance(rule[1], list)):
-                found.extend(str(v) for v in rule[1])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(flag.get("targeting") or {})
+    for rule in _operands(flag.get("targeting") or {}, "in"):
+        if (isinstance(rule, list) and len(rule) == 2 and rule[0] == {"var": "targetingKey"}
+                and isinstance(rule[1], list)):
+            found.extend(str(v) for v in rule[1])
     return found
 
 
 def percentage_of(flag: Mapping[str, Any]) -> float | None:
     """The share (0–100) of the `on` variant in the flag's `fractional` rule, if any."""
     found: list[float] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            rule = node.get("fractional")
-            if isinstance(rule, list):
-                pairs = [p for p in rule if isinstance(p, list) and len(p) == 2]
-                total = sum(float(p[1]) for p in pairs)
-                on = sum(float(p[1]) for p in pairs if p[0] == "on")
-                if total > 0:
-                    found.append(100.0 * on / total)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(flag.get("targeting") or {})
+    for rule in _operands(flag.get("targeting") or {}, "fractional"):
+        if isinstance(rule, list):
+            pairs = [p for p in rule if isinstance(p, list) and len(p) == 2]
+            total = sum(float(p[1]) for p in pairs)
+            on = sum(float(p[1]) for p in pairs if p[0] == "on")
+            if total > 0:
+                found.append(100.0 * on / total)
     return found[0] if found else None
