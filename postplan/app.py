@@ -9,11 +9,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from postplan import __version__
+from postplan.alerts import alerts_lifespan
 from postplan.api import api_router
 from postplan.calendars.runs.registry import generation_lifespan
 from postplan.config import Settings, get_settings
 from postplan.core import handlers, openapi
-from postplan.core.alerts import alerts_lifespan
 from postplan.core.auth import Authenticator
 from postplan.core.db import create_engine, create_sessionmaker
 from postplan.core.flags import FlagService

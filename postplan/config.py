@@ -1,6 +1,7 @@
 """All configuration in one place, validated at start.
 
-Names are fixed by DESIGN.md §7; a bad value stops the process with a message naming the variable.
+Names are fixed by docs/contract.md §7; a bad value stops the process with a message naming the
+variable.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Calendars and entries: list, read, edit (DESIGN.md §2)."""
+"""Calendars and entries: list, read, edit (docs/contract.md §2)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.deps import Session, WriteSession
 from postplan.core.openapi import link, problem_responses
-from postplan.core.schemas import Cursor, Page
+from postplan.core.pagination import Cursor
+from postplan.core.schemas import Page
 
 router = APIRouter(tags=["calendars"])
 ETAG_HEADER = {"description": 'The entry\'s version as a strong ETag, e.g. `"4"`',

@@ -269,9 +269,3 @@ async def set_feed_token_hash(session: AsyncSession, user_id: str, calendar_id: 
     result = await session.execute(stmt)
     if getattr(result, "rowcount", 0) == 0:
         raise NotFound("calendar not found", code="calendar_not_found")
-
-
-async def calendar_by_feed_hash(session: AsyncSession, token_hash: str) -> Calendar | None:
-    """The calendar whose feed token hashes to `token_hash`, if any."""
-    stmt = select(Calendar).where(Calendar.feed_token_hash == token_hash)
-    return (await session.execute(stmt)).scalar_one_or_none()

@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import Row, and_, func, select, tuple_
+from sqlalchemy import Row, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postplan.core.pagination import keyset_page
 from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
 
 #: (calendar id, user id, name, zone, updated_at, entry count, sum of entry versions,
@@ -28,10 +29,8 @@ class CalendarRepository:
     async def page(
         self, user_id: str, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
     ) -> Sequence[Calendar]:
-        stmt = select(Calendar).where(Calendar.user_id == user_id)
-        if after is not None:
-            stmt = stmt.where(tuple_(Calendar.created_at, Calendar.id) < after)
-        stmt = stmt.order_by(Calendar.created_at.desc(), Calendar.id.desc()).limit(limit)
+        stmt = keyset_page(select(Calendar).where(Calendar.user_id == user_id),
+                           (Calendar.created_at, Calendar.id), after, limit, descending=True)
         return (await self.session.execute(stmt)).scalars().all()
 
     async def revision_by_feed_hash(self, token_hash: str) -> FeedRevisionRow | None:
@@ -86,11 +85,7 @@ class EntryRepository:
         )
         if entry_ids is not None:
             stmt = stmt.where(CalendarEntry.id.in_(entry_ids))
-        if after is not None:
-            stmt = stmt.where(tuple_(CalendarEntry.scheduled_at, CalendarEntry.id) > after)
-        stmt = stmt.order_by(CalendarEntry.scheduled_at, CalendarEntry.id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        stmt = keyset_page(stmt, (CalendarEntry.scheduled_at, CalendarEntry.id), after, limit)
         return (await self.session.execute(stmt)).scalars().all()
 
     async def iterate(

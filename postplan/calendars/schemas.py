@@ -1,31 +1,33 @@
-"""HTTP shapes of calendars and entries (DESIGN.md §2)."""
+"""HTTP shapes of calendars and entries (docs/contract.md §2)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import (
-    AnyHttpUrl,
     ConfigDict,
     Field,
-    StringConstraints,
-    UrlConstraints,
     field_serializer,
-    field_validator,
 )
 
-from postplan.core.schemas import InputSchema, Schema
+from postplan.core.entryfields import (
+    MAX_HASHTAGS,
+    MAX_MEDIA,
+    AssetNotes,
+    CallToAction,
+    Caption,
+    EntryInput,
+    Hook,
+    Media,
+    Pillar,
+)
+from postplan.core.schemas import Schema
 from postplan.core.validators import (
     DATE_RANGE_TEXT,
     Hashtag,
     IsoDateTime,
-    NoNul,
-    clean_hashtags,
-    moment_in_range,
-    no_nul_or_none,
-    offset_or_none,
 )
 from postplan.core.vocab import EntryFormat
 from postplan.core.zones import in_zone
@@ -35,15 +37,6 @@ def to_local(value: dt.datetime, tz: str) -> dt.datetime:
     """An instant shown with the offset its zone has at that instant (never raises: a stored
     value that cannot be shown in its zone is shown in UTC, see core.zones.in_zone)."""
     return in_zone(value, tz)
-
-
-#: A media link as a post may carry it: http(s), at most 2,048 characters.
-MediaUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
-
-
-class Media(InputSchema):
-    url: MediaUrl
-    type: Literal["image", "video"]
 
 
 class EntryOut(Schema):
@@ -107,35 +100,20 @@ def _omittable_not_null(schema: dict[str, Any]) -> None:
     schema["minProperties"] = 1  # an empty edit is refused (`empty_patch`)
 
 
-class EntryPatch(InputSchema):
+class EntryPatch(EntryInput):
     """A manual edit: any subset of the fields a user owns."""
 
     model_config = ConfigDict(json_schema_extra=_omittable_not_null)
 
     # Every field may be left out; none may be null (the schema says so, and an explicit null
     # is refused with `null_field`).
-    hook: Annotated[str, StringConstraints(max_length=300), NoNul()] | None = None
-    caption: Annotated[str, StringConstraints(max_length=4000), NoNul()] | None = None
-    hashtags: list[Hashtag] | None = Field(None, max_length=30)
+    hook: Hook | None = None
+    caption: Caption | None = None
+    hashtags: list[Hashtag] | None = Field(None, max_length=MAX_HASHTAGS)
     scheduled_at: IsoDateTime | None = Field(
         None, description=f"An instant with its UTC offset, {DATE_RANGE_TEXT}")
     format: EntryFormat | None = None
-    pillar: Annotated[str, StringConstraints(max_length=80), NoNul()] | None = None
-    call_to_action: Annotated[str, StringConstraints(max_length=300), NoNul()] | None = None
-    asset_notes: Annotated[str, StringConstraints(max_length=2000), NoNul()] | None = None
-    media: list[Media] | None = Field(None, max_length=35)
-
-    @field_validator("hook", "caption", "pillar", "call_to_action", "asset_notes")
-    @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        return no_nul_or_none(value)
-
-    @field_validator("hashtags")
-    @classmethod
-    def _tags(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else clean_hashtags(value)
-
-    @field_validator("scheduled_at")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return moment_in_range(offset_or_none(value))
+    pillar: Pillar | None = None
+    call_to_action: CallToAction | None = None
+    asset_notes: AssetNotes | None = None
+    media: list[Media] | None = Field(None, max_length=MAX_MEDIA)

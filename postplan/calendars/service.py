@@ -1,11 +1,12 @@
 """Calendars and entries: read the latest saved state, and edit it with optimistic locking.
 
-Other domains (exports, publishing) read entries through the functions here, never the tables.
+Other domains (exports, publishing) read entries through the functions here, never the tables;
+the writes exports make (imported entries, the feed token) are re-exported here from
+`calendars.importing`, so this module is the calendars domain's whole public surface.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import re
@@ -18,48 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postplan.calendars.entry_reads import entry_now as entry_now  # re-exported for other domains
 from postplan.calendars.entry_reads import entry_version_now as entry_version_now
 from postplan.calendars.entry_reads import entry_versions as entry_versions
+from postplan.calendars.importing import CalendarSpec as CalendarSpec
+from postplan.calendars.importing import EntrySpec as EntrySpec
+from postplan.calendars.importing import resolve_calendar as resolve_calendar
+from postplan.calendars.importing import set_feed_token_hash as set_feed_token_hash
+from postplan.calendars.importing import upsert_entries as upsert_entries
+from postplan.calendars.limits import TOO_LARGE_RESPONSE as TOO_LARGE_RESPONSE
 from postplan.calendars.repository import CalendarRepository, EntryRepository
 from postplan.calendars.schemas import EntryPatch
 from postplan.core.db import begin_write
-from postplan.core.errors import AppError, NotFound, PreconditionFailed, Unprocessable
+from postplan.core.errors import NotFound, PreconditionFailed, Unprocessable
+from postplan.core.pagination import decode_cursor, split_page
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
 from postplan.models import Calendar, CalendarEntry, CalendarRun
 
-MAX_CURSOR_LENGTH = 200
 #: What `If-Match` may hold: a version number, quoted or weak, or `*` (none means "any").
 IF_MATCH_PATTERN = r'^(\*|(W/)?"?[0-9]{1,9}"?)?$'
-
-
-class InvalidCursor(AppError):
-    status_code = 422
-    code = "invalid_cursor"
-    title = "Invalid cursor"
-
-
-def encode_cursor(moment: dt.datetime, row_id: uuid.UUID) -> str:
-    """An opaque keyset cursor: base64url of `<UTC instant>|<row id>`."""
-    raw = f"{moment.astimezone(dt.UTC).isoformat()}|{row_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
-    """The (instant, id) a cursor names; anything this service did not issue is a 422.
-
-    Cursors are issued in UTC, and only UTC is accepted back: an instant at +14:00 in year 1
-    used to overflow when the driver moved it to UTC, answering 500 instead of 422."""
-    if not cursor:
-        return None
-    try:
-        if len(cursor) > MAX_CURSOR_LENGTH or not cursor.isascii():
-            raise ValueError("not base64url")
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, _, row_id = raw.partition("|")
-        parsed = dt.datetime.fromisoformat(moment)
-        if parsed.utcoffset() != dt.timedelta(0):
-            raise ValueError("not UTC")
-        return parsed, uuid.UUID(row_id)
-    except (ValueError, UnicodeDecodeError, OverflowError, TypeError) as exc:
-        raise InvalidCursor("the cursor is not one this service issued") from exc
 
 
 async def get_calendar(session: AsyncSession, user_id: str, calendar_id: uuid.UUID) -> Calendar:
@@ -105,12 +80,9 @@ async def revision_by_feed_hash(session: AsyncSession,
 async def list_calendars(
     session: AsyncSession, user_id: str, limit: int, cursor: str | None
 ) -> tuple[Sequence[Calendar], str | None]:
+    """The user's calendars, newest first, keyset-paged."""
     rows = await CalendarRepository(session).page(user_id, limit + 1, decode_cursor(cursor))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    return rows, next_cursor
+    return split_page(rows, limit, lambda c: (c.created_at, c.id))
 
 
 async def list_entries(
@@ -127,11 +99,7 @@ async def list_entries(
     repo = EntryRepository(session)
     fetch = None if limit is None else limit + 1
     rows = await repo.page(user_id, calendar_id, fetch, decode_cursor(cursor), entry_ids)
-    next_cursor = None
-    if limit is not None and len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].scheduled_at, rows[-1].id)
-    return rows, next_cursor
+    return split_page(rows, limit, lambda e: (e.scheduled_at, e.id))
 
 
 def iterate_entries(

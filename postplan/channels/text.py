@@ -1,18 +1,13 @@
-"""Text measures the platforms count by: UTF-16 code units (TikTok), hashtags and @-mentions."""
+"""Text measures the platforms count by: hashtags and @-mentions (UTF-16 units: core.text)."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["as_int", "count_hashtags", "count_mentions", "utf16_len"]
+__all__ = ["as_int", "count_hashtags", "count_mentions"]
 
 _HASHTAG = re.compile(r"(?<![\w#])#\w+", re.UNICODE)
 _MENTION = re.compile(r"(?<![\w@])@[\w.]+", re.UNICODE)
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: an emoji outside the BMP counts 2."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def count_hashtags(text: str) -> int:

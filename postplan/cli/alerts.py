@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from postplan.core.alerts import replay
+from postplan.alerts import replay
 
 alerts_app = typer.Typer(help="Evaluate postplan's alert rules.", no_args_is_help=True)
 

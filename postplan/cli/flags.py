@@ -17,13 +17,13 @@ from rich.console import Console
 from rich.table import Table
 
 from postplan.config import Settings
-from postplan.core.flags_provider import (
-    FileFlagProvider,
+from postplan.core.flagfile import (
     FlagConfigError,
     allowlist_of,
     parse_flag_document,
     percentage_of,
 )
+from postplan.core.flags_provider import FileFlagProvider
 
 FLAG_NAMES = ("CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED")
 

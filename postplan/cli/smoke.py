@@ -1,4 +1,5 @@
-"""`postplan smoke --base-url URL`: the release smoke of the ops appendix.
+"""`postplan smoke --base-url URL`: the release smoke of the ops appendix
+(docs/contract.md).
 
 With both flags off for the smoke user it runs, each twice: generate (legacy stream), export
 (json, csv, ics) and publish (dryRun) of an existing calendar, and checks that the answers are

@@ -1,4 +1,4 @@
-"""Who is calling: dev mode (`X-User-Id`) or a verified Supabase JWT (DESIGN.md §2)."""
+"""Who is calling: dev mode (`X-User-Id`) or a verified Supabase JWT (docs/contract.md §2)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-#: The six fields every log line carries (DESIGN.md §6), null where one does not apply.
+#: The six fields every log line carries (docs/contract.md §6), null where one does not apply.
 REQUIRED_LOG_FIELDS = ("requestId", "userId", "channel", "calendarId", "runId", "status")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)

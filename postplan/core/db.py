@@ -1,10 +1,13 @@
-"""Engine and session factories for SQLite (aiosqlite) and Postgres (asyncpg); portable types."""
+"""Engine and session factories for SQLite (aiosqlite) and Postgres (asyncpg); portable types;
+what a database error means (busy, or unreachable)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import errno
+import socket
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, TypeDecorator, event
@@ -17,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+
+from postplan.core.errors import AppError
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -182,6 +187,67 @@ def is_database_busy(exc: BaseException) -> bool:
     return False
 
 
+#: errno values that mean "cannot reach the database server" (refused, reset, unreachable,
+#: timed out). Any other OSError — "file name too long" from a zone lookup, say — is a bug or
+#: bad input, never an outage.
+_CONNECTIVITY_ERRNOS = frozenset({
+    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE,
+    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.ENOTCONN,
+    errno.EADDRNOTAVAIL,
+})
+
+#: asyncpg errors raised when the server cannot be reached or dropped the connection.
+_ASYNCPG_CONNECTIVITY = frozenset({
+    "CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError",
+    "AdminShutdownError", "CrashShutdownError", "TooManyConnectionsError",
+    "ConnectionRejectionError", "PostgresConnectionError", "ClientCannotConnectError",
+})
+
+
+def is_db_unavailable(exc: BaseException) -> bool:
+    """Whether an exception means "the database cannot be reached", as opposed to a bug.
+
+    Covers refused/closed connections, connect timeouts and SQLAlchemy's wrappers of them. A
+    statement the database refuses (bad data such as a NUL character, a constraint, a syntax
+    error) is not an outage: callers turn outages into spooling or dry runs, so a false positive
+    would silently turn a request that should have failed loudly into one that saves nothing.
+
+    Lock contention (`is_database_busy`) is never "unreachable": the database is there and
+    answers `503 database_busy`; a degraded path (spool, dry run) would lose the write.
+    The one answer to "is the database away?" for every layer (generation, publishing, the
+    spool drain, the worker's fenced writes).
+    """
+    if is_database_busy(exc):
+        return False
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, AppError):
+            # An answer already decided for the client (e.g. `spool_full` caused by ENOSPC):
+            # not an outage, whatever OSError it was raised from.
+            return False
+        if isinstance(current, ConnectionError | TimeoutError | asyncio.TimeoutError):
+            return True
+        if isinstance(current, socket.gaierror | socket.herror):
+            return True  # the database host name does not resolve (DNS away)
+        if isinstance(current, OSError) and current.errno in _CONNECTIVITY_ERRNOS:
+            return True
+        name = type(current).__name__
+        module = type(current).__module__
+        if module.startswith("asyncpg") and name in _ASYNCPG_CONNECTIVITY:
+            return True
+        if module.startswith("asyncpg") and name == "InterfaceError" \
+                and "connection is closed" in str(current):
+            return True
+        if module.startswith("sqlalchemy") and getattr(current, "connection_invalidated", False):
+            return True
+        if module.startswith("sqlite3") and "unable to open" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def create_sessionmaker(engine: AsyncEngine, *,
                         write: bool = False) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit.
@@ -191,14 +257,3 @@ def create_sessionmaker(engine: AsyncEngine, *,
     so they never queue behind writers (WAL lets them run beside the one writer).
     """
     return async_sessionmaker(writer(engine) if write else engine, expire_on_commit=False)
-
-
-async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session that commits when the block succeeds and rolls back when it raises."""
-    async with maker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise

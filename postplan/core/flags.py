@@ -20,7 +20,8 @@ from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 
 from postplan.config import Settings
-from postplan.core.flags_provider import FileFlagProvider, FileStatus, flag_can_be_on
+from postplan.core.flagfile import flag_can_be_on
+from postplan.core.flags_provider import FileFlagProvider, FileStatus
 from postplan.core.logging import get_logger
 from postplan.core.metrics import FLAG_ACTIVE, FLAG_CONFIG_VALID, FLAG_RELOADS
 from postplan.core.periodic import run_every

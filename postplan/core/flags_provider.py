@@ -28,6 +28,13 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
+from postplan.core.flagfile import (
+    MAX_FILE_BYTES,
+    FlagConfigError,
+    allowlist_of,
+    build_core,
+    parse_flag_document,
+)
 from postplan.core.logging import get_logger
 
 log = get_logger("postplan.flags")
@@ -42,13 +49,6 @@ def _drop_anonymous_fractional(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("openfeature.contrib").addFilter(_drop_anonymous_fractional)
-
-#: Largest flags file accepted; a flag file is a few hundred bytes, anything huge is a mistake.
-MAX_FILE_BYTES = 1_048_576
-
-
-class FlagConfigError(ValueError):
-    """The flags document is not valid flagd JSON for postplan's boolean flags."""
 
 
 @dataclass(frozen=True)
@@ -67,111 +67,6 @@ class FileStatus:
 class _Snapshot:
     core: FlagdCore | None
     flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-
-def parse_flag_document(text: str) -> dict[str, Any]:
-    """Parse and validate a flagd JSON document; raises `FlagConfigError` with a reason.
-
-    Beyond flagd's own checks, every variant must be a boolean and every targeting rule must
-    evaluate without error for a sample user, so a typo is caught at load, not per request.
-    """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FlagConfigError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("flags"), dict):
-        raise FlagConfigError('the document must be an object with a "flags" object')
-    for key, flag in data["flags"].items():
-        if not isinstance(flag, dict):
-            raise FlagConfigError(f"{key}: must be an object")
-        variants = flag.get("variants")
-        if not isinstance(variants, dict) or not variants:
-            raise FlagConfigError(f"{key}: variants must be a non-empty object")
-        if not all(isinstance(v, bool) for v in variants.values()):
-            raise FlagConfigError(f"{key}: every variant must be true or false")
-        default = flag.get("defaultVariant")
-        if default is not None and default not in variants:
-            raise FlagConfigError(f"{key}: defaultVariant {default!r} is not a variant")
-        for rule in _fractional_rules(flag.get("targeting")):
-            _check_fractional(key, rule, variants)
-    core = _build_core(data)
-    for key in data["flags"]:
-        for sample in ("postplan-validate", ""):
-            ctx = EvaluationContext(targeting_key=sample or None)
-            try:
-                core.resolve_boolean_value(key, False, ctx)
-            except Exception as exc:  # flagd-core raises several types; all mean a bad rule
-                raise FlagConfigError(f"{key}: targeting does not evaluate: {exc}") from None
-    return data
-
-
-#: flagd's limit for the sum of a `fractional` rule's weights (a signed 32-bit integer).
-MAX_WEIGHT_SUM = 2_147_483_647
-
-
-def _fractional_rules(node: Any) -> list[Any]:
-    """The argument of every `fractional` operator anywhere in a targeting rule."""
-    found: list[Any] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "fractional" in item:
-                found.append(item["fractional"])
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
-def _check_fractional(key: str, rule: Any, variants: Mapping[str, Any]) -> None:
-    """A `fractional` rule must be `[bucketBy?, [variant, weight], …]` with whole, non-negative
-    weights that sum to more than 0.
-
-    flagd-core clamps a negative weight to 0 instead of refusing it: `[["on", 10],
-    ["off", -90]]` reads like a 10 % rollout and turns the flag on for everyone. A float
-    weight, a string, or an unknown variant is refused too: each is a typo, not a rollout."""
-    if not isinstance(rule, list) or not rule:
-        raise FlagConfigError(f"{key}: fractional must be a non-empty list")
-    fractions = rule[1:] if not isinstance(rule[0], list) else rule
-    if not fractions:
-        raise FlagConfigError(f"{key}: fractional names no variants")
-    total = 0
-    for fraction in fractions:
-        if not isinstance(fraction, list) or not 1 <= len(fraction) <= 2:
-            raise FlagConfigError(f"{key}: each fractional entry must be [variant, weight]")
-        variant = fraction[0]
-        if not isinstance(variant, str) or variant not in variants:
-            raise FlagConfigError(f"{key}: fractional variant {variant!r} is not a variant")
-        weight = fraction[1] if len(fraction) == 2 else 1
-        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-            raise FlagConfigError(f"{key}: fractional weight of {variant!r} must be a whole "
-                                  f"number >= 0, got {weight!r}")
-        total += weight
-    if total <= 0:
-        raise FlagConfigError(f"{key}: fractional weights must add up to more than 0")
-    if total > MAX_WEIGHT_SUM:
-        raise FlagConfigError(f"{key}: fractional weights add up to more than {MAX_WEIGHT_SUM}")
-
-
-def _build_core(data: Mapping[str, Any]) -> FlagdCore:
-    core = FlagdCore()
-    try:
-        # flagd-core mutates the dicts it is given; hand it a private copy.
-        core.set_flags(json.loads(json.dumps(data)))
-    except Exception as exc:
-        raise FlagConfigError(f"invalid flagd configuration: {exc}") from None
-    return core
-
-
-def flag_can_be_on(flag: Mapping[str, Any]) -> bool:
-    """True when some user may see the flag on: enabled, and default on or targeting present."""
-    if flag.get("state") != "ENABLED":
-        return False
-    variants = flag.get("variants") or {}
-    if variants.get(flag.get("defaultVariant")) is True:
-        return True
-    return bool(flag.get("targeting"))
 
 
 class FileFlagProvider(AbstractProvider):
@@ -238,7 +133,7 @@ class FileFlagProvider(AbstractProvider):
                 return self._set_invalid(now, digest, str(exc))
             old = self._snapshot.flags
             recovered = self._status.state == "invalid"
-            self._snapshot = _Snapshot(core=_build_core(data), flags=dict(data["flags"]))
+            self._snapshot = _Snapshot(core=build_core(data), flags=dict(data["flags"]))
             self._status = FileStatus(path=str(self._path), state="ok", loaded_at=now,
                                       checked_at=now, sha256=digest)
         changed = sorted(k for k in set(old) | set(data["flags"])
@@ -364,49 +259,6 @@ def _is_fractional_only(flag: Mapping[str, Any], ctx: EvaluationContext | None) 
     allow = allowlist_of(flag)
     user = ctx.targeting_key if ctx else None
     return "fractional" in json.dumps(flag.get("targeting") or {}) and user not in allow
-
-
-def allowlist_of(flag: Mapping[str, Any]) -> list[str]:
-    """User ids in the flag's `{"in": [{"var": "targetingKey"}, [...]]}` rule, if any."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            rule = node.get("in")
-            if (isinstance(rule, list) and len(rule) == 2 and rule[0] == {"var": "targetingKey"}
-                    and isinstance(rule[1], list)):
-                found.extend(str(v) for v in rule[1])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(flag.get("targeting") or {})
-    return found
-
-
-def percentage_of(flag: Mapping[str, Any]) -> float | None:
-    """The share (0–100) of the `on` variant in the flag's `fractional` rule, if any."""
-    found: list[float] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            rule = node.get("fractional")
-            if isinstance(rule, list):
-                pairs = [p for p in rule if isinstance(p, list) and len(p) == 2]
-                total = sum(float(p[1]) for p in pairs)
-                on = sum(float(p[1]) for p in pairs if p[0] == "on")
-                if total > 0:
-                    found.append(100.0 * on / total)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(flag.get("targeting") or {})
-    return found[0] if found else None
 
 
 def _replace(status: FileStatus, **changes: Any) -> FileStatus:

@@ -1,4 +1,4 @@
-"""Check a JSON-lines log against the log contract (DESIGN.md §6, ops appendix).
+"""Check a JSON-lines log against the log contract (docs/contract.md §6 and its ops appendix).
 
 Every line must be one JSON object carrying the six required keys (null allowed where a field does
 not apply). With `strict`, lines of some events must also have some of them non-null: a request

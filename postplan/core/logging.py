@@ -57,7 +57,7 @@ def redact_secrets(
 def add_required_fields(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Every line carries the six fields of DESIGN.md §6, null where one does not apply."""
+    """Every line carries the six fields of docs/contract.md §6, null where one does not apply."""
     for field in REQUIRED_LOG_FIELDS:
         event_dict.setdefault(field, None)
     return event_dict

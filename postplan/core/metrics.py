@@ -1,4 +1,4 @@
-"""Every Prometheus metric postplan exports (DESIGN.md §6), declared in one place.
+"""Every Prometheus metric postplan exports (docs/contract.md §6), declared in one place.
 
 Label values are low-cardinality words (channel, outcome), never ids. Label sets are created at
 zero on import so a first failure is visible as a change, not as a new series.

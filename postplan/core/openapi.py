@@ -222,11 +222,11 @@ def document(schema: dict[str, Any], settings: Settings) -> None:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Serve the completed document at /openapi.json (built once, on first request)."""
-    generate = app.openapi
+    build_document = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None or not app.state.openapi_documented:
-            schema = generate()
+            schema = build_document()
             document(schema, settings)
             app.state.openapi_documented = True
         return app.openapi_schema  # type: ignore[return-value]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Query
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -38,14 +37,6 @@ class InputSchema(BaseModel):
         if isinstance(value, BaseModel):  # validated by its own class
             return value
         return no_nul_anywhere(value)
-
-
-#: Keyset page cursors are base64url text without padding (see calendars.service.encode_cursor).
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
-
-#: The `cursor` query parameter of a paged listing: a previous page's `nextCursor`, verbatim.
-Cursor = Annotated[str | None, Query(max_length=200, pattern=CURSOR_PATTERN,
-                                     description="`nextCursor` of the previous page")]
 
 
 class Page(Schema, Generic[T]):

@@ -41,7 +41,7 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import SPOOL_DEPTH, SPOOL_OLDEST_AGE
 
 # Re-exported: callers and tests import these from here.
-from postplan.core.spooldrain import DbAvailability, Drainer, is_db_unavailable
+from postplan.core.spooldrain import DbAvailability, Drainer
 from postplan.core.spoolfile import (
     FileIndex,
     Frame,
@@ -59,7 +59,7 @@ from postplan.core.spoolfile import (
 )
 
 __all__ = ["Appended", "DbAvailability", "Drainer", "Record", "Spool", "SpoolFull",
-           "SpoolQuotaExceeded", "SpoolRecordTooLarge", "is_db_unavailable"]
+           "SpoolQuotaExceeded", "SpoolRecordTooLarge"]
 
 log = get_logger(__name__)
 
@@ -186,7 +186,7 @@ class Spool:
                 self._version += 1
         if result.corrupt_bytes:
             log.warning("spool.corrupt_bytes_skipped", bytes=result.corrupt_bytes)
-        self._publish_gauges()
+        self._update_gauges()
         return self._index
 
     def refresh(self) -> None:
@@ -205,7 +205,7 @@ class Spool:
         oldest = self._sync().oldest
         return 0.0 if oldest is None else max(0.0, time.time() - oldest)
 
-    def _publish_gauges(self) -> None:
+    def _update_gauges(self) -> None:
         index = self._index
         SPOOL_DEPTH.set(len(index.keys))
         SPOOL_OLDEST_AGE.set(0.0 if index.oldest is None
@@ -329,7 +329,7 @@ class Spool:
             index.stat = stat
             self._index = index
             self._version += 1
-        self._publish_gauges()
+        self._update_gauges()
 
     def _cut_torn_tail(self, fd: int, good_end: int) -> None:
         """Drop bytes after the last whole record (an append that never completed, so was

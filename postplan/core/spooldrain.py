@@ -1,26 +1,21 @@
 """Draining the spool: replay each record into the database once it answers, then compact.
 
-Also the cheap "is the database down?" state request paths share (`DbAvailability`) and the
-classification of exceptions that mean "unreachable" (`is_db_unavailable`).
+Also the cheap "is the database down?" state request paths share (`DbAvailability`); which
+exceptions mean "unreachable" is `core.db.is_db_unavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from postplan.core.errors import AppError
+from postplan.core.db import is_db_unavailable
 from postplan.core.logging import get_logger
 from postplan.core.spoolfile import Record
-
-if TYPE_CHECKING:
-    from postplan.core.spool import Spool
 
 log = get_logger(__name__)
 
@@ -29,6 +24,31 @@ Sink = Callable[[Record], Awaitable[None]]
 
 #: Consecutive non-connectivity failures after which a record is set aside (dead letter).
 MAX_RECORD_FAILURES = 5
+
+
+class DrainedSpool(Protocol):
+    """What the drain needs of a spool (`core.spool.Spool`)."""
+
+    @property
+    def depth(self) -> int:
+        """Records waiting."""
+        ...
+
+    def pending(self) -> list[Record]:
+        """The waiting records, oldest first."""
+        ...
+
+    def remove(self, keys: set[str]) -> int:
+        """Forget the records with these dedupe keys; how many went."""
+        ...
+
+    def dead_letter(self, record: Record, reason: str) -> None:
+        """Set a record aside for a human."""
+        ...
+
+    def refresh(self) -> None:
+        """See what another process appended."""
+        ...
 
 
 class RecordRejected(Exception):
@@ -40,60 +60,6 @@ class RetryLater(Exception):
 
 
 # -- database availability -------------------------------------------------------------------
-
-
-#: errno values that mean "cannot reach the database server" (refused, reset, unreachable,
-#: timed out). Any other OSError — "file name too long" from a zone lookup, say — is a bug or
-#: bad input, never an outage.
-_CONNECTIVITY_ERRNOS = frozenset({
-    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE,
-    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.ENOTCONN,
-    errno.EADDRNOTAVAIL,
-})
-
-#: asyncpg errors raised when the server cannot be reached or dropped the connection.
-_ASYNCPG_CONNECTIVITY = frozenset({
-    "CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError",
-    "AdminShutdownError", "CrashShutdownError", "TooManyConnectionsError",
-    "ConnectionRejectionError", "PostgresConnectionError", "ClientCannotConnectError",
-})
-
-
-def is_db_unavailable(exc: BaseException) -> bool:
-    """Whether an exception means "the database cannot be reached", as opposed to a bug.
-
-    Covers refused/closed connections, connect timeouts and SQLAlchemy's wrappers of them. A
-    statement the database refuses (bad data such as a NUL character, a constraint, a syntax
-    error) is not an outage: callers turn outages into spooling or dry runs, so a false positive
-    would silently turn a request that should have failed loudly into one that saves nothing.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, AppError):
-            # An answer already decided for the client (e.g. `spool_full` caused by ENOSPC):
-            # not an outage, whatever OSError it was raised from.
-            return False
-        if isinstance(current, ConnectionError | TimeoutError | asyncio.TimeoutError):
-            return True
-        if isinstance(current, socket.gaierror | socket.herror):
-            return True  # the database host name does not resolve (DNS away)
-        if isinstance(current, OSError) and current.errno in _CONNECTIVITY_ERRNOS:
-            return True
-        name = type(current).__name__
-        module = type(current).__module__
-        if module.startswith("asyncpg") and name in _ASYNCPG_CONNECTIVITY:
-            return True
-        if module.startswith("asyncpg") and name == "InterfaceError" \
-                and "connection is closed" in str(current):
-            return True
-        if module.startswith("sqlalchemy") and getattr(current, "connection_invalidated", False):
-            return True
-        if module.startswith("sqlite3") and "unable to open" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 class DbAvailability:
@@ -143,8 +109,9 @@ class DrainStats:
 class Drainer:
     """Replays spooled records into the database through a sink, then compacts the spool."""
 
-    def __init__(self, spool: Spool, sink: Sink, *, availability: DbAvailability | None = None,
-                 batch: int = 200, probe: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(self, spool: DrainedSpool, sink: Sink, *,
+                 availability: DbAvailability | None = None, batch: int = 200,
+                 probe: Callable[[], Awaitable[None]] | None = None) -> None:
         self.spool = spool
         self.sink = sink
         # Asks the database for a sign of life while it is marked down and nothing waits.

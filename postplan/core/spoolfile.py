@@ -36,8 +36,6 @@ Record = dict[str, Any]
 MAGIC = b"\x1ePPS1 "
 #: MAGIC + 8 hex length + SP + 8 hex crc + SP.
 HEADER_BYTES = len(MAGIC) + 8 + 1 + 8 + 1
-#: Bytes a frame adds around its payload (the header and the final LF).
-OVERHEAD_BYTES = HEADER_BYTES + 1
 _MAX_PAYLOAD = 0xFFFFFFFF
 
 

@@ -1,4 +1,8 @@
-"""The small vocabulary every layer shares: channels and the formats each one takes."""
+"""The small vocabulary every layer shares: channels and the formats each one takes.
+
+Status words live with their domains (`publishing.states.IntentStatus`,
+`calendars.run_states.RunStatus`); the tables store them as plain strings, so models need none.
+"""
 
 from __future__ import annotations
 
@@ -25,36 +29,3 @@ FORMATS_BY_CHANNEL: dict[Channel, tuple[EntryFormat, ...]] = {
         EntryFormat.reel, EntryFormat.carousel, EntryFormat.image, EntryFormat.story,
     ),
 }
-
-
-class RunStatus(StrEnum):
-    running = "running"
-    completed = "completed"
-    partial = "partial"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
-class RunMode(StrEnum):
-    ai = "ai"
-    planner = "planner"
-    legacy = "legacy"
-
-
-class IntentStatus(StrEnum):
-    dry_run = "dry_run"
-    pending = "pending"
-    claimed = "claimed"
-    submitting = "submitting"
-    processing = "processing"
-    published = "published"
-    failed = "failed"
-    needs_reauth = "needs_reauth"
-    unknown = "unknown"
-    cancelled = "cancelled"
-
-
-TERMINAL_INTENT_STATUSES = frozenset(
-    {IntentStatus.dry_run, IntentStatus.published, IntentStatus.failed,
-     IntentStatus.needs_reauth, IntentStatus.cancelled}
-)

@@ -1,4 +1,4 @@
-"""Export, feed and import endpoints (DESIGN.md §2 and §4)."""
+"""Export, feed and import endpoints (docs/contract.md §2 and §4)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from postplan.calendars.limits import TOO_LARGE_RESPONSE
-from postplan.config import Settings
+from postplan.calendars.service import TOO_LARGE_RESPONSE
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.db import utcnow
-from postplan.core.deps import Session, WriteSession
+from postplan.core.deps import AppSettings, Session, WriteSession
 from postplan.core.errors import AppError, NotFound
 from postplan.core.flags import Flag, Flags
 from postplan.core.logging import get_logger
@@ -110,10 +109,9 @@ async def create_feed(calendar_id: uuid.UUID, request: Request, user: CurrentUse
                       session: WriteSession, response: Response) -> FeedOut:
     """Create or rotate the calendar's ICS subscription token. The token is shown only now."""
     bind(calendarId=str(calendar_id))
+    # Saved before the client hears of it (WriteSession commits before the response is sent):
+    # a client that uses the URL at once finds the token.
     token = await service.rotate_feed_token(session, user.id, calendar_id)
-    # Commit before answering: request-scoped dependencies exit after the response is sent,
-    # and a client that uses the URL at once must find the token saved.
-    await session.commit()
     url = str(request.url_for("get_feed", token=token))
     log.info("export.feed_rotated")
     response.headers["Cache-Control"] = "no-store"
@@ -128,7 +126,6 @@ async def revoke_feed(calendar_id: uuid.UUID, user: CurrentUser,
     """Revoke the calendar's feed token; its URL answers 404 from now on."""
     bind(calendarId=str(calendar_id))
     await service.revoke_feed_token(session, user.id, calendar_id)
-    await session.commit()  # revoked before the client hears so
     log.info("export.feed_revoked")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -199,16 +196,14 @@ async def get_feed(
     }}},
 )
 async def import_calendar(
-    request: Request, user: CurrentUser, session: WriteSession,
+    request: Request, user: CurrentUser, session: WriteSession, settings: AppSettings,
     calendar_id: Annotated[uuid.UUID | None, Query(alias="calendarId")] = None,
 ) -> JSONResponse:
     """Import a JSON export or a CSV, idempotently by entry id (per-row errors reported)."""
     body = await request.body()
     parsed = service.parse_file(body, request.headers.get("content-type", ""))
-    settings: Settings = request.app.state.settings
     report = await service.import_file(session, user.id, parsed, calendar_id,
                                        max_entries=settings.max_entries_per_calendar)
-    await session.commit()  # saved before the client hears so (an export may follow at once)
     bind(calendarId=str(report.calendar_id))
     log.info("export.imported", kind=report.kind, created=report.created,
              updated=report.updated, unchanged=report.unchanged, failed=report.failed,

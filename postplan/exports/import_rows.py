@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
-    AnyHttpUrl,
     ConfigDict,
     Field,
     StrictBool,
     StringConstraints,
-    UrlConstraints,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
 
+from postplan.core.entryfields import (
+    MAX_HASHTAGS,
+    MAX_MEDIA,
+    AssetNotes,
+    CallToAction,
+    Caption,
+    EntryInput,
+    Hook,
+    Media,
+    Pillar,
+)
 from postplan.core.schemas import InputSchema
 from postplan.core.validators import (
     JSON_OBJECT_MARKER,
@@ -32,7 +41,6 @@ from postplan.core.validators import (
     NoNul,
     ZoneName,
     bounded_json,
-    clean_hashtags,
     conflict,
     moment_in_range,
     no_nul,
@@ -46,11 +54,6 @@ MAX_VERSION = 2**31 - 1
 MAX_IMPORT_ROWS = 10_000
 
 
-class MediaIn(InputSchema):
-    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
-    type: Literal["image", "video"]
-
-
 def _formats_follow_channel(schema: dict[str, Any]) -> None:
     """Say in the JSON schema which formats each channel takes (JSON Schema `if`/`then`)."""
     schema["allOf"] = [
@@ -60,8 +63,9 @@ def _formats_follow_channel(schema: dict[str, Any]) -> None:
     ]
 
 
-class EntryIn(InputSchema):
-    """One entry of an import file (the Entry of DESIGN.md §2; server-owned fields optional)."""
+class EntryIn(EntryInput):
+    """One entry of an import file (the Entry of docs/contract.md §2; server-owned fields
+    optional)."""
 
     model_config = ConfigDict(json_schema_extra=_formats_follow_channel)
 
@@ -72,31 +76,16 @@ class EntryIn(InputSchema):
     format: EntryFormat
     scheduled_at: IsoDateTime
     timezone: ZoneName
-    pillar: Annotated[str, StringConstraints(max_length=80), NoNul()] = ""
-    hook: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
-    caption: Annotated[str, StringConstraints(max_length=4000), NoNul()] = ""
-    hashtags: list[Hashtag] = Field(default_factory=list, max_length=30)
-    call_to_action: Annotated[str, StringConstraints(max_length=300), NoNul()] = ""
-    asset_notes: Annotated[str, StringConstraints(max_length=2000), NoNul()] = ""
-    media: list[MediaIn] = Field(default_factory=list, max_length=35)
+    pillar: Pillar = ""
+    hook: Hook = ""
+    caption: Caption = ""
+    hashtags: list[Hashtag] = Field(default_factory=list, max_length=MAX_HASHTAGS)
+    call_to_action: CallToAction = ""
+    asset_notes: AssetNotes = ""
+    media: list[Media] = Field(default_factory=list, max_length=MAX_MEDIA)
     version: Annotated[int, Field(ge=1, le=MAX_VERSION), NOT_TEXT] | None = None
     edited: StrictBool | None = None
     updated_at: IsoDateTime | None = None
-
-    @field_validator("pillar", "hook", "caption", "call_to_action", "asset_notes")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return no_nul(value)
-
-    @field_validator("hashtags")
-    @classmethod
-    def _tags(cls, value: list[str]) -> list[str]:
-        return clean_hashtags(value)
-
-    @field_validator("scheduled_at", "updated_at")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return moment_in_range(offset_or_none(value))
 
     @field_validator("format")
     @classmethod

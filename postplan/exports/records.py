@@ -12,29 +12,28 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from postplan.core.entryfields import EntryContent
 from postplan.core.zones import in_zone
 
 
-class EntryRow(Protocol):
-    """What the exports read from a saved entry (the calendars domain's `CalendarEntry`)."""
+class EntryRow(EntryContent, Protocol):
+    """What the exports read from a saved entry (the calendars domain's `CalendarEntry`): the
+    content every boundary shares, and what saving adds."""
 
-    id: uuid.UUID
-    calendar_id: uuid.UUID
-    run_id: uuid.UUID | None
-    channel: str
-    format: str
-    scheduled_at: dt.datetime
-    timezone: str
-    pillar: str
-    hook: str
-    caption: str
-    hashtags: list[str]
-    call_to_action: str
-    asset_notes: str
-    media: list[dict[str, Any]]
-    version: int
-    edited: bool
-    updated_at: dt.datetime
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def calendar_id(self) -> uuid.UUID: ...
+    @property
+    def run_id(self) -> uuid.UUID | None: ...
+    @property
+    def media(self) -> list[dict[str, Any]]: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def edited(self) -> bool: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
 
 
 class CalendarRow(Protocol):
@@ -110,7 +109,7 @@ class ExportEntry:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The Entry of DESIGN.md §2, camelCase, keys in a fixed order."""
+        """The Entry of docs/contract.md §2, camelCase, keys in a fixed order."""
         return {
             "id": self.id,
             "calendarId": self.calendar_id,
@@ -158,7 +157,7 @@ class ExportCalendar:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The Calendar of DESIGN.md §2 (without entries), keys in a fixed order."""
+        """The Calendar of docs/contract.md §2 (without entries), keys in a fixed order."""
         return {
             "id": self.id,
             "name": self.name,

@@ -1,7 +1,7 @@
 """Exports: render a calendar's latest saved entries, manage its ICS feed token, import files.
 
-Entries are read only through `postplan.calendars.service`; writes to the calendars' tables go
-through `postplan.calendars.importing`.
+Entries are read, and imported entries and feed tokens written, only through
+`postplan.calendars.service` (the calendars domain's public module).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postplan.calendars import importing
 from postplan.calendars import service as calendars
 from postplan.core.errors import AppError, Unprocessable
 from postplan.exports.files import ExportFile, ExportFormat, render
@@ -53,14 +52,14 @@ async def rotate_feed_token(session: AsyncSession, user_id: str,
     """Create or replace the calendar's feed token; the previous one stops working at once."""
     await calendars.get_calendar(session, user_id, calendar_id)
     token = secrets.token_urlsafe(32)
-    await importing.set_feed_token_hash(session, user_id, calendar_id, hash_token(token))
+    await calendars.set_feed_token_hash(session, user_id, calendar_id, hash_token(token))
     return token
 
 
 async def revoke_feed_token(session: AsyncSession, user_id: str, calendar_id: uuid.UUID) -> None:
     """Revoke the calendar's feed token (idempotent)."""
     await calendars.get_calendar(session, user_id, calendar_id)
-    await importing.set_feed_token_hash(session, user_id, calendar_id, None)
+    await calendars.set_feed_token_hash(session, user_id, calendar_id, None)
 
 
 async def feed_revision(session: AsyncSession, token: str) -> calendars.CalendarRevision | None:
@@ -114,24 +113,24 @@ async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
     the new entries would take the calendar beyond `max_entries`, the whole import is refused
     (413 `calendar_too_large`) and nothing is stored.
     """
-    spec: importing.CalendarSpec | None = None
+    spec: calendars.CalendarSpec | None = None
     if parsed.calendar is not None:
         c = parsed.calendar
-        spec = importing.CalendarSpec(id=c.id, name=c.name, timezone=c.timezone, brief=c.brief,
+        spec = calendars.CalendarSpec(id=c.id, name=c.name, timezone=c.timezone, brief=c.brief,
                                       created_at=c.created_at, updated_at=c.updated_at)
     target = calendar_id or (None if spec is not None else parsed.calendar_hint)
     if target is None and spec is None:
         raise Unprocessable("name the target calendar with calendarId (CSV files hold none)",
                             code="calendar_required")
-    calendar, created = await importing.resolve_calendar(session, user_id, target, spec)
+    calendar, created = await calendars.resolve_calendar(session, user_id, target, spec)
     errors: list[dict[str, Any]] = []
-    specs: list[importing.EntrySpec] = []
+    specs: list[calendars.EntrySpec] = []
     for row, raw in parsed.rows:
         entry, row_errors = validate_row(row, raw, calendar.timezone)
         if entry is None:
             errors.extend(row_errors)
             continue
-        specs.append(importing.EntrySpec(
+        specs.append(calendars.EntrySpec(
             row=row, id=entry.id or natural_key_id(calendar.id, entry),
             channel=str(entry.channel), format=str(entry.format),
             scheduled_at=entry.scheduled_at, timezone=entry.timezone, pillar=entry.pillar,
@@ -140,7 +139,7 @@ async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
             media=[{"url": str(m.url), "type": m.type} for m in entry.media],
             version=entry.version, edited=entry.edited, updated_at=entry.updated_at,
         ))
-    outcome = await importing.upsert_entries(session, user_id, calendar, specs, max_entries)
+    outcome = await calendars.upsert_entries(session, user_id, calendar, specs, max_entries)
     errors.extend(outcome.errors)
     errors.sort(key=lambda e: (e["row"], e["field"]))
     written = outcome.created + outcome.updated + outcome.unchanged

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from postplan.core.deps import Engine
 from postplan.core.metrics import registry
 from postplan.core.migrate import current_revision, head_revision
 
@@ -22,11 +23,10 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request, engine: Engine) -> JSONResponse:
     """Ready when the database answers and its schema is at the shipped head revision."""
     checks: dict[str, Any] = {}
     ready = True
-    engine = request.app.state.engine
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

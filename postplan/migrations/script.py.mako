@@ -23,5 +23,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Additive only: postplan never drops a table or a column (ops appendix, rollback step 3).
+    # Additive only: postplan never drops a table or a column (docs/contract.md, ops appendix: rollback step 3).
     pass

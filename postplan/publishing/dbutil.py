@@ -10,12 +10,9 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from postplan.core.db import begin_write, writer
+from postplan.core.db import writer
 
-#: The former name of `postplan.core.db.begin_write` (the same function), kept for callers.
-begin_immediate = begin_write
-
-__all__ = ["begin_immediate", "dialect_name", "insert_ignore", "rowcount", "single_statements",
+__all__ = ["dialect_name", "insert_ignore", "rowcount", "single_statements",
            "transaction"]
 
 

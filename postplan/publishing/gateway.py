@@ -1,18 +1,19 @@
 """Where the publishing domain gets channel adapters and OAuth clients.
 
 The default gateway wraps `postplan.channels.registry`; tests install their own through
-`app.state.channel_gateway`. Nothing here opens a connection: the shared HTTP client only
-connects when an adapter makes a live call, so dry-runs never touch the network.
+`app.state.channel_gateway`; handlers take it as a `Gateway` parameter. Nothing here opens a
+connection: the shared HTTP client only connects when an adapter makes a live call, so dry-runs
+never touch the network.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import httpx
-from starlette.requests import Request
+from fastapi import Depends, Request
 
 from postplan.channels import registry
 from postplan.channels.base import ChannelAdapter, OAuthClient
@@ -69,10 +70,14 @@ class RegistryGateway:
             self._http = None
 
 
-def gateway_of(request: Request) -> ChannelGateway:
+def app_gateway(request: Request) -> ChannelGateway:
     """The app's channel gateway (installed by the publishing lifespan hook or a test)."""
     gateway: ChannelGateway = request.app.state.channel_gateway
     return gateway
+
+
+#: The channel gateway as a handler parameter.
+Gateway = Annotated[ChannelGateway, Depends(app_gateway)]
 
 
 @asynccontextmanager

@@ -1,4 +1,5 @@
-"""HTTP shapes of publishing (DESIGN.md §2): the publish request/response, intents, connections."""
+"""HTTP shapes of publishing (docs/contract.md §2): the publish request/response, intents,
+connections."""
 
 from __future__ import annotations
 
@@ -38,14 +39,6 @@ class PublishBody(InputSchema):
         if value is None:
             return None
         return list(dict.fromkeys(value))
-
-
-class ItemError(Schema):
-    code: str
-    message: str
-    platform_code: str | None = None
-    field: str | None = None
-    findings: list[dict[str, Any]] | None = None
 
 
 class PublishResult(Schema):

@@ -10,7 +10,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from postplan.core.vocab import IntentStatus
+
+class IntentStatus(StrEnum):
+    """Where a publish intent is (stored as a plain string in `publish_intents.status`)."""
+
+    dry_run = "dry_run"
+    pending = "pending"
+    claimed = "claimed"
+    submitting = "submitting"
+    processing = "processing"
+    published = "published"
+    failed = "failed"
+    needs_reauth = "needs_reauth"
+    unknown = "unknown"
+    cancelled = "cancelled"
+
 
 S = IntentStatus
 
@@ -65,9 +79,6 @@ TRANSITIONS: dict[tuple[IntentStatus, Event], IntentStatus] = {
     (S.needs_reauth, Event.cancel): S.cancelled,
     (S.failed, Event.cancel): S.failed,
 }
-
-#: Statuses a worker may hold a claim on (claim_token set, lease running).
-CLAIMABLE = frozenset({S.pending, S.claimed, S.submitting, S.processing, S.unknown})
 
 #: Statuses after which nothing more happens to an intent.
 TERMINAL = frozenset({S.published, S.failed, S.needs_reauth, S.cancelled, S.dry_run})

@@ -11,8 +11,9 @@ import pytest
 
 from postplan.channels import MediaRef, backoff_delay, retry_after_seconds
 from postplan.channels.ratelimit import RateLedger
-from postplan.channels.text import count_hashtags, count_mentions, utf16_len
+from postplan.channels.text import count_hashtags, count_mentions
 from postplan.channels.validation import check_media_urls
+from postplan.core.text import utf16_len
 from tests.channels.helpers import NOW, request
 
 

@@ -1,4 +1,5 @@
-"""Helpers for the DESIGN.md contract suite: the app on real uvicorn, shape checks, polling."""
+"""Helpers for the contract suite (docs/contract.md): the app on real uvicorn, shape checks,
+polling."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from postplan.config import Settings
 from tests.fakes.sse_client import of, read_stream
 from tests.fixtures.apps import build_app, live_server
 
-#: DESIGN.md §2 field lists, exactly as written.
+#: docs/contract.md §2 field lists, exactly as written.
 CALENDAR_FIELDS = {"id", "name", "brief", "timezone", "latestRunId", "createdAt", "updatedAt"}
 ENTRY_FIELDS = {"id", "calendarId", "runId", "channel", "format", "scheduledAt", "timezone",
                 "pillar", "hook", "caption", "hashtags", "callToAction", "assetNotes", "media",
@@ -46,7 +47,7 @@ def future_date(days: int = 2) -> str:
 
 
 def brief(**overrides: Any) -> dict[str, Any]:
-    """A valid brief (DESIGN.md §2) starting in the future."""
+    """A valid brief (docs/contract.md §2) starting in the future."""
     body: dict[str, Any] = {"brand": "Contract Coffee", "niche": "specialty coffee",
                             "audience": "commuters", "goals": "awareness",
                             "channels": ["tiktok", "instagram"], "startDate": future_date(),
@@ -92,7 +93,7 @@ def assert_problem(resp: httpx.Response, status: int, code: str | None = None) -
 
 
 def assert_entry(entry: dict[str, Any]) -> None:
-    """An Entry as DESIGN.md §2 writes it."""
+    """An Entry as docs/contract.md §2 writes it."""
     assert set(entry) == ENTRY_FIELDS, set(entry) ^ ENTRY_FIELDS
     assert entry["format"] in FORMATS[entry["channel"]], entry
     assert is_iso(entry["scheduledAt"]) and is_iso(entry["updatedAt"])
@@ -117,7 +118,7 @@ def assert_calendar(cal: dict[str, Any], *, with_entries: bool = False) -> None:
 
 
 def assert_intent(intent: dict[str, Any]) -> set[str]:
-    """A publish intent; returns the fields beyond DESIGN.md's list (extensions)."""
+    """A publish intent; returns the fields beyond the contract's list (extensions)."""
     assert set(intent) >= INTENT_FIELDS, INTENT_FIELDS - set(intent)
     assert intent["status"] in INTENT_STATUSES
     assert is_iso(intent["createdAt"]) and is_iso(intent["updatedAt"])

@@ -1,4 +1,4 @@
-"""DESIGN.md, section by section, against the app on real uvicorn (127.0.0.1).
+"""The contract (docs/contract.md), section by section, against the app on real uvicorn (127.0.0.1).
 
 Storage-dependent checks run on SQLite and Postgres (`backend`). Channel APIs are the loopback
 fake (tests/fakes/channels_server.py) reached only through TIKTOK_API_BASE / INSTAGRAM_API_BASE;
@@ -82,7 +82,7 @@ async def test_s2_liveness_readiness_and_metrics(settings_factory: SettingsFacto
         assert f'endpoint="{endpoint}"' in text, endpoint
 
 
-#: DESIGN.md §2's table, as (method, path) with the page's parameter names.
+#: docs/contract.md §2's table, as (method, path) with the page's parameter names.
 ENDPOINTS = [
     ("POST", "/v1/ai/calendar"), ("GET", "/v1/ai/calendar/runs/{runId}"),
     ("GET", "/v1/ai/calendar/runs/{runId}/events"), ("GET", "/v1/calendars"),

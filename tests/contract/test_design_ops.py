@@ -1,4 +1,4 @@
-"""DESIGN.md §4 flags and failure rules, §5 tables, §6 logs/metrics/alerts, §7 commands and
+"""docs/contract.md §4 flags and failure rules, §5 tables, §6 logs/metrics/alerts, §7 commands and
 configuration."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""DESIGN.md §2 and §4: export, publish, intents and channel connections, through real uvicorn
-with the fake TikTok + Instagram on loopback (SQLite and Postgres)."""
+"""docs/contract.md §2 and §4: export, publish, intents and channel connections, through real
+uvicorn with the fake TikTok + Instagram on loopback (SQLite and Postgres)."""
 
 from __future__ import annotations
 

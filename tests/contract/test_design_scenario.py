@@ -1,4 +1,5 @@
-"""The realistic end-to-end scenario and the ops appendix release smoke (DESIGN.md §2-§4)."""
+"""The realistic end-to-end scenario and the release smoke of the ops appendix (docs/contract.md
+§2-§4)."""
 
 from __future__ import annotations
 

@@ -21,8 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from postplan.config import Settings
-from postplan.core.db import create_engine
-from postplan.core.spool import is_db_unavailable
+from postplan.core.db import create_engine, is_db_unavailable
 from tests.fixtures.databases import PG_ADMIN_DSN
 
 pytestmark = [pytest.mark.timeout(60)]

@@ -1,5 +1,5 @@
 """Flags: env bootstrap, unset OFF, flagd file with allowlist and sticky percentage, live reload,
-corrupt file keeps the last good values (reliability.md §8 item 15)."""
+corrupt file keeps the last good values (docs/research.md, reliability §8 item 15)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The whole server log — uvicorn's own lines and the request (access) log — is one JSON pipeline
-with the six required fields (reliability.md §8 item 17), checked on a real `postplan serve`."""
+with the six required fields (docs/research.md, reliability §8 item 17), checked on a real
+`postplan serve`."""
 
 from __future__ import annotations
 

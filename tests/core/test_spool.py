@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from postplan.core.db import is_db_unavailable
 from postplan.core.metrics import SPOOL_DEPTH
 from postplan.core.spool import (
     DbAvailability,
@@ -20,7 +21,6 @@ from postplan.core.spool import (
     Record,
     Spool,
     SpoolFull,
-    is_db_unavailable,
 )
 
 

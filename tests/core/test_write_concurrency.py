@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from postplan.app import create_app
+from postplan.calendars.runs.states import RunStatus
 from postplan.calendars.runs.store import RunStore
 from postplan.channels.base import TokenSet
 from postplan.config import Settings
@@ -43,7 +44,6 @@ from postplan.core import db as db_module
 from postplan.core.db import create_engine, create_sessionmaker, utcnow
 from postplan.core.logging import configure_logging
 from postplan.core.spool import Spool
-from postplan.core.vocab import RunStatus
 from postplan.models import Calendar, CalendarEntry, CalendarRun
 from postplan.publishing.intake import spooled
 from postplan.publishing.tables import connections, idempotency_keys, intents, oauth_states

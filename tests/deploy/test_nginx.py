@@ -1,6 +1,6 @@
 """deploy/nginx/postplan.conf in front of live uvicorn: SSE passes unbuffered (the first event
 arrives while the stream is still open), uncompressed, and request ids pass through
-(reliability.md §8 item 13)."""
+(docs/research.md, reliability §8 item 13)."""
 
 from __future__ import annotations
 

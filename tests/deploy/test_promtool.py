@@ -1,5 +1,5 @@
 """promtool: the alert rules are valid and their unit tests pass; a live /metrics passes
-`promtool check metrics` (reliability.md §8 item 18)."""
+`promtool check metrics` (docs/research.md, reliability §8 item 18)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Database down (ops appendix "Supabase down"; DESIGN §4): Postgres stopped for real.
+"""Database down (docs/contract.md §4 and ops appendix "Supabase down"): Postgres stopped for real.
 
 The test owns a Postgres cluster (tests/fixtures/pg_cluster.py) and stops it with
 `pg_ctlcluster … stop -m immediate` in the middle of a burst of publishes. What must hold:

@@ -28,12 +28,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from postplan.core.vocab import IntentStatus
 from postplan.publishing.states import (
     TERMINAL,
     TRANSITIONS,
     Event,
     IllegalTransition,
+    IntentStatus,
     is_terminal,
     next_status,
 )

@@ -6,9 +6,10 @@ import re
 
 import pytest
 
+from postplan.core.text import utf16_len
 from postplan.core.vocab import Channel
 from postplan.generation.planner import normalise_hook, plan_entries, plan_slots, write_entry
-from postplan.generation.planner.text import token_set_similarity, tokens, utf16_len
+from postplan.generation.planner.text import token_set_similarity, tokens
 from tests.generation.helpers import make_brief
 
 TAG = re.compile(r"^\w+$")

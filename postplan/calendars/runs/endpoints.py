@@ -1,4 +1,4 @@
-"""`POST /v1/ai/calendar` and the run endpoints (DESIGN.md §2–§4).
+"""`POST /v1/ai/calendar` and the run endpoints (docs/contract.md §2–§4).
 
 An invalid brief is refused with 422 before any stream starts; the run is then started by
 `service.start_run`, the same path as `postplan generate`. Once streaming, problems arrive as
@@ -11,21 +11,20 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 
 from postplan.calendars import service
 from postplan.calendars.limits import TOO_LARGE_RESPONSE
 from postplan.calendars.runs.mapping import RunRef
-from postplan.calendars.runs.registry import RunRegistry
+from postplan.calendars.runs.registry import Runs
 from postplan.calendars.runs.schemas import RunOut
 from postplan.calendars.runs.service import start_run
 from postplan.calendars.runs.sse import RunEventResponse, sse_response
-from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
-from postplan.core.deps import Session
+from postplan.core.deps import AppSettings, Session
 from postplan.core.errors import NotFound, Unprocessable
-from postplan.core.flags import FlagService
+from postplan.core.flags import Flags
 from postplan.core.logging import get_logger
 from postplan.core.openapi import link, problem_response, problem_responses
 from postplan.generation.planner import check_brief
@@ -55,22 +54,14 @@ def validate_brief(brief: Brief) -> None:
         )
 
 
-def _registry(request: Request) -> RunRegistry:
-    registry: RunRegistry = request.app.state.generation
-    return registry
-
-
 @router.post("/ai/calendar", responses={**_SSE_RESPONSES, 413: TOO_LARGE_RESPONSE,
                                        **problem_responses(404)},
              response_class=RunEventResponse)
-async def generate_calendar(brief: Brief, user: CurrentUser,
-                            request: Request) -> RunEventResponse:
+async def generate_calendar(brief: Brief, user: CurrentUser, settings: AppSettings,
+                            flags: Flags, registry: Runs) -> RunEventResponse:
     """Plan a calendar and stream its entries as they are made (text/event-stream)."""
     validate_brief(brief)
-    settings: Settings = request.app.state.settings
-    flags: FlagService = request.app.state.flags
-    started = await start_run(brief, user.id, settings=settings, flags=flags,
-                              registry=_registry(request))
+    started = await start_run(brief, user.id, settings=settings, flags=flags, registry=registry)
     ref = started.ref
     if started.kind == "generate":
         bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id))
@@ -119,7 +110,8 @@ def parse_last_event_id(value: str | None, run_id: uuid.UUID) -> int:
 async def run_events(
     run_id: uuid.UUID,
     user: CurrentUser,
-    request: Request,
+    settings: AppSettings,
+    registry: Runs,
     last_event_id: Annotated[str | None, Header(max_length=64,
                                                 pattern=LAST_EVENT_ID_PATTERN)] = None,
     last_event_id_query: Annotated[str | None, Query(alias="lastEventId", max_length=64,
@@ -130,7 +122,6 @@ async def run_events(
     Never generates: entries come from the database (or from this process while it runs)."""
     bind(runId=str(run_id))
     after = parse_last_event_id(last_event_id or last_event_id_query, run_id)
-    registry = _registry(request)
     # Counted before the database is read: a client over the bound costs no query.
     slot = registry.slots.take(user.id, run_id)
     try:
@@ -141,7 +132,6 @@ async def run_events(
         slot.release()
         raise
     bind(calendarId=str(run.calendar_id))
-    settings: Settings = request.app.state.settings
     if after == 0:
         ref = RunRef(run.id, run.calendar_id, user.id, run.mode, run.dry_run,
                      run.expected_entries)

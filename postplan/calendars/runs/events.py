@@ -1,4 +1,5 @@
-"""The events of a generation stream (DESIGN.md §3) as plain data, independent of transport."""
+"""The events of a generation stream (docs/contract.md §3) as plain data, independent of
+transport."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from postplan.calendars.runs.mapping import RunRef
+from postplan.calendars.runs.states import RunStatus
 from postplan.calendars.schemas import EntryOut
-from postplan.core.vocab import RunStatus
 from postplan.models import CalendarEntry
 
 TIMEOUT_CODE = "ai_timeout"

@@ -28,13 +28,13 @@ from postplan.calendars.runs.eventlog import RunLog
 from postplan.calendars.runs.events import TIMEOUT_CODE, RunEvent, entry_event, terminal_events
 from postplan.calendars.runs.limits import RunLimits
 from postplan.calendars.runs.mapping import RunRef, draft_to_entry
+from postplan.calendars.runs.states import RunStatus
 from postplan.calendars.runs.store import RunStore
 from postplan.calendars.runs.watch import RunAbandoned, wait_abandoned
 from postplan.core.context import bind
 from postplan.core.errors import AppError
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
-from postplan.core.vocab import RunStatus
 from postplan.generation.base import GenerationError, GenerationTimeout, Generator
 from postplan.generation.schemas import Brief, EntryDraft
 

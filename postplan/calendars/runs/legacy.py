@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator
 
 from postplan.calendars.runs.events import RunEvent, entry_event, run_event, terminal_events
 from postplan.calendars.runs.mapping import RunRef, brief_json, draft_to_entry
-from postplan.core.vocab import RunMode, RunStatus
+from postplan.calendars.runs.states import RunMode, RunStatus
 from postplan.generation.planner import legacy_entries
 from postplan.generation.schemas import Brief
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from postplan.calendars.runs.events import entry_event
 from postplan.calendars.runs.executor import HEARTBEAT_SECONDS, LiveRun, RunExecutor
@@ -154,11 +154,9 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        options: dict[str, Any] = dict(getattr(app.state, "generation_options", {}))
-        options.setdefault("limits", RunLimits.from_settings(app.state.settings))
         registry = RunRegistry(RunStore(app.state.sessionmaker,
                                         max_entries=app.state.settings.max_entries_per_calendar),
-                               **options)
+                               limits=RunLimits.from_settings(app.state.settings))
         app.state.generation = registry
         warm_up()  # the planner's data and holiday tables, so no request pays for them
         try:
@@ -176,4 +174,11 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
     return lifespan()
 
 
-LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+def app_runs(request: Request) -> RunRegistry:
+    """The app's run registry (installed by `generation_lifespan`)."""
+    registry: RunRegistry = request.app.state.generation
+    return registry
+
+
+#: The run registry as a handler parameter.
+Runs = Annotated[RunRegistry, Depends(app_runs)]

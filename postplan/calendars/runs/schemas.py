@@ -1,4 +1,4 @@
-"""HTTP shapes of generation runs (DESIGN.md §2–§4)."""
+"""HTTP shapes of generation runs (docs/contract.md §2–§4)."""
 
 from __future__ import annotations
 

@@ -16,11 +16,10 @@ from postplan.calendars.runs.legacy import fixed_events, legacy_run
 from postplan.calendars.runs.mapping import RunRef
 from postplan.calendars.runs.registry import RunRegistry
 from postplan.config import Settings
-from postplan.core.db import is_database_busy
+from postplan.core.db import is_database_busy, is_db_unavailable
 from postplan.core.errors import AppError, DatabaseBusy
 from postplan.core.flags import Flag, FlagService
 from postplan.core.logging import get_logger
-from postplan.core.spool import is_db_unavailable
 from postplan.generation.base import Generator
 from postplan.generation.planner import OfflinePlanner
 from postplan.generation.providers.openai import OpenAICompatibleGenerator
@@ -83,7 +82,7 @@ async def start_run(brief: Brief, user_id: str, *, settings: Settings, flags: Fl
     are raised before anything is written: 429 `too_many_runs` / `too_many_streams`, 404
     `calendar_not_found`, 413 `calendar_too_large`, 503 `database_busy`. With
     `dry_run_when_unreachable`, a database that cannot be reached still gets the calendar
-    streamed, as a dry run that saves nothing (DESIGN.md §4)."""
+    streamed, as a dry run that saves nothing (docs/contract.md §4)."""
     mode = select_mode(flags, settings, user_id)
     if mode == "legacy":
         ref, events = legacy_run(brief)
@@ -101,9 +100,9 @@ async def start_run(brief: Brief, user_id: str, *, settings: Settings, flags: Fl
                 raise
             if is_database_busy(exc):  # busy is not away: a silent dry run would lose the run
                 raise DatabaseBusy() from exc
-            # The database is away: still stream the calendar, as a dry run (DESIGN.md §4). Only
-            # a real connectivity failure counts: a statement the database refuses (bad data, a
-            # bug) must fail loudly, not answer "saved" with a run that saved nothing.
+            # The database is away: still stream the calendar, as a dry run (docs/contract.md
+            # §4). Only a real connectivity failure counts: a statement the database refuses
+            # (bad data, a bug) must fail loudly, not answer "saved" with a run that saved nothing.
             if not is_db_unavailable(exc):
                 log.exception("generation.run_not_saved", errorType=type(exc).__name__)
                 raise RunNotSaved("the run could not be saved, so none was started; nothing was "

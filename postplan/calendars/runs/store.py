@@ -23,10 +23,10 @@ from postplan.calendars.limits import check_room, ensure_room
 from postplan.calendars.repository import CalendarRepository, snapshot
 from postplan.calendars.runs.limits import RunLimit, too_many_runs
 from postplan.calendars.runs.mapping import RunRef, brief_json, calendar_name, draft_to_entry
+from postplan.calendars.runs.states import RunStatus
 from postplan.core.db import begin_write, utcnow
 from postplan.core.db import writer as write_engine
 from postplan.core.errors import NotFound
-from postplan.core.vocab import RunStatus
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
 

@@ -27,9 +27,9 @@ from postplan.calendars.runs.eventlog import RunLog
 from postplan.calendars.runs.events import RunEvent, entry_event, run_event, terminal_events
 from postplan.calendars.runs.limits import RunLimits
 from postplan.calendars.runs.mapping import RunRef
+from postplan.calendars.runs.states import RunStatus
 from postplan.calendars.runs.store import RunStore
 from postplan.core.logging import get_logger
-from postplan.core.vocab import RunStatus
 
 log = get_logger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from postplan.channels.base import Finding, PublishRequest
-from postplan.channels.text import as_int, utf16_len
+from postplan.channels.text import as_int
 from postplan.channels.tiktok.payloads import (
     DIRECT_POST,
     FILE_UPLOAD,
@@ -14,6 +14,7 @@ from postplan.channels.tiktok.payloads import (
     post_mode,
 )
 from postplan.channels.validation import check_quota, offline_findings
+from postplan.core.text import utf16_len
 from postplan.core.vocab import EntryFormat
 
 __all__ = ["DAILY_POST_CAP", "PENDING_SHARE_CAP", "PRIVACY_LEVELS", "validate_request"]

@@ -9,6 +9,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
+from postplan.core.text import utf16_len
 from postplan.core.vocab import Channel
 from postplan.generation.planner.data import copy_bank
 from postplan.generation.planner.pillars import pillar_category
@@ -23,7 +24,6 @@ from postplan.generation.planner.text import (
     shorten,
     to_hashtag,
     tokens,
-    utf16_len,
 )
 from postplan.generation.schemas import Brief, EntryDraft
 
@@ -34,7 +34,7 @@ MAX_CANDIDATES = 400
 CTA_MAX = 120  # the call to action stays a short line, brand included
 SHORT = 30  # niche/audience/pillar are cut to this many characters inside hooks
 HASHTAG_RANGE: dict[Channel, tuple[int, int]] = {
-    Channel.tiktok: (3, 5),  # reference §3.5: 3-5 relevant hashtags
+    Channel.tiktok: (3, 5),  # docs/research.md, planning §3.5: 3-5 relevant hashtags
     Channel.instagram: (3, 5),  # hard cap of 5 since Dec 2025
 }
 _STOPWORDS = frozenset({

@@ -5,8 +5,9 @@ from __future__ import annotations
 from postplan.generation.planner.data import copy_bank
 from postplan.generation.schemas import Brief
 
-# Reference §3.3: 3-5 pillars is the consensus; 40/30/20/10 teach/show/story/offer, and
-# promotion capped near 20%. Integer weights keep largest-deficit arithmetic exact.
+# docs/research.md, planning §3.3: 3-5 pillars is the consensus; 40/30/20/10
+# teach/show/story/offer, and promotion capped near 20%. Integer weights keep largest-deficit
+# arithmetic exact.
 DEFAULT_PILLARS: tuple[tuple[str, int], ...] = (
     ("education", 35),
     ("behind the scenes", 25),

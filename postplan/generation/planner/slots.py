@@ -75,8 +75,8 @@ def utc_key(value: dt.datetime) -> dt.datetime:
 
 
 def default_posts_per_week(channel: Channel) -> int:
-    """Reference §3.2: TikTok 4/week (Buffer: 2-5/week gives most of the per-post gain);
-    Instagram 3/week (Mosseri 2 feed posts/week, Hootsuite/Later 3-5/week)."""
+    """docs/research.md, planning §3.2: TikTok 4/week (Buffer: 2-5/week gives most of the
+    per-post gain); Instagram 3/week (Mosseri 2 feed posts/week, Hootsuite/Later 3-5/week)."""
     return best_times().channels[channel].default_posts_per_week
 
 

@@ -40,11 +40,6 @@ def token_set_similarity(a: str | frozenset[str], b: str | frozenset[str]) -> fl
     return len(ta & tb) / len(ta | tb)
 
 
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit TikTok's API counts titles in."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def is_valid_hashtag(tag: str) -> bool:
     """A hashtag without '#': Unicode word characters only, at most HASHTAG_MAX_LEN."""
     return bool(_TAG_RE.match(tag)) and len(tag) <= HASHTAG_MAX_LEN

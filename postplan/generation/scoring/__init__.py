@@ -1,7 +1,7 @@
 """Calendar quality scorer: one check per dimension, each with pass/fail, a 0..1 score and details.
 
 Used on planner output, AI output and partial (timed-out) output alike. Thresholds follow
-`shared/reference/planning-and-generation.md` §5. Small calendars cannot hit proportional targets
+docs/research.md, planning §5. Small calendars cannot hit proportional targets
 exactly, so balance thresholds are widened by the best integer apportionment plus one post.
 
 The checks live by subject in `content`, `balance` and `schedule`; `result` holds `Check`

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from postplan.core.text import utf16_len
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
 from postplan.generation.planner.text import (
     ASSET_NOTES_LIMIT,
@@ -22,7 +23,6 @@ from postplan.generation.planner.text import (
     normalise_hook,
     token_set_similarity,
     tokens,
-    utf16_len,
 )
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.generation.scoring.result import Check, Problems, make_check

@@ -1,8 +1,9 @@
 """The worker's credentials: decrypted tokens for a channel, refreshed before they expire.
 
-Refresh rules (peers.md §3, pain point 11): the newest refresh token is always persisted in the
-same transaction that stores the new access token; a refresh the platform refuses marks the
-connection `needs_reauth` once and stops (no loop); a transient failure leaves it connected.
+Refresh rules (docs/research.md, peers §3, pain point 11): the newest refresh token is always
+persisted in the same transaction that stores the new access token; a refresh the platform
+refuses marks the connection `needs_reauth` once and stops (no loop); a transient failure
+leaves it connected.
 """
 
 from __future__ import annotations

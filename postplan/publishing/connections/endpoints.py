@@ -9,12 +9,12 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
-from postplan.core.deps import Session, WriteSession
+from postplan.core.deps import AppSettings, Session, WriteSession
 from postplan.core.openapi import problem_response, problem_responses
 from postplan.core.vocab import Channel
 from postplan.publishing.connections import oauth, oauth_binding
 from postplan.publishing.connections import store as connections
-from postplan.publishing.gateway import gateway_of
+from postplan.publishing.gateway import Gateway
 from postplan.publishing.schemas import ConnectionIn, ConnectionOut, OAuthStartOut
 
 router = APIRouter(tags=["publishing"])
@@ -28,36 +28,33 @@ ChannelName = Annotated[str, Path(max_length=32, description="tiktok or instagra
 @router.put("/channels/{channel}/connection", response_model=ConnectionOut,
             responses=problem_responses(404))
 async def put_connection(channel: ChannelName, body: ConnectionIn, user: CurrentUser,
-                         session: WriteSession, request: Request) -> ConnectionOut:
+                         session: WriteSession, settings: AppSettings) -> ConnectionOut:
     """Store a channel's tokens (encrypted with `TOKEN_ENCRYPTION_KEY`); never echoed."""
     bind(channel=channel)
-    return await connections.put_connection(session, request.app.state.settings, user.id,
-                                            channel, body)
+    return await connections.put_connection(session, settings, user.id, channel, body)
 
 
 @router.get("/channels/{channel}/connection", response_model=ConnectionOut,
             responses=problem_responses(404))
 async def get_connection(channel: ChannelName, user: CurrentUser, session: Session,
-                         request: Request) -> ConnectionOut:
+                         settings: AppSettings) -> ConnectionOut:
     """The connection's status, account and a masked token preview."""
     bind(channel=channel)
-    return await connections.get_connection(session, request.app.state.settings, user.id,
-                                            channel)
+    return await connections.get_connection(session, settings, user.id, channel)
 
 
 @router.get("/channels/{channel}/oauth/start", response_model=OAuthStartOut,
             responses={302: {"description": "redirect to the platform's consent page"},
                        **problem_responses(404)})
 async def oauth_start(channel: ChannelName, user: CurrentUser, session: WriteSession,
-                      request: Request, redirect: bool = False) -> Response:
+                      request: Request, settings: AppSettings, gateway: Gateway,
+                      redirect: bool = False) -> Response:
     """Begin the channel's login: the authorize URL (state + PKCE kept server-side, 10 min).
     `?redirect=true` answers 302 to it instead of JSON. Sets an HttpOnly cookie binding the login
     to this browser: the callback must be reached by the same browser."""
     bind(channel=channel)
-    settings = request.app.state.settings
     nonce = oauth_binding.nonce_for(request)
-    out = await oauth.start(session, settings, gateway_of(request), user.id, channel,
-                            browser_nonce=nonce)
+    out = await oauth.start(session, settings, gateway, user.id, channel, browser_nonce=nonce)
     response: Response
     if redirect:
         response = RedirectResponse(out.authorize_url, status_code=302)
@@ -76,7 +73,8 @@ async def oauth_start(channel: ChannelName, user: CurrentUser, session: WriteSes
     403: problem_response(403, "the login was started in another browser "
                                "(`oauth_state_mismatch`)")})
 async def oauth_callback(
-    channel: ChannelName, session: WriteSession, request: Request,
+    channel: ChannelName, session: WriteSession, request: Request, settings: AppSettings,
+    gateway: Gateway,
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=256)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
@@ -85,9 +83,8 @@ async def oauth_callback(
     """The platform's redirect back: the single-use state names the user, the binding cookie the
     browser that started the login; tokens are stored encrypted and never returned."""
     bind(channel=channel)
-    return await oauth.callback(session, request.app.state.settings, gateway_of(request),
-                                channel, code=code, state=state, error=error,
-                                error_description=error_description,
+    return await oauth.callback(session, settings, gateway, channel, code=code, state=state,
+                                error=error, error_description=error_description,
                                 browser_nonce=oauth_binding.held_nonce(request))
 
 

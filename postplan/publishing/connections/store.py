@@ -117,7 +117,7 @@ async def save_tokens(
 
 async def put_connection(session: AsyncSession, settings: Settings, user_id: str,
                          channel: str, body: ConnectionIn) -> ConnectionOut:
-    """Store credentials a client obtained itself (DESIGN.md §2)."""
+    """Store credentials a client obtained itself (docs/contract.md §2)."""
     cipher = cipher_for(settings)
     await begin_write(session)
     row = await save_tokens(

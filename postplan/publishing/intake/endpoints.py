@@ -7,21 +7,20 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from postplan.config import Settings
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind, request_id_var
 from postplan.core.db import utcnow
-from postplan.core.deps import Session
+from postplan.core.deps import AppSettings, Session, WriteSessions
 from postplan.core.flags import Flags
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.openapi import link, problem_responses
-from postplan.core.schemas import Cursor, Page
-from postplan.core.vocab import IntentStatus
-from postplan.publishing.gateway import gateway_of
+from postplan.core.pagination import Cursor
+from postplan.core.schemas import Page
+from postplan.publishing.gateway import Gateway
 from postplan.publishing.intake import idempotency, queries, spooled, transaction
 from postplan.publishing.schemas import IntentDetail, IntentOut, PublishBody, PublishResponse
+from postplan.publishing.states import IntentStatus
 
 router = APIRouter(tags=["publishing"])
 
@@ -44,6 +43,9 @@ async def publish(
     user: CurrentUser,
     request: Request,
     flags: Flags,
+    settings: AppSettings,
+    gateway: Gateway,
+    maker: WriteSessions,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", min_length=1, max_length=255, pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Replays the first answer for the same body (e.g. a UUID)")] = None,
@@ -56,9 +58,8 @@ async def publish(
     """
     started = time.perf_counter()
     bind(calendarId=str(calendar_id))
-    settings: Settings = request.app.state.settings
-    # Every transaction of this request writes: SQLite's write lock before the first read.
-    maker: async_sessionmaker[AsyncSession] = request.app.state.write_sessionmaker
+    # Every transaction of this request writes (`maker`: SQLite's write lock before the first
+    # read).
     claim: idempotency.Claim | None = None
     try:
         if spooled.database_down(request):  # spool at once instead of waiting on a dead DB
@@ -74,7 +75,7 @@ async def publish(
                                 headers={"Idempotent-Replayed": "true"})
             claim = begun
         recorded = await transaction.record(
-            maker, claim, settings=settings, flags=flags, gateway=gateway_of(request),
+            maker, claim, settings=settings, flags=flags, gateway=gateway,
             user_id=user.id, calendar_id=calendar_id, body=body,
             request_id=request_id_var.get(), now=utcnow())
         status_code = recorded.outcome.status_code

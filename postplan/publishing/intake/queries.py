@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.calendars import service as calendars
 from postplan.core.errors import Unprocessable
-from postplan.core.vocab import IntentStatus
+from postplan.core.pagination import decode_cursor, keyset_page, split_page
 from postplan.publishing.errors import IntentNotFound
 from postplan.publishing.schemas import AttemptOut, IntentDetail, IntentOut
+from postplan.publishing.states import IntentStatus
 from postplan.publishing.tables import attempts, intents
 
 
@@ -36,15 +37,10 @@ async def list_intents(
         except ValueError:
             raise Unprocessable(f"unknown status {status!r}", code="invalid_status") from None
         stmt = stmt.where(intents.c.status == status)
-    after = calendars.decode_cursor(cursor)
-    if after is not None:
-        stmt = stmt.where(tuple_(intents.c.created_at, intents.c.id) < after)
-    stmt = stmt.order_by(intents.c.created_at.desc(), intents.c.id.desc()).limit(limit + 1)
-    rows = (await session.execute(stmt)).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = calendars.encode_cursor(rows[-1].created_at, rows[-1].id)
+    stmt = keyset_page(stmt, (intents.c.created_at, intents.c.id), decode_cursor(cursor),
+                       limit + 1, descending=True)
+    rows, next_cursor = split_page((await session.execute(stmt)).all(), limit,
+                                   lambda r: (r.created_at, r.id))
     return [IntentOut.model_validate(_intent_out(r)) for r in rows], next_cursor
 
 

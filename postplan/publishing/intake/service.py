@@ -116,7 +116,7 @@ async def publish_calendar(
     user_id: str, calendar_id: uuid.UUID, body: PublishBody, request_id: str | None,
     now: dt.datetime,
 ) -> Outcome:
-    """Validate and record one intent per selected entry × its channel (DESIGN.md §2)."""
+    """Validate and record one intent per selected entry × its channel (docs/contract.md §2)."""
     forced = not flags.is_enabled(Flag.publish_service, user_id)
     dry = body.dry_run or forced
     entries = await select_entries(session, user_id, calendar_id, body)

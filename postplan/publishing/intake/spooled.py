@@ -1,6 +1,7 @@
 """Publishing while the database is down: spool the request, answer 202, replay it later.
 
-The ops appendix's playbook ("Supabase down: queue intent, retry after recovery") made durable.
+The ops appendix's playbook (docs/contract.md: "Supabase down: queue intent, retry after
+recovery") made durable.
 A publish request that cannot reach the database is appended to the local fsync'd spool
 (`postplan.core.spool`) exactly as asked — calendar, entry ids, channels, `when`, `dryRun`,
 the `Idempotency-Key` — because the entries themselves cannot be read. The answer is
@@ -37,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from postplan.config import Settings
 from postplan.core.context import bound, request_id_var
-from postplan.core.db import utcnow
+from postplan.core.db import is_db_unavailable, utcnow
 from postplan.core.errors import AppError, ServiceUnavailable
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
@@ -48,7 +49,6 @@ from postplan.core.spooldrain import (
     Drainer,
     RecordRejected,
     RetryLater,
-    is_db_unavailable,
     running_drainer,
 )
 from postplan.core.spoolfile import Record

@@ -32,12 +32,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postplan.calendars import service as calendars
+from postplan.core.db import is_db_unavailable
 from postplan.core.logging import get_logger
-from postplan.core.spool import is_db_unavailable
-from postplan.core.vocab import IntentStatus
 from postplan.publishing.connections.credentials import STORED_COLUMNS, Stored
 from postplan.publishing.dbutil import rowcount, single_statements, transaction
-from postplan.publishing.states import Event, next_status
+from postplan.publishing.states import Event, IntentStatus, next_status
 from postplan.publishing.tables import attempts, intents
 from postplan.publishing.tables import connections as connections_t
 

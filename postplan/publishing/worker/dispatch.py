@@ -6,7 +6,7 @@ import contextlib
 
 from postplan.core.context import bound
 from postplan.core.logging import get_logger
-from postplan.core.vocab import IntentStatus
+from postplan.publishing.states import IntentStatus
 from postplan.publishing.worker import followup
 from postplan.publishing.worker.claims import Claimed, StaleClaim
 from postplan.publishing.worker.context import JobContext

@@ -16,8 +16,7 @@ from typing import Any
 from postplan.channels.base import AdapterResult, PermanentError, RetryLater
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS
-from postplan.core.vocab import IntentStatus
-from postplan.publishing.states import Event
+from postplan.publishing.states import Event, IntentStatus
 from postplan.publishing.worker.claims import StaleClaim
 from postplan.publishing.worker.job import Job, Stop, error_of
 

@@ -28,9 +28,8 @@ from postplan.channels.base import (
 from postplan.core.context import bound
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
-from postplan.core.vocab import IntentStatus
 from postplan.publishing.connections.credentials import Stored, mark_needs_reauth
-from postplan.publishing.states import Event
+from postplan.publishing.states import Event, IntentStatus
 from postplan.publishing.worker.claims import (
     Claimed,
     attempt_row,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+
+from postplan.core.ratelimit import RateLedger
 
 #: channel → (calls, window seconds) for the irreversible call. TikTok: 6 inits/min per token.
 DEFAULT_LIMITS: dict[str, tuple[int, float]] = {"tiktok": (6, 60.0), "instagram": (25, 60.0)}
@@ -23,9 +24,8 @@ class AccountLimiter:
     def __init__(self, limits: dict[str, tuple[int, float]] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
-        self._clock = clock
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._hits: dict[tuple[str, str], deque[float]] = {}
+        self._windows = RateLedger(clock)  # one slot per publish call, keyed (account, channel)
 
     @asynccontextmanager
     async def account(self, channel: str, account: str) -> AsyncIterator[None]:
@@ -40,11 +40,5 @@ class AccountLimiter:
         if limit is None:
             return 0.0
         calls, window = limit
-        now = self._clock()
-        hits = self._hits.setdefault((channel, account), deque())
-        while hits and hits[0] <= now - window:
-            hits.popleft()
-        if len(hits) >= calls:
-            return max(0.01, hits[0] + window - now)
-        hits.append(now)
-        return 0.0
+        wait = self._windows.acquire(account, channel, calls, window)
+        return max(0.01, wait) if wait else 0.0

@@ -44,7 +44,7 @@ ALREADY_PUBLISHED = "already_published"
 
 #: The options the publish endpoint can put into a request, per channel. It sets none today:
 #: `service.publish_calendar` builds every request without options and the worker only carries
-#: them over. When the endpoint learns `channelOptions` (DESIGN.md §9), list here the ones it
+#: them over. When the endpoint learns `channelOptions` (docs/contract.md §9), list here the ones it
 #: accepts; anything else in a stored request did not come from the API.
 API_OPTIONS: Mapping[Channel, frozenset[str]] = MappingProxyType(
     {channel: frozenset() for channel in Channel})

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from postplan.calendars.runs.states import RunStatus
 from postplan.calendars.runs.store import RunStore
 from postplan.config import Settings
 from postplan.core.db import create_sessionmaker, utcnow
-from postplan.core.vocab import RunStatus
 from postplan.models import Calendar, CalendarRun
 from tests.fakes.sse_client import live_app, read_stream
 

@@ -4,7 +4,7 @@ One FastAPI app answers TikTok's `/v2/...` paths (Content Posting API, Login Kit
 chunk uploads on `/upload/video/`) and Instagram's `/{vNN.0}/...` Graph paths (containers,
 container status, media_publish, content_publishing_limit, /me) plus its OAuth endpoints
 (`/oauth/access_token`, `/access_token`, `/refresh_access_token`). It follows
-`../shared/reference/channel-apis.md`: envelopes, async processing, per-token rate limits, daily
+`docs/research.md` (Channel APIs): envelopes, async processing, per-token rate limits, daily
 caps, token expiry and refresh rotation.
 
 The control object (`FakeChannels`) is shared with the test thread: accounts and tokens, a virtual

@@ -1,5 +1,6 @@
 """In-process alert rules: each fires above its threshold and stays quiet below, over sliding
-windows, and emits one `alert` log event per transition (reliability.md §8 item 18)."""
+windows, and emits one `alert` log event per transition (docs/research.md, reliability §8
+item 18)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from postplan.core.alerts import (
+from postplan.alerts import (
     AlertEngine,
     MetricsFeed,
     alerts_lifespan,

@@ -14,16 +14,16 @@ Modules: `engine` (rules, AlertEngine), `log_records` (reading log lines), `repl
 
 from __future__ import annotations
 
-from postplan.core.alerts.engine import (
+from postplan.alerts.engine import (
     AlertEngine,
     AlertState,
     FiredAlert,
     bucket_of,
     histogram_quantile,
 )
-from postplan.core.alerts.feed import MetricsFeed, alerts_lifespan
-from postplan.core.alerts.log_records import latency_endpoint, parse_ts
-from postplan.core.alerts.replay import replay
+from postplan.alerts.feed import MetricsFeed, alerts_lifespan
+from postplan.alerts.log_records import latency_endpoint, parse_ts
+from postplan.alerts.replay import replay
 
 __all__ = [
     "AlertEngine",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from postplan.core.alerts.engine import AlertEngine, FiredAlert
+from postplan.alerts.engine import AlertEngine, FiredAlert
 
 
 def replay(records: Iterable[Mapping[str, Any]]) -> list[FiredAlert]:

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from postplan.core.alerts.engine import LATENCY_BUCKETS, AlertEngine
+from postplan.alerts.engine import LATENCY_BUCKETS, AlertEngine
 from postplan.core.logging import get_logger
 from postplan.core.metrics import (
     ADAPTER_CONFIGURED,

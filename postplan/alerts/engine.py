@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from postplan.core.alerts.log_records import SSE_END_EVENTS, as_number, latency_endpoint, parse_ts
+from postplan.alerts.log_records import SSE_END_EVENTS, as_number, latency_endpoint, parse_ts
 from postplan.core.logging import get_logger
 from postplan.core.metrics import (
     ALERTS_FIRING,
