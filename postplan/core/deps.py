@@ -2,8 +2,8 @@
 
 A handler never reads `request.app.state` itself: it names what it needs as a parameter typed
 with one of these aliases (or a domain's own: `publishing.gateway.Gateway`,
-`calendars.runs.Runs`), and the one function behind the alias reads it from where `create_app`
-and the lifespan hooks put it. Tests install their own resources at the same place.
+`calendars.runs.registry.Runs`), and the one function behind the alias reads it from where
+`create_app` and the lifespan hooks put it. Tests install their own resources at the same place.
 
 One transaction style: a handler's database work runs in the request's session (`Session` to
 read, `WriteSession` to write), committed by the dependency before the response is sent and

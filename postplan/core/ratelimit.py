@@ -2,8 +2,8 @@
 
 Used by the channel adapters (per-token platform limits, e.g. TikTok's 6 inits/min, keyed by a
 hash of the token, `channels.ratelimit.token_key`) and by the publish worker's per-account
-pacing (`publishing.limiter`). Refusing locally costs nothing and keeps the platform's counters
-clean; the platform's 429 is still mapped to RetryLater for limits this process cannot see.
+pacing (`publishing.worker.limiter`). Refusing locally costs nothing and keeps the platform's
+counters clean; the platform's 429 is still mapped to RetryLater for limits this process cannot see.
 """
 
 from __future__ import annotations

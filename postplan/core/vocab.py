@@ -1,7 +1,7 @@
 """The small vocabulary every layer shares: channels and the formats each one takes.
 
 Status words live with their domains (`publishing.states.IntentStatus`,
-`calendars.run_states.RunStatus`); the tables store them as plain strings, so models need none.
+`calendars.runs.states.RunStatus`); the tables store them as plain strings, so models need none.
 """
 
 from __future__ import annotations

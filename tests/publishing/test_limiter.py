@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from postplan.publishing.limiter import AccountLimiter
+from postplan.publishing.worker.limiter import AccountLimiter
 
 
 def test_reserve_spaces_calls_within_each_accounts_window() -> None:
