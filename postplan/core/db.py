@@ -233,6 +233,8 @@ def is_db_unavailable(exc: BaseException) -> bool:
             return True  # the database host name does not resolve (DNS away)
         if isinstance(current, OSError) and current.errno in _CONNECTIVITY_ERRNOS:
             return True
+        if isinstance(current, FileNotFoundError) and current.filename is None:
+            return True  # connecting to a Unix socket that is gone (the server is stopped)
         name = type(current).__name__
         module = type(current).__module__
         if module.startswith("asyncpg") and name in _ASYNCPG_CONNECTIVITY:

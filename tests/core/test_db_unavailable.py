@@ -13,6 +13,7 @@ import socket
 import uuid
 import zoneinfo
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -41,7 +42,7 @@ async def _caught(coro: Any) -> BaseException:
     raise AssertionError("no error")
 
 
-async def test_connection_failures_are_outages() -> None:
+async def test_connection_failures_are_outages(tmp_path: Path) -> None:
     port = _closed_port()
     refused = await _caught(asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/x",
                                             timeout=3))
@@ -52,6 +53,10 @@ async def test_connection_failures_are_outages() -> None:
     finally:
         await engine.dispose()
     assert is_db_unavailable(wrapped)
+    gone = await _caught(asyncpg.connect(host=str(tmp_path / "no-server"), user="postgres",
+                                         database="x", timeout=3))
+    assert isinstance(gone, FileNotFoundError) and is_db_unavailable(gone)
+    assert not is_db_unavailable(FileNotFoundError(errno.ENOENT, "missing", "/spool/file"))
     assert is_db_unavailable(socket.gaierror(socket.EAI_NONAME, "no such host"))
     assert is_db_unavailable(OSError(errno.EHOSTUNREACH, "no route to host"))
 
