@@ -105,6 +105,10 @@ def is_local_name(host: str) -> bool:
             or host.endswith(".localhost"))
 
 
+#: Headers only a browser adds (fetch metadata, and `Origin` on CORS and non-GET requests).
+_BROWSER_HEADERS = ("origin", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest")
+
+
 def browser_reason(headers: Mapping[str, str], allowed_origins: Iterable[str] = ()) -> str | None:
     """Why a request that did reach us from this machine may still have been sent by a web page
     from elsewhere, or None when it cannot have been.
@@ -115,7 +119,11 @@ def browser_reason(headers: Mapping[str, str], allowed_origins: Iterable[str] = 
     caller can set, so dev mode answers only requests addressed to a local name (`Host`) and,
     when a browser says which page sent them (`Origin`), sent by a local page or one listed in
     `CORS_ORIGINS`. Top-level navigations (the OAuth redirect back) carry no `Origin` on GET.
+    A request is taken as a browser's when it carries `Origin` or the fetch-metadata headers
+    every current browser sends (`Sec-Fetch-*`); other clients may name any host.
     """
+    if not any(name in headers for name in _BROWSER_HEADERS):
+        return None  # not a browser: no page elsewhere can have made it (curl, SDKs, tests)
     host = _host_name(headers.get("host", ""))
     if not is_local_name(host):
         return "the request is addressed to a name that is not this machine (Host header)"

@@ -250,8 +250,11 @@ def test_what_counts_as_this_machine(scope: dict[str, Any], local: bool) -> None
 
 #: Requests a web page on another site can make a local browser send to 127.0.0.1.
 FROM_A_WEB_PAGE = {
-    "dns rebinding": {"Host": "attacker.example:8000"},
-    "rebinding to a look-alike": {"Host": "127.0.0.1.attacker.example"},
+    # Fetch metadata as every current browser sends it: the rebinding page is "same-origin".
+    "dns rebinding": {"Host": "attacker.example:8000", "Sec-Fetch-Site": "same-origin",
+                      "Sec-Fetch-Mode": "cors"},
+    "rebinding to a look-alike": {"Host": "127.0.0.1.attacker.example",
+                                  "Sec-Fetch-Site": "same-origin"},
     "cross-site form post": {"Origin": "https://attacker.example"},
     "cross-site from localhost-looking name": {"Origin": "http://localhost.attacker.example"},
     "opaque origin (sandboxed frame, file://)": {"Origin": "null"},
@@ -282,7 +285,12 @@ async def test_dev_auth_refuses_requests_a_web_page_elsewhere_made_a_local_brows
                 res = await client.get("/v1/calendars",
                                        headers={"X-User-Id": "alice", "Origin": origin})
                 assert res.status_code == 200, f"{origin}: {res.status_code} {res.text}"
+            # A client that is no browser (curl, an SDK) may name any host: no page drove it.
+            res = await client.get("/v1/calendars",
+                                   headers={"X-User-Id": "alice", "Host": "postplan.internal"})
+            assert res.status_code == 200, res.text
             for host in (f"localhost:{port}", f"[::1]:{port}", "app.localhost"):
                 res = await client.get("/v1/calendars",
-                                       headers={"X-User-Id": "alice", "Host": host})
+                                       headers={"X-User-Id": "alice", "Host": host,
+                                                "Sec-Fetch-Site": "same-origin"})
                 assert res.status_code == 200, f"{host}: {res.status_code} {res.text}"
