@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from tests.fixtures.apps import free_port
+from tests.fixtures.processes import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRUBBED = {"CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED", "FLAGS_FILE", "DATABASE_URL",
@@ -47,12 +47,7 @@ def served(tmp_path: Path, **extra: str) -> Iterator[tuple[str, Path, str]]:
             time.sleep(0.1)
         yield url, Path(env["LOG_FILE"]), db_url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=20)
 
 
 def seed_calendar(db_url: str, user_id: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import uvicorn
 from postplan.config import Settings
 from tests.fixtures.apps import build_app, free_port
 from tests.fixtures.factories import seed_calendar
+from tests.fixtures.processes import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRUBBED = {"CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED", "FLAGS_FILE", "DATABASE_URL",
@@ -109,12 +109,7 @@ def postplan_serve(tmp_path: Path, args: list[str], *, ready: Callable[[], bool]
             time.sleep(0.05)
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=20)
 
 
 def _healthy(get: Callable[[], httpx.Response]) -> bool:

@@ -28,6 +28,7 @@ from postplan.config import Settings
 from tests.fixtures.apps import build_app, free_port, live_server, make_settings
 from tests.fixtures.factories import seed_calendar
 from tests.fixtures.pg_cluster import PgCluster, owned_pg, pg_cluster
+from tests.fixtures.processes import stop
 
 __all__ = ["owned_pg", "pg_cluster"]
 
@@ -254,12 +255,7 @@ async def test_sigkill_while_spooling_acked_subset_of_stored(
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             await wait_drained(client)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
     rows = owned_pg.fetch(fresh_db, "SELECT entry_id, count(*) AS n FROM publish_intents "
                                     "GROUP BY entry_id")

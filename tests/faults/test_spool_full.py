@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -35,6 +34,7 @@ from postplan.publishing.intake.spooled import spool_key
 from tests.fixtures.apps import free_port
 from tests.fixtures.databases import truncate_pg
 from tests.fixtures.factories import seed_calendar
+from tests.fixtures.processes import stop
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.timeout(120)]
 
@@ -113,16 +113,6 @@ def _serve(db_url: str, spool: Path, port: int, file_size_limit: int | None
 
     threading.Thread(target=drain, daemon=True).start()
     return proc, lines
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def _wait_up(client: httpx.AsyncClient, proc: subprocess.Popen[bytes],
@@ -236,7 +226,7 @@ async def test_full_volume_acks_only_whole_records_and_drains_each_once(
             await gate.open()  # the database is back
             await _wait_drained(client)
     finally:
-        await asyncio.to_thread(_stop, proc)  # the gate keeps relaying while it shuts down
+        await asyncio.to_thread(stop, proc)  # the gate keeps relaying while it shuts down
         await gate.shut()
 
     conn = await asyncpg.connect(pg_database.replace("postgresql+asyncpg://", "postgresql://"))

@@ -28,9 +28,10 @@ from tests.fakes.channels_server import (
     fake_channels,
     fake_channels_server,
 )
-from tests.faults.test_worker_kill import settled, start_worker, stop
+from tests.faults.test_worker_kill import settled, start_worker
 from tests.fixtures.apps import make_settings
 from tests.fixtures.pg_cluster import PgCluster, owned_pg, pg_cluster
+from tests.fixtures.processes import stop
 from tests.publishing.conftest import seed_calendar
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 from tests.publishing.helpers import add_connection, intent_rows, queue
@@ -109,7 +110,7 @@ async def test_worker_carries_on_across_a_postgres_restart_without_double_posts(
             await asyncio.sleep(0.2)
         alive = worker.poll() is None
     finally:
-        stop(worker)
+        stop(worker, timeout=10)
 
     state = sorted((r.channel, r.status, (r.error or {}).get("code")) for r in rows
                    if r.status != "published")

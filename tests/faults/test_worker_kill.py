@@ -34,6 +34,7 @@ from tests.fakes.channels_server import (
     fake_channels,
     fake_channels_server,
 )
+from tests.fixtures.processes import stop
 from tests.publishing.conftest import engine, seed_calendar
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 from tests.publishing.helpers import add_connection, intent_rows, queue
@@ -85,16 +86,6 @@ async def wait_final(engine: AsyncEngine, limit: float) -> list[Any]:
         await asyncio.sleep(0.1)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def backend() -> str:
     """Process-kill scenarios run on SQLite; Postgres outages are test_db_down's job."""
@@ -143,14 +134,14 @@ async def test_sigkill_around_the_platform_call_never_double_posts(
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
     finally:
-        stop(first)
+        stop(first, timeout=10)
     fake.control.clear_faults()
 
     second = start_worker(settings, fake, log)
     try:
         rows = await wait_final(engine, 30)
     finally:
-        stop(second)
+        stop(second, timeout=10)
 
     by_channel = {r.channel: r for r in rows}
     state = {c: (r.status, (r.error or {}).get("code")) for c, r in by_channel.items()}

@@ -29,7 +29,7 @@ from tests.fakes.channels_server import (
     fake_channels,
     fake_channels_server,
 )
-from tests.faults.test_worker_kill import stop
+from tests.fixtures.processes import stop
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 from tests.publishing.helpers import seed_users, statuses
 
@@ -84,7 +84,7 @@ async def test_burst_of_1000_intents_posts_each_exactly_once(
         for w in workers:
             w.send_signal(signal.SIGTERM)  # both at once; `stop` then waits (or kills)
         for w in workers:
-            stop(w)
+            stop(w, timeout=10)
     counts = await statuses(engine)
     assert counts == {"published": 2 * USERS}, counts
     assert len(fake.control.live_posts()) == 2 * USERS
