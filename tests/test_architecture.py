@@ -53,6 +53,9 @@ LAYERS: dict[str, Layer | str] = {
     "postplan.health": Layer.domain,
     "postplan.web": Layer.domain,
     "postplan.alerts": Layer.domain,  # operations: the alert rules over every domain's metrics
+    "postplan.media": Layer.domain,
+    # Pure code (files in, facts and copies out; ffprobe/ffmpeg/Pillow): no HTTP, no database.
+    "postplan.media.inspection": Layer.edge,
     "postplan.app": Layer.entry,
     "postplan.api": Layer.entry,
     "postplan.cli": Layer.entry,
@@ -68,6 +71,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "postplan.health": frozenset(),
     "postplan.web": frozenset(),
     "postplan.alerts": frozenset(),
+    "postplan.media": frozenset(),
 }
 
 #: What an edge never imports (top-level names or dotted prefixes).
