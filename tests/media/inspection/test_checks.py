@@ -107,6 +107,7 @@ def test_image_copies(changes: dict[str, Any], tiktok: str | None,
     assert checks["tiktok:photo"].ok and checks["tiktok:photo"].derived == tiktok
     assert checks["instagram:image"].ok and checks["instagram:image"].derived == instagram
     assert checks["instagram:story"].derived == instagram
+    assert checks["instagram:cover"].derived == instagram
     for key in IMAGE_KEYS:
         assert ("derived_copy" in notes(checks[key])) is (checks[key].derived is not None)
 
@@ -121,6 +122,14 @@ def test_feed_aspect_ratio(size: tuple[int, int], ok: bool) -> None:
         assert checks[key].ok is ok
         assert ("aspect_ratio_out_of_range" in codes(checks[key])) is not ok
     assert checks["instagram:story"].ok  # stories take any shape (9:16 recommended)
+
+
+def test_a_reel_cover_is_any_shape_with_a_crop_note() -> None:
+    upright = evaluate(image(width=1080, height=1920))["instagram:cover"]
+    square = evaluate(image(width=1080, height=1080))["instagram:cover"]
+    assert upright.ok and "cover_cropped" not in notes(upright)
+    assert square.ok and "cover_cropped" in notes(square)
+    assert evaluate(image(width=3000, height=300))["instagram:cover"].ok
 
 
 def test_instagram_width_outside_its_range_is_a_note() -> None:
