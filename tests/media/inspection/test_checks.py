@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from postplan.media.inspection import IMAGE_KEYS, VIDEO_KEYS, evaluate, probe
+from postplan.media.inspection import IMAGE_KEYS, VIDEO_KEYS, Probe, evaluate, probe
 from tests.fixtures.media_files import MediaFiles
 from tests.media.inspection.probes import codes, image, notes, video
 
@@ -151,3 +152,13 @@ async def test_real_files(media_files: MediaFiles) -> None:
     assert png["instagram:image"].derived == "instagram-jpeg"
     wide = evaluate(await probe(media_files.get("wide.jpg")))
     assert codes(wide["instagram:image"]) == ["aspect_ratio_out_of_range"]
+
+
+async def test_a_stored_probe_is_checked_again_with_the_creators_limit(
+        media_files: MediaFiles) -> None:
+    stored = json.loads(json.dumps((await probe(media_files.get("good.mp4"))).model_dump(
+        mode="json")))
+    again = Probe.model_validate(stored)
+    assert evaluate(again)["tiktok:video"].ok
+    assert codes(evaluate(again, creator_max_video_seconds=2)["tiktok:video"]) == [
+        "duration_too_long"]
