@@ -92,7 +92,9 @@ def probe_image(path: Path, sniffed: SniffResult) -> Probe:
             exif_orientation=orientation,
             color_mode=image.mode,
             icc_profile=_non_srgb_profile(image),
-            frames=int(getattr(image, "n_frames", 1)),
+            # Only GIF and WebP frames are animation; an MPO's second picture is a preview or a
+            # depth map, a HEIF's extra images bursts or thumbnails: the primary one is the photo.
+            frames=int(getattr(image, "n_frames", 1)) if container in ("gif", "webp") else 1,
         )
     finally:
         image.close()

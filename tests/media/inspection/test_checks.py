@@ -148,6 +148,8 @@ async def test_real_files(media_files: MediaFiles) -> None:
     webm = evaluate(await probe(media_files.get("vp9.webm")))
     assert "container_unsupported" in codes(webm["instagram:reel"])
     assert "container_unsupported" not in codes(webm["tiktok:video"])
+    broadcast = evaluate(await probe(media_files.get("interlaced-422.mp4")))
+    assert {"interlaced", "pixel_format_unsupported"} <= set(codes(broadcast["instagram:reel"]))
     png = evaluate(await probe(media_files.get("logo.png")))
     assert png["instagram:image"].derived == "instagram-jpeg"
     wide = evaluate(await probe(media_files.get("wide.jpg")))

@@ -67,6 +67,21 @@ async def test_other_images_become_rgb_jpegs(media_files: MediaFiles, tmp_path: 
     assert read(made["instagram-jpeg"])[0::2] == ("JPEG", "RGB")
 
 
+@pytest.mark.parametrize(("name", "container", "frames"), [
+    ("multi.mpo", "mpo", 1), ("animated.gif", "gif", 2),
+])
+async def test_extended_jpeg_and_gif_get_jpeg_copies(media_files: MediaFiles, tmp_path: Path,
+                                                    name: str, container: str,
+                                                    frames: int) -> None:
+    info = await probe(media_files.get(name))
+    assert (info.content_type, info.container, info.frames) == (
+        "image/jpeg" if container == "mpo" else "image/gif", container, frames)
+    made = await copies(media_files, name, tmp_path)
+    assert {"instagram-jpeg", "tiktok-photo"} <= set(made)
+    copy = await probe(made["instagram-jpeg"].path)
+    assert (copy.container, copy.frames, copy.color_mode) == ("jpeg", 1, "RGB")
+
+
 async def test_a_jpeg_that_needs_nothing_gets_only_a_thumbnail(media_files: MediaFiles,
                                                                tmp_path: Path) -> None:
     assert set(await copies(media_files, "photo.jpg", tmp_path)) == {"thumbnail"}
