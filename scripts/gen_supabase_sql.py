@@ -94,6 +94,8 @@ ACCESS: dict[str, Access] = {
         hidden=("access_token_enc", "refresh_token_enc")),
     "oauth_states": Access(
         "not readable: state hashes and PKCE verifiers of logins in progress", select=False),
+    "schema_revisions": Access(
+        "not readable: the migrations applied, read by postplan's readiness probe", select=False),
 }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from postplan.core.deps import Engine
 from postplan.core.metrics import registry
-from postplan.core.migrate import current_revision, head_revision
+from postplan.core.migrate import schema_state
 
 router = APIRouter(tags=["health"])
 
@@ -24,16 +24,19 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request, engine: Engine) -> JSONResponse:
-    """Ready when the database answers and its schema is at the shipped head revision."""
+    """Ready when the database answers and its schema is at this build's head revision or past
+    it (a newer build migrated it: migrations are expand-then-contract, docs/migrations.md), so a
+    rolling deploy's `postplan migrate` never drains the replicas still running the old build."""
     checks: dict[str, Any] = {}
     ready = True
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
-        current, head = await current_revision(engine), head_revision()
-        checks["migrations"] = {"current": current, "head": head}
-        if current != head:
+        state = await schema_state(engine)
+        checks["migrations"] = {"current": state.current, "head": state.head,
+                                "ahead": state.ahead}
+        if not state.ready:
             ready = False
     except Exception as exc:  # any driver error means not ready; the reason goes in the body
         ready = False

@@ -8,6 +8,7 @@ from postplan.models.idempotency import IdempotencyKey
 from postplan.models.oauth_state import OAuthState
 from postplan.models.publish import PublishAttempt, PublishIntent
 from postplan.models.run import CalendarRun
+from postplan.models.schema_revision import SchemaRevision
 
 __all__ = [
     "Base",
@@ -20,4 +21,5 @@ __all__ = [
     "OAuthState",
     "PublishAttempt",
     "PublishIntent",
+    "SchemaRevision",
 ]

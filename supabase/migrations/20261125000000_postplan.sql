@@ -102,6 +102,11 @@ CREATE INDEX IF NOT EXISTS ix_publish_intents_due ON publish_intents (status, ru
 CREATE INDEX IF NOT EXISTS ix_publish_intents_entry ON publish_intents (entry_id, channel);
 CREATE INDEX IF NOT EXISTS ix_publish_intents_user ON publish_intents (user_id, created_at);
 CREATE UNIQUE INDEX IF NOT EXISTS ux_publish_intents_live ON publish_intents (entry_id, channel) WHERE dry_run = false AND status IN ('pending','claimed','submitting','processing','published','unknown');
+CREATE TABLE IF NOT EXISTS schema_revisions (
+	revision VARCHAR(64) NOT NULL, 
+	applied_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_schema_revisions PRIMARY KEY (revision)
+);
 CREATE TABLE IF NOT EXISTS calendar_runs (
 	calendar_id UUID NOT NULL, 
 	user_id TEXT NOT NULL, 
@@ -192,6 +197,8 @@ ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON oauth_states FROM anon, authenticated;
 ALTER TABLE publish_intents ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON publish_intents FROM anon, authenticated;
+ALTER TABLE schema_revisions ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON schema_revisions FROM anon, authenticated;
 ALTER TABLE calendar_runs ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON calendar_runs FROM anon, authenticated;
 ALTER TABLE publish_attempts ENABLE ROW LEVEL SECURITY;

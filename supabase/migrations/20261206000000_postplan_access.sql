@@ -71,6 +71,15 @@ DROP POLICY IF EXISTS publish_intents_owner_delete ON publish_intents;
 CREATE POLICY publish_intents_owner_select ON publish_intents FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
 GRANT SELECT ON publish_intents TO authenticated;
 
+-- schema_revisions: not readable: the migrations applied, read by postplan's readiness probe.
+ALTER TABLE schema_revisions ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON schema_revisions FROM anon, authenticated;
+GRANT ALL ON schema_revisions TO service_role;
+DROP POLICY IF EXISTS schema_revisions_owner_select ON schema_revisions;
+DROP POLICY IF EXISTS schema_revisions_owner_insert ON schema_revisions;
+DROP POLICY IF EXISTS schema_revisions_owner_update ON schema_revisions;
+DROP POLICY IF EXISTS schema_revisions_owner_delete ON schema_revisions;
+
 -- calendar_runs: read-only: generation runs are postplan's bookkeeping.
 ALTER TABLE calendar_runs ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON calendar_runs FROM anon, authenticated;
