@@ -11,6 +11,7 @@ from postplan.cli.generate import register as register_generate
 from postplan.cli.logs import register as register_logs
 from postplan.cli.server import register as register_server
 from postplan.cli.smoke import register as register_smoke
+from postplan.cli.tokens import register as register_tokens
 from postplan.cli.worker import register as register_worker
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 register_server(app)
 register_worker(app)
+register_tokens(app)
 register_flags(app)
 register_generate(app)
 register_logs(app)
