@@ -20,6 +20,7 @@ from postplan.core.flags import FlagService
 from postplan.core.logging import configure_logging, get_logger
 from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
+from postplan.core.tracing import TracingMiddleware, configure_tracing, shutdown_tracing
 from postplan.health.endpoints import router as health_router
 from postplan.publishing.intake.spooled import spool_lifespan
 from postplan.publishing.lifespan import publishing_lifespan
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             finally:
                 log.info("app.stopping")
         await engine.dispose()
+        shutdown_tracing()  # flush the last spans
 
     app = FastAPI(
         title="postplan",
@@ -88,6 +90,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
                            allow_methods=["*"], allow_headers=["*"],
                            expose_headers=["ETag", "X-Request-Id", "X-Checksum"])
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    if configure_tracing(settings.otel_exporter_otlp_endpoint,
+                         service_name=settings.otel_service_name, version=__version__,
+                         deploy_id=settings.deploy_id):
+        app.add_middleware(TracingMiddleware)  # outermost: the request log line is inside it
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(web_router)

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     run_tail_poll_max_seconds: float = Field(2.0, gt=0, le=300,
                                              alias="RUN_TAIL_POLL_MAX_SECONDS")
     deploy_id: str | None = Field(None, alias="DEPLOY_ID")
+    # OpenTelemetry: spans for requests, runs and publish jobs go to this OTLP/HTTP endpoint
+    # (e.g. http://127.0.0.1:4318); unset = tracing off, nothing installed.
+    otel_exporter_otlp_endpoint: str | None = Field(None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel_service_name: str = Field("postplan", alias="OTEL_SERVICE_NAME")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="CORS_ORIGINS"
     )

@@ -39,12 +39,16 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.cli.server import load_settings
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
+    from postplan.core.tracing import configure_tracing, shutdown_tracing
     from postplan.publishing.gateway import gateway_scope
     from postplan.publishing.worker.loop import Worker, worker_engine
 
     settings = load_settings()
     if settings.is_sqlite:
         await upgrade_async(settings.database_url)
+    configure_tracing(settings.otel_exporter_otlp_endpoint,
+                      service_name=f"{settings.otel_service_name}-worker",
+                      deploy_id=settings.deploy_id)
     engine = worker_engine(settings, config.concurrency)
     flags = FlagService(settings)
     stop = asyncio.Event()
@@ -61,3 +65,4 @@ async def _run(config: WorkerConfig, once: bool) -> None:
                 await w.run(stop)
     finally:
         await engine.dispose()
+        shutdown_tracing()

@@ -49,8 +49,11 @@ class RequestContextMiddleware:
         remember_path_secrets(scope.get("path", ""), scope.get("raw_path"))
         incoming = _header(scope, b"x-request-id")
         request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # The trace ids an outer tracing span bound (core/tracing.py) survive the reset.
+        kept = {k: v for k, v in structlog.contextvars.get_contextvars().items()
+                if k in ("traceId", "spanId")}
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(requestId=request_id)
+        structlog.contextvars.bind_contextvars(requestId=request_id, **kept)
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()

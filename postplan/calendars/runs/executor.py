@@ -35,6 +35,7 @@ from postplan.core.context import bind
 from postplan.core.errors import AppError
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
+from postplan.core.tracing import span
 from postplan.generation.base import GenerationError, GenerationTimeout, Generator
 from postplan.generation.schemas import Brief, EntryDraft
 
@@ -111,6 +112,14 @@ class RunExecutor:
 
     async def run(self) -> str:
         """Generate to the end; always settles the run and publishes the final events."""
+        ref = self.live.ref
+        with span("calendar.run", **{"postplan.run_id": str(ref.run_id),
+                                     "postplan.mode": ref.mode}) as current:
+            status = await self._run()
+            current.set_attribute("postplan.status", status)
+            return status
+
+    async def _run(self) -> str:
         ref = self.live.ref
         bind(runId=str(ref.run_id), calendarId=str(ref.calendar_id), userId=ref.user_id)
         queue: asyncio.Queue[object] = asyncio.Queue()

@@ -23,6 +23,7 @@ from postplan.config import Settings
 from postplan.core.db import create_engine, utcnow
 from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
+from postplan.core.tracing import span
 from postplan.publishing.connections.credentials import CredentialStore
 from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.worker.claims import Claimed, claim_due
@@ -89,7 +90,11 @@ class Worker:
 
     async def process(self, claimed: Claimed) -> None:
         """Drive one claimed intent one step further (never raises)."""
-        await run_job(self.context, claimed)
+        row = claimed.row
+        with span("publish.job", **{"postplan.intent_id": str(row.id),
+                                    "postplan.channel": row.channel,
+                                    "postplan.status_before": claimed.previous}):
+            await run_job(self.context, claimed)
 
     async def run_once(self) -> int:
         """Claim one batch and process it to completion; the number of intents claimed."""
