@@ -22,11 +22,13 @@ def register(app: typer.Typer) -> None:
         retry_base: float = typer.Option(2.0, min=0.01, help="First retry delay (doubles)."),
     ) -> None:
         """Claim due publish intents and publish them (stops cleanly on SIGTERM/SIGINT)."""
-        from postplan.cli.server import load_settings
+        from postplan.cli.flags import create_default_flags_file
+        from postplan.cli.settings import load_settings
         from postplan.core.logging import configure_logging
 
         settings = load_settings()
-        configure_logging(settings.log_level, settings.log_file)
+        configure_logging(settings.log_level, settings.log_file, settings.log_format)
+        create_default_flags_file(settings)
         config = WorkerConfig(concurrency=concurrency, idle_sleep=settings.worker_poll_seconds,
                               lease=timedelta(seconds=lease_seconds), retry_base=retry_base)
         if poll_seconds is not None:
@@ -36,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
 
 async def _run(config: WorkerConfig, once: bool) -> None:
-    from postplan.cli.server import load_settings
+    from postplan.cli.settings import load_settings
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
     from postplan.publishing.gateway import gateway_scope
