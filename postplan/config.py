@@ -27,7 +27,9 @@ DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./postplan.db"
 class Settings(BaseSettings):
     """Process settings. Unset feature flags are OFF."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # env_ignore_empty: `NAME=` (as in .env.example or a compose file) means unset, not "".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False,
+                                      env_ignore_empty=True)
 
     database_url: str = Field(DEFAULT_SQLITE_URL, alias="DATABASE_URL")
     # Supabase's transaction pooler (pgbouncer/supavisor in transaction mode) breaks asyncpg's

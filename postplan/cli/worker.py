@@ -20,6 +20,11 @@ def register(app: typer.Typer) -> None:
         poll_seconds: float | None = typer.Option(
             None, min=0.01, help="Fixed delay between status polls (default: backing off)."),
         retry_base: float = typer.Option(2.0, min=0.01, help="First retry delay (doubles)."),
+        metrics_port: int | None = typer.Option(
+            None, min=1, max=65535, envvar="WORKER_METRICS_PORT",
+            help="Serve this process's Prometheus /metrics on this port (publish results and "
+                 "channel API calls are counted where they happen: in the worker)."),
+        metrics_host: str = typer.Option("127.0.0.1", help="Address for --metrics-port."),
     ) -> None:
         """Claim due publish intents and publish them (stops cleanly on SIGTERM/SIGINT)."""
         from postplan.cli.flags import create_default_flags_file
@@ -29,6 +34,13 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_file, settings.log_format)
         create_default_flags_file(settings)
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            from postplan.core.metrics import registry, set_build_info
+
+            set_build_info(settings.deploy_id)
+            start_http_server(metrics_port, addr=metrics_host, registry=registry)
         config = WorkerConfig(concurrency=concurrency, idle_sleep=settings.worker_poll_seconds,
                               lease=timedelta(seconds=lease_seconds), retry_base=retry_base)
         if poll_seconds is not None:
