@@ -1,4 +1,4 @@
-.PHONY: serve test test-fast lint typecheck bench faults migrate supabase-sql clean
+.PHONY: serve test test-fast lint typecheck bench faults migrate supabase-sql lock image image-test clean
 
 serve:  ## start postplan on the embedded default (SQLite, offline planner, dev auth)
 	scripts/bootstrap.sh
@@ -28,5 +28,14 @@ migrate:
 supabase-sql:  ## regenerate the Supabase copy of the schema after adding a migration
 	.venv/bin/python scripts/gen_supabase_sql.py
 
+lock:  ## regenerate requirements/*.lock from pyproject.toml (needs uv), keeping .venv's versions
+	scripts/lock.sh --keep-venv
+
+image:  ## build the container image (BASE_IMAGE=... to choose the base; docs/deploy.md)
+	DOCKER_BUILDKIT=1 docker build --build-arg BASE_IMAGE=$${BASE_IMAGE:-python:3.11-slim-bookworm} -t postplan:dev .
+
+image-test:  ## build the image on a debootstrapped Debian base and run it against local Postgres
+	scripts/image_test.sh
+
 clean:
-	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache artifacts postplan.db*
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache artifacts postplan.db* postplan.flags.json

@@ -12,12 +12,13 @@ from postplan import __version__
 from postplan.alerts import alerts_lifespan
 from postplan.api import api_router
 from postplan.calendars.runs.registry import generation_lifespan
-from postplan.config import Settings, get_settings
+from postplan.config import AuthMode, Settings, get_settings
 from postplan.core import handlers, openapi
 from postplan.core.auth import Authenticator
 from postplan.core.db import create_engine, create_sessionmaker
 from postplan.core.flags import FlagService
 from postplan.core.logging import configure_logging, get_logger
+from postplan.core.metrics import set_build_info
 from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
 from postplan.core.tracing import TracingMiddleware, configure_tracing, shutdown_tracing
@@ -54,8 +55,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         async with AsyncExitStack() as stack:
             for hook in app.state.lifespan_hooks:
                 await stack.enter_async_context(hook(app))
-            log.info("app.started", version=__version__, database=engine.dialect.name,
-                     worker=start_worker)
+            log.info("app.started", version=__version__, deployId=settings.deploy_id,
+                     database=engine.dialect.name, worker=start_worker)
+            if settings.auth_mode is AuthMode.dev and settings.dev_auth_trusted_networks:
+                log.warning("auth.dev_trusted_networks",
+                            networks=[str(n) for n in settings.dev_auth_trusted_networks],
+                            detail="AUTH_MODE=dev trusts X-User-Id from these networks")
             try:
                 yield
             finally:
@@ -71,6 +76,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    set_build_info(settings.deploy_id)
     app.state.authenticator = Authenticator(settings)
     app.state.flags = FlagService(settings)
     app.state.run_worker = start_worker
@@ -105,5 +111,5 @@ def build_default_app() -> FastAPI:
     with uvicorn's CLI add `--http postplan.core.httpserver:GuardedH11Protocol` for the header
     size and read-time limits (uvicorn's default protocol has neither)."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_file)
+    configure_logging(settings.log_level, settings.log_file, settings.log_format)
     return create_app(settings)

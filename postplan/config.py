@@ -10,7 +10,7 @@ import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,7 +27,9 @@ DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./postplan.db"
 class Settings(BaseSettings):
     """Process settings. Unset feature flags are OFF."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # env_ignore_empty: `NAME=` (as in .env.example or a compose file) means unset, not "".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False,
+                                      env_ignore_empty=True)
 
     database_url: str = Field(DEFAULT_SQLITE_URL, alias="DATABASE_URL")
     # Supabase's transaction pooler (pgbouncer/supavisor in transaction mode) breaks asyncpg's
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     supabase_jwt_secret: SecretStr | None = Field(None, alias="SUPABASE_JWT_SECRET")
     supabase_jwks_url: str | None = Field(None, alias="SUPABASE_JWKS_URL")
     supabase_jwt_audience: str = Field("authenticated", alias="SUPABASE_JWT_AUDIENCE")
+    # Dev auth answers loopback peers only. In a container on a bridge network the host's
+    # requests arrive from the bridge gateway: listing that network here (CIDRs, comma-separated)
+    # is the explicit, logged way to trust it. Empty = loopback only.
+    dev_auth_trusted_networks: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+                                         NoDecode] = Field(
+        default_factory=list, alias="DEV_AUTH_TRUSTED_NETWORKS")
 
     calendar_service_enabled: bool = Field(False, alias="CALENDAR_SERVICE_ENABLED")
     publish_service_enabled: bool = Field(False, alias="PUBLISH_SERVICE_ENABLED")
@@ -64,6 +72,8 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_file: Path | None = Field(None, alias="LOG_FILE")
+    # auto: readable console lines on a terminal, JSON otherwise (LOG_FILE, pipes, containers).
+    log_format: Literal["auto", "json", "console"] = Field("auto", alias="LOG_FORMAT")
 
     max_body_bytes: int = Field(1_048_576, ge=1024, alias="MAX_BODY_BYTES")
     # A request's line and headers together; more is 431 before the app sees the request.
@@ -112,6 +122,18 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
+    @field_validator("dev_auth_trusted_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("database_url")
     @classmethod
     def _check_db_url(cls, value: str) -> str:
@@ -158,6 +180,23 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def default_flags_file(self) -> Path | None:
+        """`FLAGS_FILE`, else for a SQLite database file the flags file beside it
+        (`./postplan.db` → `./postplan.flags.json`), which `postplan serve`, `postplan worker`
+        and `postplan flags` all use, so the README's commands work with no setup. None on
+        Postgres or an in-memory database without `FLAGS_FILE`."""
+        if self.flags_file is not None:
+            return self.flags_file
+        if not self.is_sqlite:
+            return None
+        database = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        database = database.split("?", 1)[0]
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        path = Path(database)
+        return path.with_name(path.stem + ".flags.json")
 
     def adapter_configured(self, channel: str) -> bool:
         """Whether the app credentials a channel's OAuth and refresh need are present."""

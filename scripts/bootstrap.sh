@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install postplan (and, with --test, everything the tests need).
+# Create .venv and install postplan (and, with --test, everything the tests need) from the lock
+# files: the exact versions and hashes in requirements/*.lock (scripts/lock.sh writes them), then
+# postplan itself without dependencies, so two machines get the same environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -8,7 +10,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "--test" ]; then
-  .venv/bin/python -m pip install --quiet -e '.[test]'
+  .venv/bin/python -m pip install --quiet --require-hashes -r requirements/test.lock
+  .venv/bin/python -m pip install --quiet --no-deps -e .
   # System tools the tests drive for real: Chromium (browser test), promtool (alert rules),
   # nginx (SSE through a proxy), PostgreSQL client tools (test-owned clusters), ffmpeg
   # (ffprobe/ffmpeg: media inspection and the test clips).
@@ -27,5 +30,6 @@ if [ "${1:-}" = "--test" ]; then
     fi
   fi
 else
-  .venv/bin/python -m pip install --quiet -e .
+  .venv/bin/python -m pip install --quiet --require-hashes -r requirements/runtime.lock
+  .venv/bin/python -m pip install --quiet --no-deps -e .
 fi

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
+from postplan import __version__
 from postplan.cli.alerts import register as register_alerts
 from postplan.cli.exports import register as register_exports
 from postplan.cli.flags import register as register_flags
@@ -20,6 +23,21 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"postplan {__version__} (python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True,
+                                       callback=_print_version,
+                                       help="Print the version and exit.")) -> None:
+    """Plan, stream, store, export and publish content calendars."""
+
+
 register_server(app)
 register_worker(app)
 register_tokens(app)

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
 
         Exit status: 0 all rows imported, 1 some rows failed (listed), 2 nothing imported.
         """
-        from postplan.cli.server import load_settings
+        from postplan.cli.settings import load_settings
         from postplan.core.errors import AppError
 
         settings = load_settings()

@@ -1,6 +1,9 @@
 """`postplan flags show|set|rollout`: read and edit the flagd JSON flags file atomically.
 
 A running server re-reads the file every FLAGS_POLL_SECONDS, so an edit is live within seconds.
+The file is `--file`, else `FLAGS_FILE`, else on SQLite the one beside the database
+(`Settings.default_flags_file`: `./postplan.db` → `./postplan.flags.json`), which is also what
+`postplan serve` watches: the README's commands work against `make serve` with no setup.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from openfeature.evaluation_context import EvaluationContext
 from rich.console import Console
 from rich.table import Table
 
-from postplan.config import Settings
+from postplan.cli.settings import load_settings
+from postplan.config import Settings, get_settings
 from postplan.core.flagfile import (
     FlagConfigError,
     allowlist_of,
@@ -31,14 +35,19 @@ flags_app = typer.Typer(help="Show and edit feature flags (the FLAGS_FILE flagd 
                         no_args_is_help=True)
 
 FileOption = typer.Option(None, "--file", "-f", envvar="FLAGS_FILE",
-                          help="The flags file (default: $FLAGS_FILE).")
+                          help="The flags file (default: $FLAGS_FILE, else on SQLite the file "
+                               "beside the database, e.g. ./postplan.flags.json).")
 
 
 def _path(file: Path | None) -> Path:
-    if file is None:
-        typer.echo("postplan: no flags file: pass --file or set FLAGS_FILE", err=True)
+    if file is not None:
+        return file
+    default = load_settings().default_flags_file
+    if default is None:
+        typer.echo("postplan: no flags file: pass --file or set FLAGS_FILE (with DATABASE_URL "
+                   "on SQLite the file beside the database is used)", err=True)
         raise typer.Exit(2)
-    return file
+    return default
 
 
 def _name(name: str) -> str:
@@ -51,10 +60,15 @@ def _name(name: str) -> str:
     return upper
 
 
+def empty_document() -> dict[str, Any]:
+    """A flags document with no flags: every flag takes its environment value."""
+    return {"$schema": "https://flagd.dev/schema/v0/flags.json", "flags": {}}
+
+
 def read_document(path: Path) -> dict[str, Any]:
     """The current document; a missing file is an empty one. A corrupt file stops the edit."""
     if not path.exists():
-        return {"$schema": "https://flagd.dev/schema/v0/flags.json", "flags": {}}
+        return empty_document()
     try:
         return parse_flag_document(path.read_text(encoding="utf-8"))
     except (FlagConfigError, UnicodeDecodeError) as exc:
@@ -134,6 +148,18 @@ def describe_flag(flag: dict[str, Any] | None) -> tuple[str, str, str]:
     if not flag.get("targeting"):
         return ("on for everyone" if default else "off for everyone", "-", "-")
     return ("rollout", ",".join(allow) or "-", f"{pct:g}%" if pct is not None else "-")
+
+
+def create_default_flags_file(settings: Settings) -> None:
+    """Create the default flags file (no flags: the environment values apply) on first use, so
+    the server watches it from the start and never logs it as missing."""
+    path = settings.flags_file
+    if path is None or get_settings().flags_file is not None or path.exists():
+        return  # FLAGS_FILE named by the operator: a missing one is worth its warning
+    try:
+        write_document(path, empty_document())
+    except OSError as exc:
+        typer.echo(f"postplan: cannot create the flags file {path}: {exc.strerror}", err=True)
 
 
 @flags_app.command("show")

@@ -72,7 +72,7 @@ def _read_brief(path: Path) -> Brief:
 
 async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
     from postplan.calendars.runs.service import start_run
-    from postplan.cli.server import load_settings
+    from postplan.cli.settings import load_settings
     from postplan.core.flags import FlagService
 
     settings = load_settings()
@@ -201,12 +201,12 @@ def register(app: typer.Typer) -> None:
 
         parsed = _read_brief(brief)
         if base_url is None:
-            from postplan.cli.server import load_settings
+            from postplan.cli.settings import load_settings
 
             settings = load_settings()
             # Progress owns the terminal: only warnings are logged (or everything to LOG_FILE).
             configure_logging(settings.log_level if settings.log_file else "WARNING",
-                              settings.log_file)
+                              settings.log_file, settings.log_format)
             events = _local_events(parsed, user)
         else:
             events = _remote_events(brief.read_bytes(), base_url, user, token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -9,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from postplan.core.context import REQUIRED_LOG_FIELDS
-from postplan.core.logcheck import LogCheckReport, check_file
+from postplan.core.logcheck import LogCheckReport, check_file, check_lines
 
 logs_app = typer.Typer(help="Check JSON logs against the log contract.", no_args_is_help=True)
 
@@ -40,13 +41,21 @@ def render(report: LogCheckReport, console: Console) -> None:
 
 
 @logs_app.command("check")
-def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                      help="A JSON-lines log (LOG_FILE)."),
+def check(file: Path = typer.Argument(..., allow_dash=True,
+                                      help="A JSON-lines log (LOG_FILE), or - for standard "
+                                           "input (e.g. `kubectl logs … | postplan logs "
+                                           "check -`)."),
           strict: bool = typer.Option(False, "--strict",
                                       help="Also fail when request/stream/publish lines have "
                                            "their key fields null.")) -> None:
     """Report lines that are not JSON or lack a required field, by event; exit 1 if any."""
-    report = check_file(file, strict=strict)
+    if str(file) == "-":
+        report = check_lines(sys.stdin, strict=strict)
+    else:
+        if not file.is_file():
+            typer.echo(f"postplan: {file}: no such file", err=True)
+            raise typer.Exit(2)
+        report = check_file(file, strict=strict)
     render(report, Console(width=140))
     if report.total_lines == 0:
         typer.echo("postplan: the log is empty", err=True)

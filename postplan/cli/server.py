@@ -10,21 +10,11 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
-from pydantic import ValidationError
 
 from postplan import __version__
-from postplan.config import AuthMode, Settings, get_settings, is_loopback
-
-
-def load_settings() -> Settings:
-    """Settings, or exit 2 with a message naming each bad variable."""
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for err in exc.errors():
-            name = ".".join(str(p) for p in err.get("loc", ())) or "configuration"
-            typer.echo(f"postplan: invalid configuration: {name}: {err.get('msg')}", err=True)
-        raise typer.Exit(2) from None
+from postplan.cli.flags import create_default_flags_file
+from postplan.cli.settings import load_settings
+from postplan.config import AuthMode, is_loopback
 
 
 def _refuse(message: str) -> NoReturn:
@@ -33,11 +23,15 @@ def _refuse(message: str) -> NoReturn:
 
 
 def _check_dev_serving(host: str, uds: Path | None, proxy_headers: bool | None,
-                       forwarded_allow_ips: str | None) -> None:
-    """Exit 2 for a way of serving that would let AUTH_MODE=dev answer other machines."""
-    if uds is None and not is_loopback(host):
+                       forwarded_allow_ips: str | None, trusted_networks: bool = False) -> None:
+    """Exit 2 for a way of serving that would let AUTH_MODE=dev answer other machines.
+
+    With `DEV_AUTH_TRUSTED_NETWORKS` set (a container's bridge network), a non-loopback bind is
+    allowed: the app still answers only peers in those networks or on loopback."""
+    if uds is None and not is_loopback(host) and not trusted_networks:
         _refuse(f"AUTH_MODE=dev refuses to listen on non-loopback address {host!r}; "
-                "set AUTH_MODE=supabase or bind 127.0.0.1")
+                "set AUTH_MODE=supabase or bind 127.0.0.1 (in a container on a bridge network: "
+                "DEV_AUTH_TRUSTED_NETWORKS, see docs/deploy.md)")
     if proxy_headers or forwarded_allow_ips:
         _refuse("AUTH_MODE=dev refuses --proxy-headers/--forwarded-allow-ips: a request relayed "
                 "by a proxy does not come from this machine; set AUTH_MODE=supabase")
@@ -108,8 +102,10 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         dev = settings.auth_mode is AuthMode.dev
         if dev:
-            _check_dev_serving(host, uds, proxy_headers, forwarded_allow_ips)
-        configure_logging(settings.log_level, settings.log_file)
+            _check_dev_serving(host, uds, proxy_headers, forwarded_allow_ips,
+                               trusted_networks=bool(settings.dev_auth_trusted_networks))
+        configure_logging(settings.log_level, settings.log_file, settings.log_format)
+        create_default_flags_file(settings)
         application = create_app(settings, run_worker=worker and settings.worker_enabled)
         # Dev mode never rewrites the client address from forwarded headers: dev auth decides
         # from the real peer (postplan.core.peer), and logs should show it too.
@@ -144,7 +140,7 @@ def register(app: typer.Typer) -> None:
         from postplan.core.migrate import upgrade
 
         settings = load_settings()
-        configure_logging(settings.log_level, settings.log_file)
+        configure_logging(settings.log_level, settings.log_file, settings.log_format)
         upgrade(settings.database_url, revision)
         typer.echo(f"migrated {settings.database_url.split('@')[-1]} to {revision}")
 

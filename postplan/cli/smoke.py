@@ -6,10 +6,18 @@ With both flags off for the smoke user it runs, each twice: generate (legacy str
 deterministic dry runs, that no channel API was called, and (with --log-file) that the server's
 log lines for the smoke's requests carry the required fields.
 
-Export and publish need a saved calendar, and with CALENDAR_SERVICE_ENABLED off nothing is saved,
-so the smoke uses --calendar-id, else the newest calendar of the smoke user; with none, those
-steps are reported "skipped (no calendar)" and the exit code is 3 (incomplete), never a pass.
-Exit codes: 0 all passed, 1 a check failed, 3 nothing failed but some steps were skipped.
+Export and publish need a saved calendar, and with CALENDAR_SERVICE_ENABLED off generation saves
+nothing, so the smoke uses --calendar-id, else the newest calendar of the smoke user, else (a
+freshly deployed, empty database) it imports the entries its own generate step streamed as the
+smoke user's calendar "postplan release smoke" (`POST /v1/calendars/import`, which no flag gates)
+and uses that one, now and in later smokes. `--no-import` keeps the database untouched: with no
+calendar, export and publish are then "skipped (no calendar)" and the exit code is 3
+(incomplete), never a pass. Exit codes: 0 all passed, 1 a check failed, 3 nothing failed but
+some steps were skipped.
+
+The smoke's own traffic must not page anyone: the calendar it imports carries placeholder media
+(`SMOKE_MEDIA`), so its publish dry runs pass the channels' checks and count as `dry_run`, not
+`dry_run_failed` (PostplanDryRunFailureRateHigh); nothing it does reaches a channel API.
 """
 
 from __future__ import annotations
@@ -35,6 +43,17 @@ FLAG_NAMES = ("CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED")
 #: Keys that legitimately differ between two identical dry runs (fresh ids and timestamps).
 VOLATILE_KEYS = frozenset({"id", "intentId", "runId", "calendarId", "requestId", "createdAt",
                            "updatedAt", "idempotencyKey"})
+#: The import file fields of an entry (docs/schemas/calendar-export.v1.json) the smoke copies
+#: from a streamed entry; server-owned ones (ids, versions) are left for the server.
+ENTRY_IMPORT_FIELDS = ("channel", "format", "scheduledAt", "timezone", "pillar", "hook",
+                       "caption", "hashtags", "callToAction", "assetNotes", "media")
+SMOKE_CALENDAR_NAME = "postplan release smoke"
+#: Media for the imported smoke entries: a generated entry has none, and a dry run of an entry
+#: without media fails its checks (`media_missing`), which counts towards
+#: PostplanDryRunFailureRateHigh. A dry run never fetches the URL (example.com is reserved,
+#: RFC 2606), so the smoke's dry runs pass and page nobody.
+SMOKE_MEDIA = {"video": {"url": "https://example.com/postplan-smoke.mp4", "type": "video"},
+               "image": {"url": "https://example.com/postplan-smoke.jpg", "type": "image"}}
 SMOKE_BRIEF: dict[str, Any] = {
     "brand": "postplan release smoke",
     "niche": "release checks",
@@ -124,7 +143,8 @@ class Smoke:
     """Runs the steps against a live server."""
 
     def __init__(self, base_url: str, *, user_id: str | None = None, token: str | None = None,
-                 calendar_id: str | None = None, timeout: float = 60.0) -> None:
+                 calendar_id: str | None = None, timeout: float = 60.0,
+                 create_calendar: bool = True) -> None:
         headers: dict[str, str] = {}
         if user_id:
             headers["X-User-Id"] = user_id
@@ -133,6 +153,8 @@ class Smoke:
         self.client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers,
                                    timeout=timeout)
         self.calendar_id = calendar_id
+        self.create_calendar = create_calendar
+        self.generated: list[dict[str, Any]] = []
         self.tag = f"smoke-{uuid.uuid4().hex[:10]}"
         self.result = SmokeResult()
 
@@ -152,6 +174,8 @@ class Smoke:
             attempts_before = self.adapter_calls()
             self.generate()
             calendar = self.find_calendar()
+            if calendar is None and self.create_calendar:
+                calendar = self.import_calendar()
             if calendar is None:
                 for name in ("export (flag off)", "publish dry-run (flag off)"):
                     self.add(Step(name, "SKIP", "skipped (no calendar): the smoke user has no "
@@ -186,7 +210,8 @@ class Smoke:
                       f"GET /healthz → {response.status_code}"))
         if not ok:
             return
-        ready = self.client.get("/readyz", headers=self._rid())
+        # No request id either: probes are logged at DEBUG only.
+        ready = self.client.get("/readyz")
         try:
             checks = ready.json().get("checks", {})
         except json.JSONDecodeError:
@@ -248,6 +273,10 @@ class Smoke:
                 self.add(Step(name, "FAIL", problem))
                 continue
             entries = [e.data for e in events if e.event == "entry"]
+            if not self.generated:
+                # An entry event is `{"seq": n, "entry": {...}}`.
+                self.generated = [e["entry"] for e in entries
+                                  if isinstance(e, dict) and isinstance(e.get("entry"), dict)]
             self.add(Step(name, "PASS", f"legacy dry-run stream, {len(entries)} entries, done"))
             answers.append({"entries": entries,
                             "done": next(e.data for e in events if e.event == "done")})
@@ -289,6 +318,37 @@ class Smoke:
             return None
         items = response.json().get("items") or []
         return str(items[0]["id"]) if items else None
+
+    def import_calendar(self) -> str | None:
+        """An empty database: save the generated entries as the smoke user's calendar (through
+        the import endpoint, which no flag gates), so export and publish have one to use."""
+        name = "smoke calendar imported (empty database)"
+        if not self.generated:
+            self.add(Step(name, "FAIL", "no generated entries to import"))
+            return None
+        entries = [{k: e[k] for k in ENTRY_IMPORT_FIELDS if k in e} for e in self.generated]
+        for entry in entries:
+            if not entry.get("media"):
+                kind = "video" if entry.get("format") in ("video", "reel") else "image"
+                entry["media"] = [SMOKE_MEDIA[kind]]
+        document = {"format": "postplan.calendar", "version": 1,
+                    "calendar": {"name": SMOKE_CALENDAR_NAME,
+                                 "timezone": SMOKE_BRIEF["timezone"], "brief": SMOKE_BRIEF},
+                    "entries": entries, "entryCount": len(entries)}
+        try:
+            response = self.client.post("/v1/calendars/import", json=document,
+                                        headers=self._rid())
+        except httpx.HTTPError as exc:
+            self.add(Step(name, "FAIL", f"{type(exc).__name__}: {exc}"))
+            return None
+        if response.status_code != 200:
+            self.add(Step(name, "FAIL", f"POST /v1/calendars/import → {response.status_code}: "
+                                        f"{response.text[:200]}"))
+            return None
+        calendar_id = str(response.json()["calendarId"])
+        self.add(Step(name, "PASS", f"{len(entries)} generated entries saved as calendar "
+                                    f"{calendar_id}"))
+        return calendar_id
 
     def export(self, calendar_id: str) -> None:
         """POST export twice per format: 200, dry run, byte-identical (or id-identical)."""
@@ -428,10 +488,14 @@ def register(app: typer.Typer) -> None:
                                                help="Calendar to export/publish (default: "
                                                     "the user's newest)."),
         timeout: float = typer.Option(60.0, help="Per-request timeout, seconds."),
+        create_calendar: bool = typer.Option(
+            True, "--import/--no-import",
+            help="With no calendar to use, import the generated entries as the smoke user's "
+                 "calendar (default), or skip export and publish (exit 3)."),
     ) -> None:
         """Release smoke: generate, export, publish with flags off, each twice; exit 0 pass,
         1 fail, 3 incomplete (skipped steps)."""
         result = Smoke(base_url, user_id=user_id, token=token, calendar_id=calendar_id,
-                       timeout=timeout).run(log_file)
+                       timeout=timeout, create_calendar=create_calendar).run(log_file)
         render(result, Console(width=160))
         raise typer.Exit(result.exit_code)

@@ -20,13 +20,27 @@ def register(app: typer.Typer) -> None:
         poll_seconds: float | None = typer.Option(
             None, min=0.01, help="Fixed delay between status polls (default: backing off)."),
         retry_base: float = typer.Option(2.0, min=0.01, help="First retry delay (doubles)."),
+        metrics_port: int | None = typer.Option(
+            None, min=1, max=65535, envvar="WORKER_METRICS_PORT",
+            help="Serve this process's Prometheus /metrics on this port (publish results and "
+                 "channel API calls are counted where they happen: in the worker)."),
+        metrics_host: str = typer.Option("127.0.0.1", help="Address for --metrics-port."),
     ) -> None:
         """Claim due publish intents and publish them (stops cleanly on SIGTERM/SIGINT)."""
-        from postplan.cli.server import load_settings
+        from postplan.cli.flags import create_default_flags_file
+        from postplan.cli.settings import load_settings
         from postplan.core.logging import configure_logging
 
         settings = load_settings()
-        configure_logging(settings.log_level, settings.log_file)
+        configure_logging(settings.log_level, settings.log_file, settings.log_format)
+        create_default_flags_file(settings)
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            from postplan.core.metrics import registry, set_build_info
+
+            set_build_info(settings.deploy_id)
+            start_http_server(metrics_port, addr=metrics_host, registry=registry)
         config = WorkerConfig(concurrency=concurrency, idle_sleep=settings.worker_poll_seconds,
                               lease=timedelta(seconds=lease_seconds), retry_base=retry_base)
         if poll_seconds is not None:
@@ -36,7 +50,7 @@ def register(app: typer.Typer) -> None:
 
 
 async def _run(config: WorkerConfig, once: bool) -> None:
-    from postplan.cli.server import load_settings
+    from postplan.cli.settings import load_settings
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
     from postplan.core.tracing import configure_tracing, shutdown_tracing

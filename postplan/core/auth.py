@@ -55,7 +55,8 @@ class Authenticator:
         # (a bare uvicorn on 0.0.0.0, on a Unix socket, behind a proxy) cannot see how it is
         # served: so dev identities are only accepted from a peer the transport proves is on
         # this machine (postplan.core.peer says how).
-        reason = (not_local_reason(request.scope, request.headers)
+        reason = (not_local_reason(request.scope, request.headers,
+                                   self.settings.dev_auth_trusted_networks)
                   or browser_reason(request.headers, self.settings.cors_origins))
         if reason is not None:
             raise Unauthorized(f"AUTH_MODE=dev accepts requests from this machine only: {reason}",

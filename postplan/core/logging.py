@@ -1,8 +1,11 @@
-"""structlog set-up: one JSON object per line, the six correlation fields on every line."""
+"""structlog set-up: one JSON object per line (or readable console lines on a terminal), the six
+correlation fields on every line."""
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import os
 import re
 import sys
 from collections.abc import MutableMapping
@@ -82,7 +85,13 @@ def drop_color_message(
     return event_dict
 
 
-_configured_stream: TextIO | None = None
+def drop_nulls(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Console lines only: the required fields that are null say nothing to a reader."""
+    for key in [k for k, v in event_dict.items() if v is None]:
+        del event_dict[key]
+    return event_dict
 
 
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -97,19 +106,42 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
-    """Send structlog and stdlib logging (uvicorn, alembic) through one JSON pipeline."""
-    global _configured_stream
-    stream: TextIO
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        if _configured_stream is not None and _configured_stream is not sys.stderr:
-            _configured_stream.close()
-        stream = log_file.open("a", encoding="utf-8", buffering=1)
-    else:
-        stream = sys.stderr
-    _configured_stream = stream
+#: `LOG_FORMAT` values: `auto` is console on a terminal and JSON otherwise (files, pipes,
+#: containers), so a newcomer reads plain lines and every collector still gets JSON.
+LOG_FORMATS = ("auto", "json", "console")
 
+
+def choose_format(fmt: str, *, to_file: bool, stream: TextIO | None = None) -> str:
+    """`json` or `console` for `LOG_FORMAT` (`auto` writes a log file as JSON: tools read it)."""
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}")
+    if fmt != "auto":
+        return fmt
+    if to_file:
+        return "json"
+    target = stream if stream is not None else sys.stderr
+    try:
+        return "console" if target.isatty() else "json"
+    except (AttributeError, ValueError):  # a closed or fake stream is not a terminal
+        return "json"
+
+
+def _file_handler(log_file: Path) -> logging.Handler:
+    """Appends to `log_file` and reopens it when it is renamed or removed (logrotate's default
+    `create` mode); `copytruncate` works too, since the file is opened for appending."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    return logging.handlers.WatchedFileHandler(log_file, encoding="utf-8")
+
+
+def configure_logging(level: str = "INFO", log_file: Path | None = None,
+                      fmt: str = "auto") -> None:
+    """Send structlog and stdlib logging (uvicorn, alembic) through one pipeline: JSON lines
+    (LOG_FILE, or stderr when it is not a terminal) or coloured console lines on a terminal."""
+    renderer_name = choose_format(fmt, to_file=log_file is not None)
+    for old in logging.getLogger().handlers:
+        # Handlers this function made earlier: close their files before replacing them.
+        if isinstance(old, logging.FileHandler):
+            old.close()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -134,13 +166,16 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
                            *shared[1:]],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Tracebacks become text before redaction, in both formats, so no secret escapes.
             structlog.processors.format_exc_info,
             redact_secret_paths,
-            structlog.processors.JSONRenderer(ensure_ascii=False),
+            *((structlog.processors.JSONRenderer(ensure_ascii=False),) if renderer_name == "json"
+              else (drop_nulls, structlog.dev.ConsoleRenderer(colors=_colors_ok(),
+                                                              timestamp_key="ts"))),
         ],
     )
     handler: logging.Handler = (
-        _CurrentStderrHandler() if stream is sys.stderr else logging.StreamHandler(stream)
+        _file_handler(log_file) if log_file is not None else _CurrentStderrHandler()
     )
     handler.setFormatter(formatter)
     root = logging.getLogger()
@@ -153,6 +188,14 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
     # The access log is replaced by our own request log line, which carries the six fields.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+def _colors_ok() -> bool:
+    """Colours on a terminal unless NO_COLOR is set (https://no-color.org)."""
+    try:
+        return sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    except (AttributeError, ValueError):
+        return False
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -20,8 +20,15 @@ CHANNELS = ("tiktok", "instagram")
 
 registry: CollectorRegistry = REGISTRY
 
-BUILD_INFO = Info("postplan_build", "Build information.")
-BUILD_INFO.info({"version": __version__})
+BUILD_INFO = Info("postplan_build",
+                  "Build information: version, and DEPLOY_ID once the app starts.")
+BUILD_INFO.info({"version": __version__, "deploy_id": ""})
+
+
+def set_build_info(deploy_id: str | None) -> None:
+    """Label the build info with `DEPLOY_ID`, so dashboards and alerts can tell deploys apart
+    (a change of `deploy_id` marks a deploy even when the version stays the same)."""
+    BUILD_INFO.info({"version": __version__, "deploy_id": deploy_id or ""})
 PROCESS_START = Gauge("postplan_process_start_time_seconds",
                       "Unix time this process started.")
 PROCESS_START.set(time.time())

@@ -18,6 +18,8 @@ from postplan.core.logging import get_logger
 from postplan.core.redact import redact_path, remember_path_secrets
 
 log = get_logger("postplan.http")
+#: Probe and scrape paths: logged at DEBUG (tens of thousands a day per pod at INFO).
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPES = ("application/json", "application/merge-patch+json", "application/problem+json")
@@ -110,15 +112,17 @@ class RequestContextMiddleware:
             await self.app(app_scope, limited_receive, send_with_id)
         finally:
             path = scope.get("path", "")
-            if path not in ("/metrics", "/healthz"):
-                log.info(
-                    "http.request",
-                    method=scope.get("method"),
-                    path=redact_path(path),
-                    httpStatus=state["status"],
-                    durationMs=round((time.perf_counter() - started) * 1000, 2),
-                    status=state["status"],
-                )
+            # Probes and scrapes come every few seconds from every balancer and Prometheus:
+            # DEBUG, unless one fails (a 5xx readiness answer is news).
+            emit = (log.debug if path in PROBE_PATHS and state["status"] < 500 else log.info)
+            emit(
+                "http.request",
+                method=scope.get("method"),
+                path=redact_path(path),
+                httpStatus=state["status"],
+                durationMs=round((time.perf_counter() - started) * 1000, 2),
+                status=state["status"],
+            )
             request_id_var.reset(token)
 
     def _precheck(self, scope: Scope) -> tuple[int, str, str, str] | None:

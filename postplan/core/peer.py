@@ -18,6 +18,10 @@ decides from what the transport itself reports, never from what the request clai
   lets this user (or root) connect, so the peer is this user's own process. uvicorn's own
   `--uds` makes the socket 0666 and is refused; `postplan serve --uds` creates it 0600.
 - Anything else (no client and no socket path) is unknown and refused.
+- **Trusted networks** (`DEV_AUTH_TRUSTED_NETWORKS`, empty by default): a TCP peer inside one of
+  these networks is accepted too. It exists for a container on a bridge network, where the
+  host's own requests arrive from the bridge gateway; it is an explicit operator setting,
+  logged at start, and relayed requests are still refused (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -69,17 +73,34 @@ def forwarding_header(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def not_local_reason(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
-    """Why this request cannot be proven to come from this machine, or None when it can."""
+TrustedNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def in_networks(host: str, networks: Iterable[TrustedNetwork]) -> bool:
+    """True when `host` is an IP literal inside one of `networks`."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
+def not_local_reason(scope: Mapping[str, Any], headers: Mapping[str, str],
+                     trusted: Iterable[TrustedNetwork] = ()) -> str | None:
+    """Why this request cannot be proven to come from this machine (or from a network the
+    operator listed in `trusted`), or None when it can."""
     relayed = forwarding_header(headers)
     if relayed is not None:
         return f"this request was relayed by a proxy ({relayed} header)"
     client = scope.get("client")
     if client:
         host = str(client[0])
-        if is_loopback_ip(host):
+        if is_loopback_ip(host) or in_networks(host, trusted):
             return None
-        return "this request did not come from a loopback address"
+        return ("this request did not come from a loopback address (or a network listed in "
+                "DEV_AUTH_TRUSTED_NETWORKS)")
     server = scope.get("server")
     if server and isinstance(server[0], str) and (len(server) < 2 or server[1] is None):
         if is_owner_only_socket(server[0]):

@@ -96,8 +96,18 @@ def test_bad_arguments_exit_2(tmp_path: Path, args: list[str]) -> None:
     assert result.exit_code == 2
 
 
-def test_no_file_configured_exits_2() -> None:
-    result = runner.invoke(app, ["flags", "show"], env={"FLAGS_FILE": ""})
+def test_no_file_configured_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On SQLite the file beside the database is the default (tests/cli/test_first_run.py);
+    # on Postgres without FLAGS_FILE there is no file to edit.
+    from postplan.config import get_settings
+
+    monkeypatch.delenv("FLAGS_FILE", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["flags", "show"])
+    finally:
+        get_settings.cache_clear()
     assert result.exit_code == 2
 
 

@@ -54,7 +54,8 @@ def test_release_smoke_passes_with_flags_off(tmp_path: Path) -> None:
 def test_without_a_calendar_the_smoke_is_incomplete_not_passed(tmp_path: Path) -> None:
     with served(tmp_path) as (url, _, _):
         require_routes(url, r"^/v1/ai/calendar$")
-        result = runner.invoke(app, ["smoke", "--base-url", url, "--user-id", "nobody-yet"])
+        result = runner.invoke(app, ["smoke", "--base-url", url, "--user-id", "nobody-yet",
+                                     "--no-import"])
     assert result.exit_code == EXIT_INCOMPLETE, result.output
     assert "skipped (no calendar)" in result.output
     assert "smoke: INCOMPLETE" in result.output

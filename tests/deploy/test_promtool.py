@@ -81,5 +81,5 @@ def test_live_metrics_pass_promtool_check(tmp_path: Path) -> None:
                    'postplan_sse_streams_total{outcome="timeout"}',
                    'postplan_adapter_auth_missing_total{channel="tiktok",reason="config_missing"}',
                    'postplan_flag_config_valid', 'postplan_process_start_time_seconds',
-                   'postplan_build_info{version='):
+                   'postplan_build_info{deploy_id='):
         assert series in text, series
