@@ -92,6 +92,8 @@ DOMAIN_WORDS = frozenset({
 CORE_WORD_ALLOWED: dict[str, str] = {
     "run": "the verb (a loop's `run` method), not a generation run",
     "run_every": "the verb: run a callback every N seconds",
+    "opentelemetry.sdk.trace.export": "OpenTelemetry's module for sending spans out "
+                                      "(core/tracing.py), not a calendar export",
 }
 
 #: Core modules that may carry domain words, and why.
