@@ -28,14 +28,23 @@ def event_id(run_id: uuid.UUID, seq: int) -> str:
     return f"{run_id}:{seq}"
 
 
+QUEUED_NOTE = "waiting for a free model slot; entries follow once the call starts"
+
+
 def run_event(ref: RunRef) -> RunEvent:
-    return RunEvent("run", {
+    data: dict[str, Any] = {
         "runId": str(ref.run_id),
         "calendarId": str(ref.calendar_id),
         "mode": ref.mode,
         "dryRun": ref.dry_run,
         "expectedEntries": ref.expected_entries,
-    })
+    }
+    if ref.queued:  # additive (docs/contract-notes.md): only when the run waits
+        data["queued"] = True
+        data["note"] = QUEUED_NOTE
+    if ref.replaces:
+        data["regenerates"] = [str(i) for i in ref.replaces]
+    return RunEvent("run", data)
 
 
 def entry_payload(entry: CalendarEntry) -> dict[str, Any]:

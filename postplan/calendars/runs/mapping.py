@@ -27,6 +27,10 @@ class RunRef:
     mode: str
     dry_run: bool
     expected_entries: int
+    #: The model call waits for a free slot (LLM_MAX_CONCURRENCY): the `run` event says so.
+    queued: bool = False
+    #: Set on a regeneration run: the entry ids it replaces, in slot order.
+    replaces: tuple[uuid.UUID, ...] = ()
 
 
 def brief_json(brief: Brief) -> dict[str, Any]:
