@@ -16,8 +16,9 @@ from fastapi import APIRouter, Header, Query
 from postplan.calendars import service
 from postplan.calendars.limits import TOO_LARGE_RESPONSE
 from postplan.calendars.runs.mapping import RunRef
+from postplan.calendars.runs.regenerate import start_regeneration
 from postplan.calendars.runs.registry import Runs
-from postplan.calendars.runs.schemas import RunOut
+from postplan.calendars.runs.schemas import RegenerateIn, RunOut
 from postplan.calendars.runs.service import start_run
 from postplan.calendars.runs.sse import RunEventResponse, sse_response
 from postplan.core.auth import CurrentUser
@@ -68,6 +69,23 @@ async def generate_calendar(brief: Brief, user: CurrentUser, settings: AppSettin
         log.info("generation.stream.started", mode=started.mode)
     return sse_response(started.events, settings, run_id=ref.run_id,
                         calendar_id=ref.calendar_id, kind=started.kind, on_close=started.release)
+
+
+@router.post("/calendars/{calendar_id}/regenerate",
+             responses={**_SSE_RESPONSES, **problem_responses(404, 409)},
+             response_class=RunEventResponse)
+async def regenerate_entries(calendar_id: uuid.UUID, body: RegenerateIn, user: CurrentUser,
+                             settings: AppSettings, flags: Flags,
+                             registry: Runs) -> RunEventResponse:
+    """New copy for the named or all unedited entries, streamed as a run (edited entries are
+    never overwritten; docs/regeneration.md)."""
+    bind(calendarId=str(calendar_id))
+    started = await start_regeneration(
+        calendar_id, user.id, entry_ids=body.entry_ids, unedited=bool(body.unedited),
+        overrides=body.brief, settings=settings, flags=flags, registry=registry)
+    bind(runId=str(started.ref.run_id))
+    return sse_response(started.events, settings, run_id=started.ref.run_id,
+                        calendar_id=calendar_id, kind=started.kind, on_close=started.release)
 
 
 @router.get("/ai/calendar/runs/{run_id}", response_model=RunOut,

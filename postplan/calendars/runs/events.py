@@ -28,6 +28,7 @@ def event_id(run_id: uuid.UUID, seq: int) -> str:
     return f"{run_id}:{seq}"
 
 
+SKIPPED_NOTE = "edited entries are never regenerated; the skipped ones were left as they are"
 QUEUED_NOTE = "waiting for a free model slot; entries follow once the call starts"
 
 
@@ -43,7 +44,10 @@ def run_event(ref: RunRef) -> RunEvent:
         data["queued"] = True
         data["note"] = QUEUED_NOTE
     if ref.replaces:
-        data["regenerates"] = [str(i) for i in ref.replaces]
+        data["regenerates"] = [str(entry_id) for entry_id, _key in ref.replaces]
+    if ref.skipped:
+        data["skipped"] = [str(i) for i in ref.skipped]
+        data["note"] = " ".join(filter(None, (data.get("note"), SKIPPED_NOTE)))
     return RunEvent("run", data)
 
 

@@ -29,8 +29,10 @@ class RunRef:
     expected_entries: int
     #: The model call waits for a free slot (LLM_MAX_CONCURRENCY): the `run` event says so.
     queued: bool = False
-    #: Set on a regeneration run: the entry ids it replaces, in slot order.
-    replaces: tuple[uuid.UUID, ...] = ()
+    #: Set on a regeneration run: (entry id, slot key) of each entry it rewrites.
+    replaces: tuple[tuple[uuid.UUID, str], ...] = ()
+    #: Named entries a regeneration left alone because they were edited.
+    skipped: tuple[uuid.UUID, ...] = ()
 
 
 def brief_json(brief: Brief) -> dict[str, Any]:

@@ -11,13 +11,11 @@ no (or an unknown) slot, or carry bad fields are repaired from the planner's cop
 At a normal end of the answer, slots the model never wrote are filled from the planner, in slot
 order, so a completed run always has every planned entry.
 
-Sturdiness (docs/model-client.md): every call goes through the process's one HTTP client and
-holds one of `LLM_MAX_CONCURRENCY` slots (`client`); a 429, a 5xx or a connection failure before
-the first byte of the answer is tried again (up to `max_attempts` tries, honouring `Retry-After`)
-while the run's deadline allows; `structured` (`LLM_STRUCTURED_OUTPUT`) asks for
-`response_format: json_schema`, and in `auto` falls back to the plain prompt (remembered per
-server) when the server answers 400 naming `response_format`. Copy in another language than the
-brief's, or using a word of its avoid-list, is replaced by the planner's (see `repair`).
+Sturdiness (docs/model-client.md): one shared HTTP client and one of `LLM_MAX_CONCURRENCY`
+slots per call (`client`); 429/5xx/connection failures before the first byte are retried within
+the deadline, honouring `Retry-After`; `structured` asks for `response_format: json_schema` and
+in `auto` falls back (remembered per server) on a 400 naming it. Copy in the wrong language or
+using an avoided word is replaced by the planner's (see `repair`).
 
 Deadlines: `timeout_seconds` bounds the whole call (request, headers and every byte of the
 answer); `stall_seconds` bounds the silence between two chunks. Either raises GenerationTimeout;
@@ -48,7 +46,7 @@ import httpx
 
 from postplan.core.logging import get_logger
 from postplan.generation.base import GenerationError, GenerationTimeout
-from postplan.generation.planner import count_slots, plan_slots
+from postplan.generation.planner import Slot, count_slots, plan_slots
 from postplan.generation.providers.client import (
     MAX_ATTEMPTS,
     ModelSlots,
@@ -142,13 +140,17 @@ class OpenAICompatibleGenerator:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    async def stream(self, brief: Brief) -> AsyncIterator[EntryDraft]:
-        """Yield one entry per slot, each as soon as the model has finished writing it."""
-        slots = plan_slots(brief)
+    async def stream(self, brief: Brief, *, slots: list[Slot] | None = None,
+                     used_hooks: set[str] | None = None) -> AsyncIterator[EntryDraft]:
+        """Yield one entry per slot, each as soon as the model has finished writing it.
+
+        `slots` (regeneration) replaces the brief's own plan; `used_hooks` are never reused."""
+        slots = plan_slots(brief) if slots is None else slots
         self.stats = stats = AIStats()
         loop = asyncio.get_running_loop()
         started = loop.time()
         hooks = HookBook()
+        hooks.keys.update(used_hooks or ())
         by_index = {s.index: s for s in slots}
         pending = [s.index for s in slots]  # slots still without an entry, in slot order
         written: set[int] = set()

@@ -171,3 +171,22 @@ async def test_copy_in_the_wrong_language_is_replaced_by_the_planner() -> None:
     assert len(drafts) == EXPECTED
     assert not any(d.hook.startswith("Fake hook") for d in drafts)  # English answer refused
     assert gen.stats.fields_repaired >= EXPECTED
+
+
+@pytest.mark.live
+async def test_slot_rewriter_asks_the_model_for_the_given_slots_only() -> None:
+    from postplan.generation.planner import plan_slots
+    from postplan.generation.providers.rewrite import SlotRewriter
+
+    slots = plan_slots(BRIEF)[1:3]
+    with fake_llm(FakeLLMConfig()) as (fake, url):
+        rewriter = SlotRewriter(OpenAICompatibleGenerator(url, None, "m", 10), slots,
+                                used_hooks={f"Fake hook number {slots[0].index}"})
+        drafts = [d async for d in rewriter.stream(BRIEF)]
+        prompt = fake.requests[0]["messages"][1]["content"]
+    assert rewriter.mode == "ai" and rewriter.expected_entries(BRIEF) == 2
+    assert "Slots (2)" in prompt
+    assert [(d.channel, d.scheduled_at) for d in drafts] == [(s.channel, s.scheduled_at)
+                                                             for s in slots]
+    assert drafts[0].hook != f"Fake hook number {slots[0].index}"  # a used hook is not reused
+    assert drafts[1].hook == f"Fake hook number {slots[1].index}"
