@@ -358,9 +358,13 @@ async def test_s2_brief_is_validated_before_any_stream(settings_factory: Setting
         assert_problem(await client.post("/v1/ai/calendar", content=b"{not json",
                                          headers={**ALICE, "content-type": "application/json"}),
                        400)
-        weekly = await generate(client, brief(days=14, postsPerWeek=3), ALICE)
+        # §10: a number is the total across channels, an object is per channel.
+        weekly = await generate(client, brief(days=14, postsPerWeek={"tiktok": 3,
+                                                                     "instagram": 3}), ALICE)
         per_channel = [e.data["entry"]["channel"] for e in of(weekly, "entry")]
         assert per_channel.count("tiktok") == per_channel.count("instagram") == 6
+        total = await generate(client, brief(days=14, postsPerWeek=5), ALICE)
+        assert len(of(total, "entry")) == 10
         defaults = await generate(client, {"brand": "B", "channels": ["tiktok"],
                                            "startDate": future_date()}, ALICE)
         cal = (await client.get(f"/v1/calendars/{defaults[0].data['calendarId']}",

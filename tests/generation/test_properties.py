@@ -31,7 +31,7 @@ def briefs(draw: st.DrawFn) -> Brief:
                                      ["instagram", "tiktok"]]))
     cadence = draw(st.one_of(
         st.none(),
-        st.integers(1, 7),
+        st.integers(len(channels), 7 * len(channels)),  # a total: at least one per channel
         st.fixed_dictionaries({c: st.integers(1, 7) for c in channels}),
     ))
     pillars = draw(st.one_of(st.none(), st.lists(st.sampled_from(PILLAR_NAMES), min_size=1,

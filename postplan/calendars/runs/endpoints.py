@@ -28,7 +28,7 @@ from postplan.core.errors import NotFound, Unprocessable
 from postplan.core.flags import Flags
 from postplan.core.logging import get_logger
 from postplan.core.openapi import link, problem_response, problem_responses
-from postplan.generation.planner import check_brief
+from postplan.generation.planner import brief_problems
 from postplan.generation.schemas import Brief
 
 log = get_logger(__name__)
@@ -43,15 +43,17 @@ _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def validate_brief(brief: Brief) -> None:
-    """The planner's own checks (e.g. more pillars than slots) as a 422 problem."""
-    problems = check_brief(brief)
+def validate_brief(brief: Brief, *, model_available: bool = False) -> None:
+    """The planner's own checks (e.g. more pillars than slots) as a 422 problem; its `code` is
+    the first problem's (e.g. `language_unsupported`, `region_not_in_country`)."""
+    problems = brief_problems(brief, model_available=model_available)
     if problems:
         raise Unprocessable(
-            "; ".join(f"{f}: {m}" for f, m in problems[:5]),
-            code="validation_failed",
-            extra={"errors": [{"field": f, "message": m, "type": "invalid"}
-                              for f, m in problems]},
+            "; ".join(f"{p.field}: {p.message}" for p in problems[:5]),
+            code=problems[0].code,
+            extra={"errors": [{"field": p.field, "message": p.message,
+                               "type": "invalid" if p.code == "validation_failed" else p.code}
+                              for p in problems]},
         )
 
 
@@ -61,7 +63,7 @@ def validate_brief(brief: Brief) -> None:
 async def generate_calendar(brief: Brief, user: CurrentUser, settings: AppSettings,
                             flags: Flags, registry: Runs) -> RunEventResponse:
     """Plan a calendar and stream its entries as they are made (text/event-stream)."""
-    validate_brief(brief)
+    validate_brief(brief, model_available=bool(settings.llm_base_url))
     started = await start_run(brief, user.id, settings=settings, flags=flags, registry=registry)
     ref = started.ref
     if started.kind == "generate":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from postplan.generation.planner.checks import check_brief
+from postplan.generation.planner.checks import Problem, brief_problems, check_brief
 from postplan.generation.planner.copywriter import write_entry
+from postplan.generation.planner.languages import SUPPORTED as PLANNER_LANGUAGES
+from postplan.generation.planner.languages import planner_supports
 from postplan.generation.planner.legacy import legacy_entries
 from postplan.generation.planner.offline import OfflinePlanner, plan_entries, warm_up
 from postplan.generation.planner.pillars import default_pillars, pillar_weights
@@ -18,9 +20,12 @@ from postplan.generation.planner.slots import (
 from postplan.generation.planner.text import normalise_hook
 
 __all__ = [
+    "PLANNER_LANGUAGES",
     "PLANNER_VERSION",
     "OfflinePlanner",
+    "Problem",
     "Slot",
+    "brief_problems",
     "check_brief",
     "count_slots",
     "default_pillars",
@@ -30,6 +35,7 @@ __all__ = [
     "pillar_weights",
     "plan_entries",
     "plan_slots",
+    "planner_supports",
     "posts_per_week",
     "warm_up",
     "write_entry",

@@ -11,6 +11,7 @@ from typing import Any
 import holidays
 
 from postplan.generation.planner.data import marketing_days
+from postplan.generation.schemas import Brief
 
 # An observance this many days ahead of a slot still gives it a topical ("ahead") hook.
 LEAD_DAYS = 2
@@ -113,3 +114,30 @@ def solemn_days(country: str | None, first: dt.date, last: dt.date) -> dict[dt.d
         if is_solemn(name):
             out.setdefault(day, name)
     return out
+
+
+def region_parts(brief: Brief) -> tuple[str | None, str | None]:
+    """(country, subdivision) for holidays: the brief's country, else the region's prefix, and
+    the region's subdivision code ("DE-BE" → ("DE", "BE"))."""
+    region = brief.observances.region if brief.observances else None
+    if region is None:
+        return brief.country, None
+    prefix, _, subdiv = region.partition("-")
+    return brief.country or prefix, subdiv
+
+
+def region_problem(brief: Brief) -> str | None:
+    """Why `observances.region` cannot be used (another country's, or unknown), else None."""
+    region = brief.observances.region if brief.observances else None
+    if region is None:
+        return None
+    prefix, _, subdiv = region.partition("-")
+    if brief.country is not None and prefix != brief.country:
+        return f"region {region} is not in country {brief.country}"
+    if not supported_country(prefix):
+        return f"no holiday data for the country of region {region}"
+    known = holidays.country_holidays(prefix).subdivisions
+    if subdiv not in known:
+        shown = ", ".join(f"{prefix}-{s}" for s in list(known)[:40])
+        return f"unknown region {region}; {prefix} has {shown or 'no regions'}"
+    return None

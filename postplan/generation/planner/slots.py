@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from itertools import groupby
 
 from postplan.core.vocab import Channel, EntryFormat
+from postplan.generation.brief_fields import WEEKDAYS
 from postplan.generation.planner.data import ChannelTable, Window, best_times
 from postplan.generation.planner.observances import (
     LEAD_DAYS,
@@ -82,7 +83,8 @@ def default_posts_per_week(channel: Channel) -> int:
 
 def posts_per_week(brief: Brief, channel: Channel) -> int:
     """The cadence the planner aims for on one channel."""
-    return brief.posts_per_week_for(channel, default_posts_per_week(channel))
+    defaults = {c: default_posts_per_week(c) for c in best_times().channels}
+    return brief.posts_per_week_for(channel, defaults)
 
 
 def window_dates(brief: Brief) -> list[dt.date]:
@@ -110,7 +112,7 @@ def week_targets(brief: Brief, channel: Channel) -> list[tuple[list[dt.date], in
         cumulative = (2 * ppw * elapsed + 7) // 14
         out.append((dates, max(0, min(cumulative - done, len(dates)))))
         done = cumulative
-    if sum(q for _, q in out) == 0 and out:
+    if ppw > 0 and sum(q for _, q in out) == 0 and out:
         # A very short window still gets one post per channel.
         longest = max(range(len(out)), key=lambda i: (len(out[i][0]), -i))
         out[longest] = (out[longest][0], 1)
@@ -136,13 +138,43 @@ def resolve_local(
     return local
 
 
+def open_weekdays(brief: Brief, channel: Channel) -> list[str]:
+    """Weekday keys ('mon'..) on which a channel may post: its posting windows' weekdays (all
+    when it has none) less the closed weekdays."""
+    closed = set(brief.closed_days or ())
+    windows = (brief.posting_windows or {}).get(channel)
+    allowed = {d for w in windows for d in w.weekdays} if windows else set(WEEKDAYS)
+    return [d for d in WEEKDAYS if d in allowed and d not in closed]
+
+
+def is_open(brief: Brief, channel: Channel, day: dt.date) -> bool:
+    """Whether a channel may post on a local date (closed days and posting windows)."""
+    if day.isoformat() in (brief.closed_days or ()):
+        return False
+    return WEEKDAYS[day.weekday()] in open_weekdays(brief, channel)
+
+
+def _user_windows(brief: Brief, channel: Channel, day: dt.date) -> list[Window] | None:
+    """The brief's own windows for this channel and weekday (all primary), or None."""
+    windows = (brief.posting_windows or {}).get(channel)
+    if not windows:
+        return None
+    key = WEEKDAYS[day.weekday()]
+    out = []
+    for w in windows:
+        if key in w.weekdays:
+            start, end = w.times()
+            out.append(Window(start, end, True))
+    return sorted(out, key=lambda w: w.start)
+
+
 def _choose_days(
     brief: Brief, channel: Channel, table: ChannelTable, tiebreak: dict[dt.date, float]
 ) -> list[dt.date]:
     chosen: set[dt.date] = set()
     for dates, quota in week_targets(brief, channel):
-        pool = list(dates)
-        for _ in range(quota):
+        pool = [d for d in dates if is_open(brief, channel, d)]
+        for _ in range(min(quota, len(pool))):
             def key(day: dt.date) -> tuple[int, float]:
                 adjacent = sum(
                     (day + dt.timedelta(days=d)) in chosen for d in (-1, 1)
@@ -171,7 +203,10 @@ def _channel_times(
     out: list[tuple[dt.datetime, bool]] = []
     primary_count = 0
     for day in _choose_days(brief, channel, table, tiebreak):
-        windows = table.days[day.weekday()].windows
+        own = _user_windows(brief, channel, day)
+        windows = tuple(own) if own else table.days[day.weekday()].windows
+        # The brief's own windows may lie outside the default 07:00-22:00 band.
+        earliest, latest = (own[0].start, max(w.end for w in own)) if own else (EARLIEST, LATEST)
         primaries = [w for w in windows if w.primary]
         secondaries = [w for w in windows if not w.primary]
         rng.shuffle(secondaries)
@@ -180,17 +215,20 @@ def _channel_times(
             PRIMARY_SHARE[1] * primary_count >= PRIMARY_SHARE[0] * (n + 1)
         )
         order: list[Window] = secondaries + primaries if use_secondary else primaries + secondaries
-        jitter = dt.timedelta(minutes=rng.randrange(MAX_JITTER_MINUTES + 1))
+        minutes = rng.randrange(MAX_JITTER_MINUTES + 1)
         previous = out[-1][0] if out else None
         for window in order:
+            span = (window.end.hour * 60 + window.end.minute) - (
+                window.start.hour * 60 + window.start.minute)
+            jitter = dt.timedelta(minutes=min(minutes, max(span, 0)))
             at = (dt.datetime.combine(day, window.start) + jitter).time()
-            when = resolve_local(day, at, zone)
+            when = resolve_local(day, at, zone, earliest, latest)
             if when is None:
                 continue
             if previous is not None and utc_key(when) - utc_key(previous) < MIN_GAP:
                 # e.g. a Saturday-evening slot before a Sunday-morning one across a DST change
                 later = _round_up((utc_key(previous) + MIN_GAP).astimezone(zone))
-                when = resolve_local(day, later.time(), zone)
+                when = resolve_local(day, later.time(), zone, earliest, latest)
                 if when is None or utc_key(when) - utc_key(previous) < MIN_GAP:
                     continue
             is_primary = window.primary and window.contains(when.time())
