@@ -92,6 +92,7 @@ ENDPOINTS = [
     ("GET", "/v1/publish-intents"), ("GET", "/v1/publish-intents/{intentId}"),
     ("PUT", "/v1/channels/{channel}/connection"), ("GET", "/v1/channels/{channel}/connection"),
     ("DELETE", "/v1/channels/{channel}/connection"), ("GET", "/healthz"), ("GET", "/readyz"),
+    ("POST", "/v1/calendars/{calendarId}/regenerate"),  # §10
 ]
 
 

@@ -190,3 +190,20 @@ async def test_slot_rewriter_asks_the_model_for_the_given_slots_only() -> None:
                                                              for s in slots]
     assert drafts[0].hook != f"Fake hook number {slots[0].index}"  # a used hook is not reused
     assert drafts[1].hook == f"Fake hook number {slots[1].index}"
+
+
+@pytest.mark.live
+async def test_the_brief_steers_the_prompt_and_avoided_words_never_reach_an_entry() -> None:
+    brief = BRIEF.model_copy(update={
+        "tone": "warm and witty", "avoid": ["fake"],
+        "offers": None, "voice_samples": ["Cold brew season is back, friends."]})
+    with fake_llm(FakeLLMConfig()) as (fake, url):
+        gen = OpenAICompatibleGenerator(url, None, "m", 10)
+        drafts = await _drain(gen, brief)
+        prompt = fake.requests[0]["messages"][1]["content"]
+    assert '"tone": "warm and witty"' in prompt and '"avoid": ["fake"]' in prompt
+    assert "Cold brew season" in prompt
+    for d in drafts:
+        text = " ".join([d.hook, d.caption, d.call_to_action, d.asset_notes, *d.hashtags])
+        assert "fake" not in text.casefold().split(), text
+        assert "fake" not in [t.casefold() for t in d.hashtags]
