@@ -22,6 +22,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from postplan.core.logging import get_logger
+from postplan.core.metrics import AI_CALLS_WAITING
+from postplan.generation.base import GenerationError
+
+log = get_logger(__name__)
+
 #: Tries per call (the first one included), all within the run's AI_TIMEOUT_SECONDS.
 MAX_ATTEMPTS = 4
 #: Backoff without a Retry-After: 0.5 s, 1 s, 2 s …
@@ -112,6 +118,36 @@ def model_slots() -> ModelSlots:
             _slots.pop(other, None)
         slots = _slots[loop] = ModelSlots()
     return slots
+
+
+@asynccontextmanager
+async def hold_model_slot(limit: int, wait_seconds: float) -> AsyncIterator[float]:
+    """Hold one of `limit` model slots for the body; yields the seconds spent waiting.
+
+    Waiting is bounded by `wait_seconds` (the run's AI_TIMEOUT_SECONDS): `ai_busy` after."""
+    slots = model_slots()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    holder = slots.hold(limit)
+    waits = slots.would_wait(limit)
+    if waits:
+        AI_CALLS_WAITING.inc()
+    try:
+        async with asyncio.timeout(wait_seconds):
+            await holder.__aenter__()
+    except TimeoutError as exc:
+        raise GenerationError("ai_busy", f"no model slot came free within {wait_seconds:g} s "
+                                         f"(LLM_MAX_CONCURRENCY={limit})") from exc
+    finally:
+        if waits:
+            AI_CALLS_WAITING.dec()
+    waited = loop.time() - started
+    if waited >= 0.001:
+        log.info("generation.ai.dequeued", queuedMs=round(waited * 1000, 1))
+    try:
+        yield waited
+    finally:
+        await holder.__aexit__(None, None, None)
 
 
 def would_queue(limit: int) -> bool:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -45,12 +44,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from postplan.core.logging import get_logger
+from postplan.core.metrics import AI_RETRIES
 from postplan.generation.base import GenerationError, GenerationTimeout
 from postplan.generation.planner import Slot, count_slots, plan_slots
 from postplan.generation.providers.client import (
     MAX_ATTEMPTS,
-    ModelSlots,
-    model_slots,
+    hold_model_slot,
     retry_delay,
     shared_client,
     would_queue,
@@ -177,9 +176,9 @@ class OpenAICompatibleGenerator:
         log.info("generation.ai.request", model=self.model, slots=len(slots),
                  host=urlsplit(self.url).netloc)
         completed = False
-        bound = model_slots()
         try:
-            async with self._slot(bound, started):
+            async with hold_model_slot(self.max_concurrency, self.timeout_seconds) as waited:
+                stats.queued_ms = round(waited * 1000, 1)
                 # The run's deadline starts once the call may go out.
                 deadline = loop.time() + self.timeout_seconds
                 response, structured = await self._open(messages, timeout, deadline, stats)
@@ -275,26 +274,6 @@ class OpenAICompatibleGenerator:
             raise GenerationTimeout(
                 f"the AI did not finish within {self.timeout_seconds:g} s") from exc
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, bound: ModelSlots, started: float) -> AsyncIterator[None]:
-        """Hold a model slot; waiting for one is bounded by `timeout_seconds` too."""
-        loop = asyncio.get_running_loop()
-        holder = bound.hold(self.max_concurrency)
-        try:
-            async with asyncio.timeout(self.timeout_seconds):
-                await holder.__aenter__()
-        except TimeoutError as exc:
-            raise GenerationError(
-                "ai_busy", f"no model slot came free within {self.timeout_seconds:g} s "
-                f"(LLM_MAX_CONCURRENCY={self.max_concurrency})") from exc
-        self.stats.queued_ms = round((loop.time() - started) * 1000, 1)
-        if self.stats.queued_ms >= 1:
-            log.info("generation.ai.dequeued", queuedMs=self.stats.queued_ms)
-        try:
-            yield
-        finally:
-            await holder.__aexit__(None, None, None)
-
     async def _open(self, messages: list[dict[str, str]], http_timeout: httpx.Timeout,
                     deadline: float, stats: AIStats) -> tuple[httpx.Response, bool]:
         """Send the request until a 200 arrives; (the response, whether it is structured).
@@ -343,8 +322,9 @@ class OpenAICompatibleGenerator:
             delay = retry_delay(attempt, retry_after) if attempt < self.max_attempts else None
             if delay is None or loop.time() + delay >= deadline:
                 raise failure
-            log.info("generation.ai.retry", attempt=attempt, delayS=round(delay, 2),
-                     reason=getattr(failure, "code", type(failure).__name__))
+            reason = getattr(failure, "code", "ai_connection_failed")
+            AI_RETRIES.labels(code=reason).inc()
+            log.info("generation.ai.retry", attempt=attempt, delayS=round(delay, 2), reason=reason)
             await asyncio.sleep(delay)
 
     async def _error_detail(self, response: httpx.Response, deadline: float) -> str:

@@ -79,3 +79,27 @@ async def test_regenerate_rewrites_unedited_entries_in_place_and_never_edited_on
                  if str(r["entry_id"]).replace("-", "") == other_id.replace("-", "")]
     assert [(r["source"], r["version"]) for r in revisions] == [
         ("generated", 1), ("regenerated", 2), ("regenerated", 3)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_regenerate_in_ai_mode_asks_the_model_for_those_slots_only(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    from tests.fakes.llm_server import fake_llm
+
+    async with live_app(settings_factory(CALENDAR_SERVICE_ENABLED=True)) as (_app, client):
+        made = await read_stream(client, "POST", "/v1/ai/calendar", json_body=BRIEF)
+        cid = made[0].data["calendarId"]
+        ids = [e.data["entry"]["id"] for e in of(made, "entry")][:3]
+    with fake_llm() as (fake, base_url):
+        settings = settings_factory(CALENDAR_SERVICE_ENABLED=True, LLM_BASE_URL=base_url)
+        async with live_app(settings) as (_app, client):
+            events = await read_stream(client, "POST", f"/v1/calendars/{cid}/regenerate",
+                                       json_body={"entryIds": ids})
+        prompt = fake.requests[0]["messages"][1]["content"]
+    assert events[0].data["mode"] == "ai" and events[0].data["regenerates"] == ids
+    assert "Slots (3)" in prompt and fake.calls == 1
+    entries = [e.data["entry"] for e in of(events, "entry")]
+    assert sorted(e["id"] for e in entries) == sorted(ids)
+    assert all(e["hook"].startswith("Fake hook number") and e["version"] == 2 for e in entries)
+    assert events[-1].data["status"] == "completed"

@@ -207,3 +207,15 @@ async def test_the_brief_steers_the_prompt_and_avoided_words_never_reach_an_entr
         text = " ".join([d.hook, d.caption, d.call_to_action, d.asset_notes, *d.hashtags])
         assert "fake" not in text.casefold().split(), text
         assert "fake" not in [t.casefold() for t in d.hashtags]
+
+
+async def test_no_model_slot_within_the_deadline_is_ai_busy() -> None:
+    from postplan.generation.providers.client import hold_model_slot, model_slots
+
+    async with hold_model_slot(1, 1) as waited:
+        assert waited < 0.05
+        with pytest.raises(GenerationError) as info:
+            async with hold_model_slot(1, 0.1):
+                pass
+    assert info.value.code == "ai_busy"
+    assert model_slots().active == 0 and not model_slots().would_wait(1)
