@@ -29,13 +29,16 @@ def event_id(run_id: uuid.UUID, seq: int) -> str:
 
 
 def run_event(ref: RunRef) -> RunEvent:
-    return RunEvent("run", {
+    data: dict[str, Any] = {
         "runId": str(ref.run_id),
         "calendarId": str(ref.calendar_id),
         "mode": ref.mode,
         "dryRun": ref.dry_run,
         "expectedEntries": ref.expected_entries,
-    })
+    }
+    if ref.plan:  # additive to DESIGN §3: how the brief was read (docs/briefs.md)
+        data.update(ref.plan)
+    return RunEvent("run", data)
 
 
 def entry_payload(entry: CalendarEntry) -> dict[str, Any]:

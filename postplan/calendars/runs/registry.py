@@ -15,6 +15,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -28,7 +29,7 @@ from postplan.calendars.runs.tail import RunTails
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
 from postplan.generation.base import Generator
-from postplan.generation.planner import warm_up
+from postplan.generation.planner import plan_notes, warm_up
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import CalendarEntry
 
@@ -96,6 +97,7 @@ class RunRegistry:
     def start(self, ref: RunRef, brief: Brief, generator: Generator, *, persist: bool,
               drafts: AsyncIterator[EntryDraft] | None = None,
               saved: list[CalendarEntry] | None = None) -> LiveRun:
+        ref = replace(ref, plan=plan_notes(brief))
         live = LiveRun(ref)
         if saved:
             live.publish([entry_event(ref.run_id, row) for row in saved])
