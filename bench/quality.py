@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if failed else 0
     regressed = [m for m, v in verdicts.items() if v == "REGRESSED"]
     if regressed:
-        print(f"quality regressed beyond {args.tolerance}: {', '.join(regressed)}")
+        print(f"quality regressed beyond {args.tolerance}: {', '.join(regressed)}", file=sys.stderr)
     if failed:
-        print(f"briefs the planner refused: {', '.join(failed)}")
+        print(f"briefs the planner refused: {', '.join(failed)}", file=sys.stderr)
         return 2
     return 1 if regressed else 0
 

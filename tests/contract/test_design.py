@@ -34,6 +34,7 @@ from tests.contract.helpers import (
     DONE_FIELDS,
     ON,
     RUN_EVENT_FIELDS,
+    RUN_PLAN_FIELDS,
     SettingsFactory,
     assert_calendar,
     assert_entry,
@@ -128,7 +129,8 @@ async def test_s3_generation_stream_and_s2_reads(settings_factory: SettingsFacto
         assert events[-1].event == "done"
         assert {e.event for e in events} <= {"run", "entry", "timeout", "error", "done"}
         run = events[0].data
-        assert set(run) == RUN_EVENT_FIELDS
+        assert set(run) == RUN_EVENT_FIELDS | RUN_PLAN_FIELDS
+        assert run["postsPerWeekMode"] == "default"
         assert run["mode"] == "planner" and run["dryRun"] is False
         run_id, cal_id = run["runId"], run["calendarId"]
         entries = of(events, "entry")

@@ -129,6 +129,8 @@ def test_golden_calendar() -> None:
     assert PLANNER_VERSION == "planner-2026.12-1"
     assert [(e.scheduled_at.isoformat(), e.channel.value, e.format.value, e.pillar)
             for e in entries[:3]] == GOLDEN_FIRST
+    assert entries[0].hook == "Our most ordered drink? Here is what we learned"
+    assert entries[0].hashtags == ["baristalife", "brunch", "coffee", "coffeelover"]
     blob = json.dumps(_dump(entries), sort_keys=True, ensure_ascii=False).encode()
     assert hashlib.sha256(blob).hexdigest() == GOLDEN_SHA256
 
@@ -141,7 +143,7 @@ def _golden_brief() -> Brief:
     })
 
 
-GOLDEN_SHA256 = "30a4423ebadd689b3ed14bf8b79b8185dd615cf130afc03fcfe1388f70accd6f"
+GOLDEN_SHA256 = "39ebe8dc7b2944cb434fe65cf733bf42f5bec15b489a513ed772601fb94c959f"
 GOLDEN_FIRST = [
     ("2026-03-02T10:30:00+01:00", "instagram", "reel", "education"),
     ("2026-03-03T16:44:00+01:00", "tiktok", "video", "community"),

@@ -171,8 +171,12 @@ def test_holidays_become_observances() -> None:
     by_day = {(s.scheduled_at.date(), s.channel): s.observance for s in plan_slots(brief)}
     assert by_day[(dt.date(2026, 12, 25), Channel.tiktok)] == "Christmas Day"
     assert by_day[(dt.date(2026, 12, 26), Channel.instagram)] == "Second Day of Christmas"
-    # a day or two ahead counts too, once per channel
-    assert by_day[(dt.date(2026, 12, 23), Channel.tiktok)] == "Christmas Day"
+    assert by_day[(dt.date(2026, 12, 24), Channel.tiktok)] == "Christmas Eve"  # curated (DE)
+    assert by_day[(dt.date(2026, 12, 20), Channel.tiktok)] == "Fourth Sunday of Advent"
+    # the post on the day carries it, not an earlier one as well (one occasion once a channel)
+    assert by_day[(dt.date(2026, 12, 23), Channel.tiktok)] is None
+    # a day or two ahead counts when the channel has no post on the day itself
+    assert by_day[(dt.date(2026, 12, 29), Channel.tiktok)] == "New Year's Eve"
 
 
 def test_marketing_days_and_solemn_days() -> None:

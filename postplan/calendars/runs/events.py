@@ -40,6 +40,8 @@ def run_event(ref: RunRef) -> RunEvent:
         "dryRun": ref.dry_run,
         "expectedEntries": ref.expected_entries,
     }
+    if ref.plan:  # additive to DESIGN §3: how the brief was read (docs/briefs.md)
+        data.update(ref.plan)
     if ref.queued:  # additive (docs/contract-notes.md): only when the run waits
         data["queued"] = True
         data["note"] = QUEUED_NOTE

@@ -115,5 +115,5 @@ async def start_regeneration(calendar_id: uuid.UUID, user_id: str, *,
     stream_slot.attach_run(ref.run_id)
     log.info("generation.regenerate.started", entries=len(targets), skipped=len(skipped),
              mode=mode)
-    return StartedRun(ref, mode, "generate", registry.tails.from_start(ref, live=live),
+    return StartedRun(live.ref, mode, "generate", registry.tails.from_start(live.ref, live=live),
                       stream_slot.release, registry)

@@ -11,11 +11,11 @@ whose heartbeat went stale (their process died) `failed` with code `stale_run`.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -29,7 +29,7 @@ from postplan.calendars.runs.tail import RunTails
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
 from postplan.generation.base import Generator
-from postplan.generation.planner import warm_up
+from postplan.generation.planner import plan_notes, warm_up
 from postplan.generation.providers.client import close_shared_client
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import CalendarEntry
@@ -82,7 +82,7 @@ class RunRegistry:
         ref, rows = await self.store.create(user_id, brief, mode=generator.mode,
                                             expected_entries=generator.expected_entries(brief),
                                             model=model, first=first, limit=limit)
-        ref = dataclasses.replace(ref, queued=_would_queue(generator))
+        ref = replace(ref, queued=_would_queue(generator))
         return self.start(ref, brief, generator, persist=True, drafts=drafts, saved=rows)
 
     def begin_dry_run(self, user_id: str, brief: Brief, generator: Generator) -> LiveRun:
@@ -99,6 +99,7 @@ class RunRegistry:
     def start(self, ref: RunRef, brief: Brief, generator: Generator, *, persist: bool,
               drafts: AsyncIterator[EntryDraft] | None = None,
               saved: list[CalendarEntry] | None = None) -> LiveRun:
+        ref = replace(ref, plan=plan_notes(brief))
         live = LiveRun(ref)
         if saved:
             live.publish([entry_event(ref.run_id, row) for row in saved])

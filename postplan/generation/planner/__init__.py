@@ -7,6 +7,7 @@ from postplan.generation.planner.copywriter import write_entry
 from postplan.generation.planner.languages import SUPPORTED as PLANNER_LANGUAGES
 from postplan.generation.planner.languages import planner_supports
 from postplan.generation.planner.legacy import legacy_entries
+from postplan.generation.planner.notes import plan_notes
 from postplan.generation.planner.offline import OfflinePlanner, plan_entries, warm_up
 from postplan.generation.planner.pillars import default_pillars, pillar_weights
 from postplan.generation.planner.seeding import PLANNER_VERSION
@@ -34,6 +35,7 @@ __all__ = [
     "normalise_hook",
     "pillar_weights",
     "plan_entries",
+    "plan_notes",
     "plan_slots",
     "planner_supports",
     "posts_per_week",

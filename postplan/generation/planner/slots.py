@@ -14,8 +14,8 @@ from postplan.generation.brief_fields import WEEKDAYS
 from postplan.generation.planner.data import ChannelTable, Window, best_times
 from postplan.generation.planner.observances import (
     LEAD_DAYS,
-    observances_between,
-    solemn_days,
+    brief_observances,
+    brief_solemn_days,
 )
 from postplan.generation.planner.pillars import (
     default_pillars,
@@ -249,7 +249,7 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
     history: dict[Channel, list[str]] = {}
     out: list[Slot] = []
     dates = window_dates(brief)
-    solemn = solemn_days(brief.country, dates[0], dates[-1])
+    solemn = brief_solemn_days(brief, dates[0], dates[-1])
     promotional = {p for p in pillars if pillar_category(p) == "promotion"}
     calm = [p for p in pillars if p not in promotional]
     # Whether the channel's next slot falls on a solemn day (it must not be promotional).
@@ -311,26 +311,34 @@ def _assign_formats(slots: list[Slot]) -> list[Slot]:
 
 def _attach_observances(brief: Brief, slots: list[Slot]) -> list[Slot]:
     dates = window_dates(brief)
-    table = observances_between(brief.country, dates[0], dates[-1] + dt.timedelta(days=LEAD_DAYS))
+    table = brief_observances(brief, dates[0], dates[-1] + dt.timedelta(days=LEAD_DAYS))
     if not table:
         return slots
-    used_ahead: set[tuple[Channel, str]] = set()
+    # Each occasion (name and date) goes on at most one post per channel: the post on the day
+    # itself when the channel has one, else the last post before it (within LEAD_DAYS).
+    used: set[tuple[Channel, str, dt.date]] = set()
+    posting_days = {(s.channel, s.scheduled_at.date()) for s in slots}
+    usage: dict[str, int] = {}  # two occasions on one date: the less used one first
     out: list[Slot] = []
     for slot in slots:
         day = slot.scheduled_at.date()
         picked: tuple[str, dt.date] | None = None
         for lead in range(LEAD_DAYS + 1):
             target = day + dt.timedelta(days=lead)
-            for name in table.get(target, ()):
-                if lead and (slot.channel, name) in used_ahead:
+            later = any((slot.channel, target - dt.timedelta(days=k)) in posting_days
+                        for k in range(lead))
+            if lead and later:
+                continue  # a later post of this channel is closer to (or on) the day
+            for name in sorted(table.get(target, ()), key=lambda n: usage.get(n, 0)):
+                if (slot.channel, name, target) in used:
                     continue
                 picked = (name, target)
                 break
             if picked:
                 break
         if picked:
-            if picked[1] != day:
-                used_ahead.add((slot.channel, picked[0]))
+            used.add((slot.channel, picked[0], picked[1]))
+            usage[picked[0]] = usage.get(picked[0], 0) + 1
             out.append(replace(slot, observance=picked[0], observance_date=picked[1]))
         else:
             out.append(slot)

@@ -54,10 +54,13 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 
 _DOUBLED = re.compile(r"\b(\w{2,})\s+\1\b", re.IGNORECASE | re.UNICODE)
 # A conjunction or article right before a question mark, full stop or colon: "shop and?".
+# (German der/die/das are left out: "Genau das." and "das, was" are good German.)
 _DANGLING = re.compile(
-    r"\b(and|or|the|a|to|of|und|oder|der|die|das|y|o|el|la|et|ou|le|les|e|os|as)\s*[?.!:,]",
+    r"\b(and|or|the|a|to|of|und|oder|y|o|el|la|et|ou|le|les|e|os|as)\s*[?.!:](?!\w)",
     re.IGNORECASE)
-_EMPTY_SLOT = re.compile(r"\{\w*\}|\[\w*\]|<\w*>|\(\s*\)|\s[,.;:!?]|[,;:]\s*[.!?]|\.\.(?!\.)")
+# Empty template slots and orphaned punctuation. A space before ":;!?" is French typography,
+# so only " ," and " ." count as orphaned.
+_EMPTY_SLOT = re.compile(r"\{\w*\}|\[\w*\]|<\w*>|\(\s*\)|\s[,.](?!\.)|[,;:]\s*[.!?]|\.\.(?!\.)")
 _YOU_YOU = re.compile(r"\b(you|du|tú|vous|você)\s*,\s*\1\b", re.IGNORECASE)
 # `#NewYearSEve`, `#ValentineSDay`: an apostrophe-s glued into the tag as a capital S.
 _APOSTROPHE_TAG = re.compile(r"[a-z]S(?=[A-Z]|$)")
