@@ -32,7 +32,8 @@ from postplan.core.errors import Conflict, NotFound, Unprocessable
 from postplan.core.flags import FlagService
 from postplan.core.logging import get_logger
 from postplan.core.vocab import Channel, EntryFormat
-from postplan.generation.planner import Slot
+from postplan.generation.planner import Slot, planner_supports
+from postplan.generation.planner.languages import SUPPORTED
 from postplan.generation.providers.rewrite import SlotRewriter
 from postplan.generation.schemas import Brief
 from postplan.models import CalendarEntry
@@ -91,6 +92,11 @@ async def start_regeneration(calendar_id: uuid.UUID, user_id: str, *,
             raise NotFound("calendar not found", code="calendar_not_found")
         entries = [e async for e in EntryRepository(session).iterate(user_id, calendar_id)]
     brief = merged_brief(calendar.brief, overrides, calendar_id)
+    if mode == "planner" and not planner_supports(brief.language):
+        # The slots are kept, so only the language matters of the planner's brief checks.
+        raise Unprocessable(f"brief.language: the planner writes {', '.join(SUPPORTED)}; no "
+                            f"model is configured for {brief.language!r}",
+                            code="language_unsupported")
     targets, skipped = choose(entries, entry_ids, unedited)
     if not targets:
         raise Conflict("nothing to regenerate: " + ("every named entry was edited" if skipped

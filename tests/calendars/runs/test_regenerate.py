@@ -66,12 +66,15 @@ async def test_regenerate_rewrites_unedited_entries_in_place_and_never_edited_on
                                  json={"entryIds": [other_id], "unedited": True})
         bad_brief = await client.post(f"/v1/calendars/{cid}/regenerate",
                                       json={"unedited": True, "brief": {"days": 0}})
+        japanese = await client.post(f"/v1/calendars/{cid}/regenerate",
+                                     json={"unedited": True, "brief": {"language": "ja"}})
         missing = await client.post("/v1/calendars/00000000-0000-0000-0000-000000000002/"
                                     "regenerate", json={"unedited": True})
     assert (only_edited.status_code, only_edited.json()["code"]) == (409,
                                                                      "nothing_to_regenerate")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "entry_not_found")
     assert both.status_code == 422 and bad_brief.status_code == 422
+    assert (japanese.status_code, japanese.json()["code"]) == (422, "language_unsupported")
     assert (missing.status_code, missing.json()["code"]) == (404, "calendar_not_found")
     rows = await query(db_url, "SELECT entry_id, source, version FROM entry_revisions "
                                "ORDER BY version")
