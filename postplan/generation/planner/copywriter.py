@@ -15,7 +15,6 @@ from postplan.core.text import utf16_len
 from postplan.core.vocab import Channel
 from postplan.generation.planner.compose import format_date, render, tag_from_words
 from postplan.generation.planner.copybank import BriefBank, brief_bank
-from postplan.generation.planner.data import copy_bank
 from postplan.generation.planner.pillars import pillar_category
 from postplan.generation.planner.seeding import brief_digest, derived_rng
 from postplan.generation.planner.slots import Slot
@@ -257,11 +256,12 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     if utf16_len(caption) > CAPTION_MAX:  # only reachable with extreme inputs
         caption = shorten(caption, CAPTION_MAX // 2)
 
-    notes = f"{copy_bank()['assetNotes'][slot.format.value]} Show: {topic}."
+    words = bank.raw["assetNotes"]  # production notes in the brief's language too
+    notes = f"{words[slot.format.value]} {words['show']}: {topic}."
     if slot.observance:
-        notes += f" Occasion: {slot.observance}."
+        notes += f" {words['occasion']}: {slot.observance}."
     if brief.goals:
-        notes += f" Goal: {shorten(brief.goals, 120)}."
+        notes += f" {words['goal']}: {shorten(brief.goals, 120)}."
     return slot.draft(
         hook=hook,
         caption=caption,
