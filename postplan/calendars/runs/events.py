@@ -42,14 +42,17 @@ def run_event(ref: RunRef) -> RunEvent:
     }
     if ref.plan:  # additive to DESIGN §3: how the brief was read (docs/briefs.md)
         data.update(ref.plan)
+    notes: list[str] = []
     if ref.queued:  # additive (docs/contract-notes.md): only when the run waits
         data["queued"] = True
-        data["note"] = QUEUED_NOTE
+        notes.append(QUEUED_NOTE)
     if ref.replaces:
         data["regenerates"] = [str(entry_id) for entry_id, _key in ref.replaces]
     if ref.skipped:
         data["skipped"] = [str(i) for i in ref.skipped]
-        data["note"] = " ".join(filter(None, (data.get("note"), SKIPPED_NOTE)))
+        notes.append(SKIPPED_NOTE)
+    if notes:  # one `notes` list with the planner's (docs/contract-notes.md)
+        data["notes"] = [*data.get("notes", []), *notes]
     return RunEvent("run", data)
 
 

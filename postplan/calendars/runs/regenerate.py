@@ -4,8 +4,8 @@
 Choices (documented in docs/regeneration.md):
 
 * Edited entries are never overwritten. Named edited entries are skipped, listed in the `run`
-  event (`skipped`, with a `note`); when nothing is left to regenerate the answer is 409
-  `nothing_to_regenerate` and no run starts. Unknown entry ids are 404 `entry_not_found`.
+  event (`skipped`, with a sentence in `notes`); when nothing is left to regenerate the answer
+  is 409 `nothing_to_regenerate` and no run starts. Unknown entry ids are 404 `entry_not_found`.
 * A regenerated entry keeps its id and slot (channel, format, time, pillar) and gets a new
   version and a `regenerated` revision (see `replacing`).
 * `brief` overrides are merged over the calendar's stored brief (top-level fields) and

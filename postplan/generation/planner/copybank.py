@@ -75,7 +75,18 @@ def _bank(language: str, family: str, goal: str, place: str | None,
     )
 
 
-def brief_bank(brief: Brief) -> BriefBank:
-    """The bank for this brief (cached by its language, family, goal, place and avoid-list)."""
-    return _bank(copy_language(brief.language), niche_family(brief), goal_kind(brief),
+@lru_cache(maxsize=256)
+def _bank_for(language: str, niche: str | None, brand: str, audience: str | None,
+              goals: str | None, timezone: str, avoid: tuple[str, ...]) -> BriefBank:
+    brief = Brief.model_construct(language=language, niche=niche, brand=brand,  # type: ignore[call-arg]
+                                  audience=audience, goals=goals, timezone=timezone,
+                                  avoid=list(avoid))
+    return _bank(copy_language(language), niche_family(brief), goal_kind(brief),
                  place_of(brief), avoided(brief))
+
+
+def brief_bank(brief: Brief) -> BriefBank:
+    """The bank for this brief (cached by the fields that choose it: every slot of a calendar
+    asks, and reading the free text each time was most of the planner's time)."""
+    return _bank_for(brief.language, brief.niche, brief.brand, brief.audience, brief.goals,
+                     brief.timezone, tuple(brief.avoid or ()))

@@ -15,7 +15,6 @@ from postplan.core.text import utf16_len
 from postplan.core.vocab import Channel
 from postplan.generation.planner.compose import format_date, render, tag_from_words
 from postplan.generation.planner.copybank import BriefBank, brief_bank
-from postplan.generation.planner.data import copy_bank
 from postplan.generation.planner.pillars import pillar_category
 from postplan.generation.planner.seeding import brief_digest, derived_rng
 from postplan.generation.planner.slots import Slot
@@ -39,6 +38,19 @@ HASHTAG_RANGE: dict[Channel, tuple[int, int]] = {
     Channel.tiktok: (3, 5),  # docs/research.md, planning §3.5: 3-5 relevant hashtags
     Channel.instagram: (3, 5),  # hard cap of 5 since Dec 2025
 }
+
+
+class UsedHooks(set[str]):
+    """The normalised hooks of a calendar so far, plus what a whole calendar's writing keeps
+    for speed: the brief's digest and bank, topic counts and hook token sets (a plain set works
+    too, e.g. for the model path's repairs, only slower: O(n²) over a 184-entry calendar)."""
+
+    def __init__(self, brief: Brief) -> None:
+        super().__init__()
+        self.digest = brief_digest(brief)
+        self.bank = brief_bank(brief)
+        self.topic_counts: dict[str, int] = {}
+        self.token_sets: list[frozenset[str]] = []
 
 
 @lru_cache(maxsize=8192)
@@ -117,13 +129,19 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
         if slot.observance else []
     # Topics used least so far come first, so each returns only after the others had their
     # turn; occasion templates go first on their days.
-    joined = "\n".join(used)
-    topics = _least_used_first(
-        list(base_topics), [_norm(x) for x in base_topics], joined,
-        rng.randrange(len(base_topics)))
+    start = rng.randrange(len(base_topics))
+    if isinstance(used, UsedHooks):
+        n = len(base_topics)
+        order = sorted(range(n), key=lambda p: (
+            used.topic_counts.get(base_topics[(start + p) % n], 0), p))
+        topics = [base_topics[(start + p) % n] for p in order]
+        used_tokens = used.token_sets
+    else:
+        topics = _least_used_first(list(base_topics), [_norm(x) for x in base_topics],
+                                   "\n".join(used), start)
+        used_tokens = [_tokens_cached(u) for u in used]
     t0 = rng.randrange(len(templates))
     templates = templates[t0:] + templates[:t0]
-    used_tokens = [_tokens_cached(u) for u in used]
 
     def candidates() -> Iterator[tuple[str, str]]:
         for k in range(len(topical)):
@@ -210,11 +228,17 @@ def _cta(brief: Brief, bank: BriefBank, slot: Slot, fillers: dict[str, str],
 def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     """Copy for one slot, deterministic given the brief, the slot and the hooks used so far.
     Adds the new hook (normalised) to `used_hooks`, so hooks never repeat within a calendar."""
-    digest = brief_digest(brief)
+    if isinstance(used_hooks, UsedHooks):
+        digest, bank = used_hooks.digest, used_hooks.bank
+    else:
+        digest, bank = brief_digest(brief), brief_bank(brief)
     rng = derived_rng(digest, "copy", slot.index, slot.channel.value)
-    bank = brief_bank(brief)
     hook, topic = _pick_hook(brief, bank, slot, digest, rng, used_hooks)
-    used_hooks.add(normalise_hook(hook))
+    norm = normalise_hook(hook)
+    used_hooks.add(norm)
+    if isinstance(used_hooks, UsedHooks):
+        used_hooks.topic_counts[topic] = used_hooks.topic_counts.get(topic, 0) + 1
+        used_hooks.token_sets.append(_tokens_cached(norm))
     fillers = _fillers(brief, bank, slot, topic)
     category = pillar_category(slot.pillar)
     promotional = category == "promotion"
@@ -232,11 +256,12 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     if utf16_len(caption) > CAPTION_MAX:  # only reachable with extreme inputs
         caption = shorten(caption, CAPTION_MAX // 2)
 
-    notes = f"{copy_bank()['assetNotes'][slot.format.value]} Show: {topic}."
+    words = bank.raw["assetNotes"]  # production notes in the brief's language too
+    notes = f"{words[slot.format.value]} {words['show']}: {topic}."
     if slot.observance:
-        notes += f" Occasion: {slot.observance}."
+        notes += f" {words['occasion']}: {slot.observance}."
     if brief.goals:
-        notes += f" Goal: {shorten(brief.goals, 120)}."
+        notes += f" {words['goal']}: {shorten(brief.goals, 120)}."
     return slot.draft(
         hook=hook,
         caption=caption,

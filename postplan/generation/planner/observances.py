@@ -70,6 +70,7 @@ def is_solemn(name: str) -> bool:
     return any(word in folded for word in marketing_days()["solemn"])
 
 
+@cache
 def _key(name: str) -> str:
     """A name as include/exclude compare it: case, spaces and apostrophes ignored."""
     return tag_from_words(name, 200).casefold()

@@ -147,13 +147,6 @@ def open_weekdays(brief: Brief, channel: Channel) -> list[str]:
     return [d for d in WEEKDAYS if d in allowed and d not in closed]
 
 
-def is_open(brief: Brief, channel: Channel, day: dt.date) -> bool:
-    """Whether a channel may post on a local date (closed days and posting windows)."""
-    if day.isoformat() in (brief.closed_days or ()):
-        return False
-    return WEEKDAYS[day.weekday()] in open_weekdays(brief, channel)
-
-
 def _user_windows(brief: Brief, channel: Channel, day: dt.date) -> list[Window] | None:
     """The brief's own windows for this channel and weekday (all primary), or None."""
     windows = (brief.posting_windows or {}).get(channel)
@@ -172,8 +165,11 @@ def _choose_days(
     brief: Brief, channel: Channel, table: ChannelTable, tiebreak: dict[dt.date, float]
 ) -> list[dt.date]:
     chosen: set[dt.date] = set()
+    weekdays = set(open_weekdays(brief, channel))
+    closed = set(brief.closed_days or ())
     for dates, quota in week_targets(brief, channel):
-        pool = [d for d in dates if is_open(brief, channel, d)]
+        pool = [d for d in dates
+                if WEEKDAYS[d.weekday()] in weekdays and d.isoformat() not in closed]
         for _ in range(min(quota, len(pool))):
             def key(day: dt.date) -> tuple[int, float]:
                 adjacent = sum(

@@ -41,7 +41,7 @@ async def test_a_run_waiting_for_a_model_slot_says_queued(tmp_path: Path, sqlite
             second = await read_stream(client, "POST", "/v1/ai/calendar", json_body=BRIEF)
             first_events = await first
     assert "queued" not in first_events[0].data
-    assert second[0].data["queued"] is True and second[0].data["note"] == QUEUED_NOTE
+    assert second[0].data["queued"] is True and QUEUED_NOTE in second[0].data["notes"]
     assert second[-1].data["status"] == "completed"
     assert len(of(second, "entry")) == second[0].data["expectedEntries"]
     assert fake.max_streaming == 1 and fake.calls == 2

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from postplan.calendars.runs.events import SKIPPED_NOTE
 from postplan.config import Settings
 from tests.fakes.sse_client import live_app, of, query, read_stream
 
@@ -54,7 +55,8 @@ async def test_regenerate_rewrites_unedited_entries_in_place_and_never_edited_on
         # Named: the edited one is skipped (and said so), the other regenerated again.
         named = await read_stream(client, "POST", f"/v1/calendars/{cid}/regenerate",
                                   json_body={"entryIds": [edited_id, other_id]})
-        assert named[0].data["skipped"] == [edited_id] and named[0].data["note"]
+        assert named[0].data["skipped"] == [edited_id]
+        assert SKIPPED_NOTE in named[0].data["notes"]
         assert [e.data["entry"]["id"] for e in of(named, "entry")] == [other_id]
         assert of(named, "entry")[0].data["entry"]["version"] == 3
 
