@@ -5,8 +5,9 @@ Figures (median and p95 over repeated runs, each with a fresh seed so no cache a
 * `planner.calendar_92d_*`: 92 days, both channels at 7/week (184 entries, the largest brief).
 * baseline: `plan_slots` alone for the same briefs (dates, DST, pillars, formats, observances).
 * `*_cpu_median_ms`: process CPU time, which a loaded shared machine does not inflate.
-* `planner.calendar_92d_<lang>_median_ms`: the 92-day, 7/week/channel calendar written in each
-  planner language (en, de, es, fr, pt; issue 16: < 100 ms of planner time each).
+* `planner.calendar_92d_<lang>_cpu_median_ms` (and wall `_median_ms`): the 92-day,
+  7/week/channel calendar written in each planner language (en, de, es, fr, pt; issue 16:
+  < 100 ms of planner time each).
 * `planner.warm_up_ms`: `warm_up()` in a fresh process (data files + the holidays machinery), and
   `planner.first_calendar_after_warm_up_ms`: the first calendar after it.
 
@@ -100,10 +101,13 @@ def run(quick: bool) -> list[dict[str, Any]]:
         briefs = [_brief(92, 7, i, language) for i in range(max(10, repeats // 10))]
         plan_entries(briefs[0])
         wall, cpu = _times(plan_entries, briefs)
-        med = statistics.median(wall)
-        rows.append(row(f"planner.calendar_92d_{language}_median_ms", med, "ms",
+        # CPU time is the planner's own time; wall time on a loaded shared machine is not.
+        cpu_med = statistics.median(cpu)
+        rows.append(row(f"planner.calendar_92d_{language}_cpu_median_ms", cpu_med, "ms",
                         target=f"< {TARGET_92D_LANGUAGE_MS:.0f} ms",
-                        ok=statistics.median(cpu) < TARGET_92D_LANGUAGE_MS))
+                        ok=cpu_med < TARGET_92D_LANGUAGE_MS))
+        rows.append(row(f"planner.calendar_92d_{language}_median_ms", statistics.median(wall),
+                        "ms"))
     assert first
     return rows
 

@@ -145,3 +145,11 @@ def test_region_holidays_come_from_the_subdivision() -> None:
 
     assert "Heilige Drei Könige" in names("DE-BY")
     assert "Heilige Drei Könige" not in names("DE-BE")
+
+
+def test_a_link_too_long_for_a_cta_line_falls_back_to_the_bio() -> None:
+    long_link = "https://shop.example/" + "x" * 200
+    brief = make_brief(goals="sell the winter blend", link=long_link, days=14)
+    ctas = {e.call_to_action for e in plan_entries(brief)}
+    assert all(len(c) <= 120 for c in ctas)
+    assert any("link in our bio" in c for c in ctas)

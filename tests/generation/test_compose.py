@@ -122,3 +122,11 @@ def test_dates_in_each_language() -> None:
     assert got == {"en": "Dec 24", "de": "24.12.", "es": "24 de diciembre",
                    "fr": "24 décembre", "pt": "24 de dezembro"}
     assert format_date(dt.date(2026, 5, 1), language_bank("fr")) == "1er mai"
+
+
+def test_fillers_are_never_expanded_again() -> None:
+    text = render("{Offer}: {Link} - {Brand}", {"Offer": "{Topic} deal", "Topic": "x",
+                                                 "Link": "https://a.example/{Brand}",
+                                                 "Brand": "bean {Offer}"})
+    assert text == "{Topic} deal: https://a.example/{Brand} - bean {Offer}"
+    assert render("{Brand} says hi", {"Brand": "bean there"}) == "bean there says hi"

@@ -27,23 +27,27 @@ def slots_of(template: str) -> set[str]:
     return set(SLOT.findall(template))
 
 
+_BRAND_MARK = "\ue000"  # stands for the brand until the sentence is capitalised
+
+
 def render(template: str, fillers: dict[str, str]) -> str | None:
     """The template with its slots filled, or None when one has no (non-blank) filler.
-    {Topic} is capitalised; {Brand} goes in last and verbatim (braces in a brand name are never
-    expanded again)."""
+    One pass over the template, so a filler's own braces ("{Topic}" inside an offer name) are
+    never expanded; {Topic} is capitalised; {Brand} stays verbatim, even at the start."""
     needed = slots_of(template)
     if any(not fillers.get(name, "").strip() for name in needed):
         return None
-    text = template
-    for name in sorted(needed - {"Brand"}):
-        value = " ".join(fillers[name].split())
-        if name == "Topic":
-            value = capitalise_first(value)
-        text = text.replace("{" + name + "}", value)
-    text = " ".join(text.split())
-    text = capitalise_first(text)
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "Brand":
+            return _BRAND_MARK
+        value = " ".join(fillers[name].replace(_BRAND_MARK, "").split())
+        return capitalise_first(value) if name == "Topic" else value
+
+    text = capitalise_first(" ".join(SLOT.sub(fill, template).split()))
     if "Brand" in needed:
-        text = text.replace("{Brand}", " ".join(fillers["Brand"].split()))
+        text = text.replace(_BRAND_MARK, " ".join(fillers["Brand"].split()))
     return text
 
 

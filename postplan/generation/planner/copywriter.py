@@ -219,7 +219,9 @@ def _cta(brief: Brief, bank: BriefBank, slot: Slot, fillers: dict[str, str],
     if goal in ("bookings", "sales") and not fillers["Link"]:
         key = f"{goal}_nolink"
     options = [c for c in (render(t, fillers) for t in bank.ctas[key]) if c]
-    options = [c for c in options if len(c) <= CTA_MAX] or options
+    options = [c for c in options if len(c) <= CTA_MAX]
+    if not options and key in ("bookings", "sales"):  # a link too long for a CTA line
+        options = [c for c in (render(t, fillers) for t in bank.ctas[f"{key}_nolink"]) if c]
     if not options:
         options = [c for c in (render(t, fillers) for t in bank.ctas["engagement"]) if c]
     return rng.choice(options)
