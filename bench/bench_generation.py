@@ -148,7 +148,14 @@ def run(quick: bool) -> list[dict[str, Any]]:
         upgrade(f"sqlite+aiosqlite:///{db}")
         with uvicorn_process("postplan.app:build_default_app", _server_env(db)) as (url, _pid):
             firsts, dones = asyncio.run(_planner(url, planner_runs))
+        # Issue 16: the first entry within 3x of a bare Starlette SSE endpoint, same run.
+        with uvicorn_process("bench._bare_sse:app_factory", {}) as (bare_url, _pid):
+            bare_firsts, _ = asyncio.run(_planner(bare_url, planner_runs))
         p50_first, p50_done = statistics.median(firsts), statistics.median(dones)
+        p50_bare = statistics.median(bare_firsts)
+        rows.append(row("generation.planner.first_entry_vs_bare_sse_p50_ms", p50_first, "ms",
+                        baseline=p50_bare, target="ratio <= 3",
+                        ok=p50_first <= 3 * p50_bare))
         rows.append(row("generation.planner.first_entry_p50_ms", p50_first, "ms",
                         baseline=p50_done, target="<= 20 ms", ok=p50_first <= 20))
         rows.append(row("generation.planner.first_entry_p95_ms", _pct(firsts, 0.95), "ms",

@@ -5,6 +5,9 @@ Figures (median and p95 over repeated runs, each with a fresh seed so no cache a
 * `planner.calendar_92d_*`: 92 days, both channels at 7/week (184 entries, the largest brief).
 * baseline: `plan_slots` alone for the same briefs (dates, DST, pillars, formats, observances).
 * `*_cpu_median_ms`: process CPU time, which a loaded shared machine does not inflate.
+* `planner.calendar_92d_<lang>_cpu_median_ms` (and wall `_median_ms`): the 92-day,
+  7/week/channel calendar written in each planner language (en, de, es, fr, pt; issue 16:
+  < 100 ms of planner time each).
 * `planner.warm_up_ms`: `warm_up()` in a fresh process (data files + the holidays machinery), and
   `planner.first_calendar_after_warm_up_ms`: the first calendar after it.
 
@@ -27,13 +30,17 @@ from postplan.generation.schemas import Brief
 from postplan.generation.scoring import score_calendar
 
 TARGET_30D_MS = 100.0  # issue 3: a 30-day calendar in <= 100 ms of server time
+TARGET_92D_LANGUAGE_MS = 100.0  # issue 16: a 92-day calendar in each language < 100 ms
+LANGUAGES = ("en", "de", "es", "fr", "pt")
 
 
-def _brief(days: int, ppw: int | None, seed: int) -> Brief:
+def _brief(days: int, ppw: int | None, seed: int, language: str = "en") -> Brief:
     return Brief.model_validate({
         "brand": "Bean There ☕", "niche": "specialty coffee", "audience": "home baristas",
         "goals": "grow the newsletter", "startDate": "2026-10-12", "days": days,
-        "postsPerWeek": ppw, "timezone": "Europe/Berlin", "country": "DE",
+        # per channel: a bare number is a total across channels since issue 16
+        "postsPerWeek": None if ppw is None else {"tiktok": ppw, "instagram": ppw},
+        "timezone": "Europe/Berlin", "country": "DE", "language": language,
         "channels": ["tiktok", "instagram"], "seed": f"bench-{seed}",
     })
 
@@ -90,6 +97,17 @@ def run(quick: bool) -> list[dict[str, Any]]:
             assert score_calendar(brief, calendar).passed
             score_times.append((time.perf_counter() - t0) * 1000)
         rows.append(row(f"planner.score_{label}_median_ms", statistics.median(score_times), "ms"))
+    for language in LANGUAGES:
+        briefs = [_brief(92, 7, i, language) for i in range(max(10, repeats // 10))]
+        plan_entries(briefs[0])
+        wall, cpu = _times(plan_entries, briefs)
+        # CPU time is the planner's own time; wall time on a loaded shared machine is not.
+        cpu_med = statistics.median(cpu)
+        rows.append(row(f"planner.calendar_92d_{language}_cpu_median_ms", cpu_med, "ms",
+                        target=f"< {TARGET_92D_LANGUAGE_MS:.0f} ms",
+                        ok=cpu_med < TARGET_92D_LANGUAGE_MS))
+        rows.append(row(f"planner.calendar_92d_{language}_median_ms", statistics.median(wall),
+                        "ms"))
     assert first
     return rows
 

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, alias="LLM_API_KEY")
     llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")
     ai_timeout_seconds: float = Field(60.0, gt=0, le=3600, alias="AI_TIMEOUT_SECONDS")
+    # Model calls at once in this process; more runs wait (their `run` event says queued).
+    llm_max_concurrency: int = Field(4, ge=1, le=256, alias="LLM_MAX_CONCURRENCY")
+    # response_format json_schema: auto = try it, fall back when the server refuses it.
+    llm_structured_output: str = Field("auto", pattern="^(auto|on|off)$",
+                                       alias="LLM_STRUCTURED_OUTPUT")
+    # Tries per model call on 429/5xx/connection errors before the answer starts.
+    llm_max_attempts: int = Field(4, ge=1, le=10, alias="LLM_MAX_ATTEMPTS")
 
     tiktok_api_base: str = Field("https://open.tiktokapis.com", alias="TIKTOK_API_BASE")
     tiktok_auth_base: str = Field("https://www.tiktok.com", alias="TIKTOK_AUTH_BASE")

@@ -100,6 +100,7 @@ async def _local_registry(settings: Settings) -> AsyncIterator[RunRegistry]:
     from postplan.calendars.runs.store import RunStore
     from postplan.core.db import create_engine, create_sessionmaker
     from postplan.core.migrate import upgrade_async
+    from postplan.generation.providers.client import close_shared_client
 
     if settings.is_sqlite:
         await upgrade_async(settings.database_url)
@@ -113,6 +114,7 @@ async def _local_registry(settings: Settings) -> AsyncIterator[RunRegistry]:
         finally:
             await registry.store.close()  # also when the run was refused before it started
     finally:
+        await close_shared_client()  # the model client this command's run used, if any
         await engine.dispose()
 
 

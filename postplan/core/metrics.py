@@ -38,6 +38,11 @@ SSE_STREAMS = Counter("postplan_sse_streams_total",
 SSE_OPEN = Gauge("postplan_sse_open_streams", "Generation and replay streams open now.")
 GENERATION_ENTRIES = Counter("postplan_generation_entries_total",
                              "Entries generated, by mode.", ["mode"])
+AI_RETRIES = Counter("postplan_ai_retries_total",
+                     "Model calls tried again before the answer started, by error code.",
+                     ["code"])
+AI_CALLS_WAITING = Gauge("postplan_ai_calls_waiting",
+                         "Model calls waiting for a slot (LLM_MAX_CONCURRENCY) now.")
 
 PUBLISH_RESULTS = Counter("postplan_publish_results_total",
                           "Publish outcomes per entry and channel.", ["channel", "outcome"])

@@ -21,6 +21,14 @@ from postplan.core.validators import (
     no_nul,
 )
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
+from postplan.generation.brief_fields import (
+    Observances,
+    Offer,
+    Phrase,
+    PostingWindow,
+    Url,
+    closed_day,
+)
 
 ShortText = Annotated[str, StringConstraints(max_length=500), NoNul()]
 LongText = Annotated[str, StringConstraints(max_length=2000), NoNul()]
@@ -47,9 +55,10 @@ class Brief(InputSchema):
     )
     start_date: IsoDate
     days: Annotated[int, Field(ge=1, le=92), NOT_TEXT] = 30
-    # One number for every channel, or a number per channel.
+    # A number is the TOTAL across channels (issue 16; it used to mean per channel), an object
+    # gives a number per channel. `posts_per_week_mode` says which one a run used.
     posts_per_week: (
-        Annotated[int, Field(ge=1, le=21, json_schema_extra=_PLANNABLE), NOT_TEXT]
+        Annotated[int, Field(ge=1, le=21, json_schema_extra={"maximum": 14}), NOT_TEXT]
         | Annotated[dict[Channel, Annotated[int, Field(ge=1, le=21, json_schema_extra=_PLANNABLE),
                                             NOT_TEXT]], Field(max_length=len(Channel))]
         | None
@@ -65,6 +74,33 @@ class Brief(InputSchema):
                        Field(json_schema_extra={"enum": _COUNTRIES})] | None = None
     calendar_id: uuid.UUID | None = None
     seed: Annotated[str, StringConstraints(max_length=64), NoNul()] | None = None
+    # DESIGN §10: the richer brief. All optional; all steer both the planner and the model.
+    tone: ShortText | None = None
+    voice_samples: list[LongText] | None = Field(None, max_length=5)
+    offers: list[Offer] | None = Field(None, max_length=10)
+    link: Url | None = None
+    avoid: list[Phrase] | None = Field(None, max_length=50)
+    closed_days: list[Annotated[str, StringConstraints(max_length=20), NoNul()]] | None = Field(
+        None, max_length=400
+    )
+    posting_windows: dict[Channel, list[PostingWindow]] | None = Field(None, max_length=2)
+    observances: Observances | None = None
+
+    @field_validator("closed_days")
+    @classmethod
+    def _closed_days(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        return sorted(set(closed_day(v) for v in value))
+
+    @field_validator("posting_windows")
+    @classmethod
+    def _windows(
+        cls, value: dict[Channel, list[PostingWindow]] | None
+    ) -> dict[Channel, list[PostingWindow]] | None:
+        if value is not None and any(len(w) == 0 or len(w) > 14 for w in value.values()):
+            raise ValueError("each channel needs 1 to 14 posting windows")
+        return value
 
     @field_validator("brand", "niche", "audience", "goals")
     @classmethod
@@ -106,15 +142,53 @@ class Brief(InputSchema):
             extra = set(self.posts_per_week) - set(self.channels)
             if extra:
                 raise conflict(f"postsPerWeek names channels not in channels: {sorted(extra)}")
+        if self.posting_windows is not None:
+            extra = set(self.posting_windows) - set(self.channels)
+            if extra:
+                raise conflict(f"postingWindows names channels not in channels: {sorted(extra)}")
         return self
 
-    def posts_per_week_for(self, channel: Channel, default: int) -> int:
-        """The requested weekly cadence for one channel, or `default` when none was asked."""
+    @property
+    def posts_per_week_mode(self) -> str:
+        """How `postsPerWeek` was read: "total" (a number), "perChannel" (an object) or
+        "default" (absent: each channel's default cadence)."""
         if isinstance(self.posts_per_week, int):
-            return self.posts_per_week
+            return "total"
         if isinstance(self.posts_per_week, dict):
-            return self.posts_per_week.get(channel, default)
-        return default
+            return "perChannel"
+        return "default"
+
+    def posts_per_week_for(self, channel: Channel, defaults: dict[Channel, int]) -> int:
+        """The weekly cadence for one channel. `defaults` are the channels' default cadences:
+        they fill channels an object leaves out and weigh how a total is split (largest
+        remainder, every channel at least one post when the total allows)."""
+        if isinstance(self.posts_per_week, dict):
+            return self.posts_per_week.get(channel, defaults[channel])
+        if isinstance(self.posts_per_week, int):
+            return split_total(self.posts_per_week, self.channels, defaults)[channel]
+        return defaults[channel]
+
+
+def split_total(total: int, channels: list[Channel], weights: dict[Channel, int]
+                ) -> dict[Channel, int]:
+    """A weekly total spread over channels in proportion to `weights` (largest remainder;
+    ties go to the channel listed first), with at least one post each when total allows."""
+    order = list(dict.fromkeys(channels))
+    if total >= len(order):
+        counts = dict.fromkeys(order, 1)
+        rest = total - len(order)
+    else:
+        counts = dict.fromkeys(order, 0)
+        rest = total
+    weight_sum = sum(weights[c] for c in order) or 1
+    raw = {c: rest * weights[c] / weight_sum for c in order}
+    for c in order:
+        counts[c] += int(raw[c])
+    left = total - sum(counts.values())
+    by_remainder = sorted(order, key=lambda c: (-(raw[c] - int(raw[c])), order.index(c)))
+    for c in by_remainder[:left]:
+        counts[c] += 1
+    return counts
 
 
 class EntryDraft(Schema):

@@ -33,6 +33,8 @@ FORMATS = {"tiktok": {"video", "photo"}, "instagram": {"reel", "carousel", "imag
 SUMMARY_FIELDS = {"total", "succeeded", "failed", "queued", "skipped"}
 RESULT_FIELDS = {"intentId", "entryId", "channel", "status", "error", "payload"}
 RUN_EVENT_FIELDS = {"runId", "calendarId", "mode", "dryRun", "expectedEntries"}
+#: Additive (issue 16, docs/briefs.md): how the planner read the brief.
+RUN_PLAN_FIELDS = {"postsPerWeekMode", "postsPerWeek", "notes"}
 DONE_FIELDS = {"runId", "status", "entryCount"}
 PROBLEM_TYPE = "application/problem+json"
 SettingsFactory = Callable[..., Settings]

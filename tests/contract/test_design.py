@@ -34,6 +34,7 @@ from tests.contract.helpers import (
     DONE_FIELDS,
     ON,
     RUN_EVENT_FIELDS,
+    RUN_PLAN_FIELDS,
     SettingsFactory,
     assert_calendar,
     assert_entry,
@@ -92,6 +93,7 @@ ENDPOINTS = [
     ("GET", "/v1/publish-intents"), ("GET", "/v1/publish-intents/{intentId}"),
     ("PUT", "/v1/channels/{channel}/connection"), ("GET", "/v1/channels/{channel}/connection"),
     ("DELETE", "/v1/channels/{channel}/connection"), ("GET", "/healthz"), ("GET", "/readyz"),
+    ("POST", "/v1/calendars/{calendarId}/regenerate"),  # §10
 ]
 
 
@@ -127,7 +129,8 @@ async def test_s3_generation_stream_and_s2_reads(settings_factory: SettingsFacto
         assert events[-1].event == "done"
         assert {e.event for e in events} <= {"run", "entry", "timeout", "error", "done"}
         run = events[0].data
-        assert set(run) == RUN_EVENT_FIELDS
+        assert set(run) == RUN_EVENT_FIELDS | RUN_PLAN_FIELDS
+        assert run["postsPerWeekMode"] == "default"
         assert run["mode"] == "planner" and run["dryRun"] is False
         run_id, cal_id = run["runId"], run["calendarId"]
         entries = of(events, "entry")
@@ -358,9 +361,13 @@ async def test_s2_brief_is_validated_before_any_stream(settings_factory: Setting
         assert_problem(await client.post("/v1/ai/calendar", content=b"{not json",
                                          headers={**ALICE, "content-type": "application/json"}),
                        400)
-        weekly = await generate(client, brief(days=14, postsPerWeek=3), ALICE)
+        # §10: a number is the total across channels, an object is per channel.
+        weekly = await generate(client, brief(days=14, postsPerWeek={"tiktok": 3,
+                                                                     "instagram": 3}), ALICE)
         per_channel = [e.data["entry"]["channel"] for e in of(weekly, "entry")]
         assert per_channel.count("tiktok") == per_channel.count("instagram") == 6
+        total = await generate(client, brief(days=14, postsPerWeek=5), ALICE)
+        assert len(of(total, "entry")) == 10
         defaults = await generate(client, {"brand": "B", "channels": ["tiktok"],
                                            "startDate": future_date()}, ALICE)
         cal = (await client.get(f"/v1/calendars/{defaults[0].data['calendarId']}",

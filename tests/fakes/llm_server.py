@@ -43,6 +43,12 @@ class FakeLLMConfig:
     send_done: bool = True  # end with `data: [DONE]`
     end_after: int | None = None  # end the body cleanly after this many entries (no finish)
     piece: int = 24  # characters per chunk
+    fail_first: int = 0  # answer the first N calls with `fail_status` (then normally)…
+    fail_status: int = 503
+    retry_after: str | None = None  # …with this Retry-After header
+    # response_format json_schema: None ignores it (like most servers), False refuses a request
+    # carrying it (400 naming response_format), True answers `{"entries": [...]}` as asked.
+    json_schema: bool | None = None
 
 
 def _slots(body: dict[str, Any]) -> list[int]:
@@ -91,6 +97,8 @@ class FakeLLM:
         self.finished = 0  # answers streamed to their end
         self.closed_early = 0  # answers the client hung up on (the server saw the disconnect)
         self.streaming = 0  # answers being streamed now
+        self.max_streaming = 0  # the most answers streamed at once
+        self.call_times: list[float] = []  # perf_counter of each call's arrival
         self.app = self._build()
 
     def _build(self) -> FastAPI:
@@ -102,25 +110,41 @@ class FakeLLM:
             self.calls += 1
             self.requests.append(body)
             self.auth_headers.append(request.headers.get("authorization"))
+            self.call_times.append(time.perf_counter())
             self.completed_at = []
             self.answer_done_at = None
             cfg = self.config
+            if self.calls <= cfg.fail_first:
+                headers = {"Retry-After": cfg.retry_after} if cfg.retry_after else {}
+                return JSONResponse({"error": {"message": "fake: try again later",
+                                               "type": "fake_error"}},
+                                    status_code=cfg.fail_status, headers=headers)
+            wrapped = False
+            if "response_format" in body:
+                if cfg.json_schema is False:
+                    return JSONResponse({"error": {
+                        "message": "Invalid parameter: 'response_format' of type 'json_schema' "
+                                   "is not supported with this model", "type": "invalid_request",
+                        "param": "response_format"}}, status_code=400)
+                wrapped = cfg.json_schema is True
             if cfg.status != 200:
                 return JSONResponse({"error": {"message": f"fake failure {cfg.status}",
                                                "type": "fake_error"}}, status_code=cfg.status)
             if cfg.garbage == "html":
                 return PlainTextResponse("<html><body>502 Bad Gateway</body></html>",
                                          media_type="text/html")
-            return StreamingResponse(self._counted(_slots(body)), media_type="text/event-stream")
+            return StreamingResponse(self._counted(_slots(body), wrapped),
+                                     media_type="text/event-stream")
 
         return app
 
-    async def _counted(self, slots: list[int]) -> AsyncIterator[str]:
+    async def _counted(self, slots: list[int], wrapped: bool = False) -> AsyncIterator[str]:
         # Starlette cancels the body iterator when the client disconnects (ASGI < 2.4, which
         # uvicorn speaks), so a hang-up mid-answer arrives here as CancelledError.
         self.streaming += 1
+        self.max_streaming = max(self.max_streaming, self.streaming)
         try:
-            async for piece in self._answer(slots):
+            async for piece in self._answer(slots, wrapped):
                 yield piece
             self.finished += 1
         except (asyncio.CancelledError, GeneratorExit):
@@ -129,14 +153,17 @@ class FakeLLM:
         finally:
             self.streaming -= 1
 
-    async def _answer(self, slots: list[int]) -> AsyncIterator[str]:
+    async def _answer(self, slots: list[int], wrapped: bool = False) -> AsyncIterator[str]:
         cfg = self.config
         if cfg.first_delay:
             await asyncio.sleep(cfg.first_delay)
         if cfg.garbage == "json":
             yield "data: {this is not json\n\n"
             return
-        yield _chunk("Here is your calendar:\n```json\n[" if cfg.prose else "[")
+        if wrapped:
+            yield _chunk('{"entries": [')
+        else:
+            yield _chunk("Here is your calendar:\n```json\n[" if cfg.prose else "[")
         written = 0
         for slot in slots:
             if slot in cfg.skip:
@@ -158,7 +185,10 @@ class FakeLLM:
                 yield _chunk(piece)
             self.completed_at.append(time.perf_counter())
             written += 1
-        yield _chunk("]\n```\nEnjoy!" if cfg.prose else "]")
+        if wrapped:
+            yield _chunk("]}")
+        else:
+            yield _chunk("]\n```\nEnjoy!" if cfg.prose else "]")
         yield _chunk("", finish="stop")
         self.answer_done_at = time.perf_counter()
         if cfg.send_done:

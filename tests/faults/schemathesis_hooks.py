@@ -42,6 +42,9 @@ SEMANTIC_CODES = frozenset({
     "csv_missing_columns",     # a CSV (a string to the schema) without the required header
     "empty_file",
     "version_mismatch",        # If-Match names a version the entry is no longer at (412)
+    # A brief the planner cannot plan (generation/planner/checks.py, docs/briefs.md).
+    "language_unsupported", "region_not_in_country", "closed_days_conflict",
+    "windows_closed_days_conflict", "posts_per_week_unfittable",
 })
 
 #: pydantic error types (in a 422's `errors`) that a schema cannot express: an instant outside

@@ -24,3 +24,8 @@ def make_brief(**overrides: object) -> Brief:
 def entries_for(brief: Brief) -> list[EntryDraft]:
     """The planner's whole calendar for a brief."""
     return plan_entries(brief)
+
+
+def each(n: int | None, channels: tuple[str, ...] = ("tiktok", "instagram")) -> object:
+    """`postsPerWeek` as n per channel (a bare number is a total across channels)."""
+    return None if n is None else dict.fromkeys(channels, n)

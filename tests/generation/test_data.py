@@ -7,16 +7,24 @@ import re
 from importlib import resources
 
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
-from postplan.generation.planner.data import best_times, copy_bank, marketing_days
+from postplan.generation.planner.data import (
+    best_times,
+    copy_bank,
+    language_bank,
+    marketing_days,
+    niche_table,
+)
+from postplan.generation.planner.languages import SUPPORTED
 from postplan.generation.planner.observances import _rule_date, observances_between
 
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
+TAG = re.compile(r"^\w{1,30}$")
 
 
 def test_files_are_package_resources() -> None:
     data = resources.files("postplan.generation").joinpath("data")
     names = {p.name for p in data.iterdir()}
-    assert {"best_times.json", "marketing_days.json", "copy_bank.json"} <= names
+    assert {"best_times.json", "marketing_days.json", "copy_bank.json", "niches.json",
+            "copy"} <= names
 
 
 def test_every_table_is_versioned() -> None:
@@ -39,28 +47,44 @@ def test_best_time_windows() -> None:
     assert best_times().channels[Channel.tiktok].days[2].weight == 100  # Wednesday (Sprout)
 
 
-def test_copy_templates_use_known_placeholders() -> None:
-    bank = copy_bank()
-    allowed = {"brand", "niche", "audience", "pillar", "subject", "Subject", "observance"}
-    texts: list[str] = [*bank["hooks"], *bank["observanceHooks"]["same_day"],
-                        *bank["observanceHooks"]["ahead"]]
-    for group in ("bodies", "ctas", "subjects"):
-        for items in bank[group].values():
-            texts.extend(items)
-    for text in texts:
-        assert set(PLACEHOLDER.findall(text)) <= allowed, text
-    for bodies in bank["bodies"].values():
-        assert all("{brand}" in b for b in bodies)  # the brand always appears in the caption
-    assert set(bank["subjects"]) == set(bank["bodies"]) == set(bank["ctas"]) \
-        == set(bank["hashtags"])
+def test_language_banks_are_complete_and_alike() -> None:
+    families = {row["family"] for row in niche_table()["families"]} | {"generic"}
+    assert len(families) >= 11
+    shape = language_bank("en")
+    for language in SUPPORTED:
+        bank = language_bank(language)
+        assert bank["version"]
+        assert set(bank) == set(shape), language
+        assert set(bank["topics"]) == set(bank["tags"]) == families, language
+        assert all(len(set(t)) >= 10 for t in bank["topics"].values()), language
+        assert all(TAG.match(t) for tags in bank["tags"].values() for t in tags), language
+        assert set(bank["ctas"]) == set(shape["ctas"])
+        assert set(bank["assetNotes"]) >= {f.value for fs in FORMATS_BY_CHANNEL.values()
+                                           for f in fs}
+        assert len(bank["dates"]["months"]) == 12
+    # the same topic in two languages would be a missing translation
+    for a in SUPPORTED:
+        for b in SUPPORTED:
+            if a < b:
+                same = {t for ts in language_bank(a)["topics"].values() for t in ts} & {
+                    t for ts in language_bank(b)["topics"].values() for t in ts}
+                assert not same, (a, b, same)
+
+
+def test_marketing_days_say_where_they_come_from() -> None:
+    for row in marketing_days()["days"]:
+        assert row["source"] and set(row["names"]) == set(SUPPORTED), row["name"]
 
 
 def test_marketing_day_rules() -> None:
-    rules = {r["name"]: r for r in marketing_days()["days"]}
+    rules = {r["name"]: r for r in marketing_days()["days"] if "US" in r.get("countries", ["US"])
+             or "DE" in r.get("countries", [])}
     assert _rule_date(rules["Black Friday"], 2026) == dt.date(2026, 11, 27)
     assert _rule_date(rules["Cyber Monday"], 2026) == dt.date(2026, 11, 30)
     assert _rule_date(rules["Mother's Day"], 2026) == dt.date(2026, 5, 10)
-    assert _rule_date(rules["Father's Day"], 2026) == dt.date(2026, 6, 21)
+    assert _rule_date(rules["Fourth Sunday of Advent"], 2026) == dt.date(2026, 12, 20)
+    assert _rule_date(rules["First Sunday of Advent"], 2026) == dt.date(2026, 11, 29)
+    assert _rule_date(rules["First Sunday of Advent"], 2027) == dt.date(2027, 11, 28)
     assert _rule_date(rules["Earth Day"], 2027) == dt.date(2027, 4, 22)
 
 

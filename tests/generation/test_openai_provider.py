@@ -139,7 +139,8 @@ async def test_a_whole_json_answer_is_accepted_when_the_server_ignores_stream() 
 ])
 async def test_provider_failures_map_to_codes(config: FakeLLMConfig, code: str) -> None:
     with fake_llm(config) as (fake, base_url):
-        gen = OpenAICompatibleGenerator(base_url, "secret-key", "m", 10)
+        # One try: retries have their own tests (tests/generation/providers/).
+        gen = OpenAICompatibleGenerator(base_url, "secret-key", "m", 10, max_attempts=1)
         with pytest.raises(GenerationError) as info:
             await _collect(gen)
         assert fake.calls == 1
@@ -156,7 +157,7 @@ async def test_a_finish_reason_without_done_is_a_whole_answer() -> None:
 
 
 async def test_refused_connection() -> None:
-    gen = OpenAICompatibleGenerator(closed_port_url(), None, "m", 5)
+    gen = OpenAICompatibleGenerator(closed_port_url(), None, "m", 5, max_attempts=1)
     with pytest.raises(GenerationError) as info:
         await _collect(gen)
     assert info.value.code == "ai_connection_failed"

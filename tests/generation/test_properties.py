@@ -31,7 +31,7 @@ def briefs(draw: st.DrawFn) -> Brief:
                                      ["instagram", "tiktok"]]))
     cadence = draw(st.one_of(
         st.none(),
-        st.integers(1, 7),
+        st.integers(len(channels), 7 * len(channels)),  # a total: at least one per channel
         st.fixed_dictionaries({c: st.integers(1, 7) for c in channels}),
     ))
     pillars = draw(st.one_of(st.none(), st.lists(st.sampled_from(PILLAR_NAMES), min_size=1,
@@ -47,6 +47,11 @@ def briefs(draw: st.DrawFn) -> Brief:
         "timezone": draw(st.sampled_from(ZONES)),
         "pillars": pillars,
         "country": draw(st.sampled_from([None, "US", "DE", "GB", "BR", "JP", "IN", "AU"])),
+        "language": draw(st.sampled_from(["en", "de", "es", "fr", "pt", "pt-BR"])),
+        "closedDays": draw(st.one_of(st.none(), st.lists(
+            st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]), max_size=3))),
+        "avoid": draw(st.one_of(st.none(), st.lists(st.sampled_from(
+            ["coffee", "the", "our", "Kaffee", "café", "tips"]), max_size=3))),
         # Any text but NUL, which every input refuses (PostgreSQL cannot store it), and lone
         # surrogates, which are not Unicode text (no JSON body or UTF-8 request can carry one).
         "seed": draw(st.one_of(st.none(), st.text(st.characters(blacklist_characters="\x00",

@@ -12,12 +12,12 @@ from postplan.core.vocab import Channel, EntryFormat
 from postplan.generation.planner import legacy_entries
 from postplan.generation.schemas import EntryDraft
 from postplan.generation.scoring import CalendarScore, score_calendar
-from tests.generation.helpers import entries_for, make_brief
+from tests.generation.helpers import each, entries_for, make_brief
 
-BRIEF = make_brief(days=28, postsPerWeek=4)
+BRIEF = make_brief(days=28, postsPerWeek=each(4))
 GOOD = entries_for(BRIEF)
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
-GOOD_FRIDAY_BRIEF = make_brief(country="DE", startDate="2026-03-30", days=14, postsPerWeek=7)
+GOOD_FRIDAY_BRIEF = make_brief(country="DE", startDate="2026-03-30", days=14, postsPerWeek=each(7))
 CHECKS = ["schema", "channel_format", "captions", "hooks", "hashtags", "cadence",
           "pillar_balance", "format_mix", "hook_uniqueness", "spread", "best_time", "timezone"]
 

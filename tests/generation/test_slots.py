@@ -19,7 +19,7 @@ from postplan.generation.planner.slots import (
 )
 from postplan.generation.schemas import Brief
 from postplan.generation.scoring import score_calendar
-from tests.generation.helpers import entries_for, make_brief
+from tests.generation.helpers import each, entries_for, make_brief
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -68,7 +68,7 @@ def test_resolve_refuses_outside_band() -> None:
     ],
 )
 def test_dst_offsets_on_both_sides(zone: str, start: str, before: str, after: str) -> None:
-    brief = make_brief(timezone=zone, startDate=start, days=10, postsPerWeek=7)
+    brief = make_brief(timezone=zone, startDate=start, days=10, postsPerWeek=each(7))
     offsets = _offsets(brief)
     first, last = min(offsets), max(offsets)
     assert _iso_offset(offsets[first]) == before
@@ -83,14 +83,14 @@ def _iso_offset(delta: dt.timedelta) -> str:
 
 @pytest.mark.parametrize("zone", ["Asia/Kolkata", "Asia/Tokyo", "UTC", "Asia/Kathmandu"])
 def test_no_dst_zones_keep_one_offset(zone: str) -> None:
-    brief = make_brief(timezone=zone, startDate="2026-03-01", days=60, postsPerWeek=5)
+    brief = make_brief(timezone=zone, startDate="2026-03-01", days=60, postsPerWeek=each(5))
     assert len(set(_offsets(brief).values())) == 1
     assert score_calendar(brief, entries_for(brief)).passed
 
 
 def test_every_slot_round_trips_through_utc() -> None:
     for zone in ("Europe/Berlin", "America/New_York", "Australia/Sydney"):
-        brief = make_brief(timezone=zone, startDate="2026-03-01", days=92, postsPerWeek=7)
+        brief = make_brief(timezone=zone, startDate="2026-03-01", days=92, postsPerWeek=each(7))
         tz = zoneinfo.ZoneInfo(zone)
         for slot in plan_slots(brief):
             local = slot.scheduled_at
@@ -101,7 +101,8 @@ def test_every_slot_round_trips_through_utc() -> None:
 
 def test_skipped_day_gets_no_slot() -> None:
     # Samoa skipped 2011-12-30 entirely when it crossed the date line.
-    brief = make_brief(timezone="Pacific/Apia", startDate="2011-12-26", days=9, postsPerWeek=7)
+    brief = make_brief(timezone="Pacific/Apia", startDate="2011-12-26", days=9,
+                       postsPerWeek=each(7))
     days = {s.scheduled_at.date() for s in plan_slots(brief)}
     assert dt.date(2011, 12, 30) not in days
     assert dt.date(2011, 12, 31) in days
@@ -110,7 +111,7 @@ def test_skipped_day_gets_no_slot() -> None:
 
 
 def test_one_post_per_channel_per_day_and_min_gap() -> None:
-    brief = make_brief(days=92, postsPerWeek=7)
+    brief = make_brief(days=92, postsPerWeek=each(7))
     slots = plan_slots(brief)
     per_day = Counter((s.channel, s.scheduled_at.date()) for s in slots)
     assert max(per_day.values()) == 1
@@ -135,19 +136,19 @@ def test_per_channel_cadence_dict() -> None:
 
 
 def test_week_targets_sum_to_rounded_total() -> None:
-    brief = make_brief(startDate="2026-03-05", days=17, postsPerWeek=3)
+    brief = make_brief(startDate="2026-03-05", days=17, postsPerWeek=each(3))
     weeks = week_targets(brief, Channel.tiktok)
     assert [len(d) for d, _ in weeks] == [4, 7, 6]
     assert sum(q for _, q in weeks) == round(3 * 17 / 7)
 
 
 def test_one_day_window_still_posts() -> None:
-    brief = make_brief(days=1, postsPerWeek=1)
+    brief = make_brief(days=1, postsPerWeek=each(1))
     assert count_slots(brief) == 2
 
 
 def test_pillars_rotate_without_long_runs() -> None:
-    brief = make_brief(days=60, postsPerWeek=6, pillars=["a", "b", "c"])
+    brief = make_brief(days=60, postsPerWeek=each(6), pillars=["a", "b", "c"])
     slots = plan_slots(brief)
     for channel in brief.channels:
         seq = [s.pillar for s in slots if s.channel == channel]
@@ -157,7 +158,7 @@ def test_pillars_rotate_without_long_runs() -> None:
 
 
 def test_formats_mix_per_channel() -> None:
-    slots = plan_slots(make_brief(days=60, postsPerWeek=7))
+    slots = plan_slots(make_brief(days=60, postsPerWeek=each(7)))
     tiktok = Counter(s.format.value for s in slots if s.channel == Channel.tiktok)
     insta = Counter(s.format.value for s in slots if s.channel == Channel.instagram)
     assert set(tiktok) == {"video", "photo"} and tiktok["video"] > tiktok["photo"]
@@ -166,24 +167,28 @@ def test_formats_mix_per_channel() -> None:
 
 
 def test_holidays_become_observances() -> None:
-    brief = make_brief(country="DE", startDate="2026-12-20", days=10, postsPerWeek=7)
+    brief = make_brief(country="DE", startDate="2026-12-20", days=10, postsPerWeek=each(7))
     by_day = {(s.scheduled_at.date(), s.channel): s.observance for s in plan_slots(brief)}
     assert by_day[(dt.date(2026, 12, 25), Channel.tiktok)] == "Christmas Day"
     assert by_day[(dt.date(2026, 12, 26), Channel.instagram)] == "Second Day of Christmas"
-    # a day or two ahead counts too, once per channel
-    assert by_day[(dt.date(2026, 12, 23), Channel.tiktok)] == "Christmas Day"
+    assert by_day[(dt.date(2026, 12, 24), Channel.tiktok)] == "Christmas Eve"  # curated (DE)
+    assert by_day[(dt.date(2026, 12, 20), Channel.tiktok)] == "Fourth Sunday of Advent"
+    # the post on the day carries it, not an earlier one as well (one occasion once a channel)
+    assert by_day[(dt.date(2026, 12, 23), Channel.tiktok)] is None
+    # a day or two ahead counts when the channel has no post on the day itself
+    assert by_day[(dt.date(2026, 12, 29), Channel.tiktok)] == "New Year's Eve"
 
 
 def test_marketing_days_and_solemn_days() -> None:
-    us = make_brief(country="US", startDate="2026-11-25", days=7, postsPerWeek=7)
+    us = make_brief(country="US", startDate="2026-11-25", days=7, postsPerWeek=each(7))
     names = {s.observance for s in plan_slots(us)}
     assert {"Thanksgiving Day", "Black Friday", "Cyber Monday"} <= names
-    de = make_brief(country="DE", startDate="2026-04-01", days=4, postsPerWeek=7)
+    de = make_brief(country="DE", startDate="2026-04-01", days=4, postsPerWeek=each(7))
     assert all(s.observance != "Good Friday" for s in plan_slots(de))
 
 
 def test_no_promotion_on_solemn_days() -> None:
-    brief = make_brief(country="DE", startDate="2026-03-30", days=14, postsPerWeek=7,
+    brief = make_brief(country="DE", startDate="2026-03-30", days=14, postsPerWeek=each(7),
                        pillars=["offers", "recipes"])
     on_good_friday = [s for s in plan_slots(brief) if s.scheduled_at.date() == dt.date(2026, 4, 3)]
     assert len(on_good_friday) == 2
@@ -204,7 +209,7 @@ def test_solemn_day_and_pillar_runs_both_hold(zone: str, start: str, days: int,
                                               ppw: int | None, country: str) -> None:
     # Two pillars, one promotional: the day before a solemn day must not leave only a third
     # same-pillar post as the non-promotional choice.
-    brief = make_brief(timezone=zone, startDate=start, days=days, postsPerWeek=ppw,
+    brief = make_brief(timezone=zone, startDate=start, days=days, postsPerWeek=each(ppw),
                        country=country, pillars=["offers", "recipes"])
     score = score_calendar(brief, entries_for(brief))
     assert score.passed, {n: score.check(n).details for n in score.failed}

@@ -22,11 +22,13 @@ Modules, bottom to top (each imports only modules listed before it):
 * `limits`: bounds on runs and streams per user, and their 429 problems
 * `eventlog`: one run's events fanned out to its streams in this process
 * `store`: run and entry persistence (each call its own short session)
+* `replacing`: a regeneration's run row and its entries rewritten in place
 * `watch`: when nobody listens to a run any more
 * `tail`: where a stream reads a run from (this process's log, or one shared database tail)
 * `executor`: one generation: drafts → saved entries → published events → settled row
 * `registry`: the runs this process executes, the sweeper, the app's lifespan hook
 * `legacy`: the fixed stream when CALENDAR_SERVICE_ENABLED is off
 * `service`: `start_run`, the one way `POST /v1/ai/calendar` and `postplan generate` start a run
+* `regenerate`: `start_regeneration`, new copy for chosen or unedited entries as a run
 * `sse`, `schemas`, `endpoints`: HTTP
 """

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Header, Query
 from postplan.calendars import service
 from postplan.calendars.limits import TOO_LARGE_RESPONSE
 from postplan.calendars.runs.mapping import RunRef
+from postplan.calendars.runs.regenerate import start_regeneration
 from postplan.calendars.runs.registry import Runs
-from postplan.calendars.runs.schemas import RunOut
+from postplan.calendars.runs.schemas import RegenerateIn, RunOut
 from postplan.calendars.runs.service import start_run
 from postplan.calendars.runs.sse import RunEventResponse, sse_response
 from postplan.core.auth import CurrentUser
@@ -27,7 +28,7 @@ from postplan.core.errors import NotFound, Unprocessable
 from postplan.core.flags import Flags
 from postplan.core.logging import get_logger
 from postplan.core.openapi import link, problem_response, problem_responses
-from postplan.generation.planner import check_brief
+from postplan.generation.planner import brief_problems
 from postplan.generation.schemas import Brief
 
 log = get_logger(__name__)
@@ -42,15 +43,17 @@ _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def validate_brief(brief: Brief) -> None:
-    """The planner's own checks (e.g. more pillars than slots) as a 422 problem."""
-    problems = check_brief(brief)
+def validate_brief(brief: Brief, *, model_available: bool = False) -> None:
+    """The planner's own checks (e.g. more pillars than slots) as a 422 problem; its `code` is
+    the first problem's (e.g. `language_unsupported`, `region_not_in_country`)."""
+    problems = brief_problems(brief, model_available=model_available)
     if problems:
         raise Unprocessable(
-            "; ".join(f"{f}: {m}" for f, m in problems[:5]),
-            code="validation_failed",
-            extra={"errors": [{"field": f, "message": m, "type": "invalid"}
-                              for f, m in problems]},
+            "; ".join(f"{p.field}: {p.message}" for p in problems[:5]),
+            code=problems[0].code,
+            extra={"errors": [{"field": p.field, "message": p.message,
+                               "type": "invalid" if p.code == "validation_failed" else p.code}
+                              for p in problems]},
         )
 
 
@@ -60,7 +63,7 @@ def validate_brief(brief: Brief) -> None:
 async def generate_calendar(brief: Brief, user: CurrentUser, settings: AppSettings,
                             flags: Flags, registry: Runs) -> RunEventResponse:
     """Plan a calendar and stream its entries as they are made (text/event-stream)."""
-    validate_brief(brief)
+    validate_brief(brief, model_available=bool(settings.llm_base_url))
     started = await start_run(brief, user.id, settings=settings, flags=flags, registry=registry)
     ref = started.ref
     if started.kind == "generate":
@@ -68,6 +71,23 @@ async def generate_calendar(brief: Brief, user: CurrentUser, settings: AppSettin
         log.info("generation.stream.started", mode=started.mode)
     return sse_response(started.events, settings, run_id=ref.run_id,
                         calendar_id=ref.calendar_id, kind=started.kind, on_close=started.release)
+
+
+@router.post("/calendars/{calendar_id}/regenerate",
+             responses={**_SSE_RESPONSES, **problem_responses(404, 409)},
+             response_class=RunEventResponse)
+async def regenerate_entries(calendar_id: uuid.UUID, body: RegenerateIn, user: CurrentUser,
+                             settings: AppSettings, flags: Flags,
+                             registry: Runs) -> RunEventResponse:
+    """New copy for the named or all unedited entries, streamed as a run (edited entries are
+    never overwritten; docs/regeneration.md)."""
+    bind(calendarId=str(calendar_id))
+    started = await start_regeneration(
+        calendar_id, user.id, entry_ids=body.entry_ids, unedited=bool(body.unedited),
+        overrides=body.brief, settings=settings, flags=flags, registry=registry)
+    bind(runId=str(started.ref.run_id))
+    return sse_response(started.events, settings, run_id=started.ref.run_id,
+                        calendar_id=calendar_id, kind=started.kind, on_close=started.release)
 
 
 @router.get("/ai/calendar/runs/{run_id}", response_model=RunOut,

@@ -28,14 +28,32 @@ def event_id(run_id: uuid.UUID, seq: int) -> str:
     return f"{run_id}:{seq}"
 
 
+SKIPPED_NOTE = "edited entries are never regenerated; the skipped ones were left as they are"
+QUEUED_NOTE = "waiting for a free model slot; entries follow once the call starts"
+
+
 def run_event(ref: RunRef) -> RunEvent:
-    return RunEvent("run", {
+    data: dict[str, Any] = {
         "runId": str(ref.run_id),
         "calendarId": str(ref.calendar_id),
         "mode": ref.mode,
         "dryRun": ref.dry_run,
         "expectedEntries": ref.expected_entries,
-    })
+    }
+    if ref.plan:  # additive to DESIGN §3: how the brief was read (docs/briefs.md)
+        data.update(ref.plan)
+    notes: list[str] = []
+    if ref.queued:  # additive (docs/contract-notes.md): only when the run waits
+        data["queued"] = True
+        notes.append(QUEUED_NOTE)
+    if ref.replaces:
+        data["regenerates"] = [str(entry_id) for entry_id, _key in ref.replaces]
+    if ref.skipped:
+        data["skipped"] = [str(i) for i in ref.skipped]
+        notes.append(SKIPPED_NOTE)
+    if notes:  # one `notes` list with the planner's (docs/contract-notes.md)
+        data["notes"] = [*data.get("notes", []), *notes]
+    return RunEvent("run", data)
 
 
 def entry_payload(entry: CalendarEntry) -> dict[str, Any]:

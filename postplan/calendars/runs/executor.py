@@ -28,6 +28,7 @@ from postplan.calendars.runs.eventlog import RunLog
 from postplan.calendars.runs.events import TIMEOUT_CODE, RunEvent, entry_event, terminal_events
 from postplan.calendars.runs.limits import RunLimits
 from postplan.calendars.runs.mapping import RunRef, draft_to_entry
+from postplan.calendars.runs.replacing import replace_entries
 from postplan.calendars.runs.states import RunStatus
 from postplan.calendars.runs.store import RunStore
 from postplan.calendars.runs.watch import RunAbandoned, wait_abandoned
@@ -104,6 +105,8 @@ class RunExecutor:
         first = self.count + 1
         if self.store is None:
             rows = [draft_to_entry(ref, d, first + i) for i, d in enumerate(drafts)]
+        elif ref.replaces:  # a regeneration: the drafts rewrite existing entries
+            rows = await replace_entries(self.store, ref, drafts, first)
         else:
             rows = await self.store.save_entries(ref, drafts, first)
         self.count += len(rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from postplan.core.db import utcnow
@@ -27,6 +27,15 @@ class RunRef:
     mode: str
     dry_run: bool
     expected_entries: int
+    #: The model call waits for a free slot (LLM_MAX_CONCURRENCY): the `run` event says so.
+    queued: bool = False
+    #: Set on a regeneration run: (entry id, slot key) of each entry it rewrites.
+    replaces: tuple[tuple[uuid.UUID, str], ...] = ()
+    #: Named entries a regeneration left alone because they were edited.
+    skipped: tuple[uuid.UUID, ...] = ()
+    #: How the planner read the brief (`postsPerWeekMode`, `postsPerWeek`, `notes`), added to
+    #: the `run` event (docs/briefs.md); None for a run replayed from the database.
+    plan: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
 def brief_json(brief: Brief) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -28,7 +29,8 @@ from postplan.calendars.runs.tail import RunTails
 from postplan.core.logging import get_logger
 from postplan.core.metrics import GENERATION_ENTRIES
 from postplan.generation.base import Generator
-from postplan.generation.planner import warm_up
+from postplan.generation.planner import plan_notes, warm_up
+from postplan.generation.providers.client import close_shared_client
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import CalendarEntry
 
@@ -80,6 +82,7 @@ class RunRegistry:
         ref, rows = await self.store.create(user_id, brief, mode=generator.mode,
                                             expected_entries=generator.expected_entries(brief),
                                             model=model, first=first, limit=limit)
+        ref = replace(ref, queued=_would_queue(generator))
         return self.start(ref, brief, generator, persist=True, drafts=drafts, saved=rows)
 
     def begin_dry_run(self, user_id: str, brief: Brief, generator: Generator) -> LiveRun:
@@ -90,12 +93,13 @@ class RunRegistry:
         if sum(1 for r in self._runs.values() if r.ref.user_id == user_id) >= limit:
             raise too_many_runs(limit)
         ref = RunRef(uuid.uuid4(), brief.calendar_id or uuid.uuid4(), user_id, generator.mode,
-                     True, generator.expected_entries(brief))
+                     True, generator.expected_entries(brief), queued=_would_queue(generator))
         return self.start(ref, brief, generator, persist=False)
 
     def start(self, ref: RunRef, brief: Brief, generator: Generator, *, persist: bool,
               drafts: AsyncIterator[EntryDraft] | None = None,
               saved: list[CalendarEntry] | None = None) -> LiveRun:
+        ref = replace(ref, plan=plan_notes(brief))
         live = LiveRun(ref)
         if saved:
             live.publish([entry_event(ref.run_id, row) for row in saved])
@@ -149,6 +153,12 @@ class RunRegistry:
         await asyncio.wait(set(self._tasks), timeout=5)
 
 
+def _would_queue(generator: Generator) -> bool:
+    """Whether the generator's model call would wait for a slot (model generators only)."""
+    check = getattr(generator, "would_queue", None)
+    return bool(check()) if callable(check) else False
+
+
 def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
     """Lifespan hook: the run registry, a sweep at start, and the periodic sweeper."""
 
@@ -170,6 +180,7 @@ def generation_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
             sweeper.cancel()
             await registry.shutdown()
             await registry.store.close()
+            await close_shared_client()  # the model client, after the runs that used it
 
     return lifespan()
 

@@ -6,7 +6,9 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from postplan.core.schemas import Schema
+from pydantic import Field, model_validator
+
+from postplan.core.schemas import InputSchema, Schema
 
 
 class RunOut(Schema):
@@ -23,3 +25,18 @@ class RunOut(Schema):
     updated_at: dt.datetime
     heartbeat_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+class RegenerateIn(InputSchema):
+    """`POST /v1/calendars/{calendarId}/regenerate`: which entries, and brief overrides."""
+
+    entry_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=500)
+    unedited: bool | None = None
+    brief: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> RegenerateIn:
+        if (self.entry_ids is None) == (self.unedited is not True):
+            raise ValueError("name the entries (entryIds) or ask for all unedited ones "
+                             "(unedited: true), not both and not neither")
+        return self

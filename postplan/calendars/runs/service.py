@@ -68,7 +68,10 @@ def make_generator(settings: Settings, mode: str) -> Generator:
     if mode == "ai" and settings.llm_base_url:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return OpenAICompatibleGenerator(settings.llm_base_url, key, settings.llm_model,
-                                         settings.ai_timeout_seconds)
+                                         settings.ai_timeout_seconds,
+                                         max_concurrency=settings.llm_max_concurrency,
+                                         structured=settings.llm_structured_output,
+                                         max_attempts=settings.llm_max_attempts)
     return OfflinePlanner()
 
 

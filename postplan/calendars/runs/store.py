@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,16 @@ class RunStore:
         self._lock = asyncio.Lock()
         self._connection: AsyncConnection | None = None
         self._writer: AsyncSession | None = None
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A writing session for one unit of work (the caller commits), as the store's own."""
+        return self._session()
+
+    async def check_running(self, session: AsyncSession, user_id: str, limit: RunLimit,
+                            now: dt.datetime) -> None:
+        """429 `too_many_runs` when the user already has `limit` runs running (see create)."""
+        await begin_write(session)
+        await self._check_running(session, user_id, limit, now)
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:

@@ -1,17 +1,20 @@
-"""Deterministic copy for a slot: hook, caption, hashtags, call to action, asset notes."""
+"""Deterministic copy for a slot: hook, caption, hashtags, call to action, asset notes.
+
+Words come from the brief's language bank (generation/data/copy/<lang>.json) and niche family;
+composition goes through `compose.render`, so no template can print a broken sentence.
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
-from typing import Any
 
 from postplan.core.text import utf16_len
 from postplan.core.vocab import Channel
-from postplan.generation.planner.data import copy_bank
+from postplan.generation.planner.compose import format_date, render, tag_from_words
+from postplan.generation.planner.copybank import BriefBank, brief_bank
 from postplan.generation.planner.pillars import pillar_category
 from postplan.generation.planner.seeding import brief_digest, derived_rng
 from postplan.generation.planner.slots import Slot
@@ -22,7 +25,6 @@ from postplan.generation.planner.text import (
     is_valid_hashtag,
     normalise_hook,
     shorten,
-    to_hashtag,
     tokens,
 )
 from postplan.generation.schemas import Brief, EntryDraft
@@ -32,25 +34,23 @@ from postplan.generation.schemas import Brief, EntryDraft
 AVOID_SIMILARITY = 0.7
 MAX_CANDIDATES = 400
 CTA_MAX = 120  # the call to action stays a short line, brand included
-SHORT = 30  # niche/audience/pillar are cut to this many characters inside hooks
 HASHTAG_RANGE: dict[Channel, tuple[int, int]] = {
     Channel.tiktok: (3, 5),  # docs/research.md, planning §3.5: 3-5 relevant hashtags
     Channel.instagram: (3, 5),  # hard cap of 5 since Dec 2025
 }
-_STOPWORDS = frozenset({
-    "a", "an", "and", "the", "of", "for", "to", "in", "on", "with", "by", "at", "from", "or",
-    "your", "our", "my", "their", "its", "is", "are", "be", "who", "that", "this", "those",
-    "these", "into", "about", "over", "under", "people",
-})
 
 
-@dataclass(frozen=True)
-class _Context:
-    brand: str
-    niche: str | None
-    audience: str | None
-    pillar: str
-    category: str
+class UsedHooks(set[str]):
+    """The normalised hooks of a calendar so far, plus what a whole calendar's writing keeps
+    for speed: the brief's digest and bank, topic counts and hook token sets (a plain set works
+    too, e.g. for the model path's repairs, only slower: O(n²) over a 184-entry calendar)."""
+
+    def __init__(self, brief: Brief) -> None:
+        super().__init__()
+        self.digest = brief_digest(brief)
+        self.bank = brief_bank(brief)
+        self.topic_counts: dict[str, int] = {}
+        self.token_sets: list[frozenset[str]] = []
 
 
 @lru_cache(maxsize=8192)
@@ -58,60 +58,20 @@ def _tokens_cached(normalised: str) -> frozenset[str]:
     return tokens(normalised)
 
 
-def _fill(template: str, ctx: _Context, subject: str, observance: str | None) -> str | None:
-    """Render one template; None when it needs a field the brief does not have."""
-    if "{niche}" in template and ctx.niche is None:
-        return None
-    if "{audience}" in template and ctx.audience is None:
-        return None
-    if "{observance}" in template and observance is None:
-        return None
-    text = template.replace("{Subject}", capitalise_first(subject))
-    for key, value in (
-        ("{subject}", subject),
-        ("{niche}", ctx.niche or ""),
-        ("{audience}", ctx.audience or ""),
-        ("{pillar}", ctx.pillar),
-        ("{observance}", observance or ""),
-    ):
-        text = text.replace(key, value)
-    # The brand goes in last and verbatim, so braces or quotes inside it are never re-expanded.
-    return capitalise_first(text).replace("{brand}", ctx.brand)
-
-
-@lru_cache(maxsize=512)
-def _hook_orders(
-    digest: bytes, category: str, pillar: str
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The brief's own order of hook templates and of the category's subjects (cached: every
-    slot of a pillar shares it)."""
-    order_rng = derived_rng(digest, "hook-order", category)
-    templates: list[str] = list(copy_bank()["hooks"])
-    order_rng.shuffle(templates)
-    bank: dict[str, list[str]] = copy_bank()["subjects"]
-    subjects = [s.replace("{pillar}", pillar) for s in bank[category]]
-    order_rng.shuffle(subjects)
-    return tuple(templates), tuple(subjects)
-
-
-@lru_cache(maxsize=512)
-def _tag_pool(digest: bytes, category: str, niche_extra: tuple[str, ...]) -> tuple[str, ...]:
-    bank: dict[str, list[str]] = copy_bank()["hashtags"]
-    pool = list(dict.fromkeys(niche_extra + tuple(bank[category])))
-    derived_rng(digest, "tags", category).shuffle(pool)
-    return tuple(pool)
-
-
-def _topical_templates(slot: Slot) -> list[str]:
-    if slot.observance is None:
-        return []
-    same_day = slot.observance_date == slot.scheduled_at.date()
-    return list(copy_bank()["observanceHooks"]["same_day" if same_day else "ahead"])
-
-
 @lru_cache(maxsize=4096)
 def _norm(text: str) -> str:
     return normalise_hook(text)
+
+
+@lru_cache(maxsize=512)
+def _orders(digest: bytes, bank: BriefBank) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The brief's own order of hook templates and topics (cached: every slot shares it)."""
+    rng = derived_rng(digest, "hook-order", bank.language)
+    templates = list(bank.hooks)
+    rng.shuffle(templates)
+    topics = list(bank.topics)
+    rng.shuffle(topics)
+    return tuple(templates), tuple(topics)
 
 
 def _least_used_first(items: list[str], keys: list[str], joined: str, start: int) -> list[str]:
@@ -140,87 +100,102 @@ def _max_similarity(mine: frozenset[str], others: list[frozenset[str]], stop: fl
     return worst
 
 
-def _pick_hook(
-    ctx: _Context, slot: Slot, digest: bytes, rng: random.Random, used: set[str]
-) -> tuple[str, str]:
-    base_templates, base_subjects = _hook_orders(digest, ctx.category, ctx.pillar)
+def _same_day(slot: Slot) -> bool:
+    return slot.observance_date == slot.scheduled_at.date()
+
+
+def _fillers(brief: Brief, bank: BriefBank, slot: Slot, topic: str) -> dict[str, str]:
+    offers = brief.offers or []
+    offer = offers[slot.index % len(offers)] if offers else None
+    link = (offer.link if offer and offer.link else None) or brief.link or ""
+    out = {
+        "Topic": topic,
+        "Place": bank.place or "",
+        "Occasion": slot.observance or "",
+        "Date": format_date(slot.observance_date, bank.raw) if slot.observance_date else "",
+        "Offer": offer.name if offer else "",
+        "Description": offer.description or "" if offer else "",
+        "Link": link,
+        "Brand": brief.brand,
+    }
+    return out
+
+
+def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: random.Random,
+               used: set[str]) -> tuple[str, str]:
+    base_templates, base_topics = _orders(digest, bank)
     templates = list(base_templates)
-    subjects = list(base_subjects)
-    topical = _topical_templates(slot)
-    # Subjects used least so far come first, so each returns only after the others had their
-    # turn; topical (observance) templates go first on their days.
-    joined = "\n".join(used)  # order does not matter to str.count
-    subjects = _least_used_first(
-        subjects, [_norm(x) for x in subjects], joined, rng.randrange(len(subjects))
-    )
-    # Templates just rotate from a per-slot start: counting them too doubled the cost.
+    topical = list(bank.occasion_hooks["same_day" if _same_day(slot) else "ahead"]) \
+        if slot.observance else []
+    # Topics used least so far come first, so each returns only after the others had their
+    # turn; occasion templates go first on their days.
+    start = rng.randrange(len(base_topics))
+    if isinstance(used, UsedHooks):
+        n = len(base_topics)
+        order = sorted(range(n), key=lambda p: (
+            used.topic_counts.get(base_topics[(start + p) % n], 0), p))
+        topics = [base_topics[(start + p) % n] for p in order]
+        used_tokens = used.token_sets
+    else:
+        topics = _least_used_first(list(base_topics), [_norm(x) for x in base_topics],
+                                   "\n".join(used), start)
+        used_tokens = [_tokens_cached(u) for u in used]
     t0 = rng.randrange(len(templates))
     templates = templates[t0:] + templates[:t0]
-    used_tokens = [_tokens_cached(u) for u in used]
 
     def candidates() -> Iterator[tuple[str, str]]:
         for k in range(len(topical)):
-            for subject in subjects[:3]:
-                yield topical[(slot.index + k) % len(topical)], subject
-        for n, subject in enumerate(subjects):
+            for topic in topics[:3]:
+                yield topical[(slot.index + k) % len(topical)], topic
+        for n, topic in enumerate(topics):
             for k in range(len(templates)):
-                yield templates[(n + k) % len(templates)], subject
+                yield templates[(n + k) % len(templates)], topic
 
     fallback: tuple[float, str, str] | None = None
-    for template, subject in islice(candidates(), MAX_CANDIDATES):
-        hook = _fill(template, ctx, subject, slot.observance)
+    for template, topic in islice(candidates(), MAX_CANDIDATES):
+        hook = render(template, _fillers(brief, bank, slot, topic))
         if hook is None or len(hook) > HOOK_MAX:
             continue
         norm = _norm(hook)
         if not norm or norm in used:
             continue
-        mine = _tokens_cached(norm)
-        worst = _max_similarity(mine, used_tokens, AVOID_SIMILARITY + 0.05)
+        worst = _max_similarity(_tokens_cached(norm), used_tokens, AVOID_SIMILARITY + 0.05)
         if worst < AVOID_SIMILARITY:
-            return hook, subject
+            return hook, topic
         if fallback is None or worst < fallback[0]:
-            fallback = (worst, hook, subject)
+            fallback = (worst, hook, topic)
     if fallback is not None and fallback[0] < AVOID_SIMILARITY + 0.05:
         return fallback[1], fallback[2]
-    # Last resort: a numbered variant, still unique.
-    base = shorten(f"{capitalise_first(subjects[0])} with {ctx.pillar}", HOOK_MAX - 12)
+    # Last resort: a numbered variant, still unique ("Our story in one minute (2)").
+    base = shorten(capitalise_first(topics[0]), HOOK_MAX - 6)
     n = 2
-    while _norm(f"{base}, part {n}") in used:
+    while _norm(f"{base} ({n})") in used:
         n += 1
-    return f"{base}, part {n}", subjects[0]
+    return f"{base} ({n})", topics[0]
 
 
-def _hashtags(
-    ctx: _Context, brief: Brief, slot: Slot, rng: random.Random, digest: bytes
-) -> list[str]:
+def _hashtags(brief: Brief, bank: BriefBank, slot: Slot, rng: random.Random) -> list[str]:
+    """Brand, niche, place and occasion tags, varied across posts: the brand tag every third
+    day, the place tag every other day, the niche tags rotating by date, so no tag sits on
+    every post; 3-5 tags, each a valid single word."""
     low, high = HASHTAG_RANGE[slot.channel]
-    want = low + 1 + (rng.random() < 0.35)  # 4 or 5 tags
-    niche_tags: list[str] = []
-    if brief.niche:
-        whole = to_hashtag(brief.niche)
-        if whole and len(whole) <= 20:
-            niche_tags.append(whole)
-        else:
-            niche_tags.extend(
-                to_hashtag(w) for w in brief.niche.split() if w.casefold() not in _STOPWORDS
-            )
-    # Brand tag + pillar tag + the niche's main tag (+ the day's observance), then rotating
-    # topic tags; the channel cap trims from the end.
-    fixed = [to_hashtag(ctx.brand), to_hashtag(ctx.pillar), *niche_tags[:1]]
+    want = min(high, low + 1 + (rng.random() < 0.35))  # 4 or 5
+    fixed: list[str] = []
     if slot.observance:
-        fixed.append(to_hashtag(slot.observance))
-    bank: dict[str, list[str]] = copy_bank()["hashtags"]
-    pool = list(_tag_pool(digest, ctx.category, tuple(niche_tags[1:3])))
-    # Rotate by the post's date so consecutive posts on a channel (always on different days)
-    # draw different tags: the same set only comes back after len(pool) days.
-    step = 3 if len(pool) % 3 else 1
-    offset = (slot.scheduled_at.date().toordinal() * step) % len(pool)
+        fixed.append(tag_from_words(slot.observance))
+    # By date (a channel posts at most once a day), shifted per channel: consecutive posts of
+    # a channel get different brand/place/niche mixes.
+    day = slot.scheduled_at.date().toordinal() + (slot.channel == Channel.instagram)
+    if day % 3 == 0:
+        fixed.append(tag_from_words(brief.brand))
+    if bank.place and day % 2 == 1:
+        fixed.append(tag_from_words(bank.place))
+    pool = list(bank.tags)
+    offset = day % len(pool) if pool else 0
     pool = pool[offset:] + pool[:offset]
-    # At least one rotating tag, so neighbouring posts never carry identical sets.
-    want = min(high, max(want, len([t for t in fixed if t]) + 1))
     chosen: list[str] = []
     seen: set[str] = set()
-    for tag in [*fixed, *pool, *bank["generic"]]:
+    for tag in [*fixed, *pool]:
         if len(chosen) >= want:
             break
         if not tag or not is_valid_hashtag(tag) or tag.casefold() in seen:
@@ -230,59 +205,69 @@ def _hashtags(
     return chosen
 
 
-def _context(brief: Brief, slot: Slot) -> _Context:
-    return _Context(
-        brand=brief.brand,
-        niche=shorten(brief.niche, SHORT) if brief.niche else None,
-        audience=shorten(brief.audience, SHORT) if brief.audience else None,
-        pillar=shorten(slot.pillar, SHORT),
-        category=pillar_category(slot.pillar),
-    )
+def _cta(brief: Brief, bank: BriefBank, slot: Slot, fillers: dict[str, str],
+         rng: random.Random, promotional: bool) -> str:
+    """A call to action that serves the brief's goal: visits → come by, bookings → the booking
+    link, sales → the offer's link. Goal CTAs on promotional posts and every other post, an
+    engagement CTA (save, comment, follow) otherwise."""
+    goal = bank.goal
+    if goal == "engagement" and promotional and (brief.offers or brief.link):
+        goal = "sales"
+    if goal != "engagement" and not promotional and slot.index % 2 == 1:
+        goal = "engagement"
+    key = goal
+    if goal in ("bookings", "sales") and not fillers["Link"]:
+        key = f"{goal}_nolink"
+    options = [c for c in (render(t, fillers) for t in bank.ctas[key]) if c]
+    options = [c for c in options if len(c) <= CTA_MAX]
+    if not options and key in ("bookings", "sales"):  # a link too long for a CTA line
+        options = [c for c in (render(t, fillers) for t in bank.ctas[f"{key}_nolink"]) if c]
+    if not options:
+        options = [c for c in (render(t, fillers) for t in bank.ctas["engagement"]) if c]
+    return rng.choice(options)
 
 
 def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     """Copy for one slot, deterministic given the brief, the slot and the hooks used so far.
     Adds the new hook (normalised) to `used_hooks`, so hooks never repeat within a calendar."""
-    digest = brief_digest(brief)
+    if isinstance(used_hooks, UsedHooks):
+        digest, bank = used_hooks.digest, used_hooks.bank
+    else:
+        digest, bank = brief_digest(brief), brief_bank(brief)
     rng = derived_rng(digest, "copy", slot.index, slot.channel.value)
-    ctx = _context(brief, slot)
-    hook, subject = _pick_hook(ctx, slot, digest, rng, used_hooks)
-    used_hooks.add(normalise_hook(hook))
-    bank: dict[str, Any] = copy_bank()
+    hook, topic = _pick_hook(brief, bank, slot, digest, rng, used_hooks)
+    norm = normalise_hook(hook)
+    used_hooks.add(norm)
+    if isinstance(used_hooks, UsedHooks):
+        used_hooks.topic_counts[topic] = used_hooks.topic_counts.get(topic, 0) + 1
+        used_hooks.token_sets.append(_tokens_cached(norm))
+    fillers = _fillers(brief, bank, slot, topic)
+    category = pillar_category(slot.pillar)
+    promotional = category == "promotion"
 
-    values = {
-        "{subject}": subject,
-        "{niche}": ctx.niche or ctx.pillar,
-        "{audience}": ctx.audience or "you",
-        "{pillar}": ctx.pillar,
-    }
-    body = str(rng.choice(bank["bodies"][ctx.category]))
-    for key, value in values.items():
-        body = body.replace(key, value)
-    body = capitalise_first(body).replace("{brand}", ctx.brand)
+    lines = [render(rng.choice(bank.bodies.get(category, bank.bodies["generic"])), fillers)]
+    if promotional and fillers["Offer"]:
+        template = bank.raw["offerLine"] if fillers["Description"] else "{Offer}"
+        lines.append(render(template, fillers))
     if slot.observance:
-        same_day = slot.observance_date == slot.scheduled_at.date()
-        line = str(rng.choice(bank["observanceLines"]["same_day" if same_day else "ahead"]))
-        body = f"{body} {line.replace('{observance}', slot.observance)}"
-    ctas = [c.replace("{brand}", ctx.brand) for c in bank["ctas"][ctx.category]]
-    cta = rng.choice([c for c in ctas if len(c) <= CTA_MAX])
+        options = bank.occasion_lines["same_day" if _same_day(slot) else "ahead"]
+        lines.append(render(rng.choice(options), fillers))
+    body = " ".join(line for line in lines if line)
+    cta = _cta(brief, bank, slot, fillers, rng, promotional)
     caption = f"{hook}\n\n{body}\n\n{cta}"
     if utf16_len(caption) > CAPTION_MAX:  # only reachable with extreme inputs
         caption = shorten(caption, CAPTION_MAX // 2)
 
-    notes = f"{bank['assetNotes'][slot.format.value]} Show: {subject}."
+    words = bank.raw["assetNotes"]  # production notes in the brief's language too
+    notes = f"{words[slot.format.value]} {words['show']}: {topic}."
     if slot.observance:
-        notes += f" Nod to {slot.observance}."
+        notes += f" {words['occasion']}: {slot.observance}."
     if brief.goals:
-        notes += f" Goal: {shorten(brief.goals, 120)}."
-    if brief.language.split("-")[0] != "en":
-        # The templates are English; say so where the creator will see it.
-        notes += f" Translate on-screen text and caption to {brief.language}."
-
+        notes += f" {words['goal']}: {shorten(brief.goals, 120)}."
     return slot.draft(
         hook=hook,
         caption=caption,
-        hashtags=_hashtags(ctx, brief, slot, rng, digest),
+        hashtags=_hashtags(brief, bank, slot, rng),
         call_to_action=cta,
         asset_notes=notes,
     )

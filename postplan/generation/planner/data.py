@@ -98,3 +98,16 @@ def marketing_days() -> dict[str, Any]:
 def copy_bank() -> dict[str, Any]:
     """The raw copy template bank."""
     return _load("copy_bank.json")
+
+
+@cache
+def niche_table() -> dict[str, Any]:
+    """The niche families and their keywords (generation/data/niches.json)."""
+    return _load("niches.json")
+
+
+@cache
+def language_bank(language: str) -> dict[str, Any]:
+    """One language's copy bank (generation/data/copy/<language>.json); `language` is one of
+    `languages.SUPPORTED`."""
+    return _load(f"copy/{language}.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-from postplan.generation.planner.copywriter import write_entry
+from postplan.generation.planner.copywriter import UsedHooks, write_entry
 from postplan.generation.planner.slots import count_slots, plan_slots
 from postplan.generation.schemas import Brief, EntryDraft
 
@@ -21,14 +21,14 @@ class OfflinePlanner:
 
     async def stream(self, brief: Brief) -> AsyncIterator[EntryDraft]:
         """Yield each entry as soon as its copy is written, in `scheduledAt` order."""
-        used: set[str] = set()
+        used = UsedHooks(brief)
         for slot in plan_slots(brief):
             yield write_entry(brief, slot, used)
 
 
 def plan_entries(brief: Brief) -> list[EntryDraft]:
     """The whole planner calendar at once (CLI, tests, benchmarks)."""
-    used: set[str] = set()
+    used = UsedHooks(brief)
     return [write_entry(brief, slot, used) for slot in plan_slots(brief)]
 
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass, replace
 from itertools import groupby
 
 from postplan.core.vocab import Channel, EntryFormat
+from postplan.generation.brief_fields import WEEKDAYS
 from postplan.generation.planner.data import ChannelTable, Window, best_times
 from postplan.generation.planner.observances import (
     LEAD_DAYS,
-    observances_between,
-    solemn_days,
+    brief_observances,
+    brief_solemn_days,
 )
 from postplan.generation.planner.pillars import (
     default_pillars,
@@ -82,7 +83,8 @@ def default_posts_per_week(channel: Channel) -> int:
 
 def posts_per_week(brief: Brief, channel: Channel) -> int:
     """The cadence the planner aims for on one channel."""
-    return brief.posts_per_week_for(channel, default_posts_per_week(channel))
+    defaults = {c: default_posts_per_week(c) for c in best_times().channels}
+    return brief.posts_per_week_for(channel, defaults)
 
 
 def window_dates(brief: Brief) -> list[dt.date]:
@@ -110,7 +112,7 @@ def week_targets(brief: Brief, channel: Channel) -> list[tuple[list[dt.date], in
         cumulative = (2 * ppw * elapsed + 7) // 14
         out.append((dates, max(0, min(cumulative - done, len(dates)))))
         done = cumulative
-    if sum(q for _, q in out) == 0 and out:
+    if ppw > 0 and sum(q for _, q in out) == 0 and out:
         # A very short window still gets one post per channel.
         longest = max(range(len(out)), key=lambda i: (len(out[i][0]), -i))
         out[longest] = (out[longest][0], 1)
@@ -136,13 +138,39 @@ def resolve_local(
     return local
 
 
+def open_weekdays(brief: Brief, channel: Channel) -> list[str]:
+    """Weekday keys ('mon'..) on which a channel may post: its posting windows' weekdays (all
+    when it has none) less the closed weekdays."""
+    closed = set(brief.closed_days or ())
+    windows = (brief.posting_windows or {}).get(channel)
+    allowed = {d for w in windows for d in w.weekdays} if windows else set(WEEKDAYS)
+    return [d for d in WEEKDAYS if d in allowed and d not in closed]
+
+
+def _user_windows(brief: Brief, channel: Channel, day: dt.date) -> list[Window] | None:
+    """The brief's own windows for this channel and weekday (all primary), or None."""
+    windows = (brief.posting_windows or {}).get(channel)
+    if not windows:
+        return None
+    key = WEEKDAYS[day.weekday()]
+    out = []
+    for w in windows:
+        if key in w.weekdays:
+            start, end = w.times()
+            out.append(Window(start, end, True))
+    return sorted(out, key=lambda w: w.start)
+
+
 def _choose_days(
     brief: Brief, channel: Channel, table: ChannelTable, tiebreak: dict[dt.date, float]
 ) -> list[dt.date]:
     chosen: set[dt.date] = set()
+    weekdays = set(open_weekdays(brief, channel))
+    closed = set(brief.closed_days or ())
     for dates, quota in week_targets(brief, channel):
-        pool = list(dates)
-        for _ in range(quota):
+        pool = [d for d in dates
+                if WEEKDAYS[d.weekday()] in weekdays and d.isoformat() not in closed]
+        for _ in range(min(quota, len(pool))):
             def key(day: dt.date) -> tuple[int, float]:
                 adjacent = sum(
                     (day + dt.timedelta(days=d)) in chosen for d in (-1, 1)
@@ -171,7 +199,10 @@ def _channel_times(
     out: list[tuple[dt.datetime, bool]] = []
     primary_count = 0
     for day in _choose_days(brief, channel, table, tiebreak):
-        windows = table.days[day.weekday()].windows
+        own = _user_windows(brief, channel, day)
+        windows = tuple(own) if own else table.days[day.weekday()].windows
+        # The brief's own windows may lie outside the default 07:00-22:00 band.
+        earliest, latest = (own[0].start, max(w.end for w in own)) if own else (EARLIEST, LATEST)
         primaries = [w for w in windows if w.primary]
         secondaries = [w for w in windows if not w.primary]
         rng.shuffle(secondaries)
@@ -180,17 +211,20 @@ def _channel_times(
             PRIMARY_SHARE[1] * primary_count >= PRIMARY_SHARE[0] * (n + 1)
         )
         order: list[Window] = secondaries + primaries if use_secondary else primaries + secondaries
-        jitter = dt.timedelta(minutes=rng.randrange(MAX_JITTER_MINUTES + 1))
+        minutes = rng.randrange(MAX_JITTER_MINUTES + 1)
         previous = out[-1][0] if out else None
         for window in order:
+            span = (window.end.hour * 60 + window.end.minute) - (
+                window.start.hour * 60 + window.start.minute)
+            jitter = dt.timedelta(minutes=min(minutes, max(span, 0)))
             at = (dt.datetime.combine(day, window.start) + jitter).time()
-            when = resolve_local(day, at, zone)
+            when = resolve_local(day, at, zone, earliest, latest)
             if when is None:
                 continue
             if previous is not None and utc_key(when) - utc_key(previous) < MIN_GAP:
                 # e.g. a Saturday-evening slot before a Sunday-morning one across a DST change
                 later = _round_up((utc_key(previous) + MIN_GAP).astimezone(zone))
-                when = resolve_local(day, later.time(), zone)
+                when = resolve_local(day, later.time(), zone, earliest, latest)
                 if when is None or utc_key(when) - utc_key(previous) < MIN_GAP:
                     continue
             is_primary = window.primary and window.contains(when.time())
@@ -211,7 +245,7 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
     history: dict[Channel, list[str]] = {}
     out: list[Slot] = []
     dates = window_dates(brief)
-    solemn = solemn_days(brief.country, dates[0], dates[-1])
+    solemn = brief_solemn_days(brief, dates[0], dates[-1])
     promotional = {p for p in pillars if pillar_category(p) == "promotion"}
     calm = [p for p in pillars if p not in promotional]
     # Whether the channel's next slot falls on a solemn day (it must not be promotional).
@@ -273,26 +307,34 @@ def _assign_formats(slots: list[Slot]) -> list[Slot]:
 
 def _attach_observances(brief: Brief, slots: list[Slot]) -> list[Slot]:
     dates = window_dates(brief)
-    table = observances_between(brief.country, dates[0], dates[-1] + dt.timedelta(days=LEAD_DAYS))
+    table = brief_observances(brief, dates[0], dates[-1] + dt.timedelta(days=LEAD_DAYS))
     if not table:
         return slots
-    used_ahead: set[tuple[Channel, str]] = set()
+    # Each occasion (name and date) goes on at most one post per channel: the post on the day
+    # itself when the channel has one, else the last post before it (within LEAD_DAYS).
+    used: set[tuple[Channel, str, dt.date]] = set()
+    posting_days = {(s.channel, s.scheduled_at.date()) for s in slots}
+    usage: dict[str, int] = {}  # two occasions on one date: the less used one first
     out: list[Slot] = []
     for slot in slots:
         day = slot.scheduled_at.date()
         picked: tuple[str, dt.date] | None = None
         for lead in range(LEAD_DAYS + 1):
             target = day + dt.timedelta(days=lead)
-            for name in table.get(target, ()):
-                if lead and (slot.channel, name) in used_ahead:
+            later = any((slot.channel, target - dt.timedelta(days=k)) in posting_days
+                        for k in range(lead))
+            if lead and later:
+                continue  # a later post of this channel is closer to (or on) the day
+            for name in sorted(table.get(target, ()), key=lambda n: usage.get(n, 0)):
+                if (slot.channel, name, target) in used:
                     continue
                 picked = (name, target)
                 break
             if picked:
                 break
         if picked:
-            if picked[1] != day:
-                used_ahead.add((slot.channel, picked[0]))
+            used.add((slot.channel, picked[0], picked[1]))
+            usage[picked[0]] = usage.get(picked[0], 0) + 1
             out.append(replace(slot, observance=picked[0], observance_date=picked[1]))
         else:
             out.append(slot)

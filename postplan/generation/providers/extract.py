@@ -17,7 +17,11 @@ from typing import Any
 class ObjectScanner:
     """Feed text in any chunking; get back each top-level (or array-level) object as it closes."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, unwrap: bool = False) -> None:
+        # Structured output wraps the array in `{"entries": [...]}` (a JSON schema's root must
+        # be an object): with `unwrap`, everything before the first '[' is skipped, so each
+        # entry is still handed back the moment it closes, not the whole answer at the end.
+        self._unwrap = unwrap
         self._buf: list[str] = []
         self._stack: list[str] = []  # open brackets, '{' or '['
         self._in_string = False
@@ -29,6 +33,14 @@ class ObjectScanner:
     def feed(self, text: str) -> list[str]:
         """Consume `text`; return the raw text of every object completed by it, in order."""
         done: list[str] = []
+        if self._unwrap:
+            start = text.find("[")
+            if start < 0:
+                self.skipped_chars += len(text)
+                return done
+            self._unwrap = False
+            self.skipped_chars += start + 1
+            text = text[start + 1:]
         buf = self._buf
         for ch in text:
             if self._capturing:

@@ -11,6 +11,12 @@ no (or an unknown) slot, or carry bad fields are repaired from the planner's cop
 At a normal end of the answer, slots the model never wrote are filled from the planner, in slot
 order, so a completed run always has every planned entry.
 
+Sturdiness (docs/model-client.md): one shared HTTP client and one of `LLM_MAX_CONCURRENCY`
+slots per call (`client`); 429/5xx/connection failures before the first byte are retried within
+the deadline, honouring `Retry-After`; `structured` asks for `response_format: json_schema` and
+in `auto` falls back (remembered per server) on a 400 naming it. Copy in the wrong language or
+using an avoided word is replaced by the planner's (see `repair`).
+
 Deadlines: `timeout_seconds` bounds the whole call (request, headers and every byte of the
 answer); `stall_seconds` bounds the silence between two chunks. Either raises GenerationTimeout;
 the entries already yielded stand. A run that stops (nobody listens any more, or the server shuts
@@ -22,28 +28,42 @@ model stops writing (and billing) for nobody. Provider failures raise Generation
 * `ai_connection_failed` (refused, DNS, TLS: nothing was received),
 * `ai_connection_lost` (the connection dropped, or the stream ended with neither `[DONE]`
   nor a finish reason),
-* `ai_bad_response` (not an event stream, undecodable chunks, or an answer with no entries).
+* `ai_bad_response` (not an event stream, undecodable chunks, or an answer with no entries),
+* `ai_busy` (no model slot came free within `timeout_seconds`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from postplan.core.logging import get_logger
+from postplan.core.metrics import AI_RETRIES
 from postplan.generation.base import GenerationError, GenerationTimeout
-from postplan.generation.planner import count_slots, plan_slots
+from postplan.generation.planner import Slot, count_slots, plan_slots
+from postplan.generation.providers.client import (
+    MAX_ATTEMPTS,
+    hold_model_slot,
+    retry_delay,
+    shared_client,
+    would_queue,
+)
 from postplan.generation.providers.extract import ObjectScanner, decode_objects
-from postplan.generation.providers.prompt import build_messages
+from postplan.generation.providers.prompt import build_messages, response_format
 from postplan.generation.providers.repair import HookBook, repair_entry, slot_of
+from postplan.generation.providers.wire import DONE as _DONE
+from postplan.generation.providers.wire import AIStats
+from postplan.generation.providers.wire import error_message as _error_message
+from postplan.generation.providers.wire import short as _short
+from postplan.generation.providers.wire import sse_line as _sse_line
+from postplan.generation.providers.wire import status_error as _status_error
+from postplan.generation.providers.wire import whole_completion as _whole_completion
 from postplan.generation.schemas import Brief, EntryDraft
 
 log = get_logger(__name__)
@@ -53,6 +73,10 @@ DEFAULT_STALL_SECONDS = 20.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 _VERSION_SEGMENT = re.compile(r"/v\d+[a-z0-9]*$", re.IGNORECASE)
 _ERROR_BODY_LIMIT = 2048
+DEFAULT_MAX_CONCURRENCY = 4
+#: Servers (completion URLs) that refused `response_format` in this process (auto mode).
+_NO_SCHEMA: set[str] = set()
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def completions_url(base_url: str) -> str:
@@ -62,19 +86,6 @@ def completions_url(base_url: str) -> str:
     if _VERSION_SEGMENT.search(path):
         return base + "/chat/completions"
     return base + "/v1/chat/completions"
-
-
-@dataclass
-class AIStats:
-    """What happened in one call; logged at the end and read by tests and the bench."""
-
-    objects: int = 0
-    malformed: int = 0
-    fields_repaired: int = 0
-    slots_filled: int = 0
-    ignored: int = 0
-    finish_reason: str | None = None
-    first_byte_ms: float | None = None
 
 
 class OpenAICompatibleGenerator:
@@ -91,6 +102,9 @@ class OpenAICompatibleGenerator:
         *,
         stall_seconds: float | None = None,
         temperature: float = 0.7,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        structured: str = "auto",
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.url = completions_url(base_url)
         self._api_key = api_key
@@ -98,6 +112,9 @@ class OpenAICompatibleGenerator:
         self.timeout_seconds = timeout_seconds
         self.stall_seconds = min(stall_seconds or DEFAULT_STALL_SECONDS, timeout_seconds)
         self.temperature = temperature
+        self.max_concurrency = max_concurrency
+        self.structured = structured  # auto | on | off
+        self.max_attempts = max_attempts
         self.stats = AIStats()
 
     def __repr__(self) -> str:  # never show the key
@@ -107,20 +124,32 @@ class OpenAICompatibleGenerator:
         """Every planned slot gets an entry (from the model or, failing that, the planner)."""
         return count_slots(brief)
 
+    def would_queue(self) -> bool:
+        """True when a call started now would wait for a model slot (the `run` event says so)."""
+        return would_queue(self.max_concurrency)
+
+    def _use_schema(self) -> bool:
+        if self.structured == "on":
+            return True
+        return self.structured == "auto" and self.url not in _NO_SCHEMA
+
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    async def stream(self, brief: Brief) -> AsyncIterator[EntryDraft]:
-        """Yield one entry per slot, each as soon as the model has finished writing it."""
-        slots = plan_slots(brief)
+    async def stream(self, brief: Brief, *, slots: list[Slot] | None = None,
+                     used_hooks: set[str] | None = None) -> AsyncIterator[EntryDraft]:
+        """Yield one entry per slot, each as soon as the model has finished writing it.
+
+        `slots` (regeneration) replaces the brief's own plan; `used_hooks` are never reused."""
+        slots = plan_slots(brief) if slots is None else slots
         self.stats = stats = AIStats()
         loop = asyncio.get_running_loop()
         started = loop.time()
-        deadline = started + self.timeout_seconds
         hooks = HookBook()
+        hooks.keys.update(used_hooks or ())
         by_index = {s.index: s for s in slots}
         pending = [s.index for s in slots]  # slots still without an entry, in slot order
         written: set[int] = set()
@@ -141,25 +170,20 @@ class OpenAICompatibleGenerator:
             stats.fields_repaired += filled
             return draft
 
-        body = {
-            "model": self.model,
-            "messages": build_messages(brief, slots),
-            "stream": True,
-            "temperature": self.temperature,
-        }
+        messages = build_messages(brief, slots)
         timeout = httpx.Timeout(self.timeout_seconds,
                                 connect=min(CONNECT_TIMEOUT_SECONDS, self.timeout_seconds))
         log.info("generation.ai.request", model=self.model, slots=len(slots),
                  host=urlsplit(self.url).netloc)
-        scanner = ObjectScanner()
         completed = False
         try:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                request = client.build_request("POST", self.url, json=body,
-                                               headers=self._headers())
-                response = await self._within(deadline, client.send(request, stream=True))
+            async with hold_model_slot(self.max_concurrency, self.timeout_seconds) as waited:
+                stats.queued_ms = round(waited * 1000, 1)
+                # The run's deadline starts once the call may go out.
+                deadline = loop.time() + self.timeout_seconds
+                response, structured = await self._open(messages, timeout, deadline, stats)
+                scanner = ObjectScanner(unwrap=structured)
                 try:
-                    await self._check_status(response, deadline)
                     ctype = response.headers.get("content-type", "").split(";")[0].strip()
                     if ctype == "application/json":
                         # A server that ignored stream=true: one whole completion.
@@ -250,27 +274,69 @@ class OpenAICompatibleGenerator:
             raise GenerationTimeout(
                 f"the AI did not finish within {self.timeout_seconds:g} s") from exc
 
-    async def _check_status(self, response: httpx.Response, deadline: float) -> None:
-        status = response.status_code
-        if status == 200:
-            return
+    async def _open(self, messages: list[dict[str, str]], http_timeout: httpx.Timeout,
+                    deadline: float, stats: AIStats) -> tuple[httpx.Response, bool]:
+        """Send the request until a 200 arrives; (the response, whether it is structured).
+
+        Retried (within the deadline): 429 and 5xx answers, and connection failures, all before
+        any of the answer arrived. Never retried: other statuses, and anything after the first
+        byte (entries already yielded cannot be taken back)."""
+        loop = asyncio.get_running_loop()
+        client = shared_client()
+        structured = self._use_schema()
+        attempt = 0
+        while True:
+            attempt += 1
+            stats.attempts += 1
+            body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
+                                    "temperature": self.temperature}
+            if structured:
+                body["response_format"] = response_format()
+            request = client.build_request("POST", self.url, json=body, headers=self._headers(),
+                                           timeout=http_timeout)
+            retry_after: str | None = None
+            try:
+                response = await self._within(deadline, client.send(request, stream=True))
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+                failure: BaseException = exc
+            else:
+                if response.status_code == 200:
+                    stats.structured = structured
+                    return response, structured
+                detail = await self._error_detail(response, deadline)
+                status = response.status_code
+                if (status == 400 and structured and self.structured == "auto"
+                        and ("response_format" in detail or "json_schema" in detail)):
+                    # The server does not do structured output: the plain prompt and the
+                    # streaming scanner, for this and every later call to it.
+                    _NO_SCHEMA.add(self.url)
+                    log.info("generation.ai.structured_unsupported",
+                             host=urlsplit(self.url).netloc)
+                    structured = False
+                    attempt -= 1
+                    continue
+                failure = _status_error(status, detail)
+                if status not in _RETRY_STATUSES:
+                    raise failure
+                retry_after = response.headers.get("retry-after")
+            delay = retry_delay(attempt, retry_after) if attempt < self.max_attempts else None
+            if delay is None or loop.time() + delay >= deadline:
+                raise failure
+            reason = getattr(failure, "code", "ai_connection_failed")
+            AI_RETRIES.labels(code=reason).inc()
+            log.info("generation.ai.retry", attempt=attempt, delayS=round(delay, 2), reason=reason)
+            await asyncio.sleep(delay)
+
+    async def _error_detail(self, response: httpx.Response, deadline: float) -> str:
         detail = ""
         try:
             raw = await self._within(deadline, response.aread())
             detail = _error_message(raw[:_ERROR_BODY_LIMIT])
         except (GenerationError, httpx.HTTPError):
             pass
-        suffix = f": {detail}" if detail else ""
-        if status in (401, 403):
-            raise GenerationError("ai_auth_failed",
-                                  f"the AI server refused the credentials ({status}){suffix}")
-        if status == 429:
-            raise GenerationError("ai_rate_limited",
-                                  f"the AI server is rate limiting requests (429){suffix}")
-        if status >= 500:
-            raise GenerationError("ai_unavailable", f"the AI server failed ({status}){suffix}")
-        raise GenerationError("ai_rejected", f"the AI server rejected the request ({status})"
-                              f"{suffix}")
+        finally:
+            await response.aclose()
+        return detail
 
     async def _deltas(
         self, response: httpx.Response, deadline: float, stats: AIStats, started: float
@@ -312,77 +378,3 @@ class OpenAICompatibleGenerator:
                     return
                 if content:
                     yield str(content)
-
-
-_DONE = object()
-
-
-def _sse_line(line: str, stats: AIStats) -> object:
-    """One line of the provider's event stream → a content delta, _DONE, or None."""
-    if not line or line.startswith(":"):
-        return None
-    field, sep, value = line.partition(":")
-    if not sep:
-        raise GenerationError("ai_bad_response", "the AI server sent a malformed event stream")
-    if field in ("event", "id", "retry"):
-        return None
-    if field != "data":
-        raise GenerationError("ai_bad_response", "the AI server sent a malformed event stream")
-    value = value[1:] if value.startswith(" ") else value
-    if value.strip() == "[DONE]":
-        return _DONE
-    try:
-        chunk = json.loads(value)
-    except ValueError as exc:
-        raise GenerationError("ai_bad_response",
-                              "the AI server sent a chunk that is not JSON") from exc
-    if not isinstance(chunk, dict):
-        raise GenerationError("ai_bad_response", "the AI server sent an unexpected chunk")
-    if "error" in chunk:
-        message = _error_message(json.dumps(chunk).encode())
-        code = "ai_rate_limited" if "rate" in message.lower() else "ai_unavailable"
-        raise GenerationError(code, f"the AI server reported an error: {message}")
-    choices = chunk.get("choices")
-    if not isinstance(choices, list) or not choices:
-        return None  # e.g. a usage-only chunk
-    choice = choices[0]
-    if not isinstance(choice, dict):
-        return None
-    if choice.get("finish_reason"):
-        stats.finish_reason = str(choice["finish_reason"])
-    delta = choice.get("delta")
-    if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-        return delta["content"]
-    return None
-
-
-def _whole_completion(raw: bytes) -> tuple[str, str | None]:
-    try:
-        data = json.loads(raw)
-        choice = data["choices"][0]
-        content = choice["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise GenerationError("ai_bad_response",
-                              "the AI server's answer is not a chat completion") from exc
-    if not isinstance(content, str):
-        raise GenerationError("ai_bad_response", "the AI answer has no text content")
-    reason = choice.get("finish_reason")
-    return content, str(reason) if reason else None
-
-
-def _error_message(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return " ".join(text.split())[:200]
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        if isinstance(err, dict):
-            return str(err.get("message") or err.get("type") or "")[:200]
-        return str(err)[:200]
-    return ""
-
-
-def _short(exc: Exception) -> str:
-    return (str(exc) or type(exc).__name__)[:200]

@@ -20,8 +20,21 @@ from postplan.generation.providers.prompt import (
     HOOK_MAX,
 )
 from postplan.generation.schemas import Brief, EntryDraft
+from postplan.generation.scoring.language import language_mismatch
 
 _TAG = re.compile(r"^\w+$", re.UNICODE)
+
+
+def avoid_terms(brief: Brief) -> list[str]:
+    """The brief's avoid-list, casefolded (empty when the brief has none)."""
+    raw = getattr(brief, "avoid", None) or []
+    return [str(t).casefold().strip() for t in raw if str(t).strip()]
+
+
+def avoided(text: str, terms: list[str]) -> bool:
+    """True when `text` uses an avoided word or phrase (whole words, any case)."""
+    low = text.casefold()
+    return any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", low) for t in terms)
 
 
 class HookBook:
@@ -88,6 +101,18 @@ def repair_entry(
 
     data = data or {}
     filled = 0
+    terms = avoid_terms(brief)
+    body = " ".join(v for v in (data.get("hook"), data.get("caption")) if isinstance(v, str))
+    if body and language_mismatch(body, brief.language):
+        # Copy in the wrong language is no copy for this brief: the planner's entry, counted.
+        data = {}
+    for key in ("hook", "caption", "callToAction", "assetNotes"):
+        value = data.get(key)
+        if isinstance(value, str) and terms and avoided(value, terms):
+            data = {**data, key: None}  # the planner's copy for this field (counted below)
+    if terms and isinstance(data.get("hashtags"), list):
+        data = {**data, "hashtags": [t for t in data["hashtags"]
+                                     if not (isinstance(t, str) and avoided(t, terms))]}
     hook = _text(data.get("hook"), HOOK_MAX)
     if hook is None or hook in hooks:
         hook = planner().hook

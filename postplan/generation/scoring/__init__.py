@@ -5,7 +5,8 @@ docs/research.md, planning §5. Small calendars cannot hit proportional targets
 exactly, so balance thresholds are widened by the best integer apportionment plus one post.
 
 The checks live by subject in `content`, `balance` and `schedule`; `result` holds `Check`
-and `CalendarScore`.
+and `CalendarScore`. `quality` is the copy-quality report (docs/quality.md): how good the words
+are, as rates, with its own tables in `language`, `niches` and `occasions`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from postplan.generation.scoring.content import (
     check_hooks,
     check_schema,
 )
+from postplan.generation.scoring.quality import QualityReport, quality_report
 from postplan.generation.scoring.result import MAX_PROBLEMS, CalendarScore, Check, is_aware
 from postplan.generation.scoring.schedule import (
     ENTROPY_SHARE_MIN,
@@ -53,6 +55,8 @@ __all__ = [
     "PRIMARY_SHARE_MIN",
     "CalendarScore",
     "Check",
+    "QualityReport",
+    "quality_report",
     "score_calendar",
 ]
 

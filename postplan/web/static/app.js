@@ -99,6 +99,8 @@ class App {
     const saved = Boolean(this.calendarId) && !(this.run && this.run.dryRun) && !streaming;
     for (const b of document.querySelectorAll("button.export")) b.disabled = !saved;
     $("feed").disabled = !saved;
+    $("regen-unedited").disabled = !saved;
+    $("editor-regenerate").disabled = !saved;
     $("publish-dry").disabled = !saved;
     const live = saved && this.flagOn("PUBLISH_SERVICE_ENABLED");
     $("publish-live").disabled = !live;
@@ -236,6 +238,34 @@ class App {
     }
   }
 
+  /** Regenerate entries of the open calendar (POST …/regenerate streams a run; entries keep
+   * their ids, so the grid replaces them in place). */
+  async regenerate(body, label) {
+    if (!this.calendarId || this.abort) return;
+    const ctl = new AbortController();
+    this.abort = ctl;
+    this.clearError();
+    this.run = { runId: null, mode: null, dryRun: false, expected: 0, received: 0, lastEventId: "", done: false, status: "", regenerating: true };
+    this.setStatus("running", "");
+    this.setProgress("Regenerating…");
+    this.updateButtons();
+    try {
+      const path = `/v1/calendars/${encodeURIComponent(this.calendarId)}/regenerate`;
+      const res = await request("POST", path, { body, headers: { Accept: "text/event-stream" }, signal: ctl.signal });
+      await this.consume(res, ctl.signal);
+      if (!this.run.done) await this.settleFromRun();
+    } catch (e) {
+      if (e.name === "AbortError") return;
+      this.setStatus("failed", `${label} failed — ${e.detail} (${e.code})`);
+      this.showError(e, label);
+    } finally {
+      if (this.abort === ctl) {
+        this.abort = null;
+        this.updateButtons();
+      }
+    }
+  }
+
   async consume(res, signal) {
     const parser = new SSEParser((ev) => this.onEvent(ev));
     await readEventStream(res, parser, signal);
@@ -266,7 +296,7 @@ class App {
         if (!data.entry) break;
         const fresh = !this.grid.entries.has(data.entry.id);
         this.grid.upsert(data.entry);
-        if (fresh) r.received += 1;
+        if (fresh || r.regenerating) r.received += 1;
         break;
       }
       case "timeout":
@@ -410,6 +440,7 @@ class App {
   openEntry(id, node) {
     const entry = this.grid.entries.get(id);
     if (!entry) return;
+    this.openEntryId = id;
     const readOnly = Boolean(this.run && this.run.dryRun) || !this.calendarId;
     this.editor.open(entry, node, { readOnly });
   }
@@ -459,6 +490,12 @@ class App {
     $("view-week").addEventListener("click", () => setView("week"));
     $("week-prev").addEventListener("click", () => this.grid.shiftWeek(-1));
     $("week-next").addEventListener("click", () => this.grid.shiftWeek(1));
+    $("regen-unedited").addEventListener("click", () => this.regenerate({ unedited: true }, "Regenerate unedited"));
+    $("editor-regenerate").addEventListener("click", () => {
+      const id = this.openEntryId;
+      $("editor").close();
+      if (id) this.regenerate({ entryIds: [id] }, "Regenerate this post");
+    });
 
     this.refreshStatus();
     this.loadCalendars();

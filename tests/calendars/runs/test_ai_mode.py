@@ -129,7 +129,9 @@ async def test_provider_errors_end_in_an_error_event_and_a_failed_run(
     code: str, saved: int
 ) -> None:
     async def run(base_url: str) -> list[Any]:
-        async with live_app(ai_settings(base_url)) as (_app, client):
+        # One try per call: retries on 429/5xx/refused have their own tests
+        # (tests/generation/providers/test_model_client.py).
+        async with live_app(ai_settings(base_url, LLM_MAX_ATTEMPTS=1)) as (_app, client):
             events = await read_stream(client, "POST", "/v1/ai/calendar", json_body=BRIEF)
             run_id = events[0].data["runId"]
             status = (await client.get(f"/v1/ai/calendar/runs/{run_id}")).json()
@@ -140,7 +142,7 @@ async def test_provider_errors_end_in_an_error_event_and_a_failed_run(
     else:
         with fake_llm(config) as (fake, base_url):
             events, status = await run(base_url)
-        assert fake.calls == 1  # no retries
+        assert fake.calls == 1  # LLM_MAX_ATTEMPTS=1: no retries
     assert [e.event for e in events] == ["run"] + ["entry"] * saved + ["error", "done"]
     error = of(events, "error")[0].data
     assert error["code"] == code

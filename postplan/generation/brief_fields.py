@@ -1,0 +1,114 @@
+"""The richer brief fields of DESIGN §10: offers, posting windows, observances, closed days.
+
+Kept apart from `schemas.py` so the Brief stays readable; every model here is strict input
+(unknown fields are a 422, as for the Brief itself).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from postplan.core.schemas import InputSchema
+from postplan.core.validators import NoNul, conflict, is_blank
+
+#: Weekday names as the brief may write them, normalised to three-letter keys (date.weekday()).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_NAMES = {
+    **{d: d for d in WEEKDAYS},
+    "monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
+    "friday": "fri", "saturday": "sat", "sunday": "sun",
+}
+_TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+Url = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$"), NoNul()]
+Phrase = Annotated[str, StringConstraints(min_length=1, max_length=80), NoNul()]
+
+
+def weekday_key(value: str) -> str | None:
+    """'Monday', 'mon' or 'MON' → 'mon'; None when the text is not a weekday name."""
+    return _WEEKDAY_NAMES.get(value.strip().casefold())
+
+
+def parse_hhmm(value: str) -> dt.time:
+    """'18:30' → time(18, 30); ValueError otherwise."""
+    match = _TIME_RE.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a 24-hour time HH:MM")
+    return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+def _not_blank(value: str) -> str:
+    value = value.strip()
+    if is_blank(value):
+        raise ValueError("must not be blank")
+    return value
+
+
+class Offer(InputSchema):
+    """Something the brand sells or gives away; calls to action may point at its link."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120), NoNul()]
+    description: Annotated[str, StringConstraints(max_length=500), NoNul()] | None = None
+    link: Url | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _not_blank(value)
+
+
+class PostingWindow(InputSchema):
+    """Local times on some weekdays when a channel may post (e.g. 07:00-09:00 on weekdays)."""
+
+    weekdays: list[str] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1,
+                                max_length=7)
+    start: Annotated[str, StringConstraints(pattern=r"^\d\d:\d\d$")]
+    end: Annotated[str, StringConstraints(pattern=r"^\d\d:\d\d$")]
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[str]) -> list[str]:
+        keys = []
+        for name in value:
+            key = weekday_key(name)
+            if key is None:
+                raise ValueError(f"{name!r} is not a weekday (mon..sun)")
+            keys.append(key)
+        return sorted(set(keys), key=WEEKDAYS.index)
+
+    @model_validator(mode="after")
+    def _range(self) -> PostingWindow:
+        start, end = parse_hhmm(self.start), parse_hhmm(self.end)
+        if end <= start:
+            raise conflict(f"window end {self.end} must be after its start {self.start}")
+        return self
+
+    def times(self) -> tuple[dt.time, dt.time]:
+        """(start, end) as local wall times."""
+        return parse_hhmm(self.start), parse_hhmm(self.end)
+
+
+class Observances(InputSchema):
+    """Which occasions the calendar uses: extra ones, ones to leave out, and a region."""
+
+    include: list[Phrase] = Field(default_factory=list, max_length=50)
+    exclude: list[Phrase] = Field(default_factory=list, max_length=50)
+    # ISO 3166-2 style: country code, dash, the holidays package's subdivision ("DE-BE").
+    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Za-z0-9]{1,10}$")] | None \
+        = None
+
+
+def closed_day(value: str) -> str:
+    """A closed day as the planner keeps it: a weekday key ('sun') or an ISO date."""
+    key = weekday_key(value)
+    if key is not None:
+        return key
+    try:
+        return dt.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a weekday name nor an ISO date") from None
+

@@ -1,0 +1,94 @@
+"""What the planner reads out of a brief's free text: niche family, goal, place, avoid-list.
+
+Everything here chooses words; nothing from the audience text is ever pasted into copy.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from postplan.generation.planner.data import niche_table
+from postplan.generation.schemas import Brief
+
+_WORD = re.compile(r"\w+")
+
+#: Goal words (en/de/es/fr/pt stems, matched at the start of a word) → the CTA family. Checked
+#: in this order: a booking goal often mentions the shop too, a visit goal the shop as a place.
+GOALS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("bookings", ("book", "appointment", "reserv", "termin", "buchung", "buchen", "reserva",
+                  "cita", "réserv", "rendez", "agend", "consult")),
+    ("visits", ("visit", "footfall", "foot traffic", "walk-in", "come by", "store visit",
+                "besuch", "laufkundschaft", "visita", "visite", "venir", "frequen")),
+    ("sales", ("sell", "sale", "revenue", "order", "purchase", "buy", "shop", "subscription",
+               "verkauf", "umsatz", "bestell", "venta", "vender", "pedido", "vente", "vendre",
+               "commande", "venda", "compra")),
+)
+#: Audience words that make a local business speak to its city (place hooks and tags).
+LOCAL_WORDS = ("local", "neighbo", "nearby", "city", "anwohner", "nachbar", "kiez", "vecin",
+               "barrio", "quartier", "voisin", "bairro", "vizinh", "locais", "locales", "locaux")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _has_stem(text: str, stem: str) -> bool:
+    """Whether a word (or phrase) of `text` starts with `stem`."""
+    return re.search(r"(?<!\w)" + re.escape(stem), text) is not None
+
+
+@lru_cache(maxsize=256)
+def _family(text: str) -> str:
+    folded = _fold(text)
+    for row in niche_table()["families"]:
+        if any(_has_stem(folded, k) for k in row["keywords"]):
+            return str(row["family"])
+    return "generic"
+
+
+def niche_family(brief: Brief) -> str:
+    """The topic bank for this brief: from the niche text, then the brand, else 'generic'."""
+    for text in (brief.niche, brief.brand):
+        if text:
+            family = _family(text)
+            if family != "generic":
+                return family
+    return "generic"
+
+
+def goal_kind(brief: Brief) -> str:
+    """'bookings', 'visits', 'sales' or 'engagement' (no goal words, or no goals)."""
+    folded = _fold(brief.goals or "")
+    for kind, stems in GOALS:
+        if any(_has_stem(folded, s) for s in stems):
+            return kind
+    return "engagement"
+
+
+def place_of(brief: Brief) -> str | None:
+    """The city the brand speaks to: the time zone's city when the brief's own words name it or
+    the business is local by nature (a café, a gym) or its audience is; else None."""
+    zone = brief.timezone
+    if "/" not in zone or zone.startswith("Etc/"):
+        return None
+    city = zone.rsplit("/", 1)[1].replace("_", " ")
+    words = _fold(" ".join(t for t in (brief.niche, brief.audience, brief.brand) if t))
+    if _fold(city) in words:
+        return city
+    local_family = niche_family(brief) in niche_table()["localFamilies"]
+    if local_family or any(_has_stem(words, w) for w in LOCAL_WORDS):
+        return city
+    return None
+
+
+def avoided(brief: Brief) -> tuple[str, ...]:
+    """The avoid-list, folded (each entry a word or a phrase)."""
+    return tuple(sorted({_fold(a).strip() for a in brief.avoid or () if a.strip()}))
+
+
+def mentions(text: str, avoid: tuple[str, ...]) -> bool:
+    """Whether `text` contains an avoided word or phrase (at a word start, any inflection)."""
+    folded = _fold(text)
+    return any(_has_stem(folded, a) for a in avoid)
