@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every value is now under that key; 1 when some could not be read with any
         configured key (they are left untouched and counted).
         """
-        from postplan.cli.server import load_settings
+        from postplan.cli.settings import load_settings
         from postplan.core.crypto import TokenCipher
         from postplan.core.db import create_engine
         from postplan.publishing.connections.rotation import reencrypt_all
