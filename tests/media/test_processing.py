@@ -9,14 +9,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 
 from postplan.core.db import create_engine, create_sessionmaker, utcnow
 from postplan.models import Media
 from tests.media.conftest import BOTH_BACKENDS, USER, mp4_bytes, png_bytes, upload, wait_status
-
-pytestmark = pytest.mark.asyncio
 
 
 async def _edit(db_url: str, media_id: str, **values: Any) -> None:
