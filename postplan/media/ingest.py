@@ -112,7 +112,9 @@ async def store_stream(res: MediaResources, media_id: uuid.UUID, filename: str,
     writer = res.store.writer(key)
     digest = hashlib.sha256()
     size = 0
-    batch = bytearray()
+    # The current batch as received pieces: joined once when handed on (one copy per byte).
+    parts: list[bytes] = []
+    held = 0
     found: SniffResult | None = None
     pending: asyncio.Task[None] | None = None
     committed = False
@@ -123,11 +125,12 @@ async def store_stream(res: MediaResources, media_id: uuid.UUID, filename: str,
         await writer.write(block)
 
     async def hand_on() -> None:
-        nonlocal pending
+        nonlocal pending, held
         if pending is not None:
             await pending
-        block = bytes(batch)
-        batch.clear()
+        block = b"".join(parts)
+        parts.clear()
+        held = 0
         pending = asyncio.create_task(consume(block))
 
     try:
@@ -137,15 +140,16 @@ async def store_stream(res: MediaResources, media_id: uuid.UUID, filename: str,
             size += len(chunk)
             if size > limits.bound:
                 raise limits.exceeded(size)
-            batch += chunk
+            parts.append(chunk)
+            held += len(chunk)
             if found is None:
-                if len(batch) < HEAD_BYTES:
+                if held < HEAD_BYTES:
                     continue
-                found = sniff_or_refuse(bytes(batch), filename)
-            if len(batch) >= BATCH:
+                found = sniff_or_refuse(b"".join(parts)[:HEAD_BYTES], filename)
+            if held >= BATCH:
                 await hand_on()
         if found is None:
-            found = sniff_or_refuse(bytes(batch), filename)
+            found = sniff_or_refuse(b"".join(parts), filename)
         await hand_on()
         assert pending is not None
         await pending
