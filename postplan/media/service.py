@@ -64,7 +64,8 @@ async def list_media(session: AsyncSession, user_id: str, after: After | None,
 
 
 async def usage_bytes(session: AsyncSession, user_id: str) -> int:
-    """Bytes the user's library holds (originals and derived copies)."""
+    """Bytes of the user's stored originals (what MEDIA_QUOTA_BYTES counts; derived copies
+    are postplan's own and not charged)."""
     total = await session.scalar(
         select(func.coalesce(func.sum(Media.bytes), 0)).where(Media.user_id == user_id))
     return int(total or 0)
