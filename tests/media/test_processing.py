@@ -4,20 +4,20 @@ rejected after a few attempts instead of forever."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
+from postplan.cli import worker as worker_cli
+from postplan.config import get_settings
 from postplan.core.db import create_engine, create_sessionmaker, utcnow
 from postplan.models import Media
+from postplan.publishing.worker.context import WorkerConfig
 from tests.media.conftest import BOTH_BACKENDS, USER, mp4_bytes, png_bytes, upload, wait_status
 
 
@@ -65,16 +65,20 @@ async def test_a_live_lease_is_left_alone(db_url: str,
 
 
 async def test_the_worker_command_inspects_waiting_uploads(
-        db_url: str, media_dir: Path, media_client: Callable[..., Any]) -> None:
+        db_url: str, media_dir: Path, media_client: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`postplan worker --once` (its coroutine, in this process) drains waiting uploads."""
     async with media_client(MEDIA_PROCESSING_ENABLED=False) as client:
         media = (await upload(client, png_bytes(), "w.png")).json()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AUTH_MODE"}}
-    env.update({"DATABASE_URL": db_url, "MEDIA_DIR": str(media_dir),
-                "MEDIA_SIGNING_KEY": "test-signing-key", "SPOOL_DIR": str(media_dir / "s")})
-    done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "postplan.cli", "worker", "--once"], env=env,
-        capture_output=True, text=True, timeout=90, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
+    for name, value in {"DATABASE_URL": db_url, "MEDIA_DIR": str(media_dir),
+                        "MEDIA_SIGNING_KEY": "test-signing-key", "AUTH_MODE": "dev",
+                        "SPOOL_DIR": str(media_dir / "spool")}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        await worker_cli._run(WorkerConfig(), once=True)
+    finally:
+        get_settings.cache_clear()
     async with media_client(MEDIA_PROCESSING_ENABLED=False) as client:
         body = (await client.get(f"/v1/media/{media['id']}", headers=USER)).json()
         assert body["status"] == "ready" and body["checks"]
