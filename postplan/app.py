@@ -23,6 +23,7 @@ from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
 from postplan.core.tracing import TracingMiddleware, configure_tracing, shutdown_tracing
 from postplan.health.endpoints import router as health_router
+from postplan.media.lifespan import media_lifespan
 from postplan.publishing.intake.spooled import spool_lifespan
 from postplan.publishing.lifespan import publishing_lifespan
 from postplan.web.endpoints import router as web_router
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         generation_lifespan,
         publishing_lifespan,
         spool_lifespan,
+        media_lifespan,
     ]
     handlers.install(app)
     openapi.install(app, settings)
@@ -95,7 +97,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["*"], allow_headers=["*"],
                            expose_headers=["ETag", "X-Request-Id", "X-Checksum"])
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       own_limit_prefixes=("/v1/media",))
     if configure_tracing(settings.otel_exporter_otlp_endpoint,
                          service_name=settings.otel_service_name, version=__version__,
                          deploy_id=settings.deploy_id):

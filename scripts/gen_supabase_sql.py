@@ -96,6 +96,10 @@ ACCESS: dict[str, Access] = {
         "not readable: state hashes and PKCE verifiers of logins in progress", select=False),
     "schema_revisions": Access(
         "not readable: the migrations applied, read by postplan's readiness probe", select=False),
+    "media": Access(
+        "read-only: uploads, inspection and deletion go through postplan, which keeps the "
+        "stored files and the rows in step"),
+    "media_uploads": Access("read-only: resumable uploads in flight are postplan's bookkeeping"),
 }
 
 

@@ -68,10 +68,10 @@ PUBLIC: dict[str, frozenset[str]] = {
     "postplan.calendars": frozenset({"postplan.calendars.service"}),
     "postplan.exports": frozenset({"postplan.exports.service"}),
     "postplan.publishing": frozenset({"postplan.publishing.intake.service"}),
+    "postplan.media": frozenset({"postplan.media.service"}),
     "postplan.health": frozenset(),
     "postplan.web": frozenset(),
     "postplan.alerts": frozenset(),
-    "postplan.media": frozenset(),
 }
 
 #: What an edge never imports (top-level names or dotted prefixes).

@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
                  "channel API calls are counted where they happen: in the worker)."),
         metrics_host: str = typer.Option("127.0.0.1", help="Address for --metrics-port."),
     ) -> None:
-        """Claim due publish intents and publish them (stops cleanly on SIGTERM/SIGINT)."""
+        """Claim due publish intents and publish them, and inspect uploaded media (unless
+        MEDIA_PROCESSING_ENABLED=false); stops cleanly on SIGTERM/SIGINT."""
         from postplan.cli.flags import create_default_flags_file
         from postplan.cli.settings import load_settings
         from postplan.core.logging import configure_logging
@@ -54,6 +55,8 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
     from postplan.core.tracing import configure_tracing, shutdown_tracing
+    from postplan.media.processing import Processor, running
+    from postplan.media.resources import build_resources
     from postplan.publishing.gateway import gateway_scope
     from postplan.publishing.worker.loop import Worker, worker_engine
 
@@ -69,12 +72,20 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    media = build_resources(settings)
     try:
         async with gateway_scope(settings) as gateway:
             w = Worker(engine, settings, flags, gateway, config=config)
             if once:
                 while await w.run_once():
                     pass
+                # Uploads waiting for inspection, too (docs/media.md).
+                processor = Processor(engine, media)
+                while await processor.run_once():
+                    pass
+            elif settings.media_processing_enabled:
+                async with running(engine, media):
+                    await w.run(stop)
             else:
                 await w.run(stop)
     finally:

@@ -45,6 +45,12 @@ SEMANTIC_CODES = frozenset({
     # A brief the planner cannot plan (generation/planner/checks.py, docs/briefs.md).
     "language_unsupported", "region_not_in_country", "closed_days_conflict",
     "windows_closed_days_conflict", "posts_per_week_unfittable",
+    # Media: what the bytes are (sniffed), a filename's characters, a tus offset or upload
+    # state, a signed URL's signature and expiry, a range past the end: none is in a schema.
+    "unsupported_media", "media_type_mismatch", "media_empty", "media_filename_invalid",
+    "media_upload_invalid", "media_too_large", "media_quota_exceeded", "media_in_use",
+    "upload_offset_mismatch", "media_signature_invalid", "media_url_expired",
+    "range_not_satisfiable", "unsupported_media_type",
 })
 
 #: pydantic error types (in a 422's `errors`) that a schema cannot express: an instant outside
