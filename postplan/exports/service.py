@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.calendars import service as calendars
+from postplan.core.entryfields import media_items
 from postplan.core.errors import AppError, Unprocessable
 from postplan.exports.files import ExportFile, ExportFormat, render
 from postplan.exports.readers import ParsedFile, natural_key_id, read_csv, read_json, validate_row
@@ -136,7 +137,7 @@ async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
             scheduled_at=entry.scheduled_at, timezone=entry.timezone, pillar=entry.pillar,
             hook=entry.hook, caption=entry.caption, hashtags=list(entry.hashtags),
             call_to_action=entry.call_to_action, asset_notes=entry.asset_notes,
-            media=[{"url": str(m.url), "type": m.type} for m in entry.media],
+            media=media_items(entry.media),
             version=entry.version, edited=entry.edited, updated_at=entry.updated_at,
         ))
     outcome = await calendars.upsert_entries(session, user_id, calendar, specs, max_entries)
