@@ -97,6 +97,25 @@ class Settings(BaseSettings):
     run_tail_poll_max_seconds: float = Field(2.0, gt=0, le=300,
                                              alias="RUN_TAIL_POLL_MAX_SECONDS")
     deploy_id: str | None = Field(None, alias="DEPLOY_ID")
+    # Media (docs/media.md): the local folder (the embedded default store, and where resumable
+    # uploads collect their bytes), or an S3-compatible bucket `s3://bucket[/prefix]` with its
+    # endpoint (R2, MinIO, Supabase Storage; unset: AWS) and credentials.
+    media_dir: Path = Field(Path("./.postplan-media"), alias="MEDIA_DIR")
+    media_max_bytes: int = Field(4 << 30, ge=1, alias="MEDIA_MAX_BYTES")
+    media_quota_bytes: int = Field(50 << 30, ge=1, alias="MEDIA_QUOTA_BYTES")
+    media_store_url: str | None = Field(None, alias="MEDIA_STORE_URL")
+    media_store_endpoint: str | None = Field(None, alias="MEDIA_STORE_ENDPOINT")
+    media_store_access_key_id: str | None = Field(None, alias="MEDIA_STORE_ACCESS_KEY_ID")
+    media_store_secret_access_key: SecretStr | None = Field(
+        None, alias="MEDIA_STORE_SECRET_ACCESS_KEY")
+    media_store_region: str = Field("us-east-1", alias="MEDIA_STORE_REGION")
+    # Signed media URLs (what Instagram pulls): PUBLIC_BASE_URL + /v1/media/{id}/content?...
+    public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    media_signing_key: SecretStr | None = Field(None, alias="MEDIA_SIGNING_KEY")
+    media_url_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400, alias="MEDIA_URL_TTL_SECONDS")
+    # A resumable upload left unfinished this long is removed with its bytes.
+    media_upload_ttl_seconds: int = Field(86400, ge=60, le=30 * 86400,
+                                          alias="MEDIA_UPLOAD_TTL_SECONDS")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="CORS_ORIGINS"
     )
@@ -133,6 +152,20 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL without a path")
         return value.rstrip("/")
+
+    @field_validator("public_base_url", "media_store_endpoint")
+    @classmethod
+    def _check_public_base(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("media_store_url")
+    @classmethod
+    def _check_store_url(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("s3://") or len(value) <= len("s3://")):
+            raise ValueError("must be s3://bucket or s3://bucket/prefix")
+        return value
 
     @model_validator(mode="after")
     def _check_spool_bounds(self) -> Settings:

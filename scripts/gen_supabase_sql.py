@@ -94,6 +94,10 @@ ACCESS: dict[str, Access] = {
         hidden=("access_token_enc", "refresh_token_enc")),
     "oauth_states": Access(
         "not readable: state hashes and PKCE verifiers of logins in progress", select=False),
+    "media": Access(
+        "read-only: uploads, inspection and deletion go through postplan, which keeps the "
+        "stored files and the rows in step"),
+    "media_uploads": Access("read-only: resumable uploads in flight are postplan's bookkeeping"),
 }
 
 

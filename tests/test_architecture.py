@@ -52,6 +52,7 @@ LAYERS: dict[str, Layer | str] = {
     "postplan.publishing": Layer.domain,
     "postplan.health": Layer.domain,
     "postplan.web": Layer.domain,
+    "postplan.media": Layer.domain,
     "postplan.alerts": Layer.domain,  # operations: the alert rules over every domain's metrics
     "postplan.app": Layer.entry,
     "postplan.api": Layer.entry,
@@ -65,6 +66,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "postplan.calendars": frozenset({"postplan.calendars.service"}),
     "postplan.exports": frozenset({"postplan.exports.service"}),
     "postplan.publishing": frozenset({"postplan.publishing.intake.service"}),
+    "postplan.media": frozenset({"postplan.media.service"}),
     "postplan.health": frozenset(),
     "postplan.web": frozenset(),
     "postplan.alerts": frozenset(),

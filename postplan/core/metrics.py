@@ -67,6 +67,30 @@ for _channel in CHANNELS:
 for _endpoint in ("publish", "export"):
     REQUEST_LATENCY.labels(endpoint=_endpoint)
 
+# Media (issue 14): uploads by outcome and bytes stored, inspection time, processing backlog.
+MEDIA_UPLOAD_OUTCOMES = ("stored", "aborted", "media_too_large", "media_quota_exceeded",
+                         "unsupported_media", "media_type_mismatch", "media_empty",
+                         "media_filename_invalid")
+MEDIA_UPLOADS = Counter("postplan_media_uploads_total", "Media uploads, by outcome.",
+                        ["outcome"])
+MEDIA_UPLOAD_BYTES = Counter("postplan_media_upload_bytes_total",
+                             "Bytes of media uploads stored.")
+MEDIA_INSPECTION_SECONDS = Histogram(
+    "postplan_media_inspection_seconds",
+    "Server time to inspect one file (probe, checks, derived copies), by kind.", ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+MEDIA_PROCESSED = Counter("postplan_media_processed_total",
+                          "Files processed, by result (ready, rejected).", ["result"])
+MEDIA_QUEUE_DEPTH = Gauge("postplan_media_processing_queue_depth",
+                          "Uploaded files waiting for or in processing.")
+for _outcome in MEDIA_UPLOAD_OUTCOMES:
+    MEDIA_UPLOADS.labels(outcome=_outcome)
+for _kind in ("image", "video"):
+    MEDIA_INSPECTION_SECONDS.labels(kind=_kind)
+for _result in ("ready", "rejected"):
+    MEDIA_PROCESSED.labels(result=_result)
+
 # Flags (issue 6): the file provider's health and which flags can be on for anyone.
 FLAG_NAMES = ("CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED")
 FLAG_CONFIG_VALID = Gauge(

@@ -5,6 +5,7 @@ from postplan.models.calendar import Calendar
 from postplan.models.connection import ChannelConnection
 from postplan.models.entry import CalendarEntry, EntryRevision
 from postplan.models.idempotency import IdempotencyKey
+from postplan.models.media import Media, MediaUpload
 from postplan.models.oauth_state import OAuthState
 from postplan.models.publish import PublishAttempt, PublishIntent
 from postplan.models.run import CalendarRun
@@ -17,6 +18,8 @@ __all__ = [
     "ChannelConnection",
     "EntryRevision",
     "IdempotencyKey",
+    "Media",
+    "MediaUpload",
     "OAuthState",
     "PublishAttempt",
     "PublishIntent",

@@ -51,6 +51,46 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 	CONSTRAINT pk_idempotency_keys PRIMARY KEY (id), 
 	CONSTRAINT uq_idempotency_keys_key UNIQUE (user_id, scope, key)
 );
+CREATE TABLE IF NOT EXISTS media (
+	user_id TEXT NOT NULL, 
+	kind VARCHAR(8) NOT NULL, 
+	content_type VARCHAR(64) NOT NULL, 
+	filename TEXT NOT NULL, 
+	bytes BIGINT NOT NULL, 
+	sha256 VARCHAR(64) NOT NULL, 
+	storage_key TEXT NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	error JSONB, 
+	width INTEGER, 
+	height INTEGER, 
+	duration_seconds FLOAT, 
+	frame_rate FLOAT, 
+	video_codec VARCHAR(32), 
+	audio_codec VARCHAR(32), 
+	checks JSONB, 
+	probe JSONB, 
+	derived JSONB, 
+	attempts INTEGER NOT NULL, 
+	lease_expires_at TIMESTAMP WITH TIME ZONE, 
+	id UUID NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_media PRIMARY KEY (id)
+);
+CREATE INDEX IF NOT EXISTS ix_media_status ON media (status, lease_expires_at);
+CREATE INDEX IF NOT EXISTS ix_media_user ON media (user_id, created_at, id);
+CREATE TABLE IF NOT EXISTS media_uploads (
+	id UUID NOT NULL, 
+	user_id TEXT NOT NULL, 
+	filename TEXT NOT NULL, 
+	length BIGINT NOT NULL, 
+	"offset" BIGINT NOT NULL, 
+	media_id UUID, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	expires_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_media_uploads PRIMARY KEY (id)
+);
+CREATE INDEX IF NOT EXISTS ix_media_uploads_user ON media_uploads (user_id, created_at);
 CREATE TABLE IF NOT EXISTS oauth_states (
 	id UUID NOT NULL, 
 	user_id TEXT NOT NULL, 
@@ -188,6 +228,10 @@ ALTER TABLE channel_connections ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON channel_connections FROM anon, authenticated;
 ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON idempotency_keys FROM anon, authenticated;
+ALTER TABLE media ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON media FROM anon, authenticated;
+ALTER TABLE media_uploads ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON media_uploads FROM anon, authenticated;
 ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON oauth_states FROM anon, authenticated;
 ALTER TABLE publish_intents ENABLE ROW LEVEL SECURITY;

@@ -51,6 +51,29 @@ DROP POLICY IF EXISTS idempotency_keys_owner_delete ON idempotency_keys;
 CREATE POLICY idempotency_keys_owner_select ON idempotency_keys FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
 GRANT SELECT ON idempotency_keys TO authenticated;
 
+-- media: read-only: uploads, inspection and deletion go through postplan, which keeps the stored
+-- files and the rows in step.
+ALTER TABLE media ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON media FROM anon, authenticated;
+GRANT ALL ON media TO service_role;
+DROP POLICY IF EXISTS media_owner_select ON media;
+DROP POLICY IF EXISTS media_owner_insert ON media;
+DROP POLICY IF EXISTS media_owner_update ON media;
+DROP POLICY IF EXISTS media_owner_delete ON media;
+CREATE POLICY media_owner_select ON media FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
+GRANT SELECT ON media TO authenticated;
+
+-- media_uploads: read-only: resumable uploads in flight are postplan's bookkeeping.
+ALTER TABLE media_uploads ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON media_uploads FROM anon, authenticated;
+GRANT ALL ON media_uploads TO service_role;
+DROP POLICY IF EXISTS media_uploads_owner_select ON media_uploads;
+DROP POLICY IF EXISTS media_uploads_owner_insert ON media_uploads;
+DROP POLICY IF EXISTS media_uploads_owner_update ON media_uploads;
+DROP POLICY IF EXISTS media_uploads_owner_delete ON media_uploads;
+CREATE POLICY media_uploads_owner_select ON media_uploads FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
+GRANT SELECT ON media_uploads TO authenticated;
+
 -- oauth_states: not readable: state hashes and PKCE verifiers of logins in progress.
 ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON oauth_states FROM anon, authenticated;

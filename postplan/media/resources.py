@@ -1,0 +1,42 @@
+"""The media domain's process-wide resources (store, signing key, the processing job's bell),
+created by the lifespan hook and reached by handlers through `Resources`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from postplan.config import Settings
+from postplan.media.signing import signing_key
+from postplan.media.storage import MediaStore, build_store
+
+
+@dataclass
+class MediaResources:
+    settings: Settings
+    store: MediaStore
+    key: bytes
+    #: Set after each upload so the processing job starts at once instead of at its next poll.
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def build_resources(settings: Settings) -> MediaResources:
+    """The store for the settings and the signing key (created on first use if needed)."""
+    return MediaResources(settings=settings, store=build_store(settings),
+                          key=signing_key(settings))
+
+
+def media_resources(request: Request) -> MediaResources:
+    """The app's media resources (installed by `media_lifespan`; built on first use when an
+    app runs without its lifespan, as some tests do)."""
+    found: MediaResources | None = getattr(request.app.state, "media", None)
+    if found is None:
+        found = build_resources(request.app.state.settings)
+        request.app.state.media = found
+    return found
+
+
+Resources = Annotated[MediaResources, Depends(media_resources)]
