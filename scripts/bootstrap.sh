@@ -10,12 +10,14 @@ fi
 if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install --quiet -e '.[test]'
   # System tools the tests drive for real: Chromium (browser test), promtool (alert rules),
-  # nginx (SSE through a proxy), PostgreSQL client tools (test-owned clusters).
+  # nginx (SSE through a proxy), PostgreSQL client tools (test-owned clusters), ffmpeg
+  # (ffprobe/ffmpeg: media inspection and the test clips).
   need=()
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
   command -v pg_createcluster >/dev/null 2>&1 || need+=(postgresql-common)
+  command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ]; then
       apt-get update -qq

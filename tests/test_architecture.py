@@ -52,8 +52,10 @@ LAYERS: dict[str, Layer | str] = {
     "postplan.publishing": Layer.domain,
     "postplan.health": Layer.domain,
     "postplan.web": Layer.domain,
-    "postplan.media": Layer.domain,
     "postplan.alerts": Layer.domain,  # operations: the alert rules over every domain's metrics
+    "postplan.media": Layer.domain,
+    # Pure code (files in, facts and copies out; ffprobe/ffmpeg/Pillow): no HTTP, no database.
+    "postplan.media.inspection": Layer.edge,
     "postplan.app": Layer.entry,
     "postplan.api": Layer.entry,
     "postplan.cli": Layer.entry,
