@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postplan.core.pagination import After, keyset_page, split_page
 from postplan.media.errors import MediaInUse, MediaNotFound
 from postplan.media.resources import MediaResources
+from postplan.media.resources import Resources as Resources  # for other domains' handlers
+from postplan.media.resources import build_resources as build_resources  # for the worker
 from postplan.media.schemas import MediaError, MediaOut, checks_out
 from postplan.media.signing import ORIGINAL, signed_url
 from postplan.models import CalendarEntry, Media, PublishIntent
