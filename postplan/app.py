@@ -21,6 +21,7 @@ from postplan.core.logging import configure_logging, get_logger
 from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
 from postplan.health.endpoints import router as health_router
+from postplan.media.lifespan import media_lifespan
 from postplan.publishing.intake.spooled import spool_lifespan
 from postplan.publishing.lifespan import publishing_lifespan
 from postplan.web.endpoints import router as web_router
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         generation_lifespan,
         publishing_lifespan,
         spool_lifespan,
+        media_lifespan,
     ]
     handlers.install(app)
     openapi.install(app, settings)
@@ -87,7 +89,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["*"], allow_headers=["*"],
                            expose_headers=["ETag", "X-Request-Id", "X-Checksum"])
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       own_limit_prefixes=("/v1/media",))
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(web_router)

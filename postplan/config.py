@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
     media_signing_key: SecretStr | None = Field(None, alias="MEDIA_SIGNING_KEY")
     media_url_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400, alias="MEDIA_URL_TTL_SECONDS")
+    # The job that inspects uploads runs in every API process (and `postplan worker`); rows are
+    # leased, so any number of processes may run it. Polled every MEDIA_POLL_SECONDS (an upload
+    # in the same process starts it at once).
+    media_processing_enabled: bool = Field(True, alias="MEDIA_PROCESSING_ENABLED")
+    media_poll_seconds: float = Field(5.0, gt=0, le=300, alias="MEDIA_POLL_SECONDS")
     # A resumable upload left unfinished this long is removed with its bytes.
     media_upload_ttl_seconds: int = Field(86400, ge=60, le=30 * 86400,
                                           alias="MEDIA_UPLOAD_TTL_SECONDS")

@@ -57,6 +57,7 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 def settings_factory(db_url: str, tmp_path: Path) -> Callable[..., Settings]:
     def factory(**overrides: Any) -> Settings:
         overrides.setdefault("SPOOL_DIR", str(tmp_path / "spool"))
+        overrides.setdefault("MEDIA_DIR", str(tmp_path / "media"))
         return make_settings(db_url, **overrides)
 
     return factory

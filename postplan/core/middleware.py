@@ -35,10 +35,14 @@ class RequestContextMiddleware:
     without a body, logs each request with secret path segments redacted."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int,
-                 raw_body_suffixes: tuple[str, ...] = ("/import",)) -> None:
+                 raw_body_suffixes: tuple[str, ...] = ("/import",),
+                 own_limit_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.raw_body_suffixes = raw_body_suffixes
+        # Paths whose handlers stream the body under a limit of their own (file uploads, up to
+        # gigabytes) and take non-JSON bodies: neither MAX_BODY_BYTES nor the JSON check apply.
+        self.own_limit_prefixes = own_limit_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,12 +103,15 @@ class RequestContextMiddleware:
                     return {"type": "http.disconnect"}
             return message
 
+        own_limit = scope.get("path", "").startswith(self.own_limit_prefixes) \
+            if self.own_limit_prefixes else False
         try:
-            early = self._precheck(scope)
+            early = None if own_limit else self._precheck(scope)
             if early is not None:
                 await self._problem(send_with_id, request_id, *early)
                 return
-            await self.app(app_scope, limited_receive, send_with_id)
+            await self.app(app_scope, receive if own_limit and not head else limited_receive,
+                           send_with_id)
         finally:
             path = scope.get("path", "")
             if path not in ("/metrics", "/healthz"):

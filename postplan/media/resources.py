@@ -18,15 +18,21 @@ from postplan.media.storage import MediaStore, build_store
 class MediaResources:
     settings: Settings
     store: MediaStore
-    key: bytes
     #: Set after each upload so the processing job starts at once instead of at its next poll.
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _key: bytes | None = None
+
+    @property
+    def key(self) -> bytes:
+        """The URL signing key, read (or created) on first use."""
+        if self._key is None:
+            self._key = signing_key(self.settings)
+        return self._key
 
 
 def build_resources(settings: Settings) -> MediaResources:
-    """The store for the settings and the signing key (created on first use if needed)."""
-    return MediaResources(settings=settings, store=build_store(settings),
-                          key=signing_key(settings))
+    """The store for the settings; the signing key is read when first needed."""
+    return MediaResources(settings=settings, store=build_store(settings))
 
 
 def media_resources(request: Request) -> MediaResources:

@@ -32,6 +32,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from httpx_sse import aconnect_sse
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -80,6 +81,8 @@ CONNECT = ("PUT", "/v1/channels/{channel}/connection")
 DISCONNECT = ("DELETE", "/v1/channels/{channel}/connection")
 OAUTH_START = ("GET", "/v1/channels/{channel}/oauth/start")
 OAUTH_CALLBACK = ("GET", "/v1/channels/{channel}/oauth/callback")
+MEDIA_UPLOAD = ("POST", "/v1/media")
+MEDIA_DELETE = ("DELETE", "/v1/media/{media_id}")
 
 
 def write_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -97,7 +100,7 @@ def test_every_write_route_is_exercised(tmp_path: Path) -> None:
 
 
 EXERCISED = {PATCH_ENTRY, GENERATE, PUBLISH, EXPORT, FEED_ROTATE, FEED_REVOKE, IMPORT, CONNECT,
-             DISCONNECT, OAUTH_START, OAUTH_CALLBACK}
+             DISCONNECT, OAUTH_START, OAUTH_CALLBACK, MEDIA_UPLOAD, MEDIA_DELETE}
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -124,6 +127,7 @@ class Lane:
         self.feed_token: str | None = None
         self.run_ids: list[str] = []
         self.expected_run_entries: dict[str, int] = {}
+        self.media: list[str] = []
 
 
 async def _seed(db_url: str, lanes: list[Lane]) -> None:
@@ -270,9 +274,22 @@ class Burst:
                               params={"code": f"{lane.user}-{rnd}", "state": state})
 
 
+    async def media(self, lane: Lane, rnd: int) -> None:
+        # Upload (the processing job then writes the row beside everything else), delete one
+        # of the lane's earlier uploads, keep the newest.
+        image = io.BytesIO()
+        Image.new("RGB", (32 + rnd, 32), "green").save(image, "PNG")
+        made = await self.expect(MEDIA_UPLOAD, 201, "POST", "/v1/media", headers=lane.headers,
+                                 files={"file": (f"r{rnd}.png", image.getvalue(), "image/png")})
+        lane.media.append(made.json()["id"])
+        if len(lane.media) > 1:
+            await self.expect(MEDIA_DELETE, 204, "DELETE", f"/v1/media/{lane.media.pop(0)}",
+                              headers=lane.headers)
+
+
 KINDS: tuple[Callable[[Burst, Lane, int], Awaitable[None]], ...] = (
     Burst.patch_entry, Burst.generate, Burst.publish, Burst.export, Burst.feed,
-    Burst.import_file, Burst.connections,
+    Burst.import_file, Burst.connections, Burst.media,
 )
 
 

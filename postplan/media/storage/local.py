@@ -59,8 +59,8 @@ class LocalStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        # Created on first write, so an app that never stores a file leaves no folder behind.
         self.partial_dir = self.root / ".partial"
-        self.partial_dir.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -70,6 +70,7 @@ class LocalStore:
 
     def writer(self, key: str) -> LocalWriter:
         """A writer whose partial file sits in `.partial/` on the same filesystem."""
+        self.partial_dir.mkdir(parents=True, exist_ok=True)
         return LocalWriter(self._path(key), self.partial_dir / uuid.uuid4().hex)
 
     async def size(self, key: str) -> int | None:
@@ -99,6 +100,7 @@ class LocalStore:
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
         """Copy a local file in (through a partial file, then rename)."""
         final = self._path(key)
+        self.partial_dir.mkdir(parents=True, exist_ok=True)
         partial = self.partial_dir / uuid.uuid4().hex
         await asyncio.to_thread(shutil.copyfile, path, partial)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +127,8 @@ class LocalStore:
         """Remove partial files left by a process that died mid-write; returns how many."""
         cutoff = time.time() - max_age
         removed = 0
+        if not self.partial_dir.is_dir():
+            return 0
         for item in self.partial_dir.iterdir():
             try:
                 if item.stat().st_mtime < cutoff:

@@ -1,0 +1,149 @@
+"""POST /v1/media: streamed upload, sniffing, limits, bad input (nothing left behind), and the
+processing job turning the row `ready` or `rejected`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.media.conftest import (
+    USER,
+    jpeg_bytes,
+    mp4_bytes,
+    png_bytes,
+    raw_upload,
+    stored_files,
+    upload,
+    wait_status,
+)
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_image_upload_is_inspected_and_gets_its_copies(
+        backend: str, media_client: Callable[..., Any], media_dir: Path) -> None:
+    async with media_client() as client:
+        res = await upload(client, png_bytes((1200, 1500)), "shot.png")
+        assert res.status_code == 201, res.text
+        body = res.json()
+        assert body["status"] == "processing"
+        assert body["kind"] == "image" and body["contentType"] == "image/png"
+        assert body["bytes"] == len(png_bytes((1200, 1500)))
+        assert len(body["sha256"]) == 64 and body["filename"] == "shot.png"
+        done = await wait_status(client, body["id"])
+        assert done["status"] == "ready", done
+        assert (done["width"], done["height"]) == (1200, 1500)
+        # Instagram takes JPEG only: a derived copy is made and named in the check.
+        ig = done["checks"]["instagram:image"]
+        assert ig["ok"] is True and ig["derived"]
+        assert ig["derived"] in done["derived"]
+        assert done["thumbnailUrl"]
+        listing = (await client.get("/v1/media", headers=USER)).json()
+        assert [m["id"] for m in listing["items"]] == [body["id"]]
+    # The original and each derived copy are stored under the media's folder.
+    names = {p.name for p in stored_files(media_dir)}
+    assert "original" in names and len(names) >= 3
+
+
+async def test_video_upload_is_probed(media_client: Callable[..., Any]) -> None:
+    async with media_client() as client:
+        res = await upload(client, mp4_bytes(), "clip.mp4")
+        assert res.status_code == 201, res.text
+        done = await wait_status(client, res.json()["id"])
+        assert done["status"] == "ready", done
+        assert done["kind"] == "video" and done["videoCodec"] == "h264"
+        assert done["audioCodec"] == "aac" and 0.9 < done["durationSeconds"] < 1.2
+        assert "tiktok:video" in done["checks"]
+
+
+async def test_truncated_video_is_rejected_with_a_reason(
+        media_client: Callable[..., Any]) -> None:
+    clip = mp4_bytes()
+    async with media_client() as client:
+        res = await upload(client, clip[: len(clip) // 2], "cut.mp4")
+        assert res.status_code == 201, res.text
+        done = await wait_status(client, res.json()["id"])
+        assert done["status"] == "rejected"
+        assert done["error"]["code"] == "media_corrupt"
+        assert done["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "status", "code"),
+    [
+        (b"hello, this is text, not a picture" * 200, "notes.png", 415, "unsupported_media"),
+        (png_bytes(), "photo.jpg", 415, "media_type_mismatch"),
+        (b"", "empty.png", 422, "media_empty"),
+        (png_bytes(), "../../etc/passwd.png", 422, "media_filename_invalid"),
+        (png_bytes(), "a\\b.png", 422, "media_filename_invalid"),
+        (png_bytes(), "bad\x07name.png", 422, "media_filename_invalid"),
+        (png_bytes(), "two\nlines.png", 422, "media_filename_invalid"),
+    ],
+    ids=["not-media", "wrong-extension", "zero-bytes", "path-separator", "backslash",
+         "control-char", "newline"],
+)
+async def test_bad_uploads_are_clear_problems_and_leave_nothing(
+        media_client: Callable[..., Any], media_dir: Path, data: bytes, filename: str,
+        status: int, code: str) -> None:
+    async with media_client() as client:
+        res = await raw_upload(client, data, filename)
+        assert res.status_code == status, res.text
+        assert res.headers["content-type"].startswith("application/problem+json")
+        assert res.json()["code"] == code
+        assert (await client.get("/v1/media", headers=USER)).json()["items"] == []
+    assert stored_files(media_dir) == []
+
+
+async def test_over_the_limit_is_413_while_streaming(
+        backend: str, media_client: Callable[..., Any], media_dir: Path) -> None:
+    big = png_bytes((1000, 1000), "white") + b"\0" * 300_000
+    async with media_client(MEDIA_MAX_BYTES=200_000) as client:
+        res = await upload(client, big, "big.png")
+        assert res.status_code == 413
+        assert res.json()["code"] == "media_too_large"
+        # A chunked body (no Content-Length) is stopped while streaming, too.
+
+        async def body() -> Any:
+            boundary = b"xyzBOUNDARY"
+            yield (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; '
+                   b'filename="big.png"\r\nContent-Type: image/png\r\n\r\n')
+            for i in range(0, len(big), 65536):
+                yield big[i:i + 65536]
+            yield b"\r\n--" + boundary + b"--\r\n"
+
+        res = await client.post("/v1/media", content=body(), headers={
+            **USER, "Content-Type": "multipart/form-data; boundary=xyzBOUNDARY"})
+        assert res.status_code == 413, res.text
+        assert res.json()["code"] == "media_too_large"
+    assert stored_files(media_dir) == []
+
+
+async def test_quota_is_per_user(media_client: Callable[..., Any]) -> None:
+    image = jpeg_bytes()
+    async with media_client(MEDIA_QUOTA_BYTES=len(image) * 2 + 10) as client:
+        for _ in range(2):
+            assert (await upload(client, image, "a.jpg")).status_code == 201
+        res = await upload(client, image, "a.jpg")
+        assert res.status_code == 413
+        assert res.json()["code"] == "media_quota_exceeded"
+        # Another user has a quota of their own.
+        other = await upload(client, image, "a.jpg", headers={"X-User-Id": "other"})
+        assert other.status_code == 201
+
+
+async def test_malformed_requests(media_client: Callable[..., Any], media_dir: Path) -> None:
+    async with media_client() as client:
+        res = await client.post("/v1/media", files={"other": ("a.png", png_bytes())},
+                                headers=USER)
+        assert res.status_code == 422 and res.json()["code"] == "media_upload_invalid"
+        res = await client.post("/v1/media", json={"file": "x"}, headers=USER)
+        assert res.status_code == 415
+        res = await client.post("/v1/media", content=b"--b\r\nContent-Disposition: form-data; "
+                                b'name="file"; filename="a.png"\r\n\r\n' + png_bytes(),
+                                headers={**USER,
+                                         "Content-Type": "multipart/form-data; boundary=b"})
+        assert res.status_code == 422 and res.json()["code"] == "media_upload_invalid"
+    assert stored_files(media_dir) == []
