@@ -3,13 +3,19 @@ run means the platform will take them; each way a stored file can fail has its o
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
+from postplan.channels.base import MediaRef, PermanentError, PublishRequest
 from postplan.config import Settings
+from postplan.core.vocab import Channel, EntryFormat
+from postplan.publishing.media import bind_stored_media
 from tests.fixtures.apps import build_app, in_process_client
 from tests.publishing.conftest import seed_calendar
 from tests.publishing.media_seed import seed_media
@@ -70,3 +76,28 @@ async def test_dry_run_reports_each_stored_media_problem(
     assert query["role"] == ["instagram-jpeg"] and query["sig"] and query["exp"]
     # Another user's file is never named in what would be sent.
     assert str(theirs) not in str(results[str(ids[6])]["payload"])
+
+
+async def test_worker_binds_stored_files_as_the_intents_user_only(
+    settings_factory: Callable[..., Settings], engine: Any, tmp_path: Path,
+) -> None:
+    settings = settings_factory(MEDIA_DIR=str(tmp_path / "media"))
+    data = bytes(range(256)) * 8
+    mine = await seed_media(engine, settings, data=data)
+    theirs = await seed_media(engine, settings, user_id="mallory")
+
+    def request(media_id: uuid.UUID) -> PublishRequest:
+        ref = MediaRef(url="https://stale.example/x", type="video", media_id=str(media_id))
+        return PublishRequest(intent_id="i", channel=Channel.tiktok, format=EntryFormat.video,
+                              caption="c", media=[ref], account_id="a",
+                              scheduled_at=dt.datetime.now(dt.UTC))
+
+    bound = await bind_stored_media(engine, settings, "local", request(mine))
+    (ref,) = bound.media
+    assert ref.size == len(data) and f"/v1/media/{mine}/content?" in ref.url  # signed afresh
+    async with bound.open_media(ref) as source:
+        assert source.size == len(data) and await source.read(len(data)) == data
+    for other in (theirs, uuid.uuid4()):
+        with pytest.raises(PermanentError) as info:
+            await bind_stored_media(engine, settings, "local", request(other))
+        assert info.value.code == "media_not_found"
