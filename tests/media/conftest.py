@@ -73,6 +73,18 @@ async def wait_status(client: httpx.AsyncClient, media_id: str, *, within: float
         await asyncio.sleep(0.05)
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Media tests run on SQLite; those marked `BOTH_BACKENDS` on Postgres too (storage is
+    the same code on both, so one test per kind of query is enough there)."""
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+    return str(request.param)
+
+
+BOTH_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
 def media_dir(tmp_path: Path) -> Path:
     return tmp_path / "media"
@@ -118,3 +130,20 @@ async def raw_upload(client: httpx.AsyncClient, data: bytes, filename: str,
             + data + b"\r\n--" + boundary + b"--\r\n")
     return await client.post("/v1/media", content=body, headers={
         **(headers or USER), "Content-Type": "multipart/form-data; boundary=rawBOUNDARY42"})
+
+
+async def chunked_upload(client: httpx.AsyncClient, data: bytes, filename: str,
+                         headers: dict[str, str] | None = None) -> httpx.Response:
+    """A multipart upload sent without Content-Length (chunked), 64 KiB at a time: limits
+    must be found while the body streams."""
+    boundary = b"chunkedBOUNDARY7"
+
+    async def body() -> AsyncIterator[bytes]:
+        yield (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; '
+               b'filename="' + filename.encode() + b'"\r\n\r\n')
+        for i in range(0, len(data), 65536):
+            yield data[i:i + 65536]
+        yield b"\r\n--" + boundary + b"--\r\n"
+
+    return await client.post("/v1/media", content=body(), headers={
+        **(headers or USER), "Content-Type": "multipart/form-data; boundary=chunkedBOUNDARY7"})
