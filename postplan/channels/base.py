@@ -61,6 +61,8 @@ class MediaRef(BaseModel):
     media_id: str | None = None
     size: int | None = None
     content_type: str | None = None
+    #: A stored video's length (inspection), for the creator's longest-video check.
+    duration_seconds: float | None = None
 
 
 class ByteSource(Protocol):

@@ -75,7 +75,8 @@ def _stored_ref(res: media.MediaResources, row: Any, key: str) -> MediaRef:
     size, content_type = (info[2], info[1]) if info else (row.bytes, row.content_type)
     return MediaRef(url=media.content_url(res, row, role),
                     type=cast(Literal["image", "video"], row.kind),
-                    media_id=str(row.id), size=size, content_type=content_type)
+                    media_id=str(row.id), size=size, content_type=content_type,
+                    duration_seconds=row.duration_seconds)
 
 
 def _row_findings(row: Any, key: str, field: str) -> list[Finding]:

@@ -122,6 +122,8 @@ class TikTokAdapter:
                 platform_code="privacy_level_option_mismatch",
             )
         duration = req.options.get("duration_sec")
+        if duration is None and req.media:
+            duration = req.media[0].duration_seconds  # a stored video's inspected length
         limit = info.get("max_video_post_duration_sec")
         if isinstance(duration, int | float) and isinstance(limit, int) and duration > limit:
             raise PermanentError(

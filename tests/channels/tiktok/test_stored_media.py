@@ -12,6 +12,7 @@ import pytest
 
 from postplan.channels import ChannelConfig, MediaRef, PermanentError
 from postplan.channels.base import ByteSource
+from postplan.channels.base import PublishRequest as PublishRequestT
 from postplan.channels.tiktok import TikTokAdapter
 from postplan.channels.tiktok.upload import ChunkRules
 from tests.channels.helpers import creds, drive, request
@@ -65,3 +66,19 @@ async def test_stored_video_is_uploaded_from_the_opener_not_a_url(
     assert pub.source == "FILE_UPLOAD" and pub.received == len(data)
     assert pub.digest.hexdigest() == hashlib.sha256(data).hexdigest()
     assert ctl.calls_to("/media/") == 0
+
+
+async def test_creator_longest_video_is_checked_against_the_stored_length(
+    fake_channels: FakeChannelsServer, http: httpx.AsyncClient
+) -> None:
+    acct = fake_channels.control.add_account("tiktok", max_video_post_duration_sec=60)
+    a = TikTokAdapter(http, ChannelConfig(api_base=fake_channels.url))
+
+    def stored(seconds: float) -> PublishRequestT:
+        ref = MediaRef(url="", type="video", media_id="m", size=10, duration_seconds=seconds)
+        return request("tiktok", "video", acct, media_refs=[ref])
+
+    await a.preflight(creds(acct), stored(59.5))
+    with pytest.raises(PermanentError) as info:
+        await a.preflight(creds(acct), stored(61.0))
+    assert info.value.code == "tiktok_video_too_long"
