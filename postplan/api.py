@@ -9,6 +9,7 @@ from postplan.calendars.runs.endpoints import router as generate_router
 from postplan.exports.endpoints import router as exports_router
 from postplan.health.flags_endpoints import router as flags_router
 from postplan.media.endpoints import router as media_router
+from postplan.media.tus import router as tus_router
 from postplan.publishing.connections.endpoints import router as connections_router
 from postplan.publishing.intake.endpoints import router as intake_router
 
@@ -19,4 +20,5 @@ api_router.include_router(flags_router)
 api_router.include_router(intake_router)
 api_router.include_router(connections_router)
 api_router.include_router(exports_router)
+api_router.include_router(tus_router)
 api_router.include_router(media_router)

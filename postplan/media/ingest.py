@@ -9,6 +9,8 @@ nothing is left under any key, and no row is written.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import time
 import unicodedata
@@ -96,6 +98,11 @@ def sniff_or_refuse(head: bytes, filename: str) -> SniffResult:
     return found
 
 
+#: The stream is handed to hashing and the store in batches of this size, each in a task of
+#: its own while the next batch is received: the socket, the hash and the disk work at once.
+BATCH = 4 << 20
+
+
 async def store_stream(res: MediaResources, media_id: uuid.UUID, filename: str,
                        chunks: AsyncIterator[bytes], limits: Limits,
                        ) -> tuple[str, int, str, SniffResult]:
@@ -105,9 +112,24 @@ async def store_stream(res: MediaResources, media_id: uuid.UUID, filename: str,
     writer = res.store.writer(key)
     digest = hashlib.sha256()
     size = 0
-    head = b""
+    batch = bytearray()
     found: SniffResult | None = None
+    pending: asyncio.Task[None] | None = None
     committed = False
+
+    async def consume(block: bytes) -> None:
+        # hashlib releases the GIL on large buffers: the hash runs beside the event loop.
+        await asyncio.to_thread(digest.update, block)
+        await writer.write(block)
+
+    async def hand_on() -> None:
+        nonlocal pending
+        if pending is not None:
+            await pending
+        block = bytes(batch)
+        batch.clear()
+        pending = asyncio.create_task(consume(block))
+
     try:
         async for chunk in chunks:
             if not chunk:
@@ -115,22 +137,26 @@ async def store_stream(res: MediaResources, media_id: uuid.UUID, filename: str,
             size += len(chunk)
             if size > limits.bound:
                 raise limits.exceeded(size)
+            batch += chunk
             if found is None:
-                head += chunk
-                if len(head) < HEAD_BYTES:
+                if len(batch) < HEAD_BYTES:
                     continue
-                found = sniff_or_refuse(head, filename)
-                chunk, head = head, b""
-            digest.update(chunk)
-            await writer.write(chunk)
+                found = sniff_or_refuse(bytes(batch), filename)
+            if len(batch) >= BATCH:
+                await hand_on()
         if found is None:
-            found = sniff_or_refuse(head, filename)
-            digest.update(head)
-            await writer.write(head)
+            found = sniff_or_refuse(bytes(batch), filename)
+        await hand_on()
+        assert pending is not None
+        await pending
         await writer.commit()
         committed = True
     finally:
         if not committed:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
             await writer.abort()
     return key, size, digest.hexdigest(), found
 

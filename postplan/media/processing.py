@@ -23,21 +23,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from postplan.core.db import create_sessionmaker, utcnow
 from postplan.core.logging import get_logger
 from postplan.core.metrics import MEDIA_INSPECTION_SECONDS, MEDIA_PROCESSED, MEDIA_QUEUE_DEPTH
 from postplan.media.inspection import InspectionError, Probe, derive, evaluate, probe
-from postplan.media.resources import MediaResources
-from postplan.models import Media
+from postplan.media.resources import MediaResources, upload_path
+from postplan.models import Media, MediaUpload
 
 log = get_logger(__name__)
 
 MAX_ATTEMPTS = 3
 #: How long one process may hold a row: a 4 GiB video's probe and copies fit well inside.
 LEASE = dt.timedelta(minutes=15)
+#: How often expired resumable uploads are swept.
+SWEEP_SECONDS = 60.0
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
                "video/mp4": "mp4", "video/quicktime": "mov"}
@@ -158,11 +160,27 @@ class Processor:
                 update(Media).where(Media.id == row.id, Media.status == "processing")
                 .values(lease_expires_at=utcnow() + dt.timedelta(seconds=5)))
 
+    async def sweep_uploads(self) -> int:
+        """Remove resumable uploads past their expiry, with their bytes so far."""
+        now = utcnow()
+        async with self.write() as session, session.begin():
+            expired = (await session.scalars(
+                select(MediaUpload.id).where(MediaUpload.expires_at < now).limit(500))).all()
+            if expired:
+                await session.execute(delete(MediaUpload).where(MediaUpload.id.in_(expired)))
+        for upload_id in expired:
+            upload_path(self.res.settings, upload_id).unlink(missing_ok=True)
+        return len(expired)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop`: drain what is waiting, then sleep until woken or the poll."""
         poll = self.res.settings.media_poll_seconds
+        swept = 0.0
         while not stop.is_set():
             try:
+                if time.monotonic() - swept > SWEEP_SECONDS:
+                    swept = time.monotonic()
+                    await self.sweep_uploads()
                 MEDIA_QUEUE_DEPTH.set(await self.depth())
                 while not stop.is_set() and await self.run_once():
                     MEDIA_QUEUE_DEPTH.set(await self.depth())

@@ -4,7 +4,9 @@ created by the lifespan hook and reached by handlers through `Resources`."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -28,6 +30,11 @@ class MediaResources:
         if self._key is None:
             self._key = signing_key(self.settings)
         return self._key
+
+
+def upload_path(settings: Settings, upload_id: uuid.UUID) -> Path:
+    """Where a resumable upload's bytes so far are kept (local disk, `MEDIA_DIR/.uploads`)."""
+    return settings.media_dir / ".uploads" / upload_id.hex
 
 
 def build_resources(settings: Settings) -> MediaResources:

@@ -83,6 +83,9 @@ OAUTH_START = ("GET", "/v1/channels/{channel}/oauth/start")
 OAUTH_CALLBACK = ("GET", "/v1/channels/{channel}/oauth/callback")
 MEDIA_UPLOAD = ("POST", "/v1/media")
 MEDIA_DELETE = ("DELETE", "/v1/media/{media_id}")
+TUS_CREATE = ("POST", "/v1/media/uploads")
+TUS_PATCH = ("PATCH", "/v1/media/uploads/{upload_id}")
+TUS_DELETE = ("DELETE", "/v1/media/uploads/{upload_id}")
 
 
 def write_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -100,7 +103,8 @@ def test_every_write_route_is_exercised(tmp_path: Path) -> None:
 
 
 EXERCISED = {PATCH_ENTRY, GENERATE, PUBLISH, EXPORT, FEED_ROTATE, FEED_REVOKE, IMPORT, CONNECT,
-             DISCONNECT, OAUTH_START, OAUTH_CALLBACK, MEDIA_UPLOAD, MEDIA_DELETE}
+             DISCONNECT, OAUTH_START, OAUTH_CALLBACK, MEDIA_UPLOAD, MEDIA_DELETE, TUS_CREATE,
+             TUS_PATCH, TUS_DELETE}
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -285,6 +289,21 @@ class Burst:
         if len(lane.media) > 1:
             await self.expect(MEDIA_DELETE, 204, "DELETE", f"/v1/media/{lane.media.pop(0)}",
                               headers=lane.headers)
+        # A resumable upload in two pieces, and one abandoned.
+        tus = {"Tus-Resumable": "1.0.0", **lane.headers}
+        data = image.getvalue()
+        made = await self.expect(TUS_CREATE, 201, "POST", "/v1/media/uploads", headers={
+            **tus, "Upload-Length": str(len(data))})
+        where = made.headers["location"]
+        octets = {**tus, "Content-Type": "application/offset+octet-stream"}
+        await self.expect(TUS_PATCH, 204, "PATCH", where, content=data[:40],
+                          headers={**octets, "Upload-Offset": "0"})
+        done = await self.expect(TUS_PATCH, 204, "PATCH", where, content=data[40:],
+                                 headers={**octets, "Upload-Offset": "40"})
+        assert done.headers["upload-media-id"]
+        made = await self.expect(TUS_CREATE, 201, "POST", "/v1/media/uploads", headers={
+            **tus, "Upload-Length": "10"})
+        await self.expect(TUS_DELETE, 204, "DELETE", made.headers["location"], headers=tus)
 
 
 KINDS: tuple[Callable[[Burst, Lane, int], Awaitable[None]], ...] = (

@@ -29,16 +29,20 @@ class LocalWriter:
         self._buffer = bytearray()
 
     async def write(self, data: bytes) -> None:
-        """Append; the buffer goes to disk a megabyte at a time (a page-cache write of that
-        size takes well under a millisecond, so it stays on the event loop)."""
+        """Append. Small pieces are gathered; a megabyte or more goes to disk in a thread (a
+        busy disk blocks `write` for as long as the kernel throttles dirty pages)."""
+        if not self._buffer and len(data) >= CHUNK:
+            await asyncio.to_thread(self._file.write, data)
+            return
         self._buffer += data
         if len(self._buffer) >= CHUNK:
-            self._file.write(self._buffer)
+            block = bytes(self._buffer)
             self._buffer.clear()
+            await asyncio.to_thread(self._file.write, block)
 
     async def commit(self) -> None:
         """Flush, fsync (off the loop) and rename into place."""
-        self._file.write(self._buffer)
+        await asyncio.to_thread(self._file.write, bytes(self._buffer))
         self._buffer.clear()
         self._file.flush()
         await asyncio.to_thread(os.fsync, self._file.fileno())
