@@ -6,6 +6,10 @@ and make the copies a platform needs.
     info = await probe(path)                    # InspectionError(code, message): rejected
     checks = evaluate(info, creator_max_video_seconds=None)   # {"tiktok:video": CheckResult}
     copies = await derive(info, path, out_dir)  # [Derived(role, path, content_type, w, h)]
+
+A stored `info.model_dump(mode="json")` can be checked again later without the file:
+`evaluate(Probe.model_validate(stored), creator_max_video_seconds=...)`. Every code and limit:
+docs/media-checks.md.
 """
 
 from __future__ import annotations

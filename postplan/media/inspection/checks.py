@@ -13,7 +13,9 @@ from postplan.media.inspection.types import CheckResult, Finding, Probe
 __all__ = ["IMAGE_KEYS", "VIDEO_KEYS", "evaluate", "tiktok_photo_box"]
 
 VIDEO_KEYS = ("tiktok:video", "instagram:reel", "instagram:story", "instagram:carousel")
-IMAGE_KEYS = ("tiktok:photo", "instagram:image", "instagram:story", "instagram:carousel")
+#: `instagram:cover`: the image as a reel's `cover_url` (not a format of its own).
+IMAGE_KEYS = ("tiktok:photo", "instagram:image", "instagram:story", "instagram:carousel",
+              "instagram:cover")
 
 _TIKTOK_ROLE = "tiktok-photo"
 _INSTAGRAM_ROLE = "instagram-jpeg"
@@ -62,6 +64,7 @@ def evaluate(probe: Probe, *, creator_max_video_seconds: int | None = None
         "instagram:image": _instagram_image(probe, "image"),
         "instagram:story": _instagram_image(probe, "story"),
         "instagram:carousel": _instagram_image(probe, "carousel"),
+        "instagram:cover": _instagram_image(probe, "cover"),
     }
 
 
@@ -172,6 +175,9 @@ def _instagram_image(p: Probe, fmt: str) -> CheckResult:
                "Crop it, or post it as a story.")
     if fmt == "story":
         _vertical_note(c, p, "Stories")
+    if fmt == "cover" and abs(_aspect(p) - lim.vertical_aspect) > 0.02:
+        c.note("cover_cropped", "Instagram centre-crops a reel cover to 9:16 (and to 1:1 in "
+               f"the profile grid); this one is {p.width}×{p.height}.")
     if fmt == "carousel":
         c.note("carousel_cropped", "Instagram crops every carousel item to the first item's "
                "aspect ratio.")

@@ -20,8 +20,9 @@ __all__ = ["MAX_PIXELS", "probe_image", "save_jpeg"]
 
 pillow_heif.register_heif_opener()
 
-#: Larger than any camera's frame (a 200 MP phone sensor), smaller than a decompression bomb.
-MAX_PIXELS = 250_000_000
+#: Pillow refuses more pixels than this as a decompression bomb (twice its warning level,
+#: about 179 MP): larger than the 50 MP a phone saves by default.
+MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 #: EXIF tag 0x0112.
 _ORIENTATION = 0x0112
 _FORMATS = {"JPEG": "jpeg", "MPO": "mpo", "PNG": "png", "WEBP": "webp", "GIF": "gif",
@@ -31,24 +32,30 @@ _FORMATS = {"JPEG": "jpeg", "MPO": "mpo", "PNG": "png", "WEBP": "webp", "GIF": "
 def _open(path: Path) -> Image.Image:
     """Open and fully decode `path`: a truncated or damaged file fails here, not later."""
     with warnings.catch_warnings():
-        # Pillow warns before it refuses; the limit below is the one that counts.
+        # Pillow warns between its two levels; the refusal above MAX_PIXELS is what counts.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             image = Image.open(path)
-            if image.width * image.height > MAX_PIXELS:
-                raise InspectionError(
-                    "media_corrupt",
-                    f"the image is {image.width}×{image.height} pixels, more than "
-                    f"{MAX_PIXELS // 1_000_000} MP")
-            image.load()
-        except InspectionError:
-            raise
-        except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-            raise InspectionError("media_corrupt", f"the image cannot be read: {exc}") from None
+            try:
+                image.load()
+            except BaseException:
+                image.close()
+                raise
+        except Image.DecompressionBombError:
+            raise InspectionError("media_corrupt", f"the image has more than "
+                                  f"{MAX_PIXELS // 1_000_000} million pixels") from None
+        except UnidentifiedImageError:
+            raise InspectionError("media_corrupt", "the image cannot be read") from None
         except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
             # Pillow reports truncation and bad data as OSError/SyntaxError/ValueError.
+            reason = str(exc).replace(str(path), "the file")[:200]
             raise InspectionError("media_corrupt",
-                                  f"the image is damaged or truncated: {exc}") from None
+                                  f"the image is damaged or truncated: {reason}") from None
+        except Exception as exc:
+            # Decoders of untrusted bytes can fail in ways no list foresees (IndexError,
+            # ZeroDivisionError in a plugin); a bad upload is rejected, never a crash.
+            raise InspectionError("media_corrupt", "the image cannot be decoded "
+                                  f"({type(exc).__name__})") from None
     return image
 
 
@@ -85,7 +92,9 @@ def probe_image(path: Path, sniffed: SniffResult) -> Probe:
             exif_orientation=orientation,
             color_mode=image.mode,
             icc_profile=_non_srgb_profile(image),
-            frames=int(getattr(image, "n_frames", 1)),
+            # Only GIF and WebP frames are animation; an MPO's second picture is a preview or a
+            # depth map, a HEIF's extra images bursts or thumbnails: the primary one is the photo.
+            frames=int(getattr(image, "n_frames", 1)) if container in ("gif", "webp") else 1,
         )
     finally:
         image.close()

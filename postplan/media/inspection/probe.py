@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ __all__ = ["probe"]
 _CONTAINERS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm",
                "video/x-matroska": "matroska", "video/x-msvideo": "avi", "video/3gpp": "3gp"}
 _ISO = frozenset({"mp4", "mov", "3gp"})
+#: What ffmpeg's demuxers say about a file cut short or damaged near the end (other messages
+#: at error level, a decoder's complaint about one frame say, are not a reason to reject).
+_TRUNCATED = re.compile(r"ended prematurely|partial file|truncat|invalid data|"
+                        r"end of file|EBML header parsing failed", re.IGNORECASE)
 
 
 async def probe(path: Path, *, timeout: float = 30) -> Probe:  # noqa: ASYNC109 (the API)
@@ -111,8 +116,9 @@ async def _probe_video(path: Path, sniffed: SniffResult, size: int, seconds: flo
         data = json.loads(out)
     except ValueError:
         raise InspectionError("media_corrupt", "ffprobe's report is unreadable") from None
+    data = data if isinstance(data, dict) else {}
     streams = [s for s in data.get("streams") or [] if isinstance(s, dict)]
-    fmt = data.get("format") or {}
+    fmt: dict[str, Any] = data["format"] if isinstance(data.get("format"), dict) else {}
     # A cover picture attached to an audio file is a "video" stream too; skip those.
     video = next((s for s in streams if s.get("codec_type") == "video"
                   and not (s.get("disposition") or {}).get("attached_pic")), None)
@@ -160,4 +166,4 @@ async def _tail_reads(path: Path, fmt: dict[str, Any], seconds: float) -> bool:
     code, _, err = await run_tool(
         "ffprobe", "-v", "error", "-read_intervals", f"{start:.3f}%",
         "-show_entries", "packet=pos", "-of", "csv=p=0", "--", str(path), seconds=seconds)
-    return code == 0 and not err.strip()
+    return code == 0 and not _TRUNCATED.search(err.decode("utf-8", "replace"))

@@ -58,7 +58,8 @@ def _iso_bmff(head: bytes) -> SniffResult | None:
     compatible = {head[i:i + 4] for i in range(16, min(len(head), 64) - 3, 4)}
     if brand in _AUDIO_BRANDS:
         return None
-    if brand in {b"avif", b"avis"}:
+    if brand in {b"avif", b"avis"} or (b"avif" in compatible and not compatible & _HEIF_BRANDS
+                                         - {b"mif1", b"msf1"}):
         return None  # AVIF: neither platform takes it and Pillow may lack the codec
     if brand in _HEIF_BRANDS and not compatible & {b"isom", b"mp41", b"mp42", b"avc1"}:
         return _image("image/heic", "heic")

@@ -1,0 +1,3 @@
+from tests.fixtures.media_files import media_files
+
+__all__ = ["media_files"]
