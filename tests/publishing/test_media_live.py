@@ -32,6 +32,13 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
+def backend() -> str:
+    """SQLite only: the media reads run on both databases in the dry-run and entry tests;
+    this one is about what reaches the platforms."""
+    return "sqlite"
+
+
+@pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10) as client:
         yield client
