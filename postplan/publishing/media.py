@@ -41,6 +41,7 @@ __all__ = [
     "bind_stored_media",
     "check_key",
     "load_entry_media",
+    "media_signature",
     "resources_for",
 ]
 
@@ -67,6 +68,20 @@ async def load_entry_media(session: AsyncSession, user_id: str,
     ids = {mid for e in entries for item in e.media or []
            if (mid := stored_media_id(item)) is not None}
     return dict(await media.get_user_media(session, user_id, sorted(ids)))
+
+
+def media_signature(entry: CalendarEntry, rows: Mapping[uuid.UUID, Any]) -> str:
+    """What a dry run's verdict on the entry's stored files depends on besides the entry's
+    version: each file's status and last change (processing finishing changes the verdict, not
+    the entry). Empty for an entry without stored files."""
+    parts = []
+    for item in entry.media or []:
+        mid = stored_media_id(item)
+        if mid is not None:
+            row = rows.get(mid)
+            parts.append(f"{mid}:{row.status}:{row.updated_at.isoformat()}" if row is not None
+                         else f"{mid}:missing")
+    return "|".join(parts)
 
 
 def _stored_ref(res: media.MediaResources, row: Any, key: str) -> MediaRef:

@@ -11,10 +11,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import update
 
 from postplan.channels.base import MediaRef, PermanentError, PublishRequest
 from postplan.config import Settings
 from postplan.core.vocab import Channel, EntryFormat
+from postplan.models import Media
 from postplan.publishing.media import bind_stored_media
 from tests.fixtures.apps import build_app, in_process_client
 from tests.publishing.conftest import seed_calendar
@@ -101,3 +103,26 @@ async def test_worker_binds_stored_files_as_the_intents_user_only(
         with pytest.raises(PermanentError) as info:
             await bind_stored_media(engine, settings, "local", request(other))
         assert info.value.code == "media_not_found"
+
+
+async def test_a_dry_run_after_processing_finishes_is_a_new_verdict(
+    settings_factory: Callable[..., Settings], engine: Any, tmp_path: Path,
+) -> None:
+    settings = settings_factory(MEDIA_DIR=str(tmp_path / "media"))
+    busy = await seed_media(engine, settings, status="processing", checks={})
+    cal, _ = await seed_calendar(engine, entries=[
+        {"channel": "tiktok", "format": "video", "media": [{"mediaId": str(busy)}]}])
+    async with in_process_client(build_app(settings)) as client:
+        first = (await client.post(f"/v1/calendars/{cal}/publish", json={"when": "now"})).json()
+        assert first["results"][0]["error"]["code"] == "media_not_ready"
+        async with engine.begin() as conn:  # the processing job's verdict
+            await conn.execute(update(Media).where(Media.id == busy).values(
+                status="ready", checks={"tiktok:video": {"ok": True, "findings": []}},
+                updated_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)))
+        second = (await client.post(f"/v1/calendars/{cal}/publish", json={"when": "now"})).json()
+        assert second["results"][0]["error"] is None
+        assert second["results"][0]["intentId"] != first["results"][0]["intentId"]
+        stored = await client.get(f"/v1/publish-intents/{second['results'][0]['intentId']}")
+        assert stored.status_code == 200 and stored.json()["error"] is None
+        again = (await client.post(f"/v1/calendars/{cal}/publish", json={"when": "now"})).json()
+        assert again["results"][0]["intentId"] == second["results"][0]["intentId"]

@@ -29,7 +29,12 @@ from postplan.models import CalendarEntry
 from postplan.publishing.connections import store as connections
 from postplan.publishing.dbutil import dialect_name, insert_ignore
 from postplan.publishing.gateway import ChannelGateway
-from postplan.publishing.media import attached_media, load_entry_media, resources_for
+from postplan.publishing.media import (
+    attached_media,
+    load_entry_media,
+    media_signature,
+    resources_for,
+)
 from postplan.publishing.requests import build_request, dry_run_intent_id, findings_error
 from postplan.publishing.schemas import PublishBody, PublishResponse, PublishResult, Summary
 from postplan.publishing.states import LIVE
@@ -148,6 +153,11 @@ async def publish_calendar(
         adapter = adapters[entry.channel]
         intent_id = (dry_run_intent_id(user_id, entry, body.when, body.privacy_level)
                      if dry else uuid.uuid4())
+        signature = media_signature(entry, stored) if dry else ""
+        if signature:
+            # The verdict on stored files changes as they finish processing: a new dry-run
+            # intent then, not the earlier one (kept by the insert-if-absent below).
+            intent_id = uuid.uuid5(intent_id, signature)
         refs, media_findings = attached_media(entry, stored, media_res)
         req = build_request(entry, intent_id=intent_id, when=body.when, now=now,
                             account_id=accounts.get(entry.channel, "unconnected"),
