@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
             None, min=0.01, help="Fixed delay between status polls (default: backing off)."),
         retry_base: float = typer.Option(2.0, min=0.01, help="First retry delay (doubles)."),
     ) -> None:
-        """Claim due publish intents and publish them (stops cleanly on SIGTERM/SIGINT)."""
+        """Claim due publish intents and publish them, and inspect uploaded media (unless
+        MEDIA_PROCESSING_ENABLED=false); stops cleanly on SIGTERM/SIGINT."""
         from postplan.cli.server import load_settings
         from postplan.core.logging import configure_logging
 
@@ -39,6 +40,8 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.cli.server import load_settings
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
+    from postplan.media.processing import Processor, running
+    from postplan.media.resources import build_resources
     from postplan.publishing.gateway import gateway_scope
     from postplan.publishing.worker.loop import Worker, worker_engine
 
@@ -51,12 +54,20 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    media = build_resources(settings)
     try:
         async with gateway_scope(settings) as gateway:
             w = Worker(engine, settings, flags, gateway, config=config)
             if once:
                 while await w.run_once():
                     pass
+                # Uploads waiting for inspection, too (docs/media.md).
+                processor = Processor(engine, media)
+                while await processor.run_once():
+                    pass
+            elif settings.media_processing_enabled:
+                async with running(engine, media):
+                    await w.run(stop)
             else:
                 await w.run(stop)
     finally:

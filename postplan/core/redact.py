@@ -66,8 +66,15 @@ def redact_path(path: str) -> str:
     return f"{path[:match.start()]}{match.group('prefix')}/{REDACTED}{_keep_suffix(first)}"
 
 
+#: Query parameters that are credentials: the signature of a signed media URL.
+_QUERY_SECRET = re.compile(r"(?P<name>[?&;]sig=)[^&\s\"'<>#;]+", re.IGNORECASE)
+
+
 def redact_text(text: str) -> str:
-    """Any occurrence of a secret path in free text, redacted; then the request's own secrets."""
+    """Any occurrence of a secret path in free text, redacted; then signed-URL signatures;
+    then the request's own secrets."""
+    if "sig=" in text.lower():
+        text = _QUERY_SECRET.sub(lambda m: f"{m.group('name')}{REDACTED}", text)
     if "/" in text or "%" in text or "\\" in text:
         text = _TEXT.sub(
             lambda m: f"{m.group('prefix')}/{REDACTED}{_keep_suffix(m.group('secret'))}", text)

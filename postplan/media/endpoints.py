@@ -28,9 +28,11 @@ router = APIRouter(tags=["media"])
 #: Multipart overhead allowed beyond the file itself before a Content-Length is refused early.
 _OVERHEAD = 1 << 20
 
+#: The documented bound of `file` is the default MEDIA_MAX_BYTES (the server's own is enforced).
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
-    "schema": {"type": "object", "required": ["file"],
-               "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+    "schema": {"type": "object", "required": ["file"], "maxProperties": 8,
+               "properties": {"file": {"type": "string", "format": "binary",
+                                       "maxLength": 4 << 30}}}}}}}
 
 
 @router.post("/media", status_code=status.HTTP_201_CREATED, response_model=MediaOut,
@@ -86,7 +88,7 @@ async def delete_media(media_id: uuid.UUID, user: CurrentUser, session: WriteSes
 
 @router.get("/media/{media_id}/content", response_class=Response,
             responses={200: {"description": "The bytes"}, 206: {"description": "A range"},
-                       **problem_responses(403, 404, 416)})
+                       **problem_responses(401, 403, 404, 416)})
 async def media_content(
     request: Request, media_id: uuid.UUID, session: Session, res: Resources,
     exp: Annotated[str | None, Query(max_length=16)] = None,

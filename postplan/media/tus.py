@@ -46,6 +46,8 @@ router = APIRouter(prefix="/media/uploads", tags=["media"])
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration"
 OFFSET_TYPE = "application/offset+octet-stream"
+#: The largest Upload-Length / Upload-Offset parsed at all (MEDIA_MAX_BYTES is checked after).
+MAX_LENGTH = 1 << 50
 
 #: One PATCH at a time per upload in this process (a second one waits, then sees the offset).
 _locks: dict[uuid.UUID, asyncio.Lock] = {}
@@ -99,7 +101,7 @@ async def _load(request: Request, user_id: str, upload_id: uuid.UUID) -> MediaUp
 
 
 @router.options("", status_code=204)
-async def tus_options(res: Resources) -> Response:
+async def tus_options(_user: CurrentUser, res: Resources) -> Response:
     """What this tus server supports."""
     return Response(status_code=204, headers=_tus_headers(res))
 
@@ -107,7 +109,7 @@ async def tus_options(res: Resources) -> Response:
 @router.post("", status_code=201, responses=problem_responses(413, 422))
 async def create_upload(
     request: Request, user: CurrentUser, res: Resources,
-    upload_length: Annotated[int, Header(ge=0)],
+    upload_length: Annotated[int, Header(ge=0, le=MAX_LENGTH)],
     upload_metadata: Annotated[str | None, Header(max_length=4096)] = None,
 ) -> Response:
     """Start a resumable upload of `Upload-Length` bytes (tus creation)."""
@@ -179,7 +181,7 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
 @router.patch("/{upload_id}", status_code=204, responses=problem_responses(404, 409, 413, 415))
 async def append_upload(
     upload_id: uuid.UUID, request: Request, user: CurrentUser, res: Resources,
-    upload_offset: Annotated[int, Header(ge=0)],
+    upload_offset: Annotated[int, Header(ge=0, le=MAX_LENGTH)],
 ) -> Response:
     """Append bytes at `Upload-Offset`; the last byte makes the media (`Upload-Media-Id`)."""
     if (request.headers.get("content-type") or "").split(";")[0].strip() != OFFSET_TYPE:

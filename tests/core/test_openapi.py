@@ -16,7 +16,10 @@ from tests.fixtures.databases import sqlite_url
 
 MODES = {"dev": {}, "supabase": {"AUTH_MODE": "supabase", "SUPABASE_JWT_SECRET": "s" * 40}}
 UNAUTHENTICATED = {"/healthz", "/readyz", "/v1/feeds/{token}.ics",
-                   "/v1/channels/{channel}/oauth/callback"}
+                   "/v1/channels/{channel}/oauth/callback",
+                   # The owner reads with credentials, anyone else with a signed URL (the
+                   # signature is the credential); 401 is documented for the first case.
+                   "/v1/media/{media_id}/content"}
 
 
 def document(tmp_path: Path, mode: str) -> dict[str, Any]:

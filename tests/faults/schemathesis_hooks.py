@@ -42,6 +42,12 @@ SEMANTIC_CODES = frozenset({
     "csv_missing_columns",     # a CSV (a string to the schema) without the required header
     "empty_file",
     "version_mismatch",        # If-Match names a version the entry is no longer at (412)
+    # Media: what the bytes are (sniffed), a filename's characters, a tus offset or upload
+    # state, a signed URL's signature and expiry, a range past the end: none is in a schema.
+    "unsupported_media", "media_type_mismatch", "media_empty", "media_filename_invalid",
+    "media_upload_invalid", "media_too_large", "media_quota_exceeded", "media_in_use",
+    "upload_offset_mismatch", "media_signature_invalid", "media_url_expired",
+    "range_not_satisfiable", "unsupported_media_type",
 })
 
 #: pydantic error types (in a 422's `errors`) that a schema cannot express: an instant outside

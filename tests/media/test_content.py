@@ -11,10 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from postplan.core.redact import redact_text
 from postplan.media.signing import signed_query
 from tests.media.conftest import OTHER, USER, png_bytes, upload, wait_status
-
-pytestmark = pytest.mark.asyncio
 
 
 def _path_and_query(url: str) -> str:
@@ -48,7 +47,7 @@ async def test_owner_reads_with_range(media_client: Callable[..., Any]) -> None:
 
 
 async def test_signed_urls_work_without_auth_until_they_expire(
-        media_client: Callable[..., Any]) -> None:
+        media_client: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
     data = png_bytes((1100, 900))
     async with media_client(AUTH_MODE="supabase", SUPABASE_JWT_SECRET="s" * 32) as client:
         # Supabase mode: no credentials at all on these requests.
@@ -87,3 +86,11 @@ async def test_signed_urls_work_without_auth_until_they_expire(
         old = signed_query(b"test-signing-key", uuid.UUID(media["id"]), "original", past)
         res = await client.get(f"/v1/media/{media['id']}/content?{old}")
         assert res.status_code == 403 and res.json()["code"] == "media_url_expired"
+    # No signature reaches a log line.
+    logged = capsys.readouterr().err
+    assert "http.request" in logged and sig not in logged
+
+
+def test_signatures_are_redacted_from_free_text() -> None:
+    text = "fetch https://h/v1/media/1/content?exp=9&sig=SeCrEt-_42&role=jpeg failed"
+    assert redact_text(text) == "fetch https://h/v1/media/1/content?exp=9&sig=***&role=jpeg failed"

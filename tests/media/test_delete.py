@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from postplan.core.db import create_engine, create_sessionmaker
 from postplan.models import Calendar, CalendarEntry, PublishIntent
 from tests.media.conftest import (
@@ -21,8 +19,6 @@ from tests.media.conftest import (
     upload,
     wait_status,
 )
-
-pytestmark = pytest.mark.asyncio
 
 
 async def _queue_intent(db_url: str, media_id: str, status: str) -> uuid.UUID:

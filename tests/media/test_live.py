@@ -16,7 +16,7 @@ from postplan.config import Settings
 from tests.fixtures.apps import build_app, live_server
 from tests.media.conftest import USER, png_bytes, stored_files
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.live]
+pytestmark = pytest.mark.live
 
 
 async def test_upload_serve_and_an_interrupted_upload(

@@ -4,19 +4,21 @@ rejected after a few attempts instead of forever."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 
 from postplan.core.db import create_engine, create_sessionmaker, utcnow
 from postplan.models import Media
 from tests.media.conftest import BOTH_BACKENDS, USER, mp4_bytes, png_bytes, upload, wait_status
-
-pytestmark = pytest.mark.asyncio
 
 
 async def _edit(db_url: str, media_id: str, **values: Any) -> None:
@@ -60,3 +62,19 @@ async def test_a_live_lease_is_left_alone(db_url: str,
         assert "postplan_media_processing_queue_depth 1.0" in metrics
         assert (await client.get("/v1/media", headers=USER)).json()["items"][0]["status"] \
             == "processing"
+
+
+async def test_the_worker_command_inspects_waiting_uploads(
+        db_url: str, media_dir: Path, media_client: Callable[..., Any]) -> None:
+    async with media_client(MEDIA_PROCESSING_ENABLED=False) as client:
+        media = (await upload(client, png_bytes(), "w.png")).json()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AUTH_MODE"}}
+    env.update({"DATABASE_URL": db_url, "MEDIA_DIR": str(media_dir),
+                "MEDIA_SIGNING_KEY": "test-signing-key", "SPOOL_DIR": str(media_dir / "s")})
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "postplan.cli", "worker", "--once"], env=env,
+        capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    async with media_client(MEDIA_PROCESSING_ENABLED=False) as client:
+        body = (await client.get(f"/v1/media/{media['id']}", headers=USER)).json()
+        assert body["status"] == "ready" and body["checks"]

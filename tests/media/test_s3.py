@@ -17,8 +17,6 @@ from moto.server import ThreadedMotoServer
 from tests.fixtures.apps import free_port
 from tests.media.conftest import USER, chunked_upload, png_bytes, upload, wait_status
 
-pytestmark = pytest.mark.asyncio
-
 BUCKET = "postplan-media"
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
          "region_name": "us-east-1"}

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.media.conftest import (
     BOTH_BACKENDS,
     USER,
@@ -21,8 +19,6 @@ from tests.media.conftest import (
     upload,
     wait_status,
 )
-
-pytestmark = pytest.mark.asyncio
 
 
 @BOTH_BACKENDS
