@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postplan.calendars import service
@@ -21,6 +23,11 @@ from postplan.core.deps import Session, WriteSession
 from postplan.core.openapi import link, problem_responses
 from postplan.core.pagination import Cursor
 from postplan.core.schemas import Page
+from postplan.media.service import MediaResources, Resources
+from postplan.models import CalendarEntry
+
+#: The media store and signing key (thumbnail URLs of attached files).
+MediaStore = Resources
 
 router = APIRouter(tags=["calendars"])
 ETAG_HEADER = {"description": 'The entry\'s version as a strong ETag, e.g. `"4"`',
@@ -67,7 +74,7 @@ async def list_calendars(
                              entry_id="$response.body#/entries/0/id"),
             }}, **problem_responses(404)})
 async def get_calendar(
-    calendar_id: uuid.UUID, user: CurrentUser, session: Session
+    calendar_id: uuid.UUID, user: CurrentUser, session: Session, res: MediaStore
 ) -> CalendarWithEntries:
     """One calendar with its latest saved entries, ordered by `scheduledAt`."""
     bind(calendarId=str(calendar_id))
@@ -75,8 +82,16 @@ async def get_calendar(
     entries, _ = await service.list_entries(session, user.id, calendar_id)
     return CalendarWithEntries.model_validate(
         {**CalendarOut.model_validate(calendar).model_dump(),
-         "entries": [EntryOut.model_validate(e) for e in entries]}
+         "entries": await _entries_out(session, res, user.id, entries)}
     )
+
+
+async def _entries_out(session: AsyncSession, res: MediaResources, user_id: str,
+                       entries: Sequence[CalendarEntry]) -> list[EntryOut]:
+    """Entries as a read shows them: stored media described (kind, status, thumbnail...)."""
+    media = await service.described_media(session, res, user_id, entries)
+    return [EntryOut.model_validate(e).model_copy(update={"media": media[e.id]})
+            for e in entries]
 
 
 @router.get("/calendars/{calendar_id}/entries", response_model=Page[EntryOut],
@@ -98,6 +113,7 @@ async def list_entries(
     calendar_id: uuid.UUID,
     user: CurrentUser,
     session: Session,
+    res: MediaStore,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     cursor: Cursor = None,
 ) -> Page[EntryOut]:
@@ -106,7 +122,7 @@ async def list_entries(
     rows, next_cursor = await service.list_entries(
         session, user.id, calendar_id, limit=limit, cursor=cursor
     )
-    return Page[EntryOut](items=[EntryOut.model_validate(r) for r in rows],
+    return Page[EntryOut](items=await _entries_out(session, res, user.id, rows),
                           next_cursor=next_cursor)
 
 
@@ -126,6 +142,7 @@ async def patch_entry(
     user: CurrentUser,
     session: WriteSession,
     response: Response,
+    res: MediaStore,
     if_match: Annotated[str | None, Header(max_length=64, pattern=service.IF_MATCH_PATTERN,
                                            description='`"<version>"`, `W/"<version>"`, '
                                                        "`<version>` or `*`")] = None,
@@ -136,4 +153,4 @@ async def patch_entry(
         session, user.id, calendar_id, entry_id, patch, service.parse_if_match(if_match)
     )
     response.headers["ETag"] = f'"{entry.version}"'
-    return EntryOut.model_validate(entry)
+    return (await _entries_out(session, res, user.id, [entry]))[0]

@@ -25,9 +25,12 @@ from postplan.calendars.importing import resolve_calendar as resolve_calendar
 from postplan.calendars.importing import set_feed_token_hash as set_feed_token_hash
 from postplan.calendars.importing import upsert_entries as upsert_entries
 from postplan.calendars.limits import TOO_LARGE_RESPONSE as TOO_LARGE_RESPONSE
+from postplan.calendars.media import check_owned
+from postplan.calendars.media import described_media as described_media
 from postplan.calendars.repository import CalendarRepository, EntryRepository
 from postplan.calendars.schemas import EntryPatch
 from postplan.core.db import begin_write
+from postplan.core.entryfields import media_items
 from postplan.core.errors import NotFound, PreconditionFailed, Unprocessable
 from postplan.core.pagination import decode_cursor, split_page
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
@@ -163,7 +166,8 @@ async def update_entry(
             extra={"errors": [{"field": "format", "message": "not available on this channel"}]},
         )
     if "media" in changes:
-        changes["media"] = [{"url": str(m.url), "type": m.type} for m in patch.media or []]
+        changes["media"] = media_items(patch.media or [])
+        await check_owned(session, user_id, changes["media"])
     if "scheduled_at" in changes:
         changes["scheduled_at"] = changes["scheduled_at"].astimezone(dt.UTC)
     if "format" in changes:

@@ -15,11 +15,12 @@ platform (`reconcile`) instead of calling it again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from postplan.core.logging import mask
 from postplan.core.vocab import Channel, EntryFormat
@@ -28,11 +29,13 @@ __all__ = [
     "AdapterResult",
     "AdapterState",
     "AuthError",
+    "ByteSource",
     "ChannelAdapter",
     "ChannelError",
     "Credentials",
     "Finding",
     "HandleCallback",
+    "MediaOpener",
     "MediaRef",
     "OAuthClient",
     "OutcomeUnknown",
@@ -44,12 +47,39 @@ __all__ = [
 
 
 class MediaRef(BaseModel):
-    """One media item attached to an entry; `url` must be publicly fetchable by the platform."""
+    """One media item attached to an entry; `url` must be publicly fetchable by the platform.
+
+    `media_id` marks a file postplan stores itself: its `url` is a signed URL under
+    PUBLIC_BASE_URL (empty when none is configured), `size` and `content_type` come from
+    storage, and its bytes are read through the request's opener (`PublishRequest.open_media`),
+    never downloaded from a URL."""
 
     model_config = ConfigDict(frozen=True)
 
     url: str
     type: Literal["image", "video"]
+    media_id: str | None = None
+    size: int | None = None
+    content_type: str | None = None
+    #: A stored video's length (inspection), for the creator's longest-video check.
+    duration_seconds: float | None = None
+
+
+class ByteSource(Protocol):
+    """Bytes of known total `size`, read exactly `n` at a time (the last read may be shorter
+    only when fewer remain)."""
+
+    size: int
+    content_type: str
+
+    async def read(self, n: int) -> bytes:
+        """The next `n` bytes."""
+        ...
+
+
+MediaOpener = Callable[[MediaRef], AbstractAsyncContextManager[ByteSource]]
+"""Opens a stored file's bytes. The domain binds it to the intent's user before handing the
+request to an adapter, so the edge reads stored media without knowing storage or the database."""
 
 
 class PublishRequest(BaseModel):
@@ -77,6 +107,22 @@ class PublishRequest(BaseModel):
     account_id: str
     privacy_level: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    #: Not part of the request's JSON: set by the domain at send time (`with_opener`).
+    _opener: MediaOpener | None = PrivateAttr(default=None)
+
+    def with_opener(self, opener: MediaOpener | None) -> PublishRequest:
+        """A copy that reads stored media (`MediaRef.media_id`) through `opener`."""
+        copy = self.model_copy()
+        copy._opener = opener
+        return copy
+
+    def open_media(self, ref: MediaRef) -> AbstractAsyncContextManager[ByteSource]:
+        """The bytes of a stored media item; PermanentError when no opener was given (a
+        request that was never bound to its user's storage must not be sent)."""
+        if ref.media_id is None or self._opener is None:
+            raise PermanentError("media_unavailable",
+                                 "The stored media file cannot be read for this request.")
+        return self._opener(ref)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,10 @@ def check_media_urls(req: PublishRequest) -> list[Finding]:
     Loopback http is let through so local fakes and dev setups work."""
     findings: list[Finding] = []
     for i, media in enumerate(req.media):
+        if media.media_id is not None and not media.url:
+            # A stored file without a public URL: uploaded by postplan (TikTok FILE_UPLOAD);
+            # where a platform must pull it, the domain reports the missing PUBLIC_BASE_URL.
+            continue
         problem = media_url_problem(media.url)
         if problem:
             findings.append(Finding(code="media_url_invalid", field=f"media[{i}].url",

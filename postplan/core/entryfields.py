@@ -12,9 +12,17 @@ the calendars domain's, declared by its readers.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Protocol
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AnyHttpUrl, StringConstraints, UrlConstraints, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    StringConstraints,
+    UrlConstraints,
+    field_validator,
+    model_validator,
+)
 
 from postplan.core.schemas import InputSchema
 from postplan.core.validators import (
@@ -69,9 +77,52 @@ MAX_MEDIA = 35
 MediaUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
 
 
-class Media(InputSchema):
+class HostedMedia(InputSchema):
+    """A file hosted elsewhere: the platform pulls `url` itself."""
+
     url: MediaUrl
     type: Literal["image", "video"]
+
+
+#: What a read of an entry adds to a stored item (`calendars.media`): sent back unchanged by a
+#: client that edits the list it read, they are dropped, not refused.
+STORED_MEDIA_READ_ONLY = frozenset({"kind", "status", "filename", "contentType", "thumbnailUrl",
+                                    "check", "error"})
+
+
+class StoredMedia(InputSchema):
+    """A file uploaded to postplan (`POST /v1/media`), by its id."""
+
+    media_id: uuid.UUID
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, value: Any) -> Any:
+        if isinstance(value, dict) and ("mediaId" in value or "media_id" in value):
+            return {k: v for k, v in value.items() if k not in STORED_MEDIA_READ_ONLY}
+        return value
+
+
+#: One media item of an entry, in order: an uploaded file or a hosted one.
+Media = StoredMedia | HostedMedia
+
+
+def media_items(items: Sequence[StoredMedia | HostedMedia]) -> list[dict[str, str]]:
+    """Media items as an entry row stores them: `{mediaId}` or `{url, type}`."""
+    return [{"mediaId": str(m.media_id)} if isinstance(m, StoredMedia)
+            else {"url": str(m.url), "type": m.type} for m in items]
+
+
+def stored_media_id(item: Mapping[str, Any]) -> uuid.UUID | None:
+    """The id of a stored item of an entry row's `media` list (None for a hosted file or an
+    item that does not hold a valid id)."""
+    raw = item.get("mediaId")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
 
 
 class EntryInput(InputSchema):

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 
-from postplan.exports.records import ExportCalendar, ExportEntry, utc_iso
+from postplan.exports.records import STORED, ExportCalendar, ExportEntry, media_json, utc_iso
 from postplan.exports.text import post_text, spreadsheet_safe
 
 #: Columns holding user text: only these get the formula-neutralising quote (and lose it on import).
@@ -47,11 +47,11 @@ class _RowWriter:
 
 
 def media_cell(entry: ExportEntry) -> str:
-    """Media as compact JSON (`[{"url":…,"type":…}]`): exact, and never starts a formula."""
+    """Media as compact JSON (`[{"url":…,"type":…}]`, `[{"mediaId":…}]` for an uploaded file):
+    exact, and never starts a formula."""
     if not entry.media:
         return "[]"
-    return json.dumps([{"url": url, "type": kind} for kind, url in entry.media],
-                      ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(media_json(entry.media), ensure_ascii=False, separators=(",", ":"))
 
 
 class StandardCsvWriter:
@@ -93,7 +93,8 @@ class BulkCsvWriter:
         local = e.scheduled_at
         return self._rows.encode([
             local.date().isoformat(), f"{local:%H:%M}", spreadsheet_safe(post_text(e)),
-            ",".join(url for _kind, url in e.media), e.channel, e.timezone,
+            # Bulk tools take public URLs only: an uploaded file has none that lasts.
+            ",".join(url for kind, url in e.media if kind != STORED), e.channel, e.timezone,
         ])
 
     def prefix(self) -> bytes:

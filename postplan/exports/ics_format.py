@@ -16,7 +16,7 @@ from icalendar import Timezone
 
 from postplan.core.validators import EARLIEST_DATE, LATEST_DATE
 from postplan.core.zones import CANONICAL_ZONES
-from postplan.exports.records import ExportCalendar, ExportEntry
+from postplan.exports.records import STORED, ExportCalendar, ExportEntry
 from postplan.exports.text import post_text, summary
 
 PRODID = "-//postplan//calendar export 1//EN"
@@ -136,6 +136,8 @@ class IcsWriter:
             parts.append(_line("DESCRIPTION", ical_text(description)))
         if categories:
             parts.append(_line("CATEGORIES", categories))
+        # Uploaded files by id, in order (a hosted URL stays in the entry's JSON/CSV forms).
+        parts.extend(_line("X-POSTPLAN-MEDIA-ID", ref) for kind, ref in e.media if kind == STORED)
         parts.append(_line("SEQUENCE", str(max(e.version - 1, 0))))
         parts.append("TRANSP:TRANSPARENT\r\n")
         parts.append("END:VEVENT\r\n")

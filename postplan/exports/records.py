@@ -56,6 +56,23 @@ def uuid_text(value: uuid.UUID) -> str:
 
 
 
+#: The first half of a media pair naming a file stored by postplan (the second is its id).
+STORED = "stored"
+
+
+def media_pair(item: dict[str, Any]) -> tuple[str, str]:
+    """An entry row's media item as a pair: (STORED, id) or (type, url)."""
+    if "mediaId" in item:
+        return STORED, str(item["mediaId"])
+    return str(item.get("type", "")), str(item.get("url", ""))
+
+
+def media_json(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    """Media pairs as the Entry's `media` list: `{mediaId}` or `{url, type}`."""
+    return [{"mediaId": ref} if kind == STORED else {"url": ref, "type": kind}
+            for kind, ref in pairs]
+
+
 def utc_iso(value: dt.datetime) -> str:
     """An instant as the API writes it: ISO 8601 in UTC with `+00:00`."""
     return value.astimezone(dt.UTC).isoformat()
@@ -78,7 +95,8 @@ class ExportEntry:
     hashtags: tuple[str, ...]
     call_to_action: str
     asset_notes: str
-    media: tuple[tuple[str, str], ...]  # (type, url)
+    #: (type, url) of a hosted file; (STORED, media id) of a file uploaded to postplan.
+    media: tuple[tuple[str, str], ...]
     version: int
     edited: bool
     updated_at: dt.datetime  # aware UTC
@@ -101,8 +119,7 @@ class ExportEntry:
             hashtags=tuple(row.hashtags or ()),
             call_to_action=row.call_to_action,
             asset_notes=row.asset_notes,
-            media=tuple((str(m.get("type", "")), str(m.get("url", "")))
-                        for m in row.media) if row.media else (),
+            media=tuple(media_pair(m) for m in row.media) if row.media else (),
             version=row.version,
             edited=row.edited,
             updated_at=row.updated_at.astimezone(dt.UTC),
@@ -124,7 +141,7 @@ class ExportEntry:
             "hashtags": list(self.hashtags),
             "callToAction": self.call_to_action,
             "assetNotes": self.asset_notes,
-            "media": [{"url": url, "type": kind} for kind, url in self.media],
+            "media": media_json(self.media),
             "version": self.version,
             "edited": self.edited,
             "updatedAt": utc_iso(self.updated_at),

@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.calendars import service as calendars
+from postplan.core.entryfields import media_items, stored_media_id
 from postplan.core.errors import AppError, Unprocessable
 from postplan.exports.files import ExportFile, ExportFormat, render
 from postplan.exports.readers import ParsedFile, natural_key_id, read_csv, read_json, validate_row
 from postplan.exports.schemas import ImportReport
+from postplan.media import service as media
 
 #: Rows read per database round trip while rendering.
 EXPORT_BATCH = 500
@@ -103,6 +105,27 @@ def parse_file(body: bytes, content_type: str) -> ParsedFile:
     raise UnsupportedMediaType("send a JSON export as application/json or a CSV as text/csv")
 
 
+async def _own_media_only(session: AsyncSession, user_id: str,
+                          specs: list[calendars.EntrySpec],
+                          errors: list[dict[str, Any]]) -> list[calendars.EntrySpec]:
+    """Rows naming a media id that is not one of the user's files are reported and skipped
+    (an export from another account carries ids this user cannot attach)."""
+    ids = {mid for s in specs for m in s.media if (mid := stored_media_id(m)) is not None}
+    if not ids:
+        return specs
+    owned = set(await media.get_user_media(session, user_id, sorted(ids)))
+    kept = []
+    for spec in specs:
+        missing = [str(mid) for m in spec.media
+                   if (mid := stored_media_id(m)) is not None and mid not in owned]
+        if missing:
+            errors.append({"row": spec.row, "field": "media",
+                           "message": f"media {', '.join(missing)} not found"})
+        else:
+            kept.append(spec)
+    return kept
+
+
 async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
                       calendar_id: uuid.UUID | None,
                       max_entries: int | None = None) -> ImportReport:
@@ -136,9 +159,10 @@ async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
             scheduled_at=entry.scheduled_at, timezone=entry.timezone, pillar=entry.pillar,
             hook=entry.hook, caption=entry.caption, hashtags=list(entry.hashtags),
             call_to_action=entry.call_to_action, asset_notes=entry.asset_notes,
-            media=[{"url": str(m.url), "type": m.type} for m in entry.media],
+            media=media_items(entry.media),
             version=entry.version, edited=entry.edited, updated_at=entry.updated_at,
         ))
+    specs = await _own_media_only(session, user_id, specs, errors)
     outcome = await calendars.upsert_entries(session, user_id, calendar, specs, max_entries)
     errors.extend(outcome.errors)
     errors.sort(key=lambda e: (e["row"], e["field"]))

@@ -37,8 +37,11 @@ def dry_run_intent_id(user_id: str, entry: CalendarEntry, when: str,
 def build_request(
     entry: CalendarEntry, *, intent_id: uuid.UUID, account_id: str, when: str,
     now: dt.datetime, privacy_level: str | None, options: dict[str, Any] | None = None,
+    media: Sequence[MediaRef] | None = None,
 ) -> PublishRequest:
-    """The adapter's view of an entry; `when=now` publishes at `now`, not at `scheduledAt`."""
+    """The adapter's view of an entry; `when=now` publishes at `now`, not at `scheduledAt`.
+    `media` is the entry's media resolved by `publishing.media.attached_media` (stored files
+    by id, with their signed URL); without it only hosted `{url, type}` items are read."""
     channel = Channel(entry.channel)
     if channel is Channel.tiktok and privacy_level is None:
         privacy_level = DEFAULT_TIKTOK_PRIVACY
@@ -48,8 +51,9 @@ def build_request(
         format=EntryFormat(entry.format),
         caption=compose_caption(entry.caption, list(entry.hashtags or [])),
         hashtags=list(entry.hashtags or []),
-        media=[MediaRef(url=str(m.get("url", "")), type=m.get("type", "image"))
-               for m in entry.media or []],
+        media=list(media) if media is not None else [
+            MediaRef(url=str(m.get("url", "")), type=m.get("type", "image"))
+            for m in entry.media or [] if "mediaId" not in m],
         scheduled_at=now if when == "now" else entry.scheduled_at,
         account_id=account_id,
         privacy_level=privacy_level if channel is Channel.tiktok else None,

@@ -18,6 +18,7 @@ import httpx
 from postplan.channels.backoff import backoff_delay
 from postplan.channels.base import (
     AdapterResult,
+    ByteSource,
     Credentials,
     Finding,
     HandleCallback,
@@ -39,7 +40,7 @@ from postplan.channels.tiktok.payloads import (
     source,
 )
 from postplan.channels.tiktok.rules import validate_request
-from postplan.channels.tiktok.source import MediaSource, open_source
+from postplan.channels.tiktok.source import open_source
 from postplan.channels.tiktok.upload import ChunkPlan, ChunkRules, plan_chunks
 from postplan.core.logging import get_logger
 from postplan.core.vocab import Channel
@@ -75,6 +76,8 @@ class TikTokAdapter:
         """Every request in order, with `{placeholders}` for values only TikTok can give."""
         plan: ChunkPlan | None = None
         size = req.options.get("video_size")
+        if size is None and req.media and req.media[0].media_id is not None:
+            size = req.media[0].size  # a stored file: its size is known before any upload
         if source(req) == FILE_UPLOAD and isinstance(size, int) and size > 0:
             try:
                 plan = plan_chunks(size, self.chunk_rules)
@@ -119,6 +122,8 @@ class TikTokAdapter:
                 platform_code="privacy_level_option_mismatch",
             )
         duration = req.options.get("duration_sec")
+        if duration is None and req.media:
+            duration = req.media[0].duration_seconds  # a stored video's inspected length
         limit = info.get("max_video_post_duration_sec")
         if isinstance(duration, int | float) and isinstance(limit, int) and duration > limit:
             raise PermanentError(
@@ -159,8 +164,10 @@ class TikTokAdapter:
     async def _publish_file(
         self, creds: Credentials, req: PublishRequest, on_handle: HandleCallback | None
     ) -> AdapterResult:
-        async with open_source(self.client.http, req.media[0].url,
-                               self.client.upload_timeout) as media:
+        ref = req.media[0]
+        opened = (req.open_media(ref) if ref.media_id is not None
+                  else open_source(self.client.http, ref.url, self.client.upload_timeout))
+        async with opened as media:
             try:
                 plan = plan_chunks(media.size, self.chunk_rules)
             except ValueError as exc:
@@ -185,7 +192,7 @@ class TikTokAdapter:
         )
 
     async def _upload(
-        self, publish_id: str, upload_url: str, media: MediaSource, plan: ChunkPlan
+        self, publish_id: str, upload_url: str, media: ByteSource, plan: ChunkPlan
     ) -> None:
         chunks = plan.chunks()
         for chunk in chunks:
@@ -262,6 +269,15 @@ class TikTokAdapter:
             return AdapterResult(state="published", handle=handle, detail=detail)
         return AdapterResult(state="processing", handle=handle, detail=detail)
 
+    async def _media_size(self, req: PublishRequest) -> int | None:
+        """The video's size: known for a stored file, else asked of its host."""
+        if not req.media:
+            return None
+        ref = req.media[0]
+        if ref.media_id is not None:
+            return ref.size
+        return await self.client.media_size(ref.url)
+
     async def reconcile(
         self, creds: Credentials, req: PublishRequest, handle: str | None
     ) -> AdapterResult | None:
@@ -278,8 +294,7 @@ class TikTokAdapter:
             raise
         if result.state == "processing" and result.detail.get("status") == "PROCESSING_UPLOAD":
             uploaded = int(result.detail.get("uploaded_bytes") or 0)
-            size = (await self.client.media_size(req.media[0].url)
-                    if uploaded and req.media else None)
+            size = await self._media_size(req) if uploaded else None
             if uploaded == 0 or (size is not None and uploaded < size):
                 # The bytes never all arrived, so this publish can never complete: start over.
                 return AdapterResult(state="not_published", handle=None,

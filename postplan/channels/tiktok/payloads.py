@@ -32,9 +32,12 @@ def post_mode(req: PublishRequest) -> str:
 
 def source(req: PublishRequest) -> str:
     """How TikTok gets a video: it pulls the URL (default) or we upload the bytes in chunks.
-    Photos are always pulled."""
+    Photos are always pulled; a video postplan stores itself is always uploaded (FILE_UPLOAD
+    needs no verified domain, and the bytes come from storage, not from a URL)."""
     if req.format is EntryFormat.photo:
         return PULL_FROM_URL
+    if req.media and req.media[0].media_id is not None:
+        return FILE_UPLOAD
     return str(req.options.get("source") or PULL_FROM_URL).upper()
 
 

@@ -29,6 +29,12 @@ from postplan.models import CalendarEntry
 from postplan.publishing.connections import store as connections
 from postplan.publishing.dbutil import dialect_name, insert_ignore
 from postplan.publishing.gateway import ChannelGateway
+from postplan.publishing.media import (
+    attached_media,
+    load_entry_media,
+    media_signature,
+    resources_for,
+)
 from postplan.publishing.requests import build_request, dry_run_intent_id, findings_error
 from postplan.publishing.schemas import PublishBody, PublishResponse, PublishResult, Summary
 from postplan.publishing.states import LIVE
@@ -141,17 +147,25 @@ async def publish_calendar(
     summary = Summary()
     counts: dict[tuple[str, str], int] = defaultdict(int)
     adapters = {channel: gateway.adapter(channel) for channel in channels}
+    stored = await load_entry_media(session, user_id, entries)
+    media_res = resources_for(settings)
     for entry in entries:
         adapter = adapters[entry.channel]
         intent_id = (dry_run_intent_id(user_id, entry, body.when, body.privacy_level)
                      if dry else uuid.uuid4())
+        signature = media_signature(entry, stored) if dry else ""
+        if signature:
+            # The verdict on stored files changes as they finish processing: a new dry-run
+            # intent then, not the earlier one (kept by the insert-if-absent below).
+            intent_id = uuid.uuid5(intent_id, signature)
+        refs, media_findings = attached_media(entry, stored, media_res)
         req = build_request(entry, intent_id=intent_id, when=body.when, now=now,
                             account_id=accounts.get(entry.channel, "unconnected"),
-                            privacy_level=body.privacy_level)
+                            privacy_level=body.privacy_level, media=refs)
         at = req.scheduled_at
         times = planned[entry.channel]
         in_window = bisect.bisect_right(times, at) - bisect.bisect_right(times, shifted(at, -DAY))
-        findings = adapter.validate(req, now=now, posts_in_last_24h=in_window)
+        findings = media_findings + adapter.validate(req, now=now, posts_in_last_24h=in_window)
         payload = adapter.build_payload(req)
         error = findings_error(findings)
         summary.total += 1

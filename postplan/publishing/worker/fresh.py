@@ -31,6 +31,12 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS, PUBLISH_RESULTS
 from postplan.models import CalendarEntry
 from postplan.publishing.dbutil import single_statements
+from postplan.publishing.media import (
+    attached_media,
+    bind_stored_media,
+    load_entry_media,
+    resources_for,
+)
 from postplan.publishing.requests import build_request, findings_error
 from postplan.publishing.states import Event
 from postplan.publishing.worker.claims import StaleClaim
@@ -110,17 +116,24 @@ async def _latest_entry(job: Job, entry: CalendarEntry | None) -> None:
                        run_after=entry.scheduled_at)
         log.info("publish.rescheduled_after_edit")
         raise Stop
+    async with AsyncSession(bind=job.ctx.engine, expire_on_commit=False) as session:
+        stored = await load_entry_media(session, row.user_id, [entry])
+    refs, media_findings = attached_media(entry, stored, resources_for(job.ctx.settings))
     req = build_request(entry, intent_id=row.id, account_id=job.req.account_id,
                         when=row.when, now=now, privacy_level=job.req.privacy_level,
-                        options=job.req.options)
-    findings = request_findings(req, job.adapter, now)
+                        options=job.req.options, media=refs)
+    findings = media_findings + request_findings(req, job.adapter, now)
     payload = job.adapter.build_payload(req)
     if findings:
         await job.finish(Event.permanent_failure, "failed", payload=payload,
                          entry_version=entry.version, error=findings_error(findings))
-    job.req, job.handle = req, None
     await job.update(request=req.model_dump(mode="json"), payload=payload,
                      entry_version=entry.version, platform_handle=None, updated_at=now)
+    job.handle = None
+    try:
+        job.req = await bind_stored_media(job.ctx.engine, job.ctx.settings, row.user_id, req)
+    except PermanentError as exc:  # a file deleted since the read above
+        await job.finish(Event.permanent_failure, "failed", error=exc.as_error())
     log.info("publish.entry_refreshed", entryVersion=entry.version)
 
 

@@ -22,6 +22,7 @@ from postplan.channels.base import (
     ChannelError,
     Credentials,
     OAuthClient,
+    PermanentError,
     PublishRequest,
     RetryLater,
 )
@@ -29,6 +30,7 @@ from postplan.core.context import bound
 from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_RESULTS
 from postplan.publishing.connections.credentials import Stored, mark_needs_reauth
+from postplan.publishing.media import bind_stored_media
 from postplan.publishing.states import Event, IntentStatus
 from postplan.publishing.worker.claims import (
     Claimed,
@@ -102,6 +104,13 @@ class Job:
             refusal = already_published(self.row, self.published_before) if sending else None
         except StoredRequestRefused as exc:
             refusal = exc
+        if refusal is None and sending:
+            try:
+                # Stored files: fresh signed URLs, bytes read as this intent's user.
+                self.req = await bind_stored_media(self.ctx.engine, self.ctx.settings,
+                                                   self.row.user_id, self.req)
+            except PermanentError as exc:
+                await self.finish(Event.permanent_failure, "failed", error=exc.as_error())
         if refusal is not None:
             # Not something the API stores: the row was changed behind postplan's back.
             log.error("publish.stored_request_refused", code=refusal.code,

@@ -5,6 +5,7 @@ import { SSEParser, readEventStream } from "./sse.js";
 import { Grid, channelLabel } from "./grid.js";
 import { Editor } from "./editor.js";
 import { Actions } from "./actions.js";
+import { MediaLibrary } from "./media.js";
 
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -24,6 +25,20 @@ class App {
       onConflictLoaded: (entry) => this.grid.upsert(entry),
     });
     this.actions = new Actions(this);
+    this.media = new MediaLibrary(this);
+    this.editor.library = this.media;
+    this.grid.onDrop = (entryId, dt) => {
+      if (this.calendarId && !(this.run && this.run.dryRun)) this.media.drop(entryId, dt);
+    };
+  }
+
+  /** Read the open calendar's entries again (their media's status and thumbnails changed). */
+  async reloadEntries() {
+    if (!this.calendarId) return;
+    try {
+      const page = await getJSON("GET", `/v1/calendars/${encodeURIComponent(this.calendarId)}/entries?limit=5000`);
+      for (const e of page.items || []) this.grid.upsert(e);
+    } catch { /* the next refresh tries again */ }
   }
 
   // ---- errors -------------------------------------------------------------------------
@@ -458,6 +473,7 @@ class App {
       auth.token = token.value.trim();
       this.refreshStatus();
       this.loadCalendars();
+      this.media.refresh();
     });
     $("refresh-status").addEventListener("click", () => this.refreshStatus());
     $("error-close").addEventListener("click", () => this.clearError());
@@ -499,6 +515,7 @@ class App {
 
     this.refreshStatus();
     this.loadCalendars();
+    this.media.refresh();
     this.updateButtons();
   }
 }

@@ -51,7 +51,8 @@ function valuesOf(entry) {
     hook: entry.hook || "", caption: entry.caption || "", hashtags: [...(entry.hashtags || [])],
     callToAction: entry.callToAction || "", scheduledAt: String(entry.scheduledAt).slice(0, 16),
     format: entry.format, pillar: entry.pillar || "", assetNotes: entry.assetNotes || "",
-    media: (entry.media || []).map((m) => ({ url: m.url, type: m.type })),
+    // The text box edits hosted links only; uploaded files are attached from the library.
+    media: (entry.media || []).filter((m) => !m.mediaId).map((m) => ({ url: m.url, type: m.type })),
   };
 }
 
@@ -83,6 +84,9 @@ export class Editor {
     document.getElementById("editor-cancel").addEventListener("click", () => this.dialog.close());
     document.getElementById("conflict-reapply").addEventListener("click", () => this.reapply());
     document.getElementById("conflict-overwrite").addEventListener("click", () => this.overwrite());
+    document.getElementById("e-media-attach").addEventListener("click", () => this.attachPicked());
+    /** The media library (set by the page): attach and detach uploaded files. */
+    this.library = null;
     this.dialog.addEventListener("close", () => {
       if (this.opener && this.opener.isConnected) this.opener.focus();
       else if (this.base) document.querySelector(`[data-entry-id="${CSS.escape(this.base.id)}"]`)?.focus();
@@ -106,8 +110,53 @@ export class Editor {
       this.input(name).value = this.text(name, v[name]);
     }
     document.getElementById("e-when-tz").textContent = `Time zone: ${entry.timezone}`;
+    this.fillFiles(entry);
     document.getElementById("editor-meta").textContent =
       `${channelLabel(entry.channel)} · ${longDate(entryDay(entry))} ${entryTime(entry)} · version ${entry.version}${entry.edited ? " · edited" : ""}`;
+  }
+
+  /** The library's files, offered by the picker. */
+  setLibrary(items) {
+    const pick = document.getElementById("e-media-pick");
+    const keep = pick.value;
+    pick.replaceChildren(new Option("Choose an uploaded file…", ""),
+      ...items.map((m) => new Option(`${m.filename} (${m.kind}, ${m.status})`, m.id)));
+    pick.value = keep;
+  }
+
+  /** The uploaded files attached to the entry, each with a Remove button. */
+  fillFiles(entry) {
+    const list = document.getElementById("e-media-files");
+    const rows = (entry.media || []).map((m, i) => {
+      if (!m.mediaId) return null;
+      const li = document.createElement("li");
+      li.dataset.mediaId = m.mediaId;
+      li.textContent = `${m.filename || m.mediaId} — ${m.status || ""} `;
+      const rm = document.createElement("button");
+      rm.type = "button";
+      rm.className = "secondary small";
+      rm.textContent = "Remove";
+      rm.disabled = !this.library;
+      rm.addEventListener("click", () => this.library?.detach(entry.id, i));
+      li.append(rm);
+      return li;
+    }).filter(Boolean);
+    list.replaceChildren(...rows);
+  }
+
+  /** The entry changed elsewhere (media attached): take its new version as the base. */
+  rebase(entry) {
+    if (!this.base || this.base.id !== entry.id) return;
+    this.base = entry;
+    this.fillFiles(entry);
+    document.getElementById("editor-meta").textContent =
+      `${channelLabel(entry.channel)} · ${longDate(entryDay(entry))} ${entryTime(entry)} · version ${entry.version}${entry.edited ? " · edited" : ""}`;
+  }
+
+  async attachPicked() {
+    const id = document.getElementById("e-media-pick").value;
+    if (!id || !this.base || !this.library) return;
+    await this.library.attach(this.base.id, id);
   }
 
   /** Open for one entry; `readOnly` for dry-run entries, which are not saved anywhere. */
@@ -119,6 +168,7 @@ export class Editor {
     this.err.textContent = readOnly ? "Preview only: dry-run entries are not saved, so they cannot be edited." : "";
     this.fill(entry);
     for (const [name] of FIELDS) this.input(name).disabled = readOnly;
+    document.getElementById("e-media-attach").disabled = readOnly;
     document.getElementById("editor-save").hidden = readOnly;
     document.getElementById("editor-heading").textContent = readOnly ? "Entry (preview)" : "Edit entry";
     this.dialog.showModal();
@@ -143,6 +193,9 @@ export class Editor {
       if (name === "scheduledAt") {
         if (!cur.scheduledAt) continue;
         body.scheduledAt = wallToIso(cur.scheduledAt, this.base.timezone);
+      } else if (name === "media") {
+        const stored = (this.base.media || []).filter((m) => m.mediaId).map((m) => ({ mediaId: m.mediaId }));
+        body.media = [...stored, ...cur.media];
       } else {
         body[name] = cur[name];
       }

@@ -1,6 +1,8 @@
 // The calendar grid: month blocks (or one week) of Monday→Sunday rows, entries placed on the
 // day of their local scheduled time. Under 640px the CSS turns it into a dated list.
 
+import { localUrl, mediaState } from "./media.js";
+
 const DAY_MS = 86400000;
 const CHANNELS = { tiktok: "TikTok", instagram: "Instagram" };
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -74,6 +76,8 @@ export class Grid {
     this.view = "month";
     this.weekStart = null;
     this.readOnly = false;
+    /** (entryId, DataTransfer) → attach what was dropped on an entry; set by the page. */
+    this.onDrop = null;
   }
 
   reset(range, { readOnly = false } = {}) {
@@ -176,11 +180,49 @@ export class Grid {
     node.append(meta);
     if (e.pillar) node.append(el("span", "pillar", e.pillar));
     node.append(el("span", "hook", e.hook));
+    this.mediaEl(node, e);
     if (pub && pub.error) node.append(el("span", "reasons", reasonText(pub.error)));
     const verb = this.readOnly ? "view" : "edit";
     node.title = `${channelLabel(e.channel)} ${e.format} at ${entryTime(e)}: ${e.hook} (press to ${verb})`;
     node.addEventListener("click", () => this.onOpen(e.id, node));
     return node;
+  }
+
+  /** Thumbnails of the attached files, "needs media" or what blocks them; a drop target. */
+  mediaEl(node, e) {
+    const media = e.media || [];
+    if (media.length) {
+      const strip = el("span", "thumbs");
+      for (const m of media) {
+        if (m.thumbnailUrl) {
+          const img = el("img", "thumb");
+          img.src = localUrl(m.thumbnailUrl);
+          img.alt = m.filename || "";
+          img.dataset.mediaId = m.mediaId;
+          strip.append(img);
+        } else {
+          strip.append(el("span", "thumb ph", (m.kind || m.type) === "video" ? "▶" : "▦"));
+        }
+      }
+      node.append(strip);
+    }
+    const { state, text } = mediaState(e);
+    const line = el("span", `media-state ${state}`, text);
+    line.dataset.mediaState = state;
+    node.append(line);
+    if (this.readOnly) return;
+    node.addEventListener("dragover", (ev) => {
+      if (!this.onDrop) return;
+      ev.preventDefault();
+      node.classList.add("drop");
+    });
+    node.addEventListener("dragleave", () => node.classList.remove("drop"));
+    node.addEventListener("drop", (ev) => {
+      if (!this.onDrop) return;
+      ev.preventDefault();
+      node.classList.remove("drop");
+      this.onDrop(e.id, ev.dataTransfer);
+    });
   }
 
   dayCell(key, cls) {

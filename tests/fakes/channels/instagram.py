@@ -4,9 +4,11 @@ Instagram Login OAuth.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -84,9 +86,24 @@ def register_instagram(app: FastAPI, c: FakeChannels) -> None:
         return sum(1 for p in c.account_posts.get(("instagram", account_id), ())
                    if p.created_at > since)
 
+    async def fetch(url: str) -> bool:
+        """Pull the media the way Instagram does (no auth, redirects refused)."""
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                got = await client.get(url)
+        except httpx.HTTPError:
+            c.fetched[url] = (0, "", "")
+            return False
+        c.fetched[url] = (got.status_code, hashlib.sha256(got.content).hexdigest(),
+                          got.headers.get("content-type", ""))
+        return got.status_code == 200
+
     @app.post("/{version}/{ig_id}/media")
     async def create_container(version: str, ig_id: str, request: Request) -> Response:
         params = await params_of(request)
+        pulled = str(params.get("image_url") or params.get("video_url") or "")
+        if c.config.ig_fetch_media and pulled and not await fetch(pulled):
+            return _ig_err(9004, "Media could not be fetched from this URI.", subcode=2207052)
         with c.lock:
             info, err = ig_auth(request, params, version)
             if info is None:

@@ -4,6 +4,7 @@ scripted faults and the virtual clock (`FakeChannels`), shared with the test thr
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import secrets
@@ -50,6 +51,9 @@ class FakeChannelsConfig:
     client_key: str = "fake-client-key"
     client_secret: str = "fake-client-secret"
     hang_seconds: float = 30.0
+    #: True: Instagram fetches each container's image_url/video_url like the real one does
+    #: (a URL it cannot fetch is error 9004) and records what it got in `FakeChannels.fetched`.
+    ig_fetch_media: bool = False
 
 
 @dataclass
@@ -131,6 +135,8 @@ class _Publish:
     upload_expires: float = 0.0
     post: FakePost | None = None
     cancelled: bool = False
+    #: SHA-256 of the bytes received by FILE_UPLOAD, in order.
+    digest: Any = field(default_factory=hashlib.sha256)
 
 
 @dataclass
@@ -174,6 +180,8 @@ class FakeChannels:
             self.publishes: dict[str, _Publish] = {}
             self.containers: dict[str, _Container] = {}
             self.media: dict[str, _Container] = {}
+            #: URL → (HTTP status, SHA-256 of the body, content type) of what Instagram fetched.
+            self.fetched: dict[str, tuple[int, str, str]] = {}
             self.windows: dict[tuple[str, str], deque[float]] = {}
             self.ids = itertools.count(1)
 

@@ -244,6 +244,7 @@ def register_tiktok(app: FastAPI, c: FakeChannels) -> None:
             if last - first + 1 != len(content) or len(content) != expected:
                 return Response(status_code=400)
             pub.received = last + 1
+            pub.digest.update(content)
             headers = {"Content-Range": f"bytes 0-{last}/{pub.video_size}"}
             if pub.received >= pub.video_size:
                 accept(pub)  # the final chunk starts posting

@@ -1,0 +1,194 @@
+"""Media postplan stores, in a publish: what the dry run checks and what the adapters receive.
+
+An entry's `media` list holds `{mediaId}` (a file uploaded to postplan) or `{url, type}` (a file
+hosted elsewhere). For a stored file the dry run reads the inspection's verdict for the entry's
+channel and format (`checks["tiktok:video"]`...), so a dry run that passes means the platform
+will take the file: `media_not_ready` while it is still processing, `media_rejected` when it could
+not be read, and the check's own findings (too short, wrong aspect ratio...) otherwise.
+
+What the platform receives is the copy inspection chose for that channel and format (a derived
+JPEG for Instagram, a scaled photo for TikTok, else the original): Instagram and TikTok photos
+pull it from its signed URL under PUBLIC_BASE_URL, a TikTok video is uploaded from storage
+(FILE_UPLOAD). The worker signs the URL again and binds the request to the user's storage just
+before sending (`bind_stored_media`): a URL signed when the intent was queued may have expired,
+and a stored request names a file only by id, read with the intent's own user.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal, cast
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from postplan.channels.base import (
+    ByteSource,
+    Finding,
+    MediaRef,
+    PermanentError,
+    PublishRequest,
+)
+from postplan.channels.tiktok.source import MediaSource
+from postplan.config import Settings
+from postplan.core.entryfields import stored_media_id
+from postplan.media import service as media
+from postplan.models import CalendarEntry
+
+__all__ = [
+    "attached_media",
+    "bind_stored_media",
+    "check_key",
+    "load_entry_media",
+    "media_signature",
+    "resources_for",
+]
+
+_RESOURCES: dict[int, tuple[Settings, media.MediaResources]] = {}
+
+
+def resources_for(settings: Settings) -> media.MediaResources:
+    """The media store and signing key for `settings`, built once per Settings object."""
+    found = _RESOURCES.get(id(settings))
+    if found is None or found[0] is not settings:
+        found = (settings, media.build_resources(settings))
+        _RESOURCES[id(settings)] = found
+    return found[1]
+
+
+def check_key(channel: str, fmt: str) -> str:
+    """The key of a file's `checks` for one channel and format (`tiktok:video`)."""
+    return f"{channel}:{fmt}"
+
+
+async def load_entry_media(session: AsyncSession, user_id: str,
+                           entries: Iterable[CalendarEntry]) -> dict[uuid.UUID, Any]:
+    """The user's media rows the entries name, in one query (another user's ids are absent)."""
+    ids = {mid for e in entries for item in e.media or []
+           if (mid := stored_media_id(item)) is not None}
+    return dict(await media.get_user_media(session, user_id, sorted(ids)))
+
+
+def media_signature(entry: CalendarEntry, rows: Mapping[uuid.UUID, Any]) -> str:
+    """What a dry run's verdict on the entry's stored files depends on besides the entry's
+    version: each file's status and last change (processing finishing changes the verdict, not
+    the entry). Empty for an entry without stored files."""
+    parts = []
+    for item in entry.media or []:
+        mid = stored_media_id(item)
+        if mid is not None:
+            row = rows.get(mid)
+            parts.append(f"{mid}:{row.status}:{row.updated_at.isoformat()}" if row is not None
+                         else f"{mid}:missing")
+    return "|".join(parts)
+
+
+def _stored_ref(res: media.MediaResources, row: Any, key: str) -> MediaRef:
+    role = media.publish_role(row, key)
+    info = media.copy_info(row, role)
+    size, content_type = (info[2], info[1]) if info else (row.bytes, row.content_type)
+    return MediaRef(url=media.content_url(res, row, role),
+                    type=cast(Literal["image", "video"], row.kind),
+                    media_id=str(row.id), size=size, content_type=content_type,
+                    duration_seconds=row.duration_seconds)
+
+
+def _row_findings(row: Any, key: str, field: str) -> list[Finding]:
+    if row.status == "processing":
+        return [Finding(code="media_not_ready", field=field,
+                        message=f"{row.filename} is still being processed; try again shortly.")]
+    if row.status == "rejected":
+        reason = (row.error or {}).get("message") or "it could not be read as an image or video"
+        return [Finding(code="media_rejected", field=field,
+                        message=f"{row.filename} was rejected: {reason}.")]
+    check = (row.checks or {}).get(key)
+    if not isinstance(check, dict) or check.get("ok"):
+        # No verdict for this channel and format means the kind does not fit it (an image on
+        # a video post): the adapter's own media rules say so.
+        return []
+    out = []
+    for item in check.get("findings") or []:
+        if isinstance(item, dict) and item.get("code"):
+            out.append(Finding(code=str(item["code"]), field=field,
+                               message=f"{row.filename}: {item.get('message') or item['code']}"))
+    return out or [Finding(code="media_not_accepted", field=field,
+                           message=f"{row.filename} does not meet this platform's limits.")]
+
+
+def attached_media(entry: CalendarEntry, rows: Mapping[uuid.UUID, Any],
+                   res: media.MediaResources) -> tuple[list[MediaRef], list[Finding]]:
+    """The entry's media as the adapter's refs, in order, and the stored files' findings for
+    the entry's channel and format (empty when the platform will take every file)."""
+    key = check_key(entry.channel, entry.format)
+    refs: list[MediaRef] = []
+    findings: list[Finding] = []
+    for i, item in enumerate(entry.media or []):
+        field = f"media[{i}]"
+        mid = stored_media_id(item)
+        if mid is None:
+            kind = "video" if item.get("type") == "video" else "image"
+            refs.append(MediaRef(url=str(item.get("url", "")),
+                                 type=cast(Literal["image", "video"], kind)))
+            continue
+        row = rows.get(mid)
+        if row is None:
+            findings.append(Finding(code="media_not_found", field=field,
+                                    message="An attached file was deleted; attach another."))
+            continue
+        findings += _row_findings(row, key, field)
+        refs.append(_stored_ref(res, row, key))
+    return refs, findings
+
+
+def _opener(res: media.MediaResources, rows: Mapping[str, Any], roles: Mapping[str, str]
+            ) -> Any:
+    @asynccontextmanager
+    async def open_stored(ref: MediaRef) -> AsyncIterator[ByteSource]:
+        row = rows.get(str(ref.media_id))
+        if row is None:
+            raise PermanentError("media_not_found", "The attached file no longer exists.")
+        chunks, size, content_type = await media.open_content(res, row, roles[str(row.id)])
+        source = MediaSource(chunks, size, content_type)
+        try:
+            yield source
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+
+    return open_stored
+
+
+async def bind_stored_media(engine: AsyncEngine, settings: Settings, user_id: str,
+                            req: PublishRequest) -> PublishRequest:
+    """`req` with fresh signed URLs for its stored files and their bytes readable through
+    `open_media`, read as `user_id`'s: a file deleted (or never the user's) is a
+    PermanentError `media_not_found`, and nothing is sent."""
+    stored = [m for m in req.media if m.media_id is not None]
+    if not stored:
+        return req
+    try:
+        ids = [uuid.UUID(str(m.media_id)) for m in stored]
+    except ValueError:
+        raise PermanentError("media_not_found", "An attached file id is not valid.") from None
+    async with AsyncSession(bind=engine, expire_on_commit=False) as session:
+        rows = await media.get_user_media(session, user_id, ids)
+    if len(rows) != len(set(ids)):
+        raise PermanentError("media_not_found",
+                             "An attached file was deleted before the post was sent.")
+    res = resources_for(settings)
+    key = check_key(req.channel.value, req.format.value)
+    by_id = {str(mid): row for mid, row in rows.items()}
+    refs: list[MediaRef] = []
+    for ref in req.media:
+        refs.append(_stored_ref(res, by_id[str(ref.media_id)], key)
+                    if ref.media_id is not None else ref)
+    roles = {mid: media.publish_role(row, key) for mid, row in by_id.items()}
+    bound = req.model_copy(update={"media": refs})
+    return bound.with_opener(_opener(res, by_id, roles))
+
+
+def stored_ids(items: Sequence[dict[str, Any]]) -> list[uuid.UUID]:
+    """The ids of an entry's stored media items, in order."""
+    return [mid for item in items if (mid := stored_media_id(item)) is not None]
