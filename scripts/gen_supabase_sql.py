@@ -94,6 +94,11 @@ ACCESS: dict[str, Access] = {
         hidden=("access_token_enc", "refresh_token_enc")),
     "oauth_states": Access(
         "not readable: state hashes and PKCE verifiers of logins in progress", select=False),
+    "notifications": Access("read-only: the user's events, recorded by postplan"),
+    "webhooks": Access(
+        "read-only, signing secret hidden: create and delete through postplan, which checks "
+        "the URL (https, no private address)", hidden=("secret_enc",)),
+    "webhook_deliveries": Access("read-only: the delivery loop's record of each attempt"),
 }
 
 

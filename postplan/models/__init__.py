@@ -5,6 +5,7 @@ from postplan.models.calendar import Calendar
 from postplan.models.connection import ChannelConnection
 from postplan.models.entry import CalendarEntry, EntryRevision
 from postplan.models.idempotency import IdempotencyKey
+from postplan.models.notification import Notification, Webhook, WebhookDelivery
 from postplan.models.oauth_state import OAuthState
 from postplan.models.publish import PublishAttempt, PublishIntent
 from postplan.models.run import CalendarRun
@@ -17,7 +18,10 @@ __all__ = [
     "ChannelConnection",
     "EntryRevision",
     "IdempotencyKey",
+    "Notification",
     "OAuthState",
     "PublishAttempt",
     "PublishIntent",
+    "Webhook",
+    "WebhookDelivery",
 ]
