@@ -85,6 +85,7 @@ async def test_add_duplicate_delete_an_entry(client: httpx.AsyncClient, db_url: 
     assert body["id"] not in export.text and copy["id"] in export.text
 
 
+@pytest.mark.parametrize("transport", ["inprocess"])
 async def test_rename_and_delete_a_calendar(client: httpx.AsyncClient, db_url: str) -> None:
     seeded = await seed_calendar(db_url, entries=1)
     path = f"/v1/calendars/{seeded.calendar_id}"
@@ -103,6 +104,7 @@ async def test_rename_and_delete_a_calendar(client: httpx.AsyncClient, db_url: s
     assert (await client.delete(path)).status_code == 404
 
 
+@pytest.mark.parametrize("transport", ["inprocess"])
 async def test_another_users_ids_are_404(client: httpx.AsyncClient, db_url: str) -> None:
     seeded = await seed_calendar(db_url, entries=1, user_id="someone-else")
     cal = f"/v1/calendars/{seeded.calendar_id}"

@@ -91,7 +91,7 @@ async def cancel(session: AsyncSession, user_id: str, intent_id: uuid.UUID,
         return row
     raise IntentNotCancellable(
         f"the intent is {row.status}: it can no longer be cancelled",
-        extra={"status": row.status, "sent": row.status in (
+        extra={"intentStatus": row.status, "sent": row.status in (
             S.submitting.value, S.processing.value, S.published.value, S.unknown.value)})
 
 
@@ -117,7 +117,7 @@ async def resolve(session: AsyncSession, user_id: str, intent_id: uuid.UUID, *, 
     if moved is None:
         row = await _current(session, user_id, intent_id)
         raise IntentNotUnknown(f"the intent is {row.status}, not unknown",
-                               extra={"status": row.status})
+                               extra={"intentStatus": row.status})
     detail = {"outcome": outcome, "platformPostId": platform_post_id, "url": url}
     await session.execute(insert(attempts), [_attempt(
         moved, "resolve", "published" if outcome == "published" else "not_published", now,
@@ -140,7 +140,7 @@ async def retry(session: AsyncSession, user_id: str, intent_id: uuid.UUID,
     row = await _current(session, user_id, intent_id)
     if row.status != S.failed.value or row.dry_run or row.request is None:
         raise IntentNotRetryable(f"the intent is {row.status}; only a failed live intent "
-                                 "can be retried", extra={"status": row.status})
+                                 "can be retried", extra={"intentStatus": row.status})
     c, a = intents.c, attempts.c
     scheduled = row.run_after
     if row.when == "scheduled" and row.request.get("scheduled_at"):
@@ -159,11 +159,11 @@ async def retry(session: AsyncSession, user_id: str, intent_id: uuid.UUID,
                 .returning(*intents.c))).one_or_none()
     except IntegrityError:
         raise IntentNotRetryable("another publish of this entry is already queued or live",
-                                 extra={"status": row.status, "reason": "already_queued"}
+                                 extra={"intentStatus": row.status, "reason": "already_queued"}
                                  ) from None
     if moved is None:
         raise IntentNotRetryable("the intent went live before; it is not sent again",
-                                 extra={"status": row.status, "reason": "published_before"})
+                                 extra={"intentStatus": row.status, "reason": "published_before"})
     await session.execute(insert(attempts), [_attempt(row, "retry", "requested", now)])
     log.info("publish.retry_by_user", intentId=str(intent_id), status="pending")
     return moved
