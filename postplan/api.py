@@ -9,6 +9,7 @@ from postplan.calendars.manage_endpoints import router as calendars_manage_route
 from postplan.calendars.runs.endpoints import router as generate_router
 from postplan.exports.endpoints import router as exports_router
 from postplan.health.flags_endpoints import router as flags_router
+from postplan.notifications.endpoints import router as notifications_router
 from postplan.publishing.connections.endpoints import router as connections_router
 from postplan.publishing.intake.endpoints import router as intake_router
 from postplan.publishing.intake.manage_endpoints import router as intents_manage_router
@@ -22,3 +23,4 @@ api_router.include_router(intake_router)
 api_router.include_router(intents_manage_router)
 api_router.include_router(connections_router)
 api_router.include_router(exports_router)
+api_router.include_router(notifications_router)

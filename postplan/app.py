@@ -21,6 +21,7 @@ from postplan.core.logging import configure_logging, get_logger
 from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
 from postplan.health.endpoints import router as health_router
+from postplan.notifications.delivery import delivery_lifespan
 from postplan.publishing.intake.spooled import spool_lifespan
 from postplan.publishing.lifespan import publishing_lifespan
 from postplan.web.endpoints import router as web_router
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         generation_lifespan,
         publishing_lifespan,
         spool_lifespan,
+        delivery_lifespan,
     ]
     handlers.install(app)
     openapi.install(app, settings)

@@ -39,6 +39,7 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.cli.server import load_settings
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
+    from postplan.notifications.delivery import DeliveryLoop
     from postplan.publishing.gateway import gateway_scope
     from postplan.publishing.worker.loop import Worker, worker_engine
 
@@ -54,9 +55,20 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     try:
         async with gateway_scope(settings) as gateway:
             w = Worker(engine, settings, flags, gateway, config=config)
+            # Webhook delivery runs beside the publish worker, on its own task and HTTP
+            # client (postplan/notifications/delivery.py); it needs the secrets' key.
+            hooks = (DeliveryLoop(engine, settings)
+                     if settings.token_encryption_key is not None else None)
             if once:
                 while await w.run_once():
                     pass
+                if hooks is not None:
+                    while await hooks.run_once():
+                        pass
+                    await hooks.aclose()
+            elif hooks is not None:
+                async with hooks.running():
+                    await w.run(stop)
             else:
                 await w.run(stop)
     finally:
