@@ -71,7 +71,7 @@ class Attempt:
     delivery_id: uuid.UUID
     attempts: int
     url: str
-    secret: str
+    secret_enc: str
     message_id: str
     body: bytes
 
@@ -159,13 +159,12 @@ class DeliveryLoop:
                 select(Notification.id, Notification.event, Notification.created_at,
                        Notification.data)
                 .where(Notification.id.in_({c.notification_id for c in claimed})))).all()}
-        box = cipher(self.settings)
         out: list[Attempt] = []
         for c in claimed:
             hook, note = hooks.get(c.webhook_id), notes.get(c.notification_id)
             if hook is None or note is None:
                 continue  # deleted meanwhile (the rows cascade)
-            out.append(Attempt(c.id, c.attempts, hook.url, box.decrypt(hook.secret_enc),
+            out.append(Attempt(c.id, c.attempts, hook.url, hook.secret_enc,
                                f"msg_{note.id.hex}", body_of(note)))
         return out
 
@@ -178,8 +177,9 @@ class DeliveryLoop:
             error: str | None = None
             try:
                 await check_url(attempt.url, dev=self.dev)
+                secret = cipher(self.settings).decrypt(attempt.secret_enc)
                 now = dt.datetime.now(dt.UTC)
-                signature = Signer(attempt.secret).sign(attempt.message_id, now, attempt.body)
+                signature = Signer(secret).sign(attempt.message_id, now, attempt.body)
                 resp = await self.client.post(attempt.url, content=attempt.body, headers={
                     "content-type": "application/json", "webhook-id": attempt.message_id,
                     "webhook-timestamp": str(int(now.timestamp())),
@@ -235,6 +235,7 @@ class DeliveryLoop:
                 busy = await self.run_once()
             except Exception as exc:  # the loop must outlive any one pass
                 log.error("webhook.loop_error", errorType=type(exc).__name__,
+                          code=getattr(exc, "code", None),
                           dbUnavailable=is_db_unavailable(exc))
             if not busy:
                 with suppress(TimeoutError):

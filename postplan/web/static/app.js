@@ -5,6 +5,7 @@ import { SSEParser, readEventStream } from "./sse.js";
 import { Grid, channelLabel } from "./grid.js";
 import { Editor } from "./editor.js";
 import { Actions } from "./actions.js";
+import { Manage } from "./manage.js";
 
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -24,6 +25,7 @@ class App {
       onConflictLoaded: (entry) => this.grid.upsert(entry),
     });
     this.actions = new Actions(this);
+    this.manage = new Manage(this);
   }
 
   // ---- errors -------------------------------------------------------------------------
@@ -391,6 +393,7 @@ class App {
       else b.removeAttribute("aria-current");
     }
     this.updateButtons();
+    this.manage.refresh();
   }
 
   /** A reopened calendar says how its latest run ended (a partial one stays visible as such). */
@@ -460,6 +463,7 @@ class App {
     $("week-prev").addEventListener("click", () => this.grid.shiftWeek(-1));
     $("week-next").addEventListener("click", () => this.grid.shiftWeek(1));
 
+    this.manage.init();
     this.refreshStatus();
     this.loadCalendars();
     this.updateButtons();
