@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,15 +134,16 @@ class DeliveryLoop:
 
     # -- 2. claim ----------------------------------------------------------------------------
 
-    async def claim(self) -> list[Attempt]:
-        """Due deliveries, each pushed past its attempt's timeout so no other loop sends it."""
+    async def claim(self, limit: int | None = None) -> list[Attempt]:
+        """Up to `limit` due deliveries, each pushed past its attempt's timeout so no other
+        loop sends it."""
         now = utcnow()
         lease = dt.timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
         d = WebhookDelivery
         async with writer(self.engine).begin() as conn:
             pick = (select(d.id).where(d.status == "pending", d.next_attempt_at <= now)
                     .order_by(d.next_attempt_at)
-                    .limit(self.settings.webhook_concurrency * CLAIM_FACTOR))
+                    .limit(limit or self.settings.webhook_concurrency * CLAIM_FACTOR))
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
             ids = list((await conn.execute(pick)).scalars())
@@ -227,19 +228,45 @@ class DeliveryLoop:
         return len(attempts)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Pass after pass until `stop`; a database outage or a bug in one pass is logged and
-        the loop goes on (the rows say what is left to do)."""
-        while not stop.is_set():
-            busy = 0
-            try:
-                busy = await self.run_once()
-            except Exception as exc:  # the loop must outlive any one pass
-                log.error("webhook.loop_error", errorType=type(exc).__name__,
-                          code=getattr(exc, "code", None),
-                          dbUnavailable=is_db_unavailable(exc))
-            if not busy:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.webhook_poll_seconds)
+        """Until `stop`: keep up to `WEBHOOK_CONCURRENCY` attempts in flight, claiming more as
+        slots free up (a hanging endpoint holds one slot for its timeout, not a whole batch).
+        A database outage or a bug in one pass is logged and the loop goes on (the rows say
+        what is left to do)."""
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                started = 0
+                try:
+                    await self.fan_out()
+                    free = self.settings.webhook_concurrency - len(inflight)
+                    for attempt in (await self.claim(free)) if free > 0 else []:
+                        task = asyncio.create_task(self.send(attempt))
+                        inflight.add(task)
+                        task.add_done_callback(inflight.discard)
+                        started += 1
+                except Exception as exc:  # the loop must outlive any one pass
+                    log.error("webhook.loop_error", errorType=type(exc).__name__,
+                              code=getattr(exc, "code", None),
+                              dbUnavailable=is_db_unavailable(exc))
+                if started and len(inflight) < self.settings.webhook_concurrency:
+                    continue  # more may be due right away
+                waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
+                if inflight:
+                    waiters |= set(inflight)  # a slot freeing up wakes the loop
+                await asyncio.wait(
+                    waiters, timeout=self.settings.webhook_poll_seconds,
+                    return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters - set(inflight):
+                    if not w.done():
+                        w.cancel()
+        finally:
+            if inflight:
+                # A short grace, then cancel: an unfinished attempt is due again after its
+                # lease (at least once), so shutdown never waits on a hanging endpoint.
+                grace = min(1.0, self.settings.webhook_timeout_seconds)
+                await asyncio.wait(inflight, timeout=grace)
+                for task in inflight:
+                    task.cancel()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -251,7 +278,7 @@ class DeliveryLoop:
         finally:
             stop.set()
             try:
-                await asyncio.wait_for(task, self.settings.webhook_timeout_seconds + 1)
+                await asyncio.wait_for(task, 5.0)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
             await self.aclose()

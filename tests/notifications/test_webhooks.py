@@ -151,3 +151,19 @@ async def test_deliveries_retry_a_500_and_a_timeout_without_slowing_publishing(
     finally:
         server.stop()
         receiver.stop()
+
+
+@pytest.mark.parametrize("transport", ["inprocess"])
+async def test_a_finished_run_is_an_event(
+    client_factory: Callable[..., Any], settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(CALENDAR_SERVICE_ENABLED=True)
+    brief = {"brand": "Acme", "startDate": "2026-12-10", "days": 7, "channels": ["tiktok"]}
+    async with client_factory(settings) as client:
+        async with client.stream("POST", "/v1/ai/calendar", json=brief) as resp:
+            assert resp.status_code == 200
+            await resp.aread()
+        notes = (await client.get("/v1/notifications")).json()["items"]
+    assert [n["event"] for n in notes] == ["run.completed"], notes
+    assert notes[0]["data"]["status"] == "completed" and notes[0]["data"]["entryCount"] > 0
+    assert notes[0]["runId"] == notes[0]["data"]["runId"]
