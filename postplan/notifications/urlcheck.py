@@ -14,6 +14,9 @@ from postplan.core.errors import Unprocessable
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+#: Seconds a webhook host may take to resolve (a hanging resolver is a refusal, not a wait).
+RESOLVE_TIMEOUT = 3.0
+
 
 class WebhookUrlForbidden(Unprocessable):
     code = "webhook_url_forbidden"
@@ -42,8 +45,9 @@ async def resolve(host: str) -> list[Address]:
         pass
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM),
+                                       RESOLVE_TIMEOUT)
+    except (OSError, UnicodeError, TimeoutError) as exc:
         raise WebhookUrlForbidden(f"the webhook host {host!r} does not resolve",
                                   extra={"reason": "unresolvable"}) from exc
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]

@@ -42,6 +42,11 @@ SEMANTIC_CODES = frozenset({
     "csv_missing_columns",     # a CSV (a string to the schema) without the required header
     "empty_file",
     "version_mismatch",        # If-Match names a version the entry is no longer at (412)
+    "webhook_url_forbidden",   # a webhook host that resolves nowhere, or somewhere private
+    "too_many_webhooks",       # the per-user cap on webhooks
+    "intent_not_cancellable",  # an intent past the point of no return
+    "intent_not_unknown",      # resolving an intent that is not unknown
+    "intent_not_retryable",    # retrying an intent that did not fail
 })
 
 #: pydantic error types (in a 422's `errors`) that a schema cannot express: an instant outside
