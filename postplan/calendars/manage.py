@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.calendars.limits import ensure_room
 from postplan.calendars.manage_schemas import CalendarPatch, EntryCreate, EntryDuplicate
-from postplan.calendars.repository import CalendarRepository, EntryRepository
+from postplan.calendars.repository import EntryRepository
 from postplan.calendars.service import get_calendar
 from postplan.config import Settings
 from postplan.core.db import begin_write, utcnow
@@ -149,5 +149,5 @@ async def delete_calendar(session: AsyncSession, user_id: str, calendar_id: uuid
                                            reason="calendar_deleted")
 
 
-__all__ = ["CalendarRepository", "create_entry", "delete_calendar", "delete_entry",
+__all__ = ["create_entry", "delete_calendar", "delete_entry",
            "duplicate_entry", "rename_calendar"]
