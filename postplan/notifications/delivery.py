@@ -36,6 +36,7 @@ from postplan.config import AuthMode, Settings
 from postplan.core.db import is_db_unavailable, utcnow, writer
 from postplan.core.errors import AppError
 from postplan.core.logging import get_logger
+from postplan.core.metrics import WEBHOOK_DELIVERIES
 from postplan.models import Notification, Webhook, WebhookDelivery
 from postplan.notifications.store import cipher
 from postplan.notifications.urlcheck import check_url
@@ -203,10 +204,14 @@ class DeliveryLoop:
                                   "updated_at": now}
         if error is None:
             values.update(status="delivered", delivered_at=now, next_attempt_at=None)
+            outcome = "delivered"
         elif attempt.attempts >= self.settings.webhook_max_attempts:
             values.update(status="failed", next_attempt_at=None)
+            outcome = "failed"
         else:
             values["next_attempt_at"] = now + retry_delay(self.settings, attempt.attempts)
+            outcome = "retry"
+        WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
         async with writer(self.engine).begin() as conn:
             await conn.execute(update(WebhookDelivery)
                                .where(WebhookDelivery.id == attempt.delivery_id,
