@@ -21,7 +21,8 @@ from postplan.core.schemas import InputSchema
 from postplan.core.validators import DATE_RANGE_TEXT, Hashtag, IsoDateTime, NoNul
 from postplan.core.vocab import Channel, EntryFormat
 
-CalendarName = Annotated[str, StringConstraints(min_length=1, max_length=200,
+#: A calendar's name: 1-200 characters, at least one of them not a space (trimmed).
+CalendarName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S",
                                                 strip_whitespace=True), NoNul()]
 
 

@@ -45,8 +45,9 @@ async def create_webhook(body: WebhookIn, user: CurrentUser, session: WriteSessi
     secret (`whsec_…`), shown this once. The URL must be https (plain http only to loopback in
     dev mode) and must not resolve to a private or link-local address (422
     `webhook_url_forbidden`)."""
-    await check_url(body.url, dev=settings.auth_mode is AuthMode.dev)
-    hook, secret = await store.create_webhook(session, settings, user.id, body.url, body.events)
+    url = str(body.url)
+    await check_url(url, dev=settings.auth_mode is AuthMode.dev)
+    hook, secret = await store.create_webhook(session, settings, user.id, url, body.events)
     return WebhookCreated.model_validate({**WebhookOut.model_validate(hook).model_dump(),
                                           "secret": secret})
 

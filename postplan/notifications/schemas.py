@@ -6,10 +6,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_serializer, field_validator
+from pydantic import AnyHttpUrl, Field, UrlConstraints, field_serializer, field_validator
 
 from postplan.core.schemas import InputSchema, Schema
-from postplan.core.validators import NoNul
 
 EventName = Literal["intent.published", "intent.failed", "intent.needs_reauth",
                     "intent.unknown", "run.completed", "run.partial", "run.failed"]
@@ -36,8 +35,7 @@ class NotificationOut(Schema):
 class WebhookIn(InputSchema):
     """`POST /v1/webhooks`: where to send which events (all of them when `events` is absent)."""
 
-    url: Annotated[str, StringConstraints(min_length=8, max_length=2048,
-                                          pattern=r"^https?://\S+$"), NoNul()]
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
     events: list[EventName] | None = Field(None, min_length=1, max_length=7)
 
     @field_validator("events")
