@@ -18,7 +18,13 @@ from postplan.core.entryfields import (
     Pillar,
 )
 from postplan.core.schemas import InputSchema
-from postplan.core.validators import DATE_RANGE_TEXT, Hashtag, IsoDateTime, NoNul
+from postplan.core.validators import (
+    DATE_RANGE_TEXT,
+    Hashtag,
+    IsoDateTime,
+    IsoDateTimeAnyYear,
+    NoNul,
+)
 from postplan.core.vocab import Channel, EntryFormat
 
 #: A calendar's name: 1-200 characters, at least one of them not a space (trimmed).
@@ -32,7 +38,7 @@ class EntryCreate(EntryInput):
 
     channel: Channel
     format: EntryFormat
-    scheduled_at: IsoDateTime = Field(
+    scheduled_at: IsoDateTimeAnyYear = Field(
         description=f"An instant with its UTC offset, {DATE_RANGE_TEXT}")
     hook: Hook = ""
     caption: Caption = ""
