@@ -24,6 +24,7 @@ from postplan.core.migrate import upgrade_async
 from postplan.core.tracing import TracingMiddleware, configure_tracing, shutdown_tracing
 from postplan.health.endpoints import router as health_router
 from postplan.media.lifespan import media_lifespan
+from postplan.notifications.delivery import delivery_lifespan
 from postplan.publishing.intake.spooled import spool_lifespan
 from postplan.publishing.lifespan import publishing_lifespan
 from postplan.web.endpoints import router as web_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         publishing_lifespan,
         spool_lifespan,
         media_lifespan,
+        delivery_lifespan,
     ]
     handlers.install(app)
     openapi.install(app, settings)

@@ -95,6 +95,15 @@ class Settings(BaseSettings):
                                           alias="MAX_ENTRIES_PER_CALENDAR")
     worker_enabled: bool = Field(True, alias="WORKER_ENABLED")
     worker_poll_seconds: float = Field(0.5, gt=0, le=60, alias="WORKER_POLL_SECONDS")
+    # Webhook delivery (docs/notifications.md): each attempt's timeout, how many run at once,
+    # the first retry's delay (each next one 4x longer, capped at 6 h), attempts before giving up,
+    # and how often the loop looks for new events.
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60, alias="WEBHOOK_TIMEOUT_SECONDS")
+    webhook_concurrency: int = Field(8, ge=1, le=256, alias="WEBHOOK_CONCURRENCY")
+    webhook_retry_base_seconds: float = Field(5.0, gt=0, le=3600,
+                                              alias="WEBHOOK_RETRY_BASE_SECONDS")
+    webhook_max_attempts: int = Field(8, ge=1, le=50, alias="WEBHOOK_MAX_ATTEMPTS")
+    webhook_poll_seconds: float = Field(1.0, gt=0, le=60, alias="WEBHOOK_POLL_SECONDS")
     spool_dir: Path = Field(Path("./.postplan-spool"), alias="SPOOL_DIR")
     # Bounds of the database-down spool: the file, one user's share of it, one request. The
     # record default fits the largest valid publish request (5,000 entry ids).

@@ -100,6 +100,11 @@ ACCESS: dict[str, Access] = {
         "read-only: uploads, inspection and deletion go through postplan, which keeps the "
         "stored files and the rows in step"),
     "media_uploads": Access("read-only: resumable uploads in flight are postplan's bookkeeping"),
+    "notifications": Access("read-only: the user's events, recorded by postplan"),
+    "webhooks": Access(
+        "read-only, signing secret hidden: create and delete through postplan, which checks "
+        "the URL (https, no private address)", hidden=("secret_enc",)),
+    "webhook_deliveries": Access("read-only: the delivery loop's record of each attempt"),
 }
 
 

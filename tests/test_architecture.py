@@ -52,6 +52,7 @@ LAYERS: dict[str, Layer | str] = {
     "postplan.publishing": Layer.domain,
     "postplan.health": Layer.domain,
     "postplan.web": Layer.domain,
+    "postplan.notifications": Layer.domain,
     "postplan.alerts": Layer.domain,  # operations: the alert rules over every domain's metrics
     "postplan.media": Layer.domain,
     # Pure code (files in, facts and copies out; ffprobe/ffmpeg/Pillow): no HTTP, no database.
@@ -72,6 +73,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "postplan.health": frozenset(),
     "postplan.web": frozenset(),
     "postplan.alerts": frozenset(),
+    "postplan.notifications": frozenset({"postplan.notifications.outbox"}),
 }
 
 #: What an edge never imports (top-level names or dotted prefixes).

@@ -34,7 +34,8 @@ ETAG_HEADER = {"description": 'The entry\'s version as a strong ETag, e.g. `"4"`
                "schema": {"type": "string", "pattern": '^"[0-9]+"$'}}
 
 
-@router.api_route("/calendars/import", methods=["GET", "HEAD"], include_in_schema=False)
+@router.api_route("/calendars/import", methods=["GET", "HEAD", "PATCH", "DELETE"],
+                 include_in_schema=False)
 async def import_is_post_only() -> None:
     """`/calendars/import` is not a calendar id: only POST exists there (405, not a 422 for a
     malformed id from the route below)."""

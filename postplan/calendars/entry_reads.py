@@ -6,7 +6,8 @@ round trip per batch, however many intents), and a job whose entry changed since
 reads the entry again. Calendars owns the entry and calendar tables, so those reads are built
 here and reach other domains through `calendars.service`; callers only bind them to their rows.
 
-An entry counts only while its calendar still belongs to the entry's user: the same rows
+An entry counts only while it is not deleted and its calendar still belongs to the entry's
+user (and is not deleted): the same rows
 `service.list_entries` returns for that id.
 """
 
@@ -39,10 +40,12 @@ def entry_version_now(entry_id: ColumnElement[Any], calendar_id: ColumnElement[A
     e, cal = _entries.c, _calendars.c
     # Correlated to the caller's row (not only to this select): left to auto-correlation the
     # EXISTS would range over the caller's whole table.
-    owned = (exists().where(cal.id == calendar_id, cal.user_id == user_id)
+    owned = (exists().where(cal.id == calendar_id, cal.user_id == user_id,
+                            cal.deleted_at.is_(None))
              .correlate_except(_calendars))
     return (select(e.version)
-            .where(e.id == entry_id, e.calendar_id == calendar_id, e.user_id == user_id, owned))
+            .where(e.id == entry_id, e.calendar_id == calendar_id, e.user_id == user_id,
+                   e.deleted_at.is_(None), owned))
 
 
 def entry_versions(entry_ids: Sequence[uuid.UUID]) -> Select[Any]:
@@ -51,8 +54,9 @@ def entry_versions(entry_ids: Sequence[uuid.UUID]) -> Select[Any]:
     transaction."""
     e, cal = _entries.c, _calendars.c
     return (select(e.id, e.calendar_id, e.user_id, e.version)
-            .join(_calendars, and_(cal.id == e.calendar_id, cal.user_id == e.user_id))
-            .where(e.id.in_(list(entry_ids))))
+            .join(_calendars, and_(cal.id == e.calendar_id, cal.user_id == e.user_id,
+                                   cal.deleted_at.is_(None)))
+            .where(e.id.in_(list(entry_ids)), e.deleted_at.is_(None)))
 
 
 #: Built once: the worker reads it for every intent whose entry changed. One round trip, the
@@ -61,8 +65,10 @@ _ENTRY_NOW = select(CalendarEntry).where(
     CalendarEntry.id == bindparam("entry_id", type_=CalendarEntry.id.type),
     CalendarEntry.calendar_id == bindparam("calendar_id", type_=CalendarEntry.calendar_id.type),
     CalendarEntry.user_id == bindparam("user_id", type_=CalendarEntry.user_id.type),
+    CalendarEntry.deleted_at.is_(None),
     exists().where(Calendar.id == bindparam("calendar_id", type_=Calendar.id.type),
-                   Calendar.user_id == bindparam("user_id", type_=Calendar.user_id.type)))
+                   Calendar.user_id == bindparam("user_id", type_=Calendar.user_id.type),
+                   Calendar.deleted_at.is_(None)))
 
 
 async def entry_now(session: AsyncSession, user_id: str, calendar_id: uuid.UUID,

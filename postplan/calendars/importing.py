@@ -129,7 +129,8 @@ async def resolve_calendar(
 
 async def _own_calendar(session: AsyncSession, user_id: str,
                         calendar_id: uuid.UUID) -> Calendar | None:
-    stmt = select(Calendar).where(Calendar.id == calendar_id, Calendar.user_id == user_id)
+    stmt = select(Calendar).where(Calendar.id == calendar_id, Calendar.user_id == user_id,
+                                  Calendar.deleted_at.is_(None))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

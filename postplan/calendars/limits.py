@@ -49,7 +49,8 @@ async def ensure_room(session: AsyncSession, user_id: str, calendar_id: uuid.UUI
                               .with_for_update())
     held = int((await session.execute(
         select(func.count()).select_from(CalendarEntry).where(
-            CalendarEntry.calendar_id == calendar_id, CalendarEntry.user_id == user_id)
+            CalendarEntry.calendar_id == calendar_id, CalendarEntry.user_id == user_id,
+            CalendarEntry.deleted_at.is_(None))
     )).scalar_one())
     check_room(held, adding, limit)
 

@@ -23,13 +23,15 @@ class CalendarRepository:
         self.session = session
 
     async def get(self, user_id: str, calendar_id: uuid.UUID) -> Calendar | None:
-        stmt = select(Calendar).where(Calendar.id == calendar_id, Calendar.user_id == user_id)
+        stmt = select(Calendar).where(Calendar.id == calendar_id, Calendar.user_id == user_id,
+                                      Calendar.deleted_at.is_(None))
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def page(
         self, user_id: str, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
     ) -> Sequence[Calendar]:
-        stmt = keyset_page(select(Calendar).where(Calendar.user_id == user_id),
+        stmt = keyset_page(select(Calendar).where(Calendar.user_id == user_id,
+                                                  Calendar.deleted_at.is_(None)),
                            (Calendar.created_at, Calendar.id), after, limit, descending=True)
         return (await self.session.execute(stmt)).scalars().all()
 
@@ -43,8 +45,9 @@ class CalendarRepository:
                    func.max(CalendarEntry.updated_at), func.max(CalendarEntry.created_at))
             .select_from(Calendar)
             .outerjoin(CalendarEntry, and_(CalendarEntry.calendar_id == Calendar.id,
-                                           CalendarEntry.user_id == Calendar.user_id))
-            .where(Calendar.feed_token_hash == token_hash)
+                                           CalendarEntry.user_id == Calendar.user_id,
+                                           CalendarEntry.deleted_at.is_(None)))
+            .where(Calendar.feed_token_hash == token_hash, Calendar.deleted_at.is_(None))
             .group_by(Calendar.id, Calendar.user_id, Calendar.name, Calendar.timezone,
                       Calendar.updated_at)
         )
@@ -67,6 +70,7 @@ class EntryRepository:
             CalendarEntry.id == entry_id,
             CalendarEntry.calendar_id == calendar_id,
             CalendarEntry.user_id == user_id,
+            CalendarEntry.deleted_at.is_(None),
         )
         if for_update:
             stmt = stmt.with_for_update()
@@ -81,7 +85,8 @@ class EntryRepository:
         entry_ids: Sequence[uuid.UUID] | None = None,
     ) -> Sequence[CalendarEntry]:
         stmt = select(CalendarEntry).where(
-            CalendarEntry.calendar_id == calendar_id, CalendarEntry.user_id == user_id
+            CalendarEntry.calendar_id == calendar_id, CalendarEntry.user_id == user_id,
+            CalendarEntry.deleted_at.is_(None),
         )
         if entry_ids is not None:
             stmt = stmt.where(CalendarEntry.id.in_(entry_ids))
@@ -103,7 +108,8 @@ class EntryRepository:
 
     async def count(self, user_id: str, calendar_id: uuid.UUID) -> int:
         stmt = select(func.count()).select_from(CalendarEntry).where(
-            CalendarEntry.calendar_id == calendar_id, CalendarEntry.user_id == user_id
+            CalendarEntry.calendar_id == calendar_id, CalendarEntry.user_id == user_id,
+            CalendarEntry.deleted_at.is_(None),
         )
         return int((await self.session.execute(stmt)).scalar_one())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from datetime import timedelta
 
@@ -57,6 +58,7 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.core.tracing import configure_tracing, shutdown_tracing
     from postplan.media.processing import Processor, running
     from postplan.media.resources import build_resources
+    from postplan.notifications.delivery import DeliveryLoop
     from postplan.publishing.gateway import gateway_scope
     from postplan.publishing.worker.loop import Worker, worker_engine
 
@@ -76,6 +78,10 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     try:
         async with gateway_scope(settings) as gateway:
             w = Worker(engine, settings, flags, gateway, config=config)
+            # Webhook delivery runs beside the publish worker, on its own task and HTTP
+            # client (postplan/notifications/delivery.py); it needs the secrets' key.
+            hooks = (DeliveryLoop(engine, settings)
+                     if settings.token_encryption_key is not None else None)
             if once:
                 while await w.run_once():
                     pass
@@ -83,11 +89,17 @@ async def _run(config: WorkerConfig, once: bool) -> None:
                 processor = Processor(engine, media)
                 while await processor.run_once():
                     pass
-            elif settings.media_processing_enabled:
-                async with running(engine, media):
-                    await w.run(stop)
+                if hooks is not None:
+                    while await hooks.run_once():
+                        pass
+                    await hooks.aclose()
             else:
-                await w.run(stop)
+                async with contextlib.AsyncExitStack() as stack:
+                    if settings.media_processing_enabled:
+                        await stack.enter_async_context(running(engine, media))
+                    if hooks is not None:
+                        await stack.enter_async_context(hooks.running())
+                    await w.run(stop)
     finally:
         await engine.dispose()
         shutdown_tracing()

@@ -48,6 +48,9 @@ PUBLISH_RESULTS = Counter("postplan_publish_results_total",
                           "Publish outcomes per entry and channel.", ["channel", "outcome"])
 PUBLISH_ATTEMPTS = Counter("postplan_publish_attempts_total",
                            "Calls made to channel APIs, by outcome.", ["channel", "outcome"])
+WEBHOOK_DELIVERIES = Counter(
+    "postplan_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome (delivered, retry, failed).", ["outcome"])
 ADAPTER_AUTH_MISSING = Counter(
     "postplan_adapter_auth_missing_total",
     "Adapter auth/config missing events (a live publish refused for missing credentials).",

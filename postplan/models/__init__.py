@@ -6,6 +6,7 @@ from postplan.models.connection import ChannelConnection
 from postplan.models.entry import CalendarEntry, EntryRevision
 from postplan.models.idempotency import IdempotencyKey
 from postplan.models.media import Media, MediaUpload
+from postplan.models.notification import Notification, Webhook, WebhookDelivery
 from postplan.models.oauth_state import OAuthState
 from postplan.models.publish import PublishAttempt, PublishIntent
 from postplan.models.run import CalendarRun
@@ -21,8 +22,11 @@ __all__ = [
     "IdempotencyKey",
     "Media",
     "MediaUpload",
+    "Notification",
     "OAuthState",
     "PublishAttempt",
     "PublishIntent",
     "SchemaRevision",
+    "Webhook",
+    "WebhookDelivery",
 ]

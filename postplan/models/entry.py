@@ -38,6 +38,9 @@ class CalendarEntry(IdMixin, TimestampMixin, Base):
     media: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False, default=list)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     edited: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: Set when the user deletes the entry: kept (with its revisions) but out of every list,
+    #: export and feed.
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         Index("ix_calendar_entries_calendar_sched", "calendar_id", "scheduled_at"),

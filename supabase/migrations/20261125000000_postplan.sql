@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS calendars (
 	timezone VARCHAR(64) NOT NULL, 
 	latest_run_id UUID, 
 	feed_token_hash VARCHAR(64), 
+	deleted_at TIMESTAMP WITH TIME ZONE, 
 	id UUID NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
@@ -91,6 +92,20 @@ CREATE TABLE IF NOT EXISTS media_uploads (
 	CONSTRAINT pk_media_uploads PRIMARY KEY (id)
 );
 CREATE INDEX IF NOT EXISTS ix_media_uploads_user ON media_uploads (user_id, created_at);
+CREATE TABLE IF NOT EXISTS notifications (
+	user_id TEXT NOT NULL, 
+	event VARCHAR(32) NOT NULL, 
+	calendar_id UUID, 
+	intent_id UUID, 
+	run_id UUID, 
+	data JSONB NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	fanned_out_at TIMESTAMP WITH TIME ZONE, 
+	id UUID NOT NULL, 
+	CONSTRAINT pk_notifications PRIMARY KEY (id)
+);
+CREATE INDEX IF NOT EXISTS ix_notifications_fanout ON notifications (fanned_out_at, created_at);
+CREATE INDEX IF NOT EXISTS ix_notifications_user_created ON notifications (user_id, created_at);
 CREATE TABLE IF NOT EXISTS oauth_states (
 	id UUID NOT NULL, 
 	user_id TEXT NOT NULL, 
@@ -147,6 +162,17 @@ CREATE TABLE IF NOT EXISTS schema_revisions (
 	applied_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	CONSTRAINT pk_schema_revisions PRIMARY KEY (revision)
 );
+CREATE TABLE IF NOT EXISTS webhooks (
+	user_id TEXT NOT NULL, 
+	url TEXT NOT NULL, 
+	events JSONB NOT NULL, 
+	secret_enc TEXT NOT NULL, 
+	id UUID NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_webhooks PRIMARY KEY (id)
+);
+CREATE INDEX IF NOT EXISTS ix_webhooks_user ON webhooks (user_id, created_at);
 CREATE TABLE IF NOT EXISTS calendar_runs (
 	calendar_id UUID NOT NULL, 
 	user_id TEXT NOT NULL, 
@@ -184,6 +210,26 @@ CREATE TABLE IF NOT EXISTS publish_attempts (
 	CONSTRAINT fk_publish_attempts_intent_id_publish_intents FOREIGN KEY(intent_id) REFERENCES publish_intents (id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS ix_publish_attempts_intent ON publish_attempts (intent_id, attempt_no);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+	webhook_id UUID NOT NULL, 
+	notification_id UUID NOT NULL, 
+	user_id TEXT NOT NULL, 
+	event VARCHAR(32) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	next_attempt_at TIMESTAMP WITH TIME ZONE, 
+	last_status_code INTEGER, 
+	last_error TEXT, 
+	delivered_at TIMESTAMP WITH TIME ZONE, 
+	id UUID NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_webhook_deliveries PRIMARY KEY (id), 
+	CONSTRAINT fk_webhook_deliveries_webhook_id_webhooks FOREIGN KEY(webhook_id) REFERENCES webhooks (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_webhook_deliveries_notification_id_notifications FOREIGN KEY(notification_id) REFERENCES notifications (id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
 CREATE TABLE IF NOT EXISTS calendar_entries (
 	calendar_id UUID NOT NULL, 
 	run_id UUID, 
@@ -202,6 +248,7 @@ CREATE TABLE IF NOT EXISTS calendar_entries (
 	media JSONB NOT NULL, 
 	version INTEGER NOT NULL, 
 	edited BOOLEAN NOT NULL, 
+	deleted_at TIMESTAMP WITH TIME ZONE, 
 	id UUID NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
@@ -237,16 +284,22 @@ ALTER TABLE media ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON media FROM anon, authenticated;
 ALTER TABLE media_uploads ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON media_uploads FROM anon, authenticated;
+ALTER TABLE notifications ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON notifications FROM anon, authenticated;
 ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON oauth_states FROM anon, authenticated;
 ALTER TABLE publish_intents ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON publish_intents FROM anon, authenticated;
 ALTER TABLE schema_revisions ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON schema_revisions FROM anon, authenticated;
+ALTER TABLE webhooks ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON webhooks FROM anon, authenticated;
 ALTER TABLE calendar_runs ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON calendar_runs FROM anon, authenticated;
 ALTER TABLE publish_attempts ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON publish_attempts FROM anon, authenticated;
+ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON webhook_deliveries FROM anon, authenticated;
 ALTER TABLE calendar_entries ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON calendar_entries FROM anon, authenticated;
 ALTER TABLE entry_revisions ENABLE ROW LEVEL SECURITY;

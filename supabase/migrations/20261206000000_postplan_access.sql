@@ -21,7 +21,7 @@ DROP POLICY IF EXISTS calendars_owner_insert ON calendars;
 DROP POLICY IF EXISTS calendars_owner_update ON calendars;
 DROP POLICY IF EXISTS calendars_owner_delete ON calendars;
 CREATE POLICY calendars_owner_select ON calendars FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
-GRANT SELECT ("user_id", "name", "brief", "timezone", "latest_run_id", "id", "created_at", "updated_at") ON calendars TO authenticated;
+GRANT SELECT ("user_id", "name", "brief", "timezone", "latest_run_id", "deleted_at", "id", "created_at", "updated_at") ON calendars TO authenticated;
 CREATE POLICY calendars_owner_insert ON calendars FOR INSERT TO authenticated WITH CHECK (user_id = (select auth.uid())::text);
 GRANT INSERT ("id", "user_id", "name", "brief", "timezone", "created_at", "updated_at") ON calendars TO authenticated;
 CREATE POLICY calendars_owner_update ON calendars FOR UPDATE TO authenticated USING (user_id = (select auth.uid())::text) WITH CHECK (user_id = (select auth.uid())::text);
@@ -74,6 +74,17 @@ DROP POLICY IF EXISTS media_uploads_owner_delete ON media_uploads;
 CREATE POLICY media_uploads_owner_select ON media_uploads FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
 GRANT SELECT ON media_uploads TO authenticated;
 
+-- notifications: read-only: the user's events, recorded by postplan.
+ALTER TABLE notifications ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON notifications FROM anon, authenticated;
+GRANT ALL ON notifications TO service_role;
+DROP POLICY IF EXISTS notifications_owner_select ON notifications;
+DROP POLICY IF EXISTS notifications_owner_insert ON notifications;
+DROP POLICY IF EXISTS notifications_owner_update ON notifications;
+DROP POLICY IF EXISTS notifications_owner_delete ON notifications;
+CREATE POLICY notifications_owner_select ON notifications FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
+GRANT SELECT ON notifications TO authenticated;
+
 -- oauth_states: not readable: state hashes and PKCE verifiers of logins in progress.
 ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON oauth_states FROM anon, authenticated;
@@ -103,6 +114,18 @@ DROP POLICY IF EXISTS schema_revisions_owner_insert ON schema_revisions;
 DROP POLICY IF EXISTS schema_revisions_owner_update ON schema_revisions;
 DROP POLICY IF EXISTS schema_revisions_owner_delete ON schema_revisions;
 
+-- webhooks: read-only, signing secret hidden: create and delete through postplan, which checks
+-- the URL (https, no private address).
+ALTER TABLE webhooks ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON webhooks FROM anon, authenticated;
+GRANT ALL ON webhooks TO service_role;
+DROP POLICY IF EXISTS webhooks_owner_select ON webhooks;
+DROP POLICY IF EXISTS webhooks_owner_insert ON webhooks;
+DROP POLICY IF EXISTS webhooks_owner_update ON webhooks;
+DROP POLICY IF EXISTS webhooks_owner_delete ON webhooks;
+CREATE POLICY webhooks_owner_select ON webhooks FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
+GRANT SELECT ("user_id", "url", "events", "id", "created_at", "updated_at") ON webhooks TO authenticated;
+
 -- calendar_runs: read-only: generation runs are postplan's bookkeeping.
 ALTER TABLE calendar_runs ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON calendar_runs FROM anon, authenticated;
@@ -124,6 +147,17 @@ DROP POLICY IF EXISTS publish_attempts_owner_update ON publish_attempts;
 DROP POLICY IF EXISTS publish_attempts_owner_delete ON publish_attempts;
 CREATE POLICY publish_attempts_owner_select ON publish_attempts FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
 GRANT SELECT ON publish_attempts TO authenticated;
+
+-- webhook_deliveries: read-only: the delivery loop's record of each attempt.
+ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON webhook_deliveries FROM anon, authenticated;
+GRANT ALL ON webhook_deliveries TO service_role;
+DROP POLICY IF EXISTS webhook_deliveries_owner_select ON webhook_deliveries;
+DROP POLICY IF EXISTS webhook_deliveries_owner_insert ON webhook_deliveries;
+DROP POLICY IF EXISTS webhook_deliveries_owner_update ON webhook_deliveries;
+DROP POLICY IF EXISTS webhook_deliveries_owner_delete ON webhook_deliveries;
+CREATE POLICY webhook_deliveries_owner_select ON webhook_deliveries FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
+GRANT SELECT ON webhook_deliveries TO authenticated;
 
 -- calendar_entries: read-only: edits go through PATCH, which checks If-Match, bumps `version`,
 -- keeps a revision and validates (media URLs, lengths); the worker trusts `version` to see

@@ -94,6 +94,15 @@ ENDPOINTS = [
     ("PUT", "/v1/channels/{channel}/connection"), ("GET", "/v1/channels/{channel}/connection"),
     ("DELETE", "/v1/channels/{channel}/connection"), ("GET", "/healthz"), ("GET", "/readyz"),
     ("POST", "/v1/calendars/{calendarId}/regenerate"),  # §10
+    # §9: entries, calendars and intents a person manages; notifications and webhooks.
+    ("POST", "/v1/calendars/{calendarId}/entries"),
+    ("DELETE", "/v1/calendars/{calendarId}/entries/{entryId}"),
+    ("POST", "/v1/calendars/{calendarId}/entries/{entryId}/duplicate"),
+    ("PATCH", "/v1/calendars/{calendarId}"), ("DELETE", "/v1/calendars/{calendarId}"),
+    ("POST", "/v1/publish-intents/{intentId}/cancel"),
+    ("POST", "/v1/publish-intents/{intentId}/resolve"),
+    ("POST", "/v1/webhooks"), ("GET", "/v1/webhooks"), ("DELETE", "/v1/webhooks/{id}"),
+    ("GET", "/v1/notifications"),
 ]
 
 
@@ -115,7 +124,8 @@ async def test_s2_every_endpoint_is_served(settings_factory: SettingsFactory) ->
         ("GET", "/v1/flags"), ("GET", "/v1/channels/{}/oauth/start"),
         ("GET", "/v1/channels/{}/oauth/callback"), ("POST", "/v1/calendars/{}/feed"),
         ("DELETE", "/v1/calendars/{}/feed"), ("GET", "/v1/feeds/{}.ics"),
-        ("POST", "/v1/calendars/import")]), extra
+        ("POST", "/v1/calendars/import"), ("POST", "/v1/publish-intents/{}/retry"),
+        ("GET", "/v1/webhooks/{}/deliveries")]), extra
 
 
 # -- §2 + §3 generation stream, runs, calendars, entries ----------------------------------------

@@ -51,6 +51,11 @@ SEMANTIC_CODES = frozenset({
     "media_upload_invalid", "media_too_large", "media_quota_exceeded", "media_in_use",
     "upload_offset_mismatch", "media_signature_invalid", "media_url_expired",
     "range_not_satisfiable", "unsupported_media_type",
+    "webhook_url_forbidden",   # a webhook host that resolves nowhere, or somewhere private
+    "too_many_webhooks",       # the per-user cap on webhooks
+    "intent_not_cancellable",  # an intent past the point of no return
+    "intent_not_unknown",      # resolving an intent that is not unknown
+    "intent_not_retryable",    # retrying an intent that did not fail
 })
 
 #: pydantic error types (in a 422's `errors`) that a schema cannot express: an instant outside

@@ -29,6 +29,7 @@ from postplan.core.db import writer as write_engine
 from postplan.core.errors import NotFound
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.models import Calendar, CalendarEntry, CalendarRun, EntryRevision
+from postplan.notifications import outbox
 
 
 @dataclass(frozen=True)
@@ -236,12 +237,18 @@ class RunStore:
         """Settle a run; a run already settled (e.g. by the sweeper) is left as it is."""
         now = utcnow()
         async with self._session() as session:
-            await session.execute(
+            settled = (await session.execute(
                 update(CalendarRun)
                 .where(CalendarRun.id == run_id, CalendarRun.status == RunStatus.running.value)
                 .values(status=status.value, entry_count=entry_count, error=error,
                         finished_at=now, heartbeat_at=now, updated_at=now)
-            )
+                .returning(CalendarRun.user_id, CalendarRun.calendar_id, CalendarRun.dry_run)
+            )).one_or_none()
+            if settled is not None and not settled.dry_run:
+                # The user's event, in the transaction that settles the run (the outbox).
+                note = outbox.run_note(settled.user_id, run_id, settled.calendar_id,
+                                       status.value, entry_count, error, now)
+                await outbox.record(session, [note] if note else [])
             await session.commit()
 
     async def sweep(self, stale_after: dt.timedelta,
@@ -258,15 +265,22 @@ class RunStore:
             )
             ids = [i for i in (await session.execute(stmt)).scalars().all() if i not in exclude]
             if ids:
-                await session.execute(
+                error = {"code": "stale_run",
+                         "message": "the run stopped reporting progress and was settled by "
+                                    "the sweeper"}
+                swept = (await session.execute(
                     update(CalendarRun)
                     .where(CalendarRun.id.in_(ids),
                            CalendarRun.status == RunStatus.running.value)
                     .values(status=RunStatus.failed.value, finished_at=now, updated_at=now,
-                            error={"code": "stale_run",
-                                   "message": "the run stopped reporting progress and was "
-                                              "settled by the sweeper"})
-                )
+                            error=error)
+                    .returning(CalendarRun.id, CalendarRun.user_id, CalendarRun.calendar_id,
+                               CalendarRun.entry_count, CalendarRun.dry_run)
+                )).all()
+                await outbox.record(session, [
+                    n for r in swept if not r.dry_run
+                    if (n := outbox.run_note(r.user_id, r.id, r.calendar_id, "failed",
+                                             r.entry_count, error, now)) is not None])
             await session.commit()
         return ids
 

@@ -29,6 +29,7 @@ from postplan.models import CalendarEntry
 from postplan.publishing.connections import store as connections
 from postplan.publishing.dbutil import dialect_name, insert_ignore
 from postplan.publishing.gateway import ChannelGateway
+from postplan.publishing.intake.manage import cancel_pending as cancel_pending  # public
 from postplan.publishing.media import (
     attached_media,
     load_entry_media,

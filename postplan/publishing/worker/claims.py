@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from postplan.calendars import service as calendars
 from postplan.core.db import is_db_unavailable
 from postplan.core.logging import get_logger
+from postplan.notifications import outbox
 from postplan.publishing.connections.credentials import STORED_COLUMNS, Stored
 from postplan.publishing.dbutil import rowcount, single_statements, transaction
 from postplan.publishing.states import Event, IntentStatus, next_status
@@ -190,10 +191,14 @@ def _stale(intent_id: uuid.UUID, expected: str, values: dict[str, Any]) -> Stale
 #: Columns of an attempt row, in `attempt_row`'s order.
 _LOG_COLUMNS = ("id", "intent_id", "user_id", "attempt_no", "step", "outcome", "error", "detail",
                 "started_at", "finished_at")
+#: Columns of a notification row (`outbox.note_row`).
+_NOTE_COLUMNS = ("id", "user_id", "event", "calendar_id", "intent_id", "run_id", "data",
+                 "created_at", "fanned_out_at")
 
 
 @functools.lru_cache(maxsize=256)
-def _move_statement(keys: tuple[str, ...], log_rows: int, single: bool) -> Any:
+def _move_statement(keys: tuple[str, ...], log_rows: int, single: bool,
+                    note: bool = False) -> Any:
     """The fenced UPDATE for one set of columns, built once and reused.
 
     Built with bind parameters so SQLAlchemy constructs, keys and compiles it once per shape
@@ -201,7 +206,8 @@ def _move_statement(keys: tuple[str, ...], log_rows: int, single: bool) -> Any:
     folds the move and `log_rows` attempt rows into one statement, one round trip and one
     transaction: `WITH moved AS (UPDATE … RETURNING id), logged AS (INSERT … SELECT … FROM
     moved) SELECT count(*) FROM moved` — log rows are written only when the fence held, and
-    the count says whether it did.
+    the count says whether it did. `note` adds the move's notification row (the outbox) the
+    same way, so the event exists exactly when the move does.
     """
     c = intents.c
     move = (update(intents)
@@ -219,6 +225,11 @@ def _move_statement(keys: tuple[str, ...], log_rows: int, single: bool) -> Any:
         source = rows[0] if log_rows == 1 else union_all(*rows)
         stmt = stmt.add_cte(insert(attempts).from_select(list(_LOG_COLUMNS), source)
                             .cte("logged"))
+    if note:
+        n = outbox.notifications
+        noted = select(*(bindparam(f"note_{k}", type_=n.c[k].type) for k in _NOTE_COLUMNS)
+                       ).select_from(moved)
+        stmt = stmt.add_cte(insert(n).from_select(list(_NOTE_COLUMNS), noted).cte("noted"))
     return stmt
 
 
@@ -227,7 +238,8 @@ _WRITE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
 async def _fenced(engine: AsyncEngine, intent_id: uuid.UUID, token: str, expected: str,
-                  values: dict[str, Any], log_rows: list[dict[str, Any]]) -> None:
+                  values: dict[str, Any], log_rows: list[dict[str, Any]],
+                  note: dict[str, Any] | None = None) -> None:
     """The fenced UPDATE and its attempt rows, all or nothing.
 
     Tried again for a few seconds when the database is unreachable: after the irreversible
@@ -240,7 +252,7 @@ async def _fenced(engine: AsyncEngine, intent_id: uuid.UUID, token: str, expecte
     params.update(fence_id=intent_id, fence_token=token, fence_status=expected)
     for delay in (*_WRITE_RETRY_DELAYS, None):
         try:
-            moved = await _fenced_once(engine, keys, params, log_rows)
+            moved = await _fenced_once(engine, keys, params, log_rows, note)
             break
         except Exception as exc:
             if delay is None or not is_db_unavailable(exc):
@@ -253,38 +265,47 @@ async def _fenced(engine: AsyncEngine, intent_id: uuid.UUID, token: str, expecte
 
 
 async def _fenced_once(engine: AsyncEngine, keys: tuple[str, ...], params: dict[str, Any],
-                       log_rows: list[dict[str, Any]]) -> int:
+                       log_rows: list[dict[str, Any]], note: dict[str, Any] | None = None) -> int:
     """One try of `_fenced`; the number of intents moved (1, or 0 when the fence failed)."""
     one = single_statements(engine)
     if one is not None:
         params = {**params}
         for i, log_row in enumerate(log_rows):
             params.update({f"log{i}_{k}": log_row[k] for k in _LOG_COLUMNS})
+        if note is not None:
+            params.update({f"note_{k}": note[k] for k in _NOTE_COLUMNS})
         async with one.connect() as conn:
-            result = await conn.execute(_move_statement(keys, len(log_rows), True), params)
+            result = await conn.execute(
+                _move_statement(keys, len(log_rows), True, note is not None), params)
             moved: int = result.scalar_one()
         return moved
     async with transaction(engine) as conn:
         moved = rowcount(await conn.execute(_move_statement(keys, 0, False), params))
         if moved == 1 and log_rows:
             await conn.execute(insert(attempts), log_rows)
+        if moved == 1 and note is not None:
+            await outbox.record(conn, [note])
     return moved
 
 
 async def transition(
     engine: AsyncEngine, intent_id: uuid.UUID, token: str, current: str, event: Event, *,
     now: dt.datetime, log_rows: list[dict[str, Any]] | None = None, release: bool = False,
-    **values: Any,
+    row: Row[Any] | None = None, **values: Any,
 ) -> str:
     """Move a claimed intent along one edge of the state machine (or raise StaleClaim).
 
     `release` drops the claim (token and lease) so any worker may pick the intent up later.
+    Given the intent's `row`, a move to a status the user is told about (published, failed,
+    needs_reauth, unknown) records its notification in the same statement or transaction.
     """
     to = next_status(current, event).value
+    note = (outbox.intent_note(row, to, values, now)
+            if row is not None and to != current else None)
     values = {**values, "status": to, "updated_at": now}
     if release:
         values.update(claim_token=None, claimed_by=None, lease_expires_at=None)
-    await _fenced(engine, intent_id, token, current, values, log_rows or [])
+    await _fenced(engine, intent_id, token, current, values, log_rows or [], note)
     return to
 
 

@@ -136,7 +136,7 @@ class Job:
         """Move the intent along one edge, with the attempt rows noted so far."""
         self.status = await transition(self.ctx.engine, self.row.id, self.token, self.status,
                                        event, now=self.now(), log_rows=self._flush(),
-                                       release=release, **values)
+                                       release=release, row=self.row, **values)
 
     async def update(self, **values: Any) -> None:
         """Write fields of the intent without changing its status (fenced like a move)."""

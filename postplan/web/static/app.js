@@ -6,6 +6,7 @@ import { Grid, channelLabel } from "./grid.js";
 import { Editor } from "./editor.js";
 import { Actions } from "./actions.js";
 import { MediaLibrary } from "./media.js";
+import { Manage } from "./manage.js";
 
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -25,6 +26,7 @@ class App {
       onConflictLoaded: (entry) => this.grid.upsert(entry),
     });
     this.actions = new Actions(this);
+    this.manage = new Manage(this);
     this.media = new MediaLibrary(this);
     this.editor.library = this.media;
     this.grid.onDrop = (entryId, dt) => {
@@ -436,6 +438,7 @@ class App {
       else b.removeAttribute("aria-current");
     }
     this.updateButtons();
+    this.manage.refresh();
   }
 
   /** A reopened calendar says how its latest run ended (a partial one stays visible as such). */
@@ -513,6 +516,7 @@ class App {
       if (id) this.regenerate({ entryIds: [id] }, "Regenerate this post");
     });
 
+    this.manage.init();
     this.refreshStatus();
     this.loadCalendars();
     this.media.refresh();

@@ -78,6 +78,8 @@ export class Grid {
     this.readOnly = false;
     /** (entryId, DataTransfer) → attach what was dropped on an entry; set by the page. */
     this.onDrop = null;
+    /** Called with (entryId, "YYYY-MM-DD") when an entry is dropped on another day. */
+    this.onMove = null;
   }
 
   reset(range, { readOnly = false } = {}) {
@@ -185,6 +187,12 @@ export class Grid {
     const verb = this.readOnly ? "view" : "edit";
     node.title = `${channelLabel(e.channel)} ${e.format} at ${entryTime(e)}: ${e.hook} (press to ${verb})`;
     node.addEventListener("click", () => this.onOpen(e.id, node));
+    // Drag to another day (a PATCH of scheduledAt, see manage.js).
+    node.draggable = !this.readOnly;
+    node.addEventListener("dragstart", (ev) => {
+      ev.dataTransfer.setData("text/x-entry-id", e.id);
+      ev.dataTransfer.effectAllowed = "move";
+    });
     return node;
   }
 
@@ -235,6 +243,21 @@ export class Grid {
     if (key.endsWith("-01")) num.textContent += ` ${new Intl.DateTimeFormat(undefined, { month: "short", timeZone: "UTC" }).format(new Date(msOf(key)))}`;
     label.append(num, el("span", "dow", longDate(key)));
     cell.append(label, el("div", "day-entries"));
+    cell.addEventListener("dragover", (ev) => {
+      if (this.onMove && !this.readOnly && ev.dataTransfer.types.includes("text/x-entry-id")) {
+        ev.preventDefault();
+        cell.classList.add("drop-target");
+      }
+    });
+    cell.addEventListener("dragleave", () => cell.classList.remove("drop-target"));
+    cell.addEventListener("drop", (ev) => {
+      cell.classList.remove("drop-target");
+      const id = ev.dataTransfer.getData("text/x-entry-id");
+      if (id && this.onMove) {
+        ev.preventDefault();
+        this.onMove(id, key);
+      }
+    });
     return cell;
   }
 
