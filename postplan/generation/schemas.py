@@ -22,6 +22,7 @@ from postplan.core.validators import (
 )
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
 from postplan.generation.brief_fields import (
+    ClosedDay,
     Observances,
     Offer,
     Phrase,
@@ -80,9 +81,7 @@ class Brief(InputSchema):
     offers: list[Offer] | None = Field(None, max_length=10)
     link: Url | None = None
     avoid: list[Phrase] | None = Field(None, max_length=50)
-    closed_days: list[Annotated[str, StringConstraints(max_length=20), NoNul()]] | None = Field(
-        None, max_length=400
-    )
+    closed_days: list[ClosedDay] | None = Field(None, max_length=400)
     posting_windows: dict[Channel, list[PostingWindow]] | None = Field(None, max_length=2)
     observances: Observances | None = None
 
