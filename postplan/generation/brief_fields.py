@@ -34,7 +34,7 @@ _DAY_NAMES = "|".join(
                  "mon", "tue", "wed", "thu", "fri", "sat", "sun"))
 WEEKDAY_PATTERN = rf"^({_DAY_NAMES})$"
 CLOSED_DAY_PATTERN = rf"^({_DAY_NAMES}|\d{{4}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))$"
-Weekday = Annotated[str, StringConstraints(pattern=WEEKDAY_PATTERN)]
+Weekday = Annotated[str, StringConstraints(max_length=9, pattern=WEEKDAY_PATTERN)]
 ClosedDay = Annotated[str, StringConstraints(max_length=20, pattern=CLOSED_DAY_PATTERN)]
 
 Url = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$"), NoNul()]
@@ -79,8 +79,8 @@ class PostingWindow(InputSchema):
 
     weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1,
                                     max_length=7)
-    start: Annotated[str, StringConstraints(pattern=HHMM)]
-    end: Annotated[str, StringConstraints(pattern=HHMM)]
+    start: Annotated[str, StringConstraints(max_length=5, pattern=HHMM)]
+    end: Annotated[str, StringConstraints(max_length=5, pattern=HHMM)]
 
     @field_validator("weekdays")
     @classmethod
@@ -111,7 +111,8 @@ class Observances(InputSchema):
     include: list[Phrase] = Field(default_factory=list, max_length=50)
     exclude: list[Phrase] = Field(default_factory=list, max_length=50)
     # ISO 3166-2 style: country code, dash, the holidays package's subdivision ("DE-BE").
-    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Za-z0-9]{1,10}$")] | None \
+    region: Annotated[str, StringConstraints(max_length=13,
+                                             pattern=r"^[A-Z]{2}-[A-Za-z0-9]{1,10}$")] | None \
         = None
 
 
