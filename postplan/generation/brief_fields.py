@@ -11,9 +11,10 @@ import re
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from postplan.core.schemas import InputSchema
-from postplan.core.validators import NoNul, conflict, is_blank
+from postplan.core.validators import DATE_OUT_OF_RANGE, NoNul, conflict, is_blank
 
 #: Weekday names as the brief may write them, normalised to three-letter keys (date.weekday()).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -23,6 +24,18 @@ _WEEKDAY_NAMES = {
     "friday": "fri", "saturday": "sat", "sunday": "sun",
 }
 _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+#: Schema-level forms, so a schema-valid value is never refused for its shape.
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# Spelled out per letter ([mM][oO][nN]): JSON Schema (ECMA 262) patterns have no inline (?i).
+_DAY_NAMES = "|".join(
+    "".join(f"[{c}{c.upper()}]" for c in name)
+    for name in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+                 "mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+WEEKDAY_PATTERN = rf"^({_DAY_NAMES})$"
+CLOSED_DAY_PATTERN = rf"^({_DAY_NAMES}|\d{{4}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))$"
+Weekday = Annotated[str, StringConstraints(max_length=9, pattern=WEEKDAY_PATTERN)]
+ClosedDay = Annotated[str, StringConstraints(max_length=20, pattern=CLOSED_DAY_PATTERN)]
 
 Url = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$"), NoNul()]
 Phrase = Annotated[str, StringConstraints(min_length=1, max_length=80), NoNul()]
@@ -64,10 +77,10 @@ class Offer(InputSchema):
 class PostingWindow(InputSchema):
     """Local times on some weekdays when a channel may post (e.g. 07:00-09:00 on weekdays)."""
 
-    weekdays: list[str] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1,
-                                max_length=7)
-    start: Annotated[str, StringConstraints(pattern=r"^\d\d:\d\d$")]
-    end: Annotated[str, StringConstraints(pattern=r"^\d\d:\d\d$")]
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1,
+                                    max_length=7)
+    start: Annotated[str, StringConstraints(max_length=5, pattern=HHMM)]
+    end: Annotated[str, StringConstraints(max_length=5, pattern=HHMM)]
 
     @field_validator("weekdays")
     @classmethod
@@ -98,7 +111,8 @@ class Observances(InputSchema):
     include: list[Phrase] = Field(default_factory=list, max_length=50)
     exclude: list[Phrase] = Field(default_factory=list, max_length=50)
     # ISO 3166-2 style: country code, dash, the holidays package's subdivision ("DE-BE").
-    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Za-z0-9]{1,10}$")] | None \
+    region: Annotated[str, StringConstraints(max_length=13,
+                                             pattern=r"^[A-Z]{2}-[A-Za-z0-9]{1,10}$")] | None \
         = None
 
 
@@ -110,5 +124,7 @@ def closed_day(value: str) -> str:
     try:
         return dt.date.fromisoformat(value.strip()).isoformat()
     except ValueError:
-        raise ValueError(f"{value!r} is neither a weekday name nor an ISO date") from None
+        # The pattern let it through (e.g. 2026-02-30): a date that does not exist.
+        raise PydanticCustomError(DATE_OUT_OF_RANGE, "{value} is not a calendar date",
+                                  {"value": value}) from None
 

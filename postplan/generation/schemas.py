@@ -22,6 +22,7 @@ from postplan.core.validators import (
 )
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel, EntryFormat
 from postplan.generation.brief_fields import (
+    ClosedDay,
     Observances,
     Offer,
     Phrase,
@@ -80,10 +81,11 @@ class Brief(InputSchema):
     offers: list[Offer] | None = Field(None, max_length=10)
     link: Url | None = None
     avoid: list[Phrase] | None = Field(None, max_length=50)
-    closed_days: list[Annotated[str, StringConstraints(max_length=20), NoNul()]] | None = Field(
-        None, max_length=400
+    closed_days: list[ClosedDay] | None = Field(None, max_length=400)
+    posting_windows: dict[Channel, Annotated[list[PostingWindow],
+                                             Field(min_length=1, max_length=14)]] | None = Field(
+        None, max_length=2
     )
-    posting_windows: dict[Channel, list[PostingWindow]] | None = Field(None, max_length=2)
     observances: Observances | None = None
 
     @field_validator("closed_days")
@@ -92,15 +94,6 @@ class Brief(InputSchema):
         if value is None:
             return None
         return sorted(set(closed_day(v) for v in value))
-
-    @field_validator("posting_windows")
-    @classmethod
-    def _windows(
-        cls, value: dict[Channel, list[PostingWindow]] | None
-    ) -> dict[Channel, list[PostingWindow]] | None:
-        if value is not None and any(len(w) == 0 or len(w) > 14 for w in value.values()):
-            raise ValueError("each channel needs 1 to 14 posting windows")
-        return value
 
     @field_validator("brand", "niche", "audience", "goals")
     @classmethod

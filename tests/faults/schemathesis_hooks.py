@@ -26,6 +26,11 @@ SMALL_ENV = "POSTPLAN_FUZZ_SMALL"
 SMALL_DAYS = 7
 SMALL_ROWS = 50
 
+#: A brief the planner cannot plan (generation/planner/checks.py, docs/briefs.md): the problem's
+#: code, and each error's `type` when several problems are listed.
+PLANNER_CODES = ("language_unsupported", "region_not_in_country", "closed_days_conflict",
+                 "windows_closed_days_conflict", "posts_per_week_unfittable")
+
 #: Problem codes of a schema-valid request refused for what it refers to.
 SEMANTIC_CODES = frozenset({
     "invalid_cursor",          # an opaque page cursor this service did not issue
@@ -42,9 +47,7 @@ SEMANTIC_CODES = frozenset({
     "csv_missing_columns",     # a CSV (a string to the schema) without the required header
     "empty_file",
     "version_mismatch",        # If-Match names a version the entry is no longer at (412)
-    # A brief the planner cannot plan (generation/planner/checks.py, docs/briefs.md).
-    "language_unsupported", "region_not_in_country", "closed_days_conflict",
-    "windows_closed_days_conflict", "posts_per_week_unfittable",
+    *PLANNER_CODES,
     # Media: what the bytes are (sniffed), a filename's characters, a tus offset or upload
     # state, a signed URL's signature and expiry, a range past the end: none is in a schema.
     "unsupported_media", "media_type_mismatch", "media_empty", "media_filename_invalid",
@@ -61,7 +64,8 @@ SEMANTIC_CODES = frozenset({
 #: pydantic error types (in a 422's `errors`) that a schema cannot express: an instant outside
 #: 2000–2100 (JSON Schema cannot bound a date-time), a combination of fields, and the planner's
 #: arithmetic on a brief (more pillars than posts, a span past 2100, …).
-SEMANTIC_ERROR_TYPES = frozenset({"date_out_of_range", "conflicting_fields", "invalid"})
+SEMANTIC_ERROR_TYPES = frozenset({"date_out_of_range", "conflicting_fields", "invalid",
+                                  *PLANNER_CODES})
 
 
 def _problem(response: Any) -> dict[str, Any] | None:
