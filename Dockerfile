@@ -34,6 +34,10 @@ RUN --mount=type=secret,id=pip-ca \
     && /opt/postplan/bin/python -m compileall -q /opt/postplan/lib
 
 FROM ${BASE_IMAGE}
+# ffprobe/ffmpeg: inspection of uploaded videos and their derived frames (docs/media.md).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid, so volumes and Kubernetes securityContext can name it.
 RUN groupadd --gid 10001 postplan \
     && useradd --uid 10001 --gid postplan --home-dir /var/lib/postplan --create-home \

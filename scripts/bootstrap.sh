@@ -32,4 +32,14 @@ if [ "${1:-}" = "--test" ]; then
 else
   .venv/bin/python -m pip install --quiet --require-hashes -r requirements/runtime.lock
   .venv/bin/python -m pip install --quiet --no-deps -e .
+  # ffprobe/ffmpeg inspect uploaded videos and make their frames; without them every video is
+  # `rejected` with inspection_unavailable (images still work).
+  if ! command -v ffprobe >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ]; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+    else
+      echo "warning: ffmpeg is missing (video uploads will be rejected); apt-get install ffmpeg" >&2
+    fi
+  fi
 fi
