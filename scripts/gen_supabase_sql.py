@@ -94,6 +94,11 @@ ACCESS: dict[str, Access] = {
         hidden=("access_token_enc", "refresh_token_enc")),
     "oauth_states": Access(
         "not readable: state hashes and PKCE verifiers of logins in progress", select=False),
+    "flag_definitions": Access(
+        "not readable: the cluster's flag document, written by `postplan flags`", select=False),
+    "pacing_windows": Access(
+        "not readable: the workers' per-account call times", select=False),
+    "leases": Access("not readable: which process runs a background job", select=False),
 }
 
 

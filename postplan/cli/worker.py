@@ -66,7 +66,9 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with gateway_scope(settings) as gateway:
+        # The flags are re-read while the worker runs (file or database), so a rollback through
+        # `postplan flags set PUBLISH_SERVICE_ENABLED off` stops sends here within seconds.
+        async with flags.watch(), gateway_scope(settings) as gateway:
             w = Worker(engine, settings, flags, gateway, config=config)
             if once:
                 while await w.run_once():
