@@ -88,6 +88,12 @@ class Settings(BaseSettings):
                                           alias="MAX_ENTRIES_PER_CALENDAR")
     worker_enabled: bool = Field(True, alias="WORKER_ENABLED")
     worker_poll_seconds: float = Field(0.5, gt=0, le=60, alias="WORKER_POLL_SECONDS")
+    # The window of the per-account publish limits the workers share (TikTok: 6 inits per
+    # window). 60 mirrors the platforms; tests shrink it to prove pacing in seconds.
+    pacing_window_seconds: float = Field(60.0, gt=0, le=3600, alias="PACING_WINDOW_SECONDS")
+    # A slot is taken a moment before the call reaches the platform (a creator-info query and
+    # the network sit between): each slot is held this much longer than the window.
+    pacing_margin_seconds: float = Field(1.0, ge=0, le=60, alias="PACING_MARGIN_SECONDS")
     spool_dir: Path = Field(Path("./.postplan-spool"), alias="SPOOL_DIR")
     # Bounds of the database-down spool: the file, one user's share of it, one request. The
     # record default fits the largest valid publish request (5,000 entry ids).

@@ -68,7 +68,7 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     try:
         # The flags are re-read while the worker runs (file or database), so a rollback through
         # `postplan flags set PUBLISH_SERVICE_ENABLED off` stops sends here within seconds.
-        async with flags.watch(), gateway_scope(settings) as gateway:
+        async with flags.watch(), gateway_scope(settings, paced=True) as gateway:
             w = Worker(engine, settings, flags, gateway, config=config)
             if once:
                 while await w.run_once():

@@ -1,15 +1,16 @@
 """Feature flags: one typed enum, one service. Unset flags are OFF.
 
 Values come from the OpenFeature SDK backed by `FileFlagProvider`: on SQLite the flagd JSON file
-named by `FLAGS_FILE`, on Postgres the document in the `flag_definitions` table (`FLAGS_FILE` only
-seeds an empty table), re-read every `FLAGS_POLL_SECONDS` while the process runs, falling back per
-flag to the environment value read at start. Targeting is by user id (allowlist and sticky
-percentage).
+named by `FLAGS_FILE`, on Postgres the document in the `flag_definitions` table (a new content of
+`FLAGS_FILE` is imported into it; see `flagstore`), re-read every `FLAGS_POLL_SECONDS` while the
+process runs, falling back per flag to the environment value read at start. Targeting is by user
+id (allowlist and sticky percentage).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from postplan.config import Settings
 from postplan.core.db import create_engine
 from postplan.core.flagfile import FlagConfigError, flag_can_be_on, parse_flag_document
 from postplan.core.flags_provider import FileFlagProvider, FileStatus
-from postplan.core.flagstore import read_revision, read_stored, seed
+from postplan.core.flagstore import FlagHead, FlagRevisionConflict, read_head, read_stored, write
 from postplan.core.logging import get_logger
 from postplan.core.metrics import FLAG_ACTIVE, FLAG_CONFIG_VALID, FLAG_RELOADS
 from postplan.core.periodic import run_every
@@ -63,6 +64,8 @@ class FlagService:
         #: Where the definitions live: the file (SQLite, one host) or the database (Postgres,
         #: shared by every process of the cluster).
         self.store = "file" if settings.is_sqlite else "database"
+        self._file_seen: str | None = None  # the FLAGS_FILE digest this process last looked at
+        self._watching = False
         if self.store == "file":
             self._provider = FileFlagProvider(env, settings.flags_file)
             self.refresh()
@@ -132,12 +135,21 @@ class FlagService:
         """Lifespan hook: re-read the definitions every `poll_seconds` while the process runs
         (the file on SQLite; on Postgres the row's revision, and the document when it moved)."""
         del app
+        if self._watching or (self.store == "file" and self._provider.status.path is None):
+            yield  # already watched (the app's lifespan around an in-process worker)
+            return
+        self._watching = True
+        try:
+            async with self._watch() as watching:
+                yield watching
+        finally:
+            self._watching = False
+
+    @asynccontextmanager
+    async def _watch(self) -> AsyncIterator[None]:
         if self.store == "database":
             async with self._watch_database():
                 yield
-            return
-        if self._provider.status.path is None:
-            yield
             return
 
         async def poll() -> None:
@@ -169,36 +181,67 @@ class FlagService:
         finally:
             await engine.dispose()
 
+    async def load_once(self) -> None:
+        """Read the definitions once, for a short command that does not `watch` (on SQLite the
+        file was read at construction)."""
+        if self.store != "database" or self._watching:
+            return
+        engine = create_engine(self._settings.database_url, pool_size=1, max_overflow=0,
+                               disable_statement_cache=(
+                                   self._settings.database_disable_statement_cache))
+        try:
+            await self.load_from_database(engine)
+        finally:
+            await engine.dispose()
+
     async def load_from_database(self, engine: AsyncEngine) -> bool:
-        """One poll: read the revision; when it moved, read the document and apply it (an
-        invalid document keeps the last good values). An empty table is seeded from
-        `FLAGS_FILE` when that file is valid. True when the values in use changed."""
-        revision = await read_revision(engine)
-        if revision is None and await self._seed(engine):
-            revision = await read_revision(engine)
-        if revision is not None and revision == self._provider.status.revision:
-            self._provider.apply_unchanged(revision)
+        """One poll: import FLAGS_FILE if its content is new, read the revision; when it
+        moved, read the document and apply it (an invalid document keeps the last good values).
+        True when the values in use changed."""
+        head = await read_head(engine)
+        if await self._import_file(engine, head):
+            head = await read_head(engine)
+        if head is not None and head.revision == self._provider.status.revision:
+            self._provider.apply_unchanged(head.revision)
             return False
-        stored = await read_stored(engine) if revision is not None else None
+        stored = await read_stored(engine) if head is not None else None
         before = self._provider.status
         changed = self._provider.apply(stored.document.encode() if stored else None,
                                        stored.revision if stored else None)
         self._after_refresh(before)
         return changed
 
-    async def _seed(self, engine: AsyncEngine) -> bool:
+    async def _import_file(self, engine: AsyncEngine, head: FlagHead | None) -> bool:
+        """Write FLAGS_FILE into the table when this process sees content it has not looked at
+        yet and the table has not imported (by sha256). Only a change seen here imports: two
+        processes with different files do not take turns overwriting each other."""
         path = self._settings.flags_file
-        if path is None or not path.exists():
+        if path is None:
             return False
         try:
-            text = path.read_text(encoding="utf-8")
-            parse_flag_document(text)
-        except (OSError, UnicodeDecodeError, FlagConfigError) as exc:
-            log.warning("flags.seed_skipped", path=str(path), error=str(exc))
+            raw = path.read_bytes()
+        except OSError:
+            return False  # no file: the table alone decides
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest == self._file_seen:
             return False
-        stored = await seed(engine, text, f"seed:{path.name}")
-        if stored:
-            log.info("flags.seeded", path=str(path))
+        self._file_seen = digest
+        if head is not None and head.file_sha256 == digest:
+            return False
+        try:
+            text = raw.decode("utf-8")
+            parse_flag_document(text)
+        except (UnicodeDecodeError, FlagConfigError) as exc:
+            log.warning("flags.import_skipped", path=str(path), error=str(exc),
+                        detail="the flags file is not valid; the stored values stay")
+            return False
+        try:
+            revision = await write(engine, text, f"file:{path.name}",
+                                   head.revision if head else None, file_sha256=digest)
+        except FlagRevisionConflict:
+            self._file_seen = None  # someone wrote meanwhile: look again next poll
+            return False
+        log.info("flags.imported", path=str(path), revision=revision, sha256=digest[:12])
         return True
 
     def describe(self, user_id: str | None) -> dict[str, Any]:

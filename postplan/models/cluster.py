@@ -24,6 +24,9 @@ class FlagDefinition(Base):
     document: Mapped[str] = mapped_column(Text, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_by: Mapped[str] = mapped_column(Text, nullable=False)
+    #: sha256 of the FLAGS_FILE content last imported: an unchanged file is never imported
+    #: again, so a restart does not undo an edit made through `postplan flags`.
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class PacingWindow(Base):

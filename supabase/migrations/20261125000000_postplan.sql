@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS flag_definitions (
 	document TEXT NOT NULL, 
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	updated_by TEXT NOT NULL, 
+	file_sha256 VARCHAR(64), 
 	CONSTRAINT pk_flag_definitions PRIMARY KEY (id)
 );
 CREATE TABLE IF NOT EXISTS idempotency_keys (

@@ -42,15 +42,27 @@ async def test_seed_poll_and_a_corrupt_document_keeps_the_last_good_values(
         assert service.is_enabled(Flag.publish_service) is True
         assert service.decide(Flag.publish_service).source == "database"
         stored = await read_stored(engine)
-        assert stored is not None and stored.revision == 1 and stored.updated_by.startswith("seed")
+        assert stored is not None and stored.revision == 1
+        assert stored.updated_by == "file:flags.json"
 
-        seed_file.write_text(_doc(False))  # the file only seeds: no effect once stored
-        assert await service.load_from_database(engine) is False
-        assert await write(engine, _doc(False), "test", expected=1) == 2
+        assert await write(engine, _doc(False), "cli", expected=1) == 2  # `flags set … off`
         with pytest.raises(FlagRevisionConflict):
-            await write(engine, _doc(True), "test", expected=1)
+            await write(engine, _doc(True), "cli", expected=1)
         assert await service.load_from_database(engine) is True
         assert service.is_enabled(Flag.publish_service) is False
+        # A restart with the same file does not undo the CLI edit: that content was imported.
+        restarted = FlagService(make_settings(db_url, FLAGS_FILE=str(seed_file)))
+        await restarted.load_from_database(engine)
+        assert restarted.is_enabled(Flag.publish_service) is False
+        assert (await read_stored(engine)).revision == 2  # type: ignore[union-attr]
+        # A new content of the file is imported once, and every process sees it.
+        seed_file.write_text(_doc(True) + "\n")
+        assert await restarted.load_from_database(engine) is True
+        assert await service.load_from_database(engine) is True
+        assert service.is_enabled(Flag.publish_service) is True
+        seed_file.write_text(_doc(False))
+        assert await service.load_from_database(engine) is True  # revision 4
+        assert (await read_stored(engine)).revision == 4  # type: ignore[union-attr]
 
         async with engine.begin() as conn:
             await conn.execute(text("UPDATE flag_definitions SET document = '{not json', "
@@ -59,9 +71,9 @@ async def test_seed_poll_and_a_corrupt_document_keeps_the_last_good_values(
         assert service.is_enabled(Flag.publish_service) is False  # last good values
         body = service.describe(None)["file"]
         assert body["status"] == "invalid" and body["store"] == "database"
-        assert body["revision"] == 2  # the revision of the values in use
+        assert body["revision"] == 4  # the revision of the values in use
 
-        assert await write(engine, _doc(True), "test", expected=3) == 4
+        assert await write(engine, _doc(True), "test", expected=5) == 6
         assert await service.load_from_database(engine) is True
         assert service.is_enabled(Flag.publish_service) is True
         assert service.describe(None)["file"]["status"] == "ok"

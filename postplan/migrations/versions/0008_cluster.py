@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("document", sa.Text(), nullable=False),
         sa.Column("updated_at", postplan.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.Text(), nullable=False),
+        sa.Column("file_sha256", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_flag_definitions")),
     )
     op.create_table(
