@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(0.5, gt=0, le=60, alias="WORKER_POLL_SECONDS")
     # The window of the per-account publish limits the workers share (TikTok: 6 inits per
     # window). 60 mirrors the platforms; tests shrink it to prove pacing in seconds.
+    # In-process alert evaluation (Prometheus with deploy/prometheus/alerts.yml is the source of
+    # truth): off; on in every API process; leader = in one process of the cluster (a lease row
+    # on the database; on SQLite the one process). docs/cluster.md.
+    alerts_in_process: Literal["off", "on", "leader"] = Field("leader", alias="ALERTS_IN_PROCESS")
     pacing_window_seconds: float = Field(60.0, gt=0, le=3600, alias="PACING_WINDOW_SECONDS")
     # A slot is taken a moment before the call reaches the platform (a creator-info query and
     # the network sit between): each slot is held this much longer than the window.
