@@ -53,6 +53,7 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.cli.settings import load_settings
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
+    from postplan.core.retention import pruning
     from postplan.publishing.gateway import gateway_scope
     from postplan.publishing.worker.loop import Worker, worker_engine
 
@@ -68,7 +69,8 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     try:
         # The flags are re-read while the worker runs (file or database), so a rollback through
         # `postplan flags set PUBLISH_SERVICE_ENABLED off` stops sends here within seconds.
-        async with flags.watch(), gateway_scope(settings, paced=True) as gateway:
+        async with flags.watch(), pruning(engine, settings), \
+                gateway_scope(settings, paced=True) as gateway:
             w = Worker(engine, settings, flags, gateway, config=config)
             if once:
                 while await w.run_once():
