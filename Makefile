@@ -38,4 +38,4 @@ image-test:  ## build the image on a debootstrapped Debian base and run it again
 	scripts/image_test.sh
 
 clean:
-	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache artifacts postplan.db*
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache artifacts postplan.db* postplan.flags.json

@@ -63,8 +63,10 @@ echo "   uid $uid; $("$DOCKER" run --rm --network host "$TAG" --version)"
 took "checks"
 
 container=""
+worker=""
 cleanup() {
   [ -n "$container" ] && "$DOCKER" rm -f "$container" >/dev/null 2>&1 || true
+  [ -n "$worker" ] && "$DOCKER" rm -f "$worker" >/dev/null 2>&1 || true
   psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -77,7 +79,7 @@ took "migrate"
 
 step "serve (host network) until /readyz"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-container=$("$DOCKER" run -d --network host -e "DATABASE_URL=$url" -e DEPLOY_ID=image-test \
+container=$("$DOCKER" run -d --init --network host -e "DATABASE_URL=$url" -e DEPLOY_ID=image-test \
   "$TAG" serve --host 127.0.0.1 --port "$port")
 for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
@@ -98,5 +100,19 @@ step "postplan smoke (from the image) on the empty database, flags off"
 "$DOCKER" run --rm --network host "$TAG" smoke --base-url "http://127.0.0.1:$port" | tail -3
 took "smoke"
 curl -fsS "http://127.0.0.1:$port/metrics" | grep '^postplan_build_info'
+
+step "worker (as in deploy/compose.yaml) serves its /metrics"
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+worker=$("$DOCKER" run -d --init --network host -e "DATABASE_URL=$url" -e DEPLOY_ID=image-test \
+  "$TAG" worker --metrics-port "$mport")
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$mport/metrics" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+curl -fsS "http://127.0.0.1:$mport/metrics" | grep -c '^postplan_publish_results_total' \
+  | sed 's/^/   publish result series: /'
+"$DOCKER" stop -t 20 "$worker" >/dev/null
+echo "   worker stopped on SIGTERM with exit code $("$DOCKER" inspect -f '{{.State.ExitCode}}' "$worker")"
+took "worker"
 
 printf '\nimage-test: PASS in %s s\n' "$(( $(date +%s) - START ))"

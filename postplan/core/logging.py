@@ -170,7 +170,8 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None,
             structlog.processors.format_exc_info,
             redact_secret_paths,
             *((structlog.processors.JSONRenderer(ensure_ascii=False),) if renderer_name == "json"
-              else (drop_nulls, structlog.dev.ConsoleRenderer(colors=_colors_ok()))),
+              else (drop_nulls, structlog.dev.ConsoleRenderer(colors=_colors_ok(),
+                                                              timestamp_key="ts"))),
         ],
     )
     handler: logging.Handler = (
