@@ -577,6 +577,13 @@ def run(quick: bool) -> list[dict[str, Any]]:
                     ok=live["duplicates"] == 0))
     rows.append(row("publish.live_rate_limited_retries", live["retries"], "calls",
                     target="0 (per-token limits kept)"))
+    # Scaling out: the same load through one worker process (pacing shared in the database).
+    one = _live_processes(users=users, processes=1, concurrency=64)
+    scale = live["per_s"] / one["per_s"] if one["per_s"] else 0.0
+    rows.append(row("publish.live_two_workers_vs_one_ratio", scale, "ratio",
+                    target=">= 1.5 (each worker its own process)", better="higher",
+                    ok=scale >= 1.5 or quick))
+    print(f"live with 1 worker process: {one}", file=sys.stderr)
     print(f"dry-run: {total} intents; live (2 worker processes, in-memory fake each): {live}; "
           f"baseline, the adapter calls alone in 2 processes: {bare}", file=sys.stderr)
     if "--socket" in sys.argv:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,6 +21,7 @@ from postplan.core.logging import configure_logging, get_logger
 from postplan.core.metrics import set_build_info
 from postplan.core.middleware import RequestContextMiddleware
 from postplan.core.migrate import upgrade_async
+from postplan.core.retention import pruning
 from postplan.core.tracing import TracingMiddleware, configure_tracing, shutdown_tracing
 from postplan.health.endpoints import router as health_router
 from postplan.media.lifespan import media_lifespan
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         spool_lifespan,
         media_lifespan,
         delivery_lifespan,
+        retention_lifespan,
     ]
     handlers.install(app)
     openapi.install(app, settings)
@@ -109,6 +111,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
     app.include_router(api_router)
     app.include_router(web_router)
     return app
+
+
+def retention_lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
+    """Lifespan hook: prune expired rows (one process of the cluster at a time)."""
+    return pruning(app.state.engine, app.state.settings)
 
 
 def build_default_app() -> FastAPI:

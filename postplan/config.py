@@ -104,6 +104,22 @@ class Settings(BaseSettings):
                                               alias="WEBHOOK_RETRY_BASE_SECONDS")
     webhook_max_attempts: int = Field(8, ge=1, le=50, alias="WEBHOOK_MAX_ATTEMPTS")
     webhook_poll_seconds: float = Field(1.0, gt=0, le=60, alias="WEBHOOK_POLL_SECONDS")
+    # The window of the per-account publish limits the workers share (TikTok: 6 inits per
+    # window). 60 mirrors the platforms; tests shrink it to prove pacing in seconds.
+    # In-process alert evaluation (Prometheus with deploy/prometheus/alerts.yml is the source of
+    # truth): off; on in every API process; leader = in one process of the cluster (a lease row
+    # on the database; on SQLite the one process). docs/cluster.md.
+    alerts_in_process: Literal["off", "on", "leader"] = Field("leader", alias="ALERTS_IN_PROCESS")
+    # Retention (docs/cluster.md): how long rows live, and how often one process prunes.
+    idempotency_ttl_hours: float = Field(24 * 7, gt=0, alias="IDEMPOTENCY_TTL_HOURS")
+    oauth_state_ttl_hours: float = Field(24, gt=0, alias="OAUTH_STATE_TTL_HOURS")
+    notification_ttl_days: float = Field(90, gt=0, alias="NOTIFICATION_TTL_DAYS")
+    retention_interval_seconds: float = Field(3600, gt=0, le=86400,
+                                              alias="RETENTION_INTERVAL_SECONDS")
+    pacing_window_seconds: float = Field(60.0, gt=0, le=3600, alias="PACING_WINDOW_SECONDS")
+    # A slot is taken a moment before the call reaches the platform (a creator-info query and
+    # the network sit between): each slot is held this much longer than the window.
+    pacing_margin_seconds: float = Field(1.0, ge=0, le=60, alias="PACING_MARGIN_SECONDS")
     spool_dir: Path = Field(Path("./.postplan-spool"), alias="SPOOL_DIR")
     # Bounds of the database-down spool: the file, one user's share of it, one request. The
     # record default fits the largest valid publish request (5,000 entry ids).

@@ -105,6 +105,11 @@ ACCESS: dict[str, Access] = {
         "read-only, signing secret hidden: create and delete through postplan, which checks "
         "the URL (https, no private address)", hidden=("secret_enc",)),
     "webhook_deliveries": Access("read-only: the delivery loop's record of each attempt"),
+    "flag_definitions": Access(
+        "not readable: the cluster's flag document, written by `postplan flags`", select=False),
+    "pacing_windows": Access(
+        "not readable: the workers' per-account call times", select=False),
+    "leases": Access("not readable: which process runs a background job", select=False),
 }
 
 

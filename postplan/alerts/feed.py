@@ -4,14 +4,19 @@ hook that does it every few seconds.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from postplan.alerts.engine import LATENCY_BUCKETS, AlertEngine
+from postplan.core.lease import hold_lease, release_lease
 from postplan.core.logging import get_logger
 from postplan.core.metrics import (
     ADAPTER_CONFIGURED,
@@ -104,11 +109,56 @@ async def alerts_lifespan(app: FastAPI, interval: float = 15.0) -> AsyncIterator
     app.state.alerts = engine
     app.state.alerts_feed = feed
 
-    async def evaluate() -> None:
-        feed.sample()
-        engine.evaluate()
-
-    # Evaluation must never take the app down: run_every logs a failed tick and carries on.
-    async with run_every(interval, evaluate, name="postplan-alerts", log=log,
-                         failure_event="alerts.evaluate_failed"):
+    mode = settings.alerts_in_process
+    app.state.alerts_leader = False
+    if mode == "off":
+        log.info("alerts.in_process_off", detail="Prometheus evaluates the alert rules")
         yield
+        return
+    leader = LeaderGate(app, interval) if mode == "leader" else None
+
+    async def evaluate() -> None:
+        feed.sample()  # cheap, and keeps the windows current for when this process leads
+        leading = leader is None or await leader.holds()
+        app.state.alerts_leader = leading
+        if leading:
+            engine.evaluate()
+
+    try:
+        # Evaluation must never take the app down: run_every logs a failed tick and carries on.
+        async with run_every(interval, evaluate, name="postplan-alerts", log=log,
+                             failure_event="alerts.evaluate_failed"):
+            yield
+    finally:
+        if leader is not None:
+            await leader.release()
+
+
+class LeaderGate:
+    """Whether this process evaluates the in-process alerts: the holder of the `alerts` lease
+    (renewed every tick; held for 3 ticks, at least 5 s, so a slow tick does not hand it over;
+    released at shutdown). On SQLite there is one process: it always leads."""
+
+    NAME = "alerts"
+
+    def __init__(self, app: FastAPI, interval: float) -> None:
+        self._engine = getattr(app.state, "engine", None)
+        self._ttl = max(3 * interval, 5.0)
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._held = False
+
+    async def holds(self) -> bool:
+        """Take or renew the lease; True while this process leads."""
+        if self._engine is None or self._engine.dialect.name == "sqlite":
+            return True
+        held = await hold_lease(self._engine, self.NAME, self._holder, self._ttl)
+        if held != self._held:
+            log.info("alerts.leader" if held else "alerts.follower", holder=self._holder)
+        self._held = held
+        return held
+
+    async def release(self) -> None:
+        """Hand over at shutdown (another process leads from its next tick)."""
+        if self._held and self._engine is not None:
+            with contextlib.suppress(Exception):  # shutting down: the lease expires anyway
+                await release_lease(self._engine, self.NAME, self._holder)

@@ -1,6 +1,9 @@
-"""`postplan flags show|set|rollout`: read and edit the flagd JSON flags file atomically.
+"""`postplan flags show|set|rollout|check`: read and edit the flag definitions (flagd JSON).
 
-A running server re-reads the file every FLAGS_POLL_SECONDS, so an edit is live within seconds.
+On SQLite they are a file, replaced atomically; on Postgres (`DATABASE_URL`) a row of the
+`flag_definitions` table every process shares (`postplan.cli.flagdb`), with the file as the seed
+of an empty table. Running processes re-read every FLAGS_POLL_SECONDS: an edit is live within
+seconds everywhere.
 The file is `--file`, else `FLAGS_FILE`, else on SQLite the one beside the database
 (`Settings.default_flags_file`: `./postplan.db` → `./postplan.flags.json`), which is also what
 `postplan serve` watches: the README's commands work against `make serve` with no setup.
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from openfeature.evaluation_context import EvaluationContext
 from rich.console import Console
 from rich.table import Table
 
+from postplan.cli.flagdb import LABEL, read_stored_document, write_stored_document
 from postplan.cli.settings import load_settings
 from postplan.config import Settings, get_settings
 from postplan.core.flagfile import (
@@ -162,13 +167,43 @@ def create_default_flags_file(settings: Settings) -> None:
         typer.echo(f"postplan: cannot create the flags file {path}: {exc.strerror}", err=True)
 
 
+@dataclass
+class _Where:
+    """Where the definitions being edited live: a file, or the database (with the revision
+    read, for the compare-and-set write)."""
+
+    label: str
+    path: Path | None = None
+    settings: Settings | None = None
+    revision: int | None = None
+
+
+def _open(file: Path | None) -> tuple[_Where, dict[str, Any]]:
+    settings = load_settings()
+    if not settings.is_sqlite:
+        data, revision = read_stored_document(settings, file or settings.flags_file,
+                                              empty_document())
+        return _Where(LABEL, settings=settings, revision=revision), data
+    path = _path(file)
+    return _Where(str(path), path=path), read_document(path)
+
+
+def _save(where: _Where, data: dict[str, Any]) -> str:
+    """Write `data` back; the place written, for the confirmation line."""
+    if where.settings is not None:
+        revision = write_stored_document(where.settings, data, where.revision)
+        return f"{where.label}, revision {revision}"
+    assert where.path is not None
+    write_document(where.path, data)
+    return where.label
+
+
 @flags_app.command("show")
 def show(file: Path | None = FileOption,
          user: str | None = typer.Option(None, "--user", help="Also evaluate for this user id."),
          as_json: bool = typer.Option(False, "--json", help="Print the raw document.")) -> None:
-    """Print each flag's setting in the file (and, with --user, its value for that user)."""
-    path = _path(file)
-    data = read_document(path)
+    """Print each flag's setting (and, with --user, its value for that user)."""
+    where, data = _open(file)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -178,12 +213,14 @@ def show(file: Path | None = FileOption,
         settings = Settings()
         provider = FileFlagProvider({"CALENDAR_SERVICE_ENABLED": settings.calendar_service_enabled,
                                      "PUBLISH_SERVICE_ENABLED": settings.publish_service_enabled},
-                                    path, quiet=True)
-        provider.refresh()
+                                    None, quiet=True, origin=where.label)
+        provider.apply(json.dumps(data).encode())
         for name in FLAG_NAMES:
             values[name] = bool(provider.resolve_boolean_details(
                 name, False, EvaluationContext(targeting_key=user)).value)
-    table = Table(title=f"flags in {path}")
+    title = f"flags in {where.label}" + (f" (revision {where.revision})"
+                                        if where.revision is not None else "")
+    table = Table(title=title)
     for column in ("flag", "setting", "allowlist", "percentage",
                    *((f"for {user}",) if user is not None else ())):
         table.add_column(column)
@@ -205,11 +242,10 @@ def set_flag(name: str = typer.Argument(..., help="CALENDAR_SERVICE_ENABLED or "
     if value.lower() not in ("on", "off", "true", "false"):
         typer.echo("postplan: value must be on or off", err=True)
         raise typer.Exit(2)
-    path = _path(file)
-    data = read_document(path)
+    where, data = _open(file)
     data["flags"][flag_name] = boolean_flag(value.lower() in ("on", "true"))
-    write_document(path, data)
-    typer.echo(f"{flag_name} = {value.lower()} for everyone (written to {path})")
+    written = _save(where, data)
+    typer.echo(f"{flag_name} = {value.lower()} for everyone (written to {written})")
 
 
 @flags_app.command("rollout")
@@ -221,22 +257,28 @@ def rollout(name: str = typer.Argument(..., help="the flag"),
     """Turn a flag on for an allowlist and/or a sticky percentage of users."""
     flag_name = _name(name)
     ids = [i.strip() for i in allow.split(",") if i.strip()]
-    path = _path(file)
-    data = read_document(path)
+    where, data = _open(file)
     data["flags"][flag_name] = (boolean_flag(True) if percent == 100
                                 else rollout_flag(percent, ids))
-    write_document(path, data)
+    written = _save(where, data)
     who = []
     if ids:
         who.append(f"{len(ids)} allowlisted user(s)")
     who.append(f"{percent}% of users")
-    typer.echo(f"{flag_name} on for {' + '.join(who)} (written to {path})")
+    typer.echo(f"{flag_name} on for {' + '.join(who)} (written to {written})")
 
 
 @flags_app.command("check")
-def check(path: Path = typer.Argument(..., help="A flags file to validate (e.g. a hand-edited "
-                                                "copy before moving it into place).")) -> None:
-    """Validate a flagd JSON flags file exactly as the server would; exit 1 when invalid."""
+def check(path: Path | None = typer.Argument(
+        None, help="A flags file to validate (e.g. a hand-edited copy before moving it into "
+                   "place). Without it: the definitions in use (the database on Postgres, "
+                   "else the default flags file).")) -> None:
+    """Validate flag definitions exactly as the server would; exit 1 when invalid."""
+    if path is None:
+        where, data = _open(None)  # exits 1 with the reason when the stored ones are invalid
+        typer.echo(f"valid ({where.label}): {len(data['flags'])} flag(s): "
+                   f"{', '.join(data['flags']) or '-'}")
+        return
     try:
         data = parse_flag_document(path.read_text(encoding="utf-8"))
     except (OSError, FlagConfigError, UnicodeDecodeError) as exc:

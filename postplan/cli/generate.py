@@ -81,8 +81,10 @@ async def _local_events(brief: Brief, user: str) -> AsyncIterator[RunEvent]:
         async def open_registry() -> RunRegistry:
             return await stack.enter_async_context(_local_registry(settings))
 
+        flags = FlagService(settings)
+        await flags.load_once()  # on Postgres the flags live in the database
         # Unlike the API, no dry run when the database is away: the command fails instead.
-        started = await start_run(brief, user, settings=settings, flags=FlagService(settings),
+        started = await start_run(brief, user, settings=settings, flags=flags,
                                   registry=open_registry, dry_run_when_unreachable=False)
         try:
             async for event in started.events:

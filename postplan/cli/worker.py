@@ -55,6 +55,7 @@ async def _run(config: WorkerConfig, once: bool) -> None:
     from postplan.cli.settings import load_settings
     from postplan.core.flags import FlagService
     from postplan.core.migrate import upgrade_async
+    from postplan.core.retention import pruning
     from postplan.core.tracing import configure_tracing, shutdown_tracing
     from postplan.media.processing import Processor, running
     from postplan.media.resources import build_resources
@@ -76,7 +77,10 @@ async def _run(config: WorkerConfig, once: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     media = build_resources(settings)
     try:
-        async with gateway_scope(settings) as gateway:
+        # The flags are re-read while the worker runs (file or database), so a rollback through
+        # `postplan flags set PUBLISH_SERVICE_ENABLED off` stops sends here within seconds.
+        async with flags.watch(), pruning(engine, settings), \
+                gateway_scope(settings, paced=True) as gateway:
             w = Worker(engine, settings, flags, gateway, config=config)
             # Webhook delivery runs beside the publish worker, on its own task and HTTP
             # client (postplan/notifications/delivery.py); it needs the secrets' key.

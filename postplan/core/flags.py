@@ -1,13 +1,16 @@
 """Feature flags: one typed enum, one service. Unset flags are OFF.
 
-Values come from the OpenFeature SDK backed by `FileFlagProvider`: the flagd JSON file named by
-`FLAGS_FILE` (re-read every `FLAGS_POLL_SECONDS` while the app runs), falling back per flag to the
-environment value read at start. Targeting is by user id (allowlist and sticky percentage).
+Values come from the OpenFeature SDK backed by `FileFlagProvider`: on SQLite the flagd JSON file
+named by `FLAGS_FILE`, on Postgres the document in the `flag_definitions` table (a new content of
+`FLAGS_FILE` is imported into it; see `flagstore`), re-read every `FLAGS_POLL_SECONDS` while the
+process runs, falling back per flag to the environment value read at start. Targeting is by user
+id (allowlist and sticky percentage).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,10 +21,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postplan.config import Settings
-from postplan.core.flagfile import flag_can_be_on
+from postplan.core.db import create_engine
+from postplan.core.flagfile import FlagConfigError, flag_can_be_on, parse_flag_document
 from postplan.core.flags_provider import FileFlagProvider, FileStatus
+from postplan.core.flagstore import FlagHead, FlagRevisionConflict, read_head, read_stored, write
 from postplan.core.logging import get_logger
 from postplan.core.metrics import FLAG_ACTIVE, FLAG_CONFIG_VALID, FLAG_RELOADS
 from postplan.core.periodic import run_every
@@ -42,7 +48,7 @@ class FlagDecision:
     enabled: bool
     variant: str | None
     reason: str
-    source: str  # "file" or "env"
+    source: str  # "file", "database" or "env"
 
 
 class FlagService:
@@ -54,8 +60,18 @@ class FlagService:
             Flag.publish_service.value: settings.publish_service_enabled,
         }
         self.poll_seconds = settings.flags_poll_seconds
-        self._provider = FileFlagProvider(env, settings.flags_file)
-        self.refresh()
+        self._settings = settings
+        #: Where the definitions live: the file (SQLite, one host) or the database (Postgres,
+        #: shared by every process of the cluster).
+        self.store = "file" if settings.is_sqlite else "database"
+        self._file_seen: str | None = None  # the FLAGS_FILE digest this process last looked at
+        self._watching = False
+        if self.store == "file":
+            self._provider = FileFlagProvider(env, settings.flags_file)
+            self.refresh()
+        else:
+            # Loaded by `watch` (or `load_from_database`) before the process serves or claims.
+            self._provider = FileFlagProvider(env, None, origin="database")
         # A domain per service keeps two apps in one process (tests) from sharing a provider.
         self._domain = f"postplan-flags-{uuid.uuid4().hex[:12]}"
         api.set_provider_and_wait(self._provider, self._domain)
@@ -92,13 +108,16 @@ class FlagService:
         """Check the flags file once; True when the values in use changed."""
         before = self._provider.status
         changed = self._provider.refresh()
+        self._after_refresh(before)
+        return changed
+
+    def _after_refresh(self, before: FileStatus) -> None:
         status = self._provider.status
         FLAG_CONFIG_VALID.set(0 if status.state == "invalid" else 1)
         if status.sha256 != before.sha256 or status.state != before.state:
             FLAG_RELOADS.labels(result="ok" if status.state in ("ok", "none")
                                 else status.state).inc()
         self._update_active()
-        return changed
 
     def _update_active(self) -> None:
         for flag in Flag:
@@ -112,11 +131,25 @@ class FlagService:
         return self._provider.env_value(flag.value)
 
     @asynccontextmanager
-    async def watch(self, app: FastAPI) -> AsyncIterator[None]:
-        """Lifespan hook: re-read the flags file every `poll_seconds` while the app runs."""
+    async def watch(self, app: FastAPI | None = None) -> AsyncIterator[None]:
+        """Lifespan hook: re-read the definitions every `poll_seconds` while the process runs
+        (the file on SQLite; on Postgres the row's revision, and the document when it moved)."""
         del app
-        if self._provider.status.path is None:
-            yield
+        if self._watching or (self.store == "file" and self._provider.status.path is None):
+            yield  # already watched (the app's lifespan around an in-process worker)
+            return
+        self._watching = True
+        try:
+            async with self._watch() as watching:
+                yield watching
+        finally:
+            self._watching = False
+
+    @asynccontextmanager
+    async def _watch(self) -> AsyncIterator[None]:
+        if self.store == "database":
+            async with self._watch_database():
+                yield
             return
 
         async def poll() -> None:
@@ -126,6 +159,90 @@ class FlagService:
         async with run_every(self.poll_seconds, poll, name="postplan-flags-poll", log=log,
                              failure_event="flags.poll_failed"):
             yield
+
+    @asynccontextmanager
+    async def _watch_database(self) -> AsyncIterator[None]:
+        # One connection of its own, so a flip is seen even when the request pool is exhausted.
+        engine = create_engine(self._settings.database_url, pool_size=1, max_overflow=0,
+                               disable_statement_cache=(
+                                   self._settings.database_disable_statement_cache))
+        try:
+            try:
+                await self.load_from_database(engine)
+            except Exception:  # the database may be late: the environment values apply
+                log.exception("flags.poll_failed")
+
+            async def poll() -> None:
+                await self.load_from_database(engine)
+
+            async with run_every(self.poll_seconds, poll, name="postplan-flags-poll", log=log,
+                                 failure_event="flags.poll_failed"):
+                yield
+        finally:
+            await engine.dispose()
+
+    async def load_once(self) -> None:
+        """Read the definitions once, for a short command that does not `watch` (on SQLite the
+        file was read at construction)."""
+        if self.store != "database" or self._watching:
+            return
+        engine = create_engine(self._settings.database_url, pool_size=1, max_overflow=0,
+                               disable_statement_cache=(
+                                   self._settings.database_disable_statement_cache))
+        try:
+            await self.load_from_database(engine)
+        finally:
+            await engine.dispose()
+
+    async def load_from_database(self, engine: AsyncEngine) -> bool:
+        """One poll: import FLAGS_FILE if its content is new, read the revision; when it
+        moved, read the document and apply it (an invalid document keeps the last good values).
+        True when the values in use changed."""
+        head = await read_head(engine)
+        if await self._import_file(engine, head):
+            head = await read_head(engine)
+        if head is not None and head.revision == self._provider.status.revision:
+            self._provider.apply_unchanged(head.revision)
+            return False
+        stored = await read_stored(engine) if head is not None else None
+        before = self._provider.status
+        changed = self._provider.apply(stored.document.encode() if stored else None,
+                                       stored.revision if stored else None)
+        self._after_refresh(before)
+        return changed
+
+    async def _import_file(self, engine: AsyncEngine, head: FlagHead | None) -> bool:
+        """Write FLAGS_FILE into the table when this process sees content it has not looked at
+        yet and the table has not imported (by sha256). Only a change seen here imports: two
+        processes with different files do not take turns overwriting each other."""
+        path = self._settings.flags_file
+        if path is None:
+            return False
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return False  # no file: the table alone decides
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest == self._file_seen:
+            return False
+        self._file_seen = digest
+        if head is not None and head.file_sha256 == digest:
+            return False
+        try:
+            text = raw.decode("utf-8")
+            parse_flag_document(text)
+        except (UnicodeDecodeError, FlagConfigError) as exc:
+            log.warning("flags.import_skipped", path=str(path), error=str(exc),
+                        detail="the flags file is not valid; the stored values stay")
+            return False
+        try:
+            revision = await write(engine, text, f"file:{path.name}",
+                                   head.revision if head else None, file_sha256=digest)
+        except FlagRevisionConflict:
+            self._file_seen = None  # someone wrote meanwhile: look again next poll
+            return False
+        log.info("flags.imported", path=str(path), revision=revision, sha256=digest[:12])
+        return True
 
     def describe(self, user_id: str | None) -> dict[str, Any]:
         """The body of `GET /v1/flags`: the caller's flags and the file's state."""
@@ -145,6 +262,8 @@ class FlagService:
                 "checkedAt": status.checked_at,
                 "sha256": status.sha256,
                 "pollSeconds": self.poll_seconds,
+                "store": self.store,
+                "revision": status.revision,
             },
         }
 

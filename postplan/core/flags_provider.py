@@ -57,10 +57,12 @@ class FileStatus:
 
     path: str | None
     state: str  # "none" (no FLAGS_FILE), "missing", "ok", "invalid"
+    # path: the file, or "database" when the document lives in `flag_definitions`
     error: str | None = None
     loaded_at: float | None = None
     checked_at: float | None = None
     sha256: str | None = None
+    revision: int | None = None  # the database's revision of the document in use
 
 
 @dataclass(frozen=True)
@@ -73,17 +75,21 @@ class FileFlagProvider(AbstractProvider):
     """Boolean flags from a flagd JSON file, re-read by `refresh()`; env values as fallback."""
 
     def __init__(self, env_defaults: Mapping[str, bool], path: Path | None, *,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, origin: str | None = None) -> None:
         super().__init__()
         # quiet: a one-shot CLI read, where file events are not news for the service log.
         self._log: Any = _NullLog() if quiet else log
         self._env = dict(env_defaults)
         self._path = path
+        # origin: where documents handed to `apply` come from when there is no file to read
+        # ("database" on Postgres); it names the source in statuses and decisions.
+        self._origin = origin
+        self._label = str(path) if path else origin
         self._lock = threading.Lock()
         self._snapshot = _Snapshot(core=None)
         self._seen_digest: str | None = None
-        self._status = FileStatus(path=str(path) if path else None,
-                                  state="none" if path is None else "missing")
+        self._status = FileStatus(path=self._label,
+                                  state="none" if self._label is None else "missing")
 
     # --- file handling -------------------------------------------------------------------
 
@@ -93,8 +99,11 @@ class FileFlagProvider(AbstractProvider):
         return self._status
 
     def source_of(self, key: str) -> str:
-        """`file` when the last good file defines `key`, else `env`."""
-        return "file" if key in self._snapshot.flags else "env"
+        """`file` (or the origin, e.g. `database`) when the last good document defines `key`,
+        else `env`."""
+        if key not in self._snapshot.flags:
+            return "env"
+        return self._origin or "file"
 
     def env_value(self, key: str) -> bool:
         """The value the environment gave `key` at start (unset is OFF)."""
@@ -110,19 +119,33 @@ class FileFlagProvider(AbstractProvider):
         A missing file means "no file overrides": the environment values apply again. A file that
         does not validate keeps the last good values and marks the status `invalid`.
         """
+        if self._path is None:
+            return False
+        try:
+            raw: bytes | None = self._path.read_bytes()[: MAX_FILE_BYTES + 1]
+        except FileNotFoundError:
+            raw = None
+        except OSError as exc:
+            with self._lock:
+                return self._set_invalid(time.time(), None,
+                                         f"unreadable: {exc.strerror or exc}")
+        return self.apply(raw)
+
+    def apply_unchanged(self, revision: int) -> None:
+        """Note a check that found the same revision (only `checkedAt` moves)."""
+        self._status = _replace(self._status, checked_at=time.time(), revision=revision)
+
+    def apply(self, raw: bytes | None, revision: int | None = None) -> bool:
+        """Take `raw` as the current document (None: there is none, the environment values
+        apply). Same rules as a file: unchanged content is a no-op, an invalid document keeps the
+        last good values. `revision` is the database's, shown in the status."""
         now = time.time()
         with self._lock:
-            if self._path is None:
-                return False
-            try:
-                raw = self._path.read_bytes()[: MAX_FILE_BYTES + 1]
-            except FileNotFoundError:
+            if raw is None:
                 return self._set_missing(now)
-            except OSError as exc:
-                return self._set_invalid(now, None, f"unreadable: {exc.strerror or exc}")
             digest = hashlib.sha256(raw).hexdigest()
             if digest == self._seen_digest:
-                self._status = _replace(self._status, checked_at=now)
+                self._status = _replace(self._status, checked_at=now, revision=revision)
                 return False
             self._seen_digest = digest
             try:
@@ -134,12 +157,12 @@ class FileFlagProvider(AbstractProvider):
             old = self._snapshot.flags
             recovered = self._status.state == "invalid"
             self._snapshot = _Snapshot(core=build_core(data), flags=dict(data["flags"]))
-            self._status = FileStatus(path=str(self._path), state="ok", loaded_at=now,
-                                      checked_at=now, sha256=digest)
+            self._status = FileStatus(path=self._label, state="ok", loaded_at=now,
+                                      checked_at=now, sha256=digest, revision=revision)
         changed = sorted(k for k in set(old) | set(data["flags"])
                          if old.get(k) != data["flags"].get(k))
-        self._log.info("flags.file_loaded", path=str(self._path), changedFlags=changed,
-                 sha256=digest[:12])
+        self._log.info("flags.file_loaded", path=self._label, changedFlags=changed,
+                       sha256=digest[:12], revision=revision)
         if recovered:
             self.emit_provider_ready(ProviderEventDetails(message="flags file valid again"))
         self._emit_changed(changed)
@@ -150,9 +173,9 @@ class FileFlagProvider(AbstractProvider):
         was_missing = self._status.state == "missing" and self._seen_digest == "missing"
         self._snapshot = _Snapshot(core=None)
         self._seen_digest = "missing"
-        self._status = FileStatus(path=str(self._path), state="missing", checked_at=now)
+        self._status = FileStatus(path=self._label, state="missing", checked_at=now)
         if not was_missing:
-            self._log.warning("flags.file_missing", path=str(self._path),
+            self._log.warning("flags.file_missing", path=self._label,
                         detail="no flags file: environment values apply")
         if had:
             self._emit_changed([])
@@ -160,12 +183,12 @@ class FileFlagProvider(AbstractProvider):
 
     def _set_invalid(self, now: float, digest: str | None, error: str) -> bool:
         repeated = self._status.state == "invalid" and self._status.error == error
-        self._status = FileStatus(path=str(self._path), state="invalid", error=error,
+        self._status = FileStatus(path=self._label, state="invalid", error=error,
                                   loaded_at=self._status.loaded_at, checked_at=now,
-                                  sha256=self._status.sha256)
+                                  sha256=self._status.sha256, revision=self._status.revision)
         if repeated:
             return False
-        self._log.error("flags.file_invalid", path=str(self._path), error=error,
+        self._log.error("flags.file_invalid", path=self._label, error=error,
                   detail="keeping the last good flag values")
         # STALE: evaluations go on with the last good values (the SDK only refuses when
         # NOT_READY or FATAL).

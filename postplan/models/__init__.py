@@ -2,6 +2,7 @@
 
 from postplan.models.base import Base
 from postplan.models.calendar import Calendar
+from postplan.models.cluster import FlagDefinition, Lease, PacingWindow
 from postplan.models.connection import ChannelConnection
 from postplan.models.entry import CalendarEntry, EntryRevision
 from postplan.models.idempotency import IdempotencyKey
@@ -19,11 +20,14 @@ __all__ = [
     "CalendarRun",
     "ChannelConnection",
     "EntryRevision",
+    "FlagDefinition",
     "IdempotencyKey",
+    "Lease",
     "Media",
     "MediaUpload",
     "Notification",
     "OAuthState",
+    "PacingWindow",
     "PublishAttempt",
     "PublishIntent",
     "SchemaRevision",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Annotated, Protocol
 
 import httpx
@@ -36,8 +37,12 @@ class ChannelGateway(Protocol):
 class RegistryGateway:
     """The production gateway: real adapters pointed at the configured API hosts."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None, *,
+                 paced: bool = False) -> None:
         self.settings = settings
+        # paced: the caller (the worker) paces publish calls in the database for the whole
+        # cluster, so the adapters' per-process ledger would only double-count.
+        self.paced = paced
         self._http = http
         self._adapters: dict[str, ChannelAdapter] = {}
         self._oauth: dict[str, OAuthClient] = {}
@@ -54,8 +59,10 @@ class RegistryGateway:
 
     def adapter(self, channel: str) -> ChannelAdapter:
         if channel not in self._adapters:
-            self._adapters[channel] = registry.adapter_from_settings(
-                Channel(channel), self.settings, self.http)
+            config = registry.config_from_settings(Channel(channel), self.settings)
+            if self.paced:
+                config = replace(config, local_rate_limits=False)
+            self._adapters[channel] = registry.spec(channel).adapter(self.http, config)
         return self._adapters[channel]
 
     def oauth(self, channel: str) -> OAuthClient:
@@ -81,9 +88,10 @@ Gateway = Annotated[ChannelGateway, Depends(app_gateway)]
 
 
 @asynccontextmanager
-async def gateway_scope(settings: Settings) -> AsyncIterator[RegistryGateway]:
-    """A registry gateway closed when the block ends."""
-    gateway = RegistryGateway(settings)
+async def gateway_scope(settings: Settings, *,
+                        paced: bool = False) -> AsyncIterator[RegistryGateway]:
+    """A registry gateway closed when the block ends (`paced`: see `RegistryGateway`)."""
+    gateway = RegistryGateway(settings, paced=paced)
     try:
         yield gateway
     finally:

@@ -38,6 +38,15 @@ CREATE TABLE IF NOT EXISTS channel_connections (
 	CONSTRAINT pk_channel_connections PRIMARY KEY (id), 
 	CONSTRAINT uq_channel_connections_user UNIQUE (user_id, channel)
 );
+CREATE TABLE IF NOT EXISTS flag_definitions (
+	id INTEGER NOT NULL, 
+	revision BIGINT NOT NULL, 
+	document TEXT NOT NULL, 
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	updated_by TEXT NOT NULL, 
+	file_sha256 VARCHAR(64), 
+	CONSTRAINT pk_flag_definitions PRIMARY KEY (id)
+);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
 	user_id TEXT NOT NULL, 
 	key VARCHAR(255) NOT NULL, 
@@ -51,6 +60,12 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	CONSTRAINT pk_idempotency_keys PRIMARY KEY (id), 
 	CONSTRAINT uq_idempotency_keys_key UNIQUE (user_id, scope, key)
+);
+CREATE TABLE IF NOT EXISTS leases (
+	name VARCHAR(64) NOT NULL, 
+	holder TEXT NOT NULL, 
+	expires_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_leases PRIMARY KEY (name)
 );
 CREATE TABLE IF NOT EXISTS media (
 	user_id TEXT NOT NULL, 
@@ -119,6 +134,13 @@ CREATE TABLE IF NOT EXISTS oauth_states (
 	browser_binding_hash VARCHAR(64), 
 	CONSTRAINT pk_oauth_states PRIMARY KEY (id), 
 	CONSTRAINT uq_oauth_states_state_hash UNIQUE (state_hash)
+);
+CREATE TABLE IF NOT EXISTS pacing_windows (
+	channel VARCHAR(16) NOT NULL, 
+	account VARCHAR(64) NOT NULL, 
+	calls JSONB NOT NULL, 
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_pacing_windows PRIMARY KEY (channel, account)
 );
 CREATE TABLE IF NOT EXISTS publish_intents (
 	calendar_id UUID NOT NULL, 
@@ -278,8 +300,12 @@ ALTER TABLE calendars ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON calendars FROM anon, authenticated;
 ALTER TABLE channel_connections ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON channel_connections FROM anon, authenticated;
+ALTER TABLE flag_definitions ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON flag_definitions FROM anon, authenticated;
 ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON idempotency_keys FROM anon, authenticated;
+ALTER TABLE leases ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON leases FROM anon, authenticated;
 ALTER TABLE media ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON media FROM anon, authenticated;
 ALTER TABLE media_uploads ENABLE ROW LEVEL SECURITY;
@@ -288,6 +314,8 @@ ALTER TABLE notifications ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON notifications FROM anon, authenticated;
 ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON oauth_states FROM anon, authenticated;
+ALTER TABLE pacing_windows ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON pacing_windows FROM anon, authenticated;
 ALTER TABLE publish_intents ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON publish_intents FROM anon, authenticated;
 ALTER TABLE schema_revisions ENABLE ROW LEVEL SECURITY;

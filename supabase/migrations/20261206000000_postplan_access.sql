@@ -40,6 +40,15 @@ DROP POLICY IF EXISTS channel_connections_owner_delete ON channel_connections;
 CREATE POLICY channel_connections_owner_select ON channel_connections FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
 GRANT SELECT ("user_id", "channel", "account_id", "expires_at", "refresh_expires_at", "scopes", "status", "last_error", "refreshed_at", "id", "created_at", "updated_at") ON channel_connections TO authenticated;
 
+-- flag_definitions: not readable: the cluster's flag document, written by `postplan flags`.
+ALTER TABLE flag_definitions ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON flag_definitions FROM anon, authenticated;
+GRANT ALL ON flag_definitions TO service_role;
+DROP POLICY IF EXISTS flag_definitions_owner_select ON flag_definitions;
+DROP POLICY IF EXISTS flag_definitions_owner_insert ON flag_definitions;
+DROP POLICY IF EXISTS flag_definitions_owner_update ON flag_definitions;
+DROP POLICY IF EXISTS flag_definitions_owner_delete ON flag_definitions;
+
 -- idempotency_keys: read-only: postplan's record of answered requests.
 ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON idempotency_keys FROM anon, authenticated;
@@ -50,6 +59,15 @@ DROP POLICY IF EXISTS idempotency_keys_owner_update ON idempotency_keys;
 DROP POLICY IF EXISTS idempotency_keys_owner_delete ON idempotency_keys;
 CREATE POLICY idempotency_keys_owner_select ON idempotency_keys FOR SELECT TO authenticated USING (user_id = (select auth.uid())::text);
 GRANT SELECT ON idempotency_keys TO authenticated;
+
+-- leases: not readable: which process runs a background job.
+ALTER TABLE leases ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON leases FROM anon, authenticated;
+GRANT ALL ON leases TO service_role;
+DROP POLICY IF EXISTS leases_owner_select ON leases;
+DROP POLICY IF EXISTS leases_owner_insert ON leases;
+DROP POLICY IF EXISTS leases_owner_update ON leases;
+DROP POLICY IF EXISTS leases_owner_delete ON leases;
 
 -- media: read-only: uploads, inspection and deletion go through postplan, which keeps the stored
 -- files and the rows in step.
@@ -93,6 +111,15 @@ DROP POLICY IF EXISTS oauth_states_owner_select ON oauth_states;
 DROP POLICY IF EXISTS oauth_states_owner_insert ON oauth_states;
 DROP POLICY IF EXISTS oauth_states_owner_update ON oauth_states;
 DROP POLICY IF EXISTS oauth_states_owner_delete ON oauth_states;
+
+-- pacing_windows: not readable: the workers' per-account call times.
+ALTER TABLE pacing_windows ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON pacing_windows FROM anon, authenticated;
+GRANT ALL ON pacing_windows TO service_role;
+DROP POLICY IF EXISTS pacing_windows_owner_select ON pacing_windows;
+DROP POLICY IF EXISTS pacing_windows_owner_insert ON pacing_windows;
+DROP POLICY IF EXISTS pacing_windows_owner_update ON pacing_windows;
+DROP POLICY IF EXISTS pacing_windows_owner_delete ON pacing_windows;
 
 -- publish_intents: read-only: status, stored request and platform ids drive the worker.
 ALTER TABLE publish_intents ENABLE ROW LEVEL SECURITY;

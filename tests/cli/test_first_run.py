@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner
 
 from postplan.cli import app
-from postplan.config import get_settings
 from tests.fixtures.apps import free_port
 from tests.fixtures.processes import stop
 
@@ -136,17 +135,3 @@ def test_version_option_and_command_agree() -> None:
     assert option.exit_code == 0 and command.exit_code == 0
     assert option.output == command.output
     assert option.output.startswith(f"postplan {__version__} ")
-
-
-def test_flags_cli_on_postgres_without_flags_file_says_what_to_do(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FLAGS_FILE", raising=False)
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    get_settings.cache_clear()
-    try:
-        result = runner.invoke(app, ["flags", "show"])
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 2
-    assert "no flags file" in result.output

@@ -96,9 +96,11 @@ def test_bad_arguments_exit_2(tmp_path: Path, args: list[str]) -> None:
     assert result.exit_code == 2
 
 
-def test_no_file_configured_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    # On SQLite the file beside the database is the default (tests/cli/test_first_run.py);
-    # on Postgres without FLAGS_FILE there is no file to edit.
+def test_postgres_without_the_table_exits_1_with_the_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # On SQLite the file beside the database is the default (tests/cli/test_first_run.py); on
+    # Postgres the flags live in the database (tests/cli/test_flags_cluster.py), and a database
+    # without the table says so instead of a traceback.
     from postplan.config import get_settings
 
     monkeypatch.delenv("FLAGS_FILE", raising=False)
@@ -108,7 +110,8 @@ def test_no_file_configured_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
         result = runner.invoke(app, ["flags", "show"])
     finally:
         get_settings.cache_clear()
-    assert result.exit_code == 2
+    assert result.exit_code == 1
+    assert "flag_definitions" in result.output and "postplan migrate" in result.output
 
 
 @pytest.mark.live

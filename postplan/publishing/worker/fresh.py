@@ -80,7 +80,7 @@ async def submit(job: Job) -> None:
     if not unchanged:
         await _latest_entry(job, entry)
     async with job.ctx.limiter.account(row.channel, job.creds.account_id):
-        wait = job.ctx.limiter.reserve(row.channel, job.creds.account_id)
+        wait = await job.ctx.limiter.reserve(row.channel, job.creds.account_id)
         if wait > 0:
             await job.move(Event.release, release=True, attempts=row.attempts - 1,
                            run_after=job.now() + timedelta(seconds=wait))

@@ -29,7 +29,7 @@ from postplan.publishing.gateway import ChannelGateway
 from postplan.publishing.worker.claims import Claimed, claim_due
 from postplan.publishing.worker.context import JobContext, WorkerConfig
 from postplan.publishing.worker.dispatch import run_job
-from postplan.publishing.worker.limiter import AccountLimiter
+from postplan.publishing.worker.limiter import DEFAULT_LIMITS, AccountLimiter
 
 log = get_logger(__name__)
 
@@ -76,7 +76,13 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.clock = clock
         self.credentials = CredentialStore(engine, settings)
-        self.limiter = AccountLimiter(self.config.rate_limits)
+        limits = self.config.rate_limits
+        if limits is None:
+            # The slot is taken before the call reaches the platform: hold it a margin longer.
+            span = settings.pacing_window_seconds + settings.pacing_margin_seconds
+            limits = {channel: (calls, span) for channel, (calls, _) in DEFAULT_LIMITS.items()}
+        # The windows live in the database: every worker process shares one per account.
+        self.limiter = AccountLimiter(limits, engine=engine)
         #: What each job is given (the worker itself is not).
         self.context = JobContext(engine=engine, settings=settings, flags=flags,
                                   gateway=gateway, credentials=self.credentials,
@@ -104,7 +110,14 @@ class Worker:
         return len(batch)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Claim and process until `stop` is set; in-flight jobs finish before returning."""
+        """Claim and process until `stop` is set; in-flight jobs finish before returning.
+
+        The flags are re-read while it runs (a no-op when the app's lifespan already does), so a
+        rollback of PUBLISH_SERVICE_ENABLED reaches this worker within FLAGS_POLL_SECONDS."""
+        async with self.flags.watch():
+            await self._run(stop)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         log.info("worker.started", workerId=self.worker_id,
                  concurrency=self.config.concurrency)
         stop_wait = asyncio.ensure_future(stop.wait())
