@@ -8,8 +8,10 @@ from postplan.calendars.endpoints import router as calendars_router
 from postplan.calendars.runs.endpoints import router as generate_router
 from postplan.exports.endpoints import router as exports_router
 from postplan.health.flags_endpoints import router as flags_router
+from postplan.publishing.connections.creator import router as creator_router
 from postplan.publishing.connections.endpoints import router as connections_router
 from postplan.publishing.intake.endpoints import router as intake_router
+from postplan.publishing.intake.preview import router as preview_router
 
 api_router = APIRouter(prefix="/v1")
 api_router.include_router(calendars_router)
@@ -17,4 +19,6 @@ api_router.include_router(generate_router)
 api_router.include_router(flags_router)
 api_router.include_router(intake_router)
 api_router.include_router(connections_router)
+api_router.include_router(creator_router)
+api_router.include_router(preview_router)
 api_router.include_router(exports_router)

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
                                           alias="MAX_ENTRIES_PER_CALENDAR")
     worker_enabled: bool = Field(True, alias="WORKER_ENABLED")
     worker_poll_seconds: float = Field(0.5, gt=0, le=60, alias="WORKER_POLL_SECONDS")
+    # First look at the platform after an ambiguous answer (a lost or 5xx irreversible call);
+    # later looks back off from it (publishing/worker/context.py reconcile_schedule).
+    reconcile_first_seconds: float = Field(5.0, gt=0, le=600,
+                                           alias="RECONCILE_FIRST_SECONDS")
     spool_dir: Path = Field(Path("./.postplan-spool"), alias="SPOOL_DIR")
     # Bounds of the database-down spool: the file, one user's share of it, one request. The
     # record default fits the largest valid publish request (5,000 entry ids).

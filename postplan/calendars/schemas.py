@@ -12,6 +12,7 @@ from pydantic import (
     field_serializer,
 )
 
+from postplan.core.channel_options import ChannelOptions
 from postplan.core.entryfields import (
     MAX_HASHTAGS,
     MAX_MEDIA,
@@ -54,6 +55,7 @@ class EntryOut(Schema):
     call_to_action: str
     asset_notes: str
     media: list[dict[str, Any]]
+    channel_options: dict[str, Any] = Field(default_factory=dict)
     version: int
     edited: bool
     updated_at: dt.datetime
@@ -117,3 +119,5 @@ class EntryPatch(EntryInput):
     call_to_action: CallToAction | None = None
     asset_notes: AssetNotes | None = None
     media: list[Media] | None = Field(None, max_length=MAX_MEDIA)
+    #: Replaces the entry's options for the channels it names (a block set to `{}` clears).
+    channel_options: ChannelOptions | None = None

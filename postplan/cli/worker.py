@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import typer
 
-from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig, reconcile_schedule
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_file)
         config = WorkerConfig(concurrency=concurrency, idle_sleep=settings.worker_poll_seconds,
-                              lease=timedelta(seconds=lease_seconds), retry_base=retry_base)
+                              lease=timedelta(seconds=lease_seconds), retry_base=retry_base,
+                              reconcile_delays=reconcile_schedule(
+                                  settings.reconcile_first_seconds))
         if poll_seconds is not None:
             config.poll_delays = (poll_seconds,)
             config.reconcile_delays = tuple(poll_seconds * 2**i for i in range(5))

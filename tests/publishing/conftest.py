@@ -200,6 +200,10 @@ async def seed_calendar(engine: AsyncEngine, user_id: str = "local", *,
                 "timezone": "UTC",
                 "media": [{"url": f"https://cdn.example.com/{i}.mp4", "type": "video"}],
             }
+            if spec.get("channel") == "tiktok":
+                # The choices TikTok needs a person to make before a direct post.
+                values["channel_options"] = {"tiktok": {"privacyLevel": "SELF_ONLY",
+                                                        "musicUsageConfirmed": True}}
             values.update(spec)
             session.add(CalendarEntry(id=entry_id, calendar_id=cal_id, user_id=user_id,
                                       **values))

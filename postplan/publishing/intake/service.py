@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.calendars import service as calendars
+from postplan.channels.base import Finding
 from postplan.config import Settings
 from postplan.core.errors import Unprocessable
 from postplan.core.flags import Flag, FlagService
@@ -94,6 +95,22 @@ async def _live_intents(session: AsyncSession, keys: list[tuple[uuid.UUID, str]]
     return found
 
 
+#: Findings about the posting choices a person must make (TikTok's content posting rules): a
+#: live publish that lacks one is refused as a whole (422), a dry run reports them.
+CHOICE_CODES = ("tiktok_privacy_required", "tiktok_branded_content_private",
+                "tiktok_music_not_confirmed")
+
+
+def refuse_choices(entry_id: uuid.UUID, findings: list[Finding]) -> None:
+    """422 with the first choice finding's code when a live publish lacks a required choice."""
+    for code in CHOICE_CODES:
+        hit = next((f for f in findings if f.code == code), None)
+        if hit is not None:
+            raise Unprocessable(hit.message, code=code, extra={
+                "entryId": str(entry_id),
+                "errors": [{"field": hit.field, "message": hit.message}]})
+
+
 async def select_entries(session: AsyncSession, user_id: str, calendar_id: uuid.UUID,
                          body: PublishBody) -> list[CalendarEntry]:
     """The latest saved entries the request names (all when `entryIds` is absent)."""
@@ -152,6 +169,8 @@ async def publish_calendar(
         times = planned[entry.channel]
         in_window = bisect.bisect_right(times, at) - bisect.bisect_right(times, shifted(at, -DAY))
         findings = adapter.validate(req, now=now, posts_in_last_24h=in_window)
+        if not dry:
+            refuse_choices(entry.id, findings)
         payload = adapter.build_payload(req)
         error = findings_error(findings)
         summary.total += 1

@@ -110,9 +110,12 @@ async def _latest_entry(job: Job, entry: CalendarEntry | None) -> None:
                        run_after=entry.scheduled_at)
         log.info("publish.rescheduled_after_edit")
         raise Stop
+    # Built from the entry as saved now (its text and channelOptions); a privacy level the
+    # publish call itself chose still applies when the entry names none.
     req = build_request(entry, intent_id=row.id, account_id=job.req.account_id,
-                        when=row.when, now=now, privacy_level=job.req.privacy_level,
-                        options=job.req.options)
+                        when=row.when, now=now)
+    if req.privacy_level is None and job.req.privacy_level is not None:
+        req = req.model_copy(update={"privacy_level": job.req.privacy_level})
     findings = request_findings(req, job.adapter, now)
     payload = job.adapter.build_payload(req)
     if findings:
