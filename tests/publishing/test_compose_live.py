@@ -65,7 +65,7 @@ async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_c
     fake = fake_channels
     fake.control.reset(FakeChannelsConfig(ig_processing_polls=0))
     settings = settings_factory(PUBLISH_SERVICE_ENABLED=True, **fake_env(fake.url))
-    tt = fake.control.add_account("tiktok")
+    tt = fake.control.add_account("tiktok", comment_disabled=True)
     ig = fake.control.add_account("instagram")
     cal, (tt_id, ig_id) = await seed_calendar(engine, entries=[
         {"channel": "tiktok", "format": "video", "channel_options": {}, **GENERATED},
@@ -86,8 +86,9 @@ async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_c
             creator = info.json()
             assert creator["nickname"] == tt.username.title()
             assert "PUBLIC_TO_EVERYONE" in creator["privacyLevelOptions"]
-            assert set(creator) >= {"avatarUrl", "commentDisabled", "duetDisabled",
-                                    "stitchDisabled", "maxVideoPostDurationSec"}
+            assert creator["commentDisabled"] is True
+            assert set(creator) >= {"avatarUrl", "duetDisabled", "stitchDisabled",
+                                    "maxVideoPostDurationSec"}
 
             base = f"/v1/calendars/{cal}/entries"
             for entry_id in (tt_id, ig_id):
@@ -115,6 +116,17 @@ async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_c
             assert refused.status_code == 422
             assert refused.json()["code"] == "tiktok_privacy_required"
 
+            # Choices the creator's own settings refuse: 422 before anything is recorded.
+            for choice, code in (({"privacyLevel": "FOLLOWER_OF_CREATOR"},
+                                  "tiktok_privacy_not_offered"),
+                                 ({"privacyLevel": "PUBLIC_TO_EVERYONE", "disableComment": False},
+                                  "tiktok_interaction_disabled")):
+                resp = await client.patch(f"{base}/{tt_id}", json={"channelOptions": {
+                    "tiktok": {**choice, "musicUsageConfirmed": True}}})
+                assert resp.status_code == 200, resp.text
+                refused = await client.post(f"/v1/calendars/{cal}/publish", json=live)
+                assert refused.status_code == 422, refused.text
+                assert refused.json()["code"] == code
             resp = await client.patch(f"{base}/{tt_id}", json={"channelOptions": {"tiktok": {
                 "privacyLevel": "PUBLIC_TO_EVERYONE", "musicUsageConfirmed": True,
                 "disableDuet": True, "isAigc": True}}})
