@@ -147,6 +147,9 @@ def compose(hook: str, caption: str, call_to_action: str, hashtags: Sequence[str
     never cut: the person decides what to drop). Instagram stories carry no text."""
     channel = Channel(channel)
     fmt = EntryFormat(format) if format is not None else None
+    # An entry not yet saved may hold None where the table stores "".
+    hook, caption, call_to_action = hook or "", caption or "", call_to_action or ""
+    hashtags = list(hashtags or [])
     if channel is Channel.instagram and fmt is EntryFormat.story:
         return ComposedText(channel=channel, format=fmt, text="")
     body = caption.strip()
