@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     field_serializer,
+    field_validator,
 )
 
 from postplan.core.channel_options import ChannelOptions
@@ -59,6 +60,12 @@ class EntryOut(Schema):
     version: int
     edited: bool
     updated_at: dt.datetime
+
+    @field_validator("channel_options", mode="before")
+    @classmethod
+    def _no_options(cls, value: Any) -> Any:
+        # A row built but not yet flushed (a run's entries) holds None until the table's default.
+        return {} if value is None else value
 
     @field_serializer("scheduled_at")
     def _local(self, value: dt.datetime) -> str:

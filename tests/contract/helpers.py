@@ -24,7 +24,7 @@ from tests.fixtures.apps import build_app, live_server
 CALENDAR_FIELDS = {"id", "name", "brief", "timezone", "latestRunId", "createdAt", "updatedAt"}
 ENTRY_FIELDS = {"id", "calendarId", "runId", "channel", "format", "scheduledAt", "timezone",
                 "pillar", "hook", "caption", "hashtags", "callToAction", "assetNotes", "media",
-                "version", "edited", "updatedAt"}
+                "channelOptions", "version", "edited", "updatedAt"}
 INTENT_FIELDS = {"id", "calendarId", "runId", "entryId", "channel", "status", "payload", "error",
                  "attempts", "platformPostId", "createdAt", "updatedAt"}
 INTENT_STATUSES = {"dry_run", "pending", "claimed", "submitting", "processing", "published",

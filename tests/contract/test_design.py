@@ -92,6 +92,9 @@ ENDPOINTS = [
     ("GET", "/v1/publish-intents"), ("GET", "/v1/publish-intents/{intentId}"),
     ("PUT", "/v1/channels/{channel}/connection"), ("GET", "/v1/channels/{channel}/connection"),
     ("DELETE", "/v1/channels/{channel}/connection"), ("GET", "/healthz"), ("GET", "/readyz"),
+    # §9 (issue 15)
+    ("GET", "/v1/calendars/{calendarId}/entries/{entryId}/preview"),
+    ("GET", "/v1/channels/tiktok/creator-info"),
 ]
 
 

@@ -68,9 +68,11 @@ async def creator_info(user: CurrentUser, engine: Engine, settings: AppSettings,
         if code not in ("channel_auth_missing", "channel_auth_invalid", "channel_config_missing"):
             code = "channel_auth_invalid"
         raise auth_problem("tiktok", code, str(error.get("message")))
-    adapter = gateway.adapter("tiktok")
+    fetch = getattr(gateway.adapter("tiktok"), "creator_info", None)
+    if fetch is None:  # a channel gateway without TikTok's read (a stand-in)
+        raise ChannelUnavailable("TikTok's creator info is not available here")
     try:
-        data = await adapter.creator_info(result.creds)  # type: ignore[attr-defined]
+        data = await fetch(result.creds)
     except AuthError as exc:
         raise auth_problem("tiktok", "channel_auth_invalid", exc.message) from None
     except RetryLater as exc:

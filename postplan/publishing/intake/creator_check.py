@@ -1,4 +1,4 @@
-"""Before a live publish with TikTok direct posts: TikTok's creator_info, read once, must allow
+"""Before a live publish `now` with TikTok direct posts: TikTok's creator_info, read once, must allow
 the person's choices (a privacy level on offer, no interaction the creator switched off turned
 on), else the publish is refused (422) before anything is recorded.
 
@@ -35,7 +35,10 @@ async def check_creator_choices(session: AsyncSession, settings: Settings,
                                 body: PublishBody) -> None:
     """422 with the first creator finding (`tiktok_privacy_not_offered`,
     `tiktok_interaction_disabled`, `tiktok_video_too_long`) or `tiktok_creator_cannot_post`."""
-    if body.dry_run or (body.channels and "tiktok" not in {c.value for c in body.channels}):
+    if body.dry_run or body.when != "now" or \
+            (body.channels and "tiktok" not in {c.value for c in body.channels}):
+        # A scheduled post is checked by the worker when it is due: the creator's settings
+        # may change until then, and nothing is sent now.
         return
     rows, _ = await calendars.list_entries(session, user_id, calendar_id,
                                            entry_ids=body.entry_ids)
