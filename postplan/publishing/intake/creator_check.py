@@ -1,5 +1,5 @@
-"""Before a live publish `now` with TikTok direct posts: TikTok's creator_info, read once, must allow
-the person's choices (a privacy level on offer, no interaction the creator switched off turned
+"""Before a live publish `now` with TikTok direct posts: TikTok's creator_info, read once, must
+allow the person's choices (a privacy level on offer, no interaction the creator switched off turned
 on), else the publish is refused (422) before anything is recorded.
 
 It runs on a read-only session before the write transaction, so no database lock is held
