@@ -120,6 +120,9 @@ async def _seed(engine: Any, users: list[str], per_channel: int) -> dict[str, uu
                 "hashtags": ["coffee", "morning"], "call_to_action": "", "asset_notes": "",
                 "media": [{"url": f"https://cdn.example.test/{user}/{i}.mp4", "type": "video"}],
                 "version": 1, "edited": False, "created_at": now, "updated_at": now,
+                # TikTok's choices a person makes before a direct post (no default).
+                "channel_options": {"tiktok": {"privacyLevel": "SELF_ONLY",
+                                               "musicUsageConfirmed": True}} if tiktok else {},
             })
     async with engine.begin() as conn:
         await conn.execute(insert(Calendar), cal_rows)

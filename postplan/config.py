@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     # A slot is taken a moment before the call reaches the platform (a creator-info query and
     # the network sit between): each slot is held this much longer than the window.
     pacing_margin_seconds: float = Field(1.0, ge=0, le=60, alias="PACING_MARGIN_SECONDS")
+    # First look at the platform after an ambiguous answer (a lost or 5xx irreversible call);
+    # later looks back off from it (publishing/worker/context.py reconcile_schedule).
+    reconcile_first_seconds: float = Field(5.0, gt=0, le=600,
+                                           alias="RECONCILE_FIRST_SECONDS")
     spool_dir: Path = Field(Path("./.postplan-spool"), alias="SPOOL_DIR")
     # Bounds of the database-down spool: the file, one user's share of it, one request. The
     # record default fits the largest valid publish request (5,000 entry ids).

@@ -63,6 +63,8 @@ class EntrySpec:
     version: int | None = None
     edited: bool | None = None
     updated_at: dt.datetime | None = None
+    #: `channelOptions` as stored (camelCase); None when the file has none (left as it is).
+    channel_options: dict[str, Any] | None = None
 
 
 @dataclass
@@ -236,6 +238,7 @@ def _new_entry(spec: EntrySpec, user_id: str, calendar_id: uuid.UUID,
         pillar=spec.pillar, hook=spec.hook, caption=spec.caption, hashtags=list(spec.hashtags),
         call_to_action=spec.call_to_action, asset_notes=spec.asset_notes,
         media=[dict(m) for m in spec.media], version=spec.version or 1,
+        channel_options=dict(spec.channel_options or {}),
         edited=bool(spec.edited), created_at=now,
         # Keeping the file's updatedAt makes export → import → export reproduce the same file.
         updated_at=spec.updated_at or now,
@@ -248,6 +251,8 @@ def _changes(current: CalendarEntry, spec: EntrySpec) -> dict[str, Any]:
         value = getattr(spec, name)
         if getattr(current, name) != value:
             changes[name] = list(value) if isinstance(value, list) else value
+    if spec.channel_options is not None and current.channel_options != spec.channel_options:
+        changes["channel_options"] = dict(spec.channel_options)
     moment = spec.scheduled_at.astimezone(dt.UTC)
     if current.scheduled_at != moment:
         changes["scheduled_at"] = moment

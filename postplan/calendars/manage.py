@@ -13,6 +13,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postplan.calendars.entry_options import entry_options
 from postplan.calendars.limits import ensure_room
 from postplan.calendars.manage_schemas import CalendarPatch, EntryCreate, EntryDuplicate
 from postplan.calendars.media import check_owned
@@ -72,7 +73,7 @@ async def create_entry(session: AsyncSession, settings: Settings, user_id: str,
         scheduled_at=body.scheduled_at.astimezone(dt.UTC), timezone=calendar.timezone,
         pillar=body.pillar, hook=body.hook, caption=body.caption, hashtags=body.hashtags,
         call_to_action=body.call_to_action, asset_notes=body.asset_notes,
-        media=media,
+        media=media, channel_options=entry_options(body.channel.value, body.channel_options),
         version=1, edited=True,
     )
     session.add(entry)
@@ -101,6 +102,8 @@ async def duplicate_entry(session: AsyncSession, settings: Settings, user_id: st
         pillar=source.pillar, hook=source.hook, caption=source.caption,
         hashtags=list(source.hashtags), call_to_action=source.call_to_action,
         asset_notes=source.asset_notes, media=[dict(m) for m in source.media],
+        # Posting choices belong to a channel: kept on a copy to the same channel only.
+        channel_options=dict(source.channel_options or {}) if channel == source.channel else {},
         version=1, edited=True,
     )
     session.add(copy)

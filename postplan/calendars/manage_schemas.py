@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from postplan.core.channel_options import ChannelOptions
 from postplan.core.entryfields import (
     MAX_HASHTAGS,
     MAX_MEDIA,
@@ -47,6 +48,7 @@ class EntryCreate(EntryInput):
     call_to_action: CallToAction = ""
     asset_notes: AssetNotes = ""
     media: list[Media] = Field(default_factory=list, max_length=MAX_MEDIA)
+    channel_options: ChannelOptions | None = None
 
 
 class EntryDuplicate(EntryInput):

@@ -146,4 +146,5 @@ def snapshot(entry: CalendarEntry) -> dict[str, object]:
     for name in EDITABLE_FIELDS:
         value = getattr(entry, name)
         data[name] = value.isoformat() if isinstance(value, dt.datetime) else value
+    data["channel_options"] = entry.channel_options or {}
     return data

@@ -10,8 +10,10 @@ from pydantic import (
     ConfigDict,
     Field,
     field_serializer,
+    field_validator,
 )
 
+from postplan.core.channel_options import ChannelOptions
 from postplan.core.entryfields import (
     MAX_HASHTAGS,
     MAX_MEDIA,
@@ -54,9 +56,16 @@ class EntryOut(Schema):
     call_to_action: str
     asset_notes: str
     media: list[dict[str, Any]]
+    channel_options: dict[str, Any] = Field(default_factory=dict)
     version: int
     edited: bool
     updated_at: dt.datetime
+
+    @field_validator("channel_options", mode="before")
+    @classmethod
+    def _no_options(cls, value: Any) -> Any:
+        # A row built but not yet flushed (a run's entries) holds None until the table's default.
+        return {} if value is None else value
 
     @field_serializer("scheduled_at")
     def _local(self, value: dt.datetime) -> str:
@@ -117,3 +126,5 @@ class EntryPatch(EntryInput):
     call_to_action: CallToAction | None = None
     asset_notes: AssetNotes | None = None
     media: list[Media] | None = Field(None, max_length=MAX_MEDIA)
+    #: Replaces the entry's options for the channels it names (a block set to `{}` clears).
+    channel_options: ChannelOptions | None = None

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postplan.calendars.entry_options import carry_edit
+from postplan.calendars.entry_options import entry_options as entry_options  # for imports
 from postplan.calendars.entry_reads import entry_now as entry_now  # re-exported for other domains
 from postplan.calendars.entry_reads import entry_version_now as entry_version_now
 from postplan.calendars.entry_reads import entry_versions as entry_versions
@@ -168,6 +170,16 @@ async def update_entry(
     if "media" in changes:
         changes["media"] = media_items(patch.media or [])
         await check_owned(session, user_id, changes["media"])
+    if "channel_options" in changes:
+        changes["channel_options"] = entry_options(entry.channel, patch.channel_options)
+    if "caption" not in changes:
+        # A generated caption embeds the hook (first paragraph) and the call to action (last):
+        # an edit of either replaces its copy there, so the post says what the person wrote.
+        caption = carry_edit(entry.caption, entry.hook, changes.get("hook"), first=True)
+        caption = carry_edit(caption, entry.call_to_action, changes.get("call_to_action"),
+                             first=False)
+        if caption != entry.caption:
+            changes["caption"] = caption
     if "scheduled_at" in changes:
         changes["scheduled_at"] = changes["scheduled_at"].astimezone(dt.UTC)
     if "format" in changes:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import typer
 
-from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig, reconcile_schedule
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
             set_build_info(settings.deploy_id)
             start_http_server(metrics_port, addr=metrics_host, registry=registry)
         config = WorkerConfig(concurrency=concurrency, idle_sleep=settings.worker_poll_seconds,
-                              lease=timedelta(seconds=lease_seconds), retry_base=retry_base)
+                              lease=timedelta(seconds=lease_seconds), retry_base=retry_base,
+                              reconcile_delays=reconcile_schedule(
+                                  settings.reconcile_first_seconds))
         if poll_seconds is not None:
             config.poll_delays = (poll_seconds,)
             config.reconcile_delays = tuple(poll_seconds * 2**i for i in range(5))

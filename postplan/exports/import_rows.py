@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from postplan.core.channel_options import ChannelOptions
 from postplan.core.entryfields import (
     MAX_HASHTAGS,
     MAX_MEDIA,
@@ -83,6 +84,8 @@ class EntryIn(EntryInput):
     call_to_action: CallToAction = ""
     asset_notes: AssetNotes = ""
     media: list[Media] = Field(default_factory=list, max_length=MAX_MEDIA)
+    #: Left out (CSV, older files): the entry's options are kept as they are.
+    channel_options: ChannelOptions | None = None
     version: Annotated[int, Field(ge=1, le=MAX_VERSION), NOT_TEXT] | None = None
     edited: StrictBool | None = None
     updated_at: IsoDateTime | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -28,6 +28,8 @@ class EntryRow(EntryContent, Protocol):
     def run_id(self) -> uuid.UUID | None: ...
     @property
     def media(self) -> list[dict[str, Any]]: ...
+    @property
+    def channel_options(self) -> dict[str, Any]: ...
     @property
     def version(self) -> int: ...
     @property
@@ -100,6 +102,8 @@ class ExportEntry:
     version: int
     edited: bool
     updated_at: dt.datetime  # aware UTC
+    #: `channelOptions` as stored (camelCase), `{}` when none were chosen.
+    channel_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: EntryRow) -> ExportEntry:
@@ -123,6 +127,7 @@ class ExportEntry:
             version=row.version,
             edited=row.edited,
             updated_at=row.updated_at.astimezone(dt.UTC),
+            channel_options=dict(row.channel_options or {}),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -142,6 +147,7 @@ class ExportEntry:
             "callToAction": self.call_to_action,
             "assetNotes": self.asset_notes,
             "media": media_json(self.media),
+            "channelOptions": self.channel_options,
             "version": self.version,
             "edited": self.edited,
             "updatedAt": utc_iso(self.updated_at),

@@ -153,8 +153,15 @@ async def import_file(session: AsyncSession, user_id: str, parsed: ParsedFile,
         if entry is None:
             errors.extend(row_errors)
             continue
+        options: dict[str, Any] | None = None
+        if entry.channel_options is not None:
+            try:
+                options = calendars.entry_options(str(entry.channel), entry.channel_options)
+            except Unprocessable as exc:
+                errors.append({"row": row, "field": "channelOptions", "message": exc.detail})
+                continue
         specs.append(calendars.EntrySpec(
-            row=row, id=entry.id or natural_key_id(calendar.id, entry),
+            row=row, id=entry.id or natural_key_id(calendar.id, entry), channel_options=options,
             channel=str(entry.channel), format=str(entry.format),
             scheduled_at=entry.scheduled_at, timezone=entry.timezone, pillar=entry.pillar,
             hook=entry.hook, caption=entry.caption, hashtags=list(entry.hashtags),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from postplan.channels.compose import compose
 from postplan.exports.records import ExportEntry
 
 CHANNEL_NAMES = {"tiktok": "TikTok", "instagram": "Instagram"}
@@ -59,9 +60,15 @@ def hashtag_line(entry: ExportEntry) -> str:
 
 
 def post_text(entry: ExportEntry) -> str:
-    """Caption, call to action and hashtags, separated by blank lines (empty parts skipped)."""
-    parts = [entry.caption, entry.call_to_action, hashtag_line(entry)]
-    return "\n\n".join(part for part in parts if part)
+    """The text the entry's channel receives, from the one composer publishing uses: hook,
+    caption, call to action and hashtags, each once (a caption that holds the hook or the call
+    to action does not get a second copy)."""
+    try:
+        return compose(entry.hook, entry.caption, entry.call_to_action, entry.hashtags,
+                       entry.channel, entry.format).text
+    except ValueError:  # a channel or format postplan does not know (an old import): plain join
+        parts = [entry.hook, entry.caption, entry.call_to_action, hashtag_line(entry)]
+        return "\n\n".join(part for part in parts if part)
 
 
 def summary(entry: ExportEntry) -> str:

@@ -6,7 +6,17 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from postplan.core.db import JSONType, UTCDateTime, utcnow
@@ -36,6 +46,9 @@ class CalendarEntry(IdMixin, TimestampMixin, Base):
     call_to_action: Mapped[str] = mapped_column(Text, nullable=False, default="")
     asset_notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
     media: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False, default=list)
+    # `channelOptions` (camelCase JSON as the API takes it; `{}` = none chosen).
+    channel_options: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, nullable=False, default=dict, server_default=text("'{}'"))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     edited: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     #: Set when the user deletes the entry: kept (with its revisions) but out of every list,

@@ -80,3 +80,11 @@ class UnknownChannel(AppError):
     status_code = 404
     code = "unknown_channel"
     title = "Unknown channel"
+
+
+class ChannelUnavailable(AppError):
+    """The platform refused or could not answer a read-only call (creator_info)."""
+
+    status_code = 502
+    code = "channel_unavailable"
+    title = "The channel did not answer"

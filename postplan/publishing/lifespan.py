@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from postplan.publishing.gateway import RegistryGateway
-from postplan.publishing.worker.context import WorkerConfig
+from postplan.publishing.worker.context import WorkerConfig, reconcile_schedule
 from postplan.publishing.worker.loop import Worker, worker_engine
 
 
@@ -18,7 +18,8 @@ async def _worker(app: FastAPI) -> AsyncIterator[None]:
     """The in-process worker. On Postgres it gets a pool of its own (`worker_engine`): a burst
     of publishing cannot take the connections the API needs."""
     settings = app.state.settings
-    config = WorkerConfig(idle_sleep=settings.worker_poll_seconds)
+    config = WorkerConfig(idle_sleep=settings.worker_poll_seconds,
+                          reconcile_delays=reconcile_schedule(settings.reconcile_first_seconds))
     engine = app.state.engine
     own = None
     if engine.dialect.name == "postgresql":

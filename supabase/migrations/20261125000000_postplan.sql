@@ -268,6 +268,7 @@ CREATE TABLE IF NOT EXISTS calendar_entries (
 	call_to_action TEXT NOT NULL, 
 	asset_notes TEXT NOT NULL, 
 	media JSONB NOT NULL, 
+	channel_options JSONB DEFAULT '{}' NOT NULL, 
 	version INTEGER NOT NULL, 
 	edited BOOLEAN NOT NULL, 
 	deleted_at TIMESTAMP WITH TIME ZONE, 

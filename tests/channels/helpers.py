@@ -75,6 +75,9 @@ def request(
         "account_id": account.account_id if account else "acct-1",
     }
     values.update(kw)
+    if ch is Channel.tiktok and "music_usage_confirmed" not in values.get("options", {}):
+        # The person agreed to TikTok's Music Usage Confirmation (a direct post needs it).
+        values["options"] = {**values.get("options", {}), "music_usage_confirmed": True}
     return PublishRequest(**values)
 
 

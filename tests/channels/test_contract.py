@@ -137,7 +137,7 @@ def _mutations(case: Case, req: PublishRequest) -> list[tuple[str, dict[str, Any
     many = 36 if case.fmt == "photo" else 11 if case.fmt == "carousel" else 2
     out.append(("media_count_invalid", {"media": [req.media[0]] * many}))
     if case.channel == "tiktok":
-        out.append(("privacy_level_missing", {"privacy_level": None}))
+        out.append(("tiktok_privacy_required", {"privacy_level": None}))
         out.append(("privacy_level_invalid", {"privacy_level": "EVERYONE"}))
     elif case.fmt != "story":
         out.append(("too_many_hashtags", {"caption": " ".join(f"#t{i}" for i in range(31))}))

@@ -24,7 +24,7 @@ from tests.fixtures.apps import build_app, live_server
 CALENDAR_FIELDS = {"id", "name", "brief", "timezone", "latestRunId", "createdAt", "updatedAt"}
 ENTRY_FIELDS = {"id", "calendarId", "runId", "channel", "format", "scheduledAt", "timezone",
                 "pillar", "hook", "caption", "hashtags", "callToAction", "assetNotes", "media",
-                "version", "edited", "updatedAt"}
+                "channelOptions", "version", "edited", "updatedAt"}
 INTENT_FIELDS = {"id", "calendarId", "runId", "entryId", "channel", "status", "payload", "error",
                  "attempts", "platformPostId", "createdAt", "updatedAt"}
 INTENT_STATUSES = {"dry_run", "pending", "claimed", "submitting", "processing", "published",
@@ -266,8 +266,12 @@ async def calendar_with_media(
                                 ("instagram", "image", [{"url": f"{base}/media/photo.jpg",
                                                          "type": "image"}])):
         entry = next(e for e in entries if e["channel"] == channel)
+        body: dict[str, Any] = {"format": fmt, "media": media}
+        if channel == "tiktok":  # the choices TikTok needs a person to make
+            body["channelOptions"] = {"tiktok": {"privacyLevel": "SELF_ONLY",
+                                                 "musicUsageConfirmed": True}}
         resp = await client.patch(f"/v1/calendars/{cal}/entries/{entry['id']}", headers={
-            **headers, "If-Match": str(entry["version"])}, json={"format": fmt, "media": media})
+            **headers, "If-Match": str(entry["version"])}, json=body)
         assert resp.status_code == 200, resp.text
         picked.append(resp.json())
     return cal, picked

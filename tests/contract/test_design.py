@@ -103,6 +103,9 @@ ENDPOINTS = [
     ("POST", "/v1/publish-intents/{intentId}/resolve"),
     ("POST", "/v1/webhooks"), ("GET", "/v1/webhooks"), ("DELETE", "/v1/webhooks/{id}"),
     ("GET", "/v1/notifications"),
+    # §9 (issue 15)
+    ("GET", "/v1/calendars/{calendarId}/entries/{entryId}/preview"),
+    ("GET", "/v1/channels/tiktok/creator-info"),
 ]
 
 

@@ -196,7 +196,10 @@ async def test_s2_every_channel_format_publishes_live_through_the_fake(
                 headers={**ALICE, "If-Match": str(entry["version"])},
                 json={"format": fmt, "caption": f"{channel} {fmt} {entry['id'][:8]}",
                       "media": [{"url": f"{fake.url}/media/{name}", "type": kind}
-                                for name, kind in media]})
+                                for name, kind in media],
+                      **({"channelOptions": {"tiktok": {  # TikTok's required choices
+                          "privacyLevel": "SELF_ONLY", "musicUsageConfirmed": True}}}
+                         if channel == "tiktok" else {})})
             assert resp.status_code == 200, resp.text
             chosen[entry["id"]] = (channel, fmt)
         await connect_both(client, fake)

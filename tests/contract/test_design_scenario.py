@@ -78,7 +78,10 @@ async def test_scenario_plan_edit_export_publish_live(
                     f"/v1/calendars/{cal}/entries/{entry['id']}",
                     headers={**ALICE, "If-Match": str(entry["version"])},
                     json={"hook": marker, "caption": marker, "format": fmt,
-                          "media": [{"url": f"{fake.url}/media/{name}", "type": kind}]})
+                          "media": [{"url": f"{fake.url}/media/{name}", "type": kind}],
+                          **({"channelOptions": {"tiktok": {  # TikTok's required choices
+                              "privacyLevel": "SELF_ONLY", "musicUsageConfirmed": True}}}
+                             if entry["channel"] == "tiktok" else {})})
                 assert resp.status_code == 200, resp.text
                 edited.append(resp.json())
             # 4. ICS export shows the edit

@@ -152,7 +152,9 @@ async def _seed(db_url: str, lanes: list[Lane]) -> None:
                         channel="tiktok", format="video",
                         scheduled_at=start + dt.timedelta(hours=i), timezone="UTC",
                         caption=f"Post {i}", hashtags=["tag"],
-                        media=[{"url": f"https://cdn.example.com/{i}.mp4", "type": "video"}]))
+                        media=[{"url": f"https://cdn.example.com/{i}.mp4", "type": "video"}],
+                        channel_options={"tiktok": {"privacyLevel": "SELF_ONLY",
+                                                    "musicUsageConfirmed": True}}))
             await session.commit()
     finally:
         await engine.dispose()

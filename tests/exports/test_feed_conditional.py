@@ -175,8 +175,9 @@ async def test_every_change_moves_the_validators(
                 # The new body is what the new ETag names, and it is cheap again at once.
                 await _cheap_304(client, probe, path, {"If-None-Match": after.headers["etag"]})
                 current = after
-            assert b"A new hook" in current.content
-            assert b"Changed by an import" in current.content
+            unfolded = current.content.replace(b"\r\n ", b"")  # ICS folds long lines
+            assert b"A new hook" in unfolded
+            assert b"Changed by an import" in unfolded
             assert b"Added by an import" in current.content
             # The changes moved Last-Modified too: the old date no longer gives a 304.
             by_date = await client.get(path, headers={"If-Modified-Since": old_date})

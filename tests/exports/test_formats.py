@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from postplan.channels.compose import compose
 from tests.exports.factories import TRICKY_TEXTS, entry_values, seed_calendar
 from tests.exports.parsing import (
     csv_rows,
@@ -41,8 +42,9 @@ def expected(i: int) -> dict[str, Any]:
 
 
 def post_text(v: dict[str, Any]) -> str:
-    parts = [v["caption"], v["call_to_action"], " ".join(f"#{t}" for t in v["hashtags"])]
-    return "\n\n".join(p for p in parts if p)
+    """The text the channel receives, from the one composer (hook, caption, CTA, hashtags)."""
+    return compose(v["hook"], v["caption"], v["call_to_action"], v["hashtags"], v["channel"],
+                   v["format"]).text
 
 
 def summary(v: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ def _entry(calendar: SimpleNamespace, hook: str, caption: str, notes: str) -> Si
         format="carousel", scheduled_at=dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC),
         timezone="Asia/Jerusalem", pillar=hook[:80], hook=hook, caption=caption,
         hashtags=["a"], call_to_action=notes[:300], asset_notes=notes, media=[], version=1,
-        edited=False, updated_at=dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
+        edited=False, updated_at=dt.datetime(2026, 11, 2, tzinfo=dt.UTC), channel_options={})
 
 
 @given(TEXT, TEXT, TEXT)

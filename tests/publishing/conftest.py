@@ -73,6 +73,16 @@ class StubAdapter:
             out.append(Finding(code="daily_quota", message="daily cap"))
         return out
 
+    async def creator_info(self, creds: Credentials) -> dict[str, Any]:
+        """TikTok's creator_info as a creator who turned comments off would get it."""
+        self.calls.append("creator_info")
+        return {"creator_nickname": "Stub Creator", "creator_username": "stub.creator",
+                "creator_avatar_url": "https://p16.example/stub.jpeg",
+                "privacy_level_options": ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS",
+                                          "FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+                "comment_disabled": True, "duet_disabled": False, "stitch_disabled": False,
+                "max_video_post_duration_sec": 600}
+
     def _next(self, step: str) -> Any:
         queue = self.script.get(step)
         if queue:
@@ -200,6 +210,10 @@ async def seed_calendar(engine: AsyncEngine, user_id: str = "local", *,
                 "timezone": "UTC",
                 "media": [{"url": f"https://cdn.example.com/{i}.mp4", "type": "video"}],
             }
+            if spec.get("channel") == "tiktok":
+                # The choices TikTok needs a person to make before a direct post.
+                values["channel_options"] = {"tiktok": {"privacyLevel": "SELF_ONLY",
+                                                        "musicUsageConfirmed": True}}
             values.update(spec)
             session.add(CalendarEntry(id=entry_id, calendar_id=cal_id, user_id=user_id,
                                       **values))

@@ -135,7 +135,10 @@ async def seed_users(engine: AsyncEngine, settings: Settings, fake: Any, users: 
                 "timezone": "UTC", "pillar": "", "hook": "", "caption": f"{user} {channel}",
                 "hashtags": [], "call_to_action": "", "asset_notes": "",
                 "media": [{"url": f"https://cdn.example.com/{user}.mp4", "type": "video"}],
-                "version": 1, "edited": False, "created_at": now, "updated_at": now})
+                "version": 1, "edited": False, "created_at": now, "updated_at": now,
+                "channel_options": {"tiktok": {"privacyLevel": "SELF_ONLY",
+                                               "musicUsageConfirmed": True}}
+                if channel == "tiktok" else {}})
     async with engine.begin() as conn:
         await conn.execute(insert(Calendar), [
             {"id": cal, "user_id": u, "name": "Burst", "brief": {}, "timezone": "UTC",

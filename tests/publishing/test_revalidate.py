@@ -41,7 +41,9 @@ def _row(channel: str = "tiktok", fmt: str | None = None, **entry: Any) -> Simpl
         "id": uuid.uuid4(), "calendar_id": uuid.uuid4(), "user_id": "u", "channel": channel,
         "format": fmt or ("video" if channel == "tiktok" else "reel"), "caption": "Hello",
         "hashtags": ["tag"], "scheduled_at": NOW + dt.timedelta(days=1), "version": 1,
-        "media": [{"url": "https://cdn.example.com/a.mp4", "type": "video"}]}
+        "media": [{"url": "https://cdn.example.com/a.mp4", "type": "video"}],
+        "channel_options": {"tiktok": {"privacyLevel": "SELF_ONLY",
+                                       "musicUsageConfirmed": True}}}
     fields.update(entry)
     row_id = fields.pop("id")
     req = build_request(CalendarEntry(**fields), intent_id=row_id, account_id="acct",
@@ -88,7 +90,7 @@ def test_a_broken_row_is_refused(
     ("tiktok", {"channel": "instagram"}, "channel_mismatch"),
     ("tiktok", {"video_url": "https://cdn.example.com/b.mp4"}, "request_malformed"),
     ("tiktok", {"options": {"source": "FILE_UPLOAD"}}, "option_not_allowed"),
-    ("tiktok", {"options": {"post_mode": "MEDIA_UPLOAD"}}, "option_not_allowed"),
+    ("tiktok", {"options": {"auto_add_music": True}}, "option_not_allowed"),
     ("instagram", {"options": {"cover_url": "https://cdn.example.com/c.jpg"}},
      "option_not_allowed"),
     ("instagram", {"privacy_level": "PUBLIC_TO_EVERYONE"}, "option_not_allowed"),

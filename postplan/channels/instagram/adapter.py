@@ -171,6 +171,15 @@ class InstagramAdapter:
         return AdapterResult(state="published", handle=handle, platform_post_id=media_id,
                              detail={"container_id": handle, "media_id": media_id})
 
+    async def first_comment(self, creds: Credentials, req: PublishRequest,
+                            media_id: str) -> str | None:
+        """The entry's first comment on the published media (its own step, after the post):
+        the comment id, or None when there is none to post. Never touches the post itself."""
+        message = str(req.options.get("first_comment") or "").strip()
+        if not message:
+            return None
+        return await self.client.comment(creds.access_token, media_id, message)
+
     async def poll(self, creds: Credentials, req: PublishRequest, handle: str) -> AdapterResult:
         """One container status read: PUBLISHED is published; ERROR raises."""
         data = await self.client.container_status(creds.access_token, handle)

@@ -83,6 +83,12 @@ class InstagramClient:
                                  handle=creation_id)
         return str(body["id"])
 
+    async def comment(self, token: str, media_id: str, message: str) -> str:
+        """`POST /{ig-media-id}/comments`: a comment on a published media; its id."""
+        body = await self._call("POST", f"{media_id}/comments", token, step="comment",
+                                form={"message": message})
+        return str(body.get("id") or "")
+
     async def publishing_limit(self, token: str, account_id: str) -> tuple[int, int]:
         """(quota_usage, quota_total) from `content_publishing_limit`."""
         body = await self._call("GET", f"{account_id}/content_publishing_limit", token,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from postplan.channels.base import MediaRef, PublishRequest
@@ -15,10 +16,21 @@ def _bool(value: Any) -> str:
     return "true" if value else "false"
 
 
-def _common(req: PublishRequest) -> dict[str, Any]:
+def _common(req: PublishRequest, *, tags: bool = True) -> dict[str, Any]:
+    """Parameters every feed container (image, reel, carousel parent) may carry: AI label,
+    collaborators, location, and user tags (`tags=False` for a carousel parent: tags belong
+    on its items). Lists travel JSON-encoded, as the Graph API takes them in a form."""
     out: dict[str, Any] = {}
     if req.options.get("is_ai_generated") is not None:
         out["is_ai_generated"] = _bool(req.options["is_ai_generated"])
+    if req.options.get("collaborators"):
+        out["collaborators"] = json.dumps(list(req.options["collaborators"]))
+    if req.options.get("location_id"):
+        out["location_id"] = str(req.options["location_id"])
+    if tags and req.options.get("user_tags"):
+        out["user_tags"] = json.dumps([
+            {k: v for k, v in tag.items() if v is not None}
+            for tag in req.options["user_tags"] if isinstance(tag, dict)])
     return out
 
 
@@ -58,4 +70,4 @@ def child_params(media: MediaRef) -> dict[str, Any]:
 def carousel_parent(req: PublishRequest, child_ids: list[str]) -> dict[str, Any]:
     """The CAROUSEL container; caption goes here, never on the children."""
     return {"media_type": "CAROUSEL", "children": ",".join(child_ids), "caption": req.caption,
-            **_common(req)}
+            **_common(req, tags=False)}

@@ -15,6 +15,7 @@ CAPTION_MAX = 2200
 HASHTAGS_MAX = 30
 MENTIONS_MAX = 20
 ALT_TEXT_MAX = 1000
+COMMENT_MAX = 2200
 CAROUSEL_MIN, CAROUSEL_MAX = 2, 10
 #: `content_publishing_limit` reports 50 today; preflight reads the live value.
 DAILY_PUBLISH_CAP = 50
@@ -76,6 +77,15 @@ def _options(req: PublishRequest) -> list[Finding]:
     if offset is not None and (as_int(offset) is None or (as_int(offset) or 0) < 0):
         out.append(Finding(code="option_invalid", field="options.thumb_offset",
                            message="thumb_offset is a whole number of milliseconds."))
+    if req.format is EntryFormat.story:
+        for name in ("collaborators", "location_id", "first_comment"):
+            if req.options.get(name):
+                out.append(Finding(code="option_invalid", field=f"options.{name}",
+                                   message=f"{name} does not apply to Instagram stories."))
+    comment = req.options.get("first_comment")
+    if comment is not None and len(str(comment)) > COMMENT_MAX:
+        out.append(Finding(code="first_comment_too_long", field="options.first_comment",
+                           message=f"An Instagram comment is at most {COMMENT_MAX} characters."))
     if req.format is not EntryFormat.reel:
         for name in ("share_to_feed", "cover_url", "thumb_offset"):
             if name in req.options:

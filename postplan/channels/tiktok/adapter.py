@@ -39,7 +39,7 @@ from postplan.channels.tiktok.payloads import (
     post_mode,
     source,
 )
-from postplan.channels.tiktok.rules import validate_request
+from postplan.channels.tiktok.rules import creator_findings, validate_request
 from postplan.channels.tiktok.source import open_source
 from postplan.channels.tiktok.upload import ChunkPlan, ChunkRules, plan_chunks
 from postplan.core.logging import get_logger
@@ -113,23 +113,17 @@ class TikTokAdapter:
         if post_mode(req) == MEDIA_UPLOAD:
             return
         info = await self.client.creator_info(creds.access_token)
-        options = [str(o) for o in info.get("privacy_level_options") or []]
-        if req.privacy_level not in options:
-            raise PermanentError(
-                "tiktok_privacy_not_allowed",
-                f"This TikTok account allows privacy {', '.join(options) or 'none'}, "
-                f"not {req.privacy_level}.",
-                platform_code="privacy_level_option_mismatch",
-            )
-        duration = req.options.get("duration_sec")
-        if duration is None and req.media:
-            duration = req.media[0].duration_seconds  # a stored video's inspected length
-        limit = info.get("max_video_post_duration_sec")
-        if isinstance(duration, int | float) and isinstance(limit, int) and duration > limit:
-            raise PermanentError(
-                "tiktok_video_too_long",
-                f"This account can post videos up to {limit} s; this one is {duration} s.",
-            )
+        findings = creator_findings(req, info)
+        if findings:
+            first = findings[0]
+            platform = ("privacy_level_option_mismatch"
+                        if first.code == "tiktok_privacy_not_offered" else None)
+            raise PermanentError(first.code, "; ".join(f.message for f in findings),
+                                 platform_code=platform)
+
+    async def creator_info(self, creds: Credentials) -> dict[str, Any]:
+        """creator_info as TikTok sends it (nickname, avatar, privacy levels, switches)."""
+        return await self.client.creator_info(creds.access_token)
 
     async def prepare(self, creds: Credentials, req: PublishRequest) -> str | None:
         """Nothing reversible to do on TikTok: init itself may already publish."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from postplan.channels.base import Finding, PublishRequest
 from postplan.channels.text import as_int
@@ -17,7 +18,13 @@ from postplan.channels.validation import check_quota, offline_findings
 from postplan.core.text import utf16_len
 from postplan.core.vocab import EntryFormat
 
-__all__ = ["DAILY_POST_CAP", "PENDING_SHARE_CAP", "PRIVACY_LEVELS", "validate_request"]
+__all__ = [
+    "DAILY_POST_CAP",
+    "PENDING_SHARE_CAP",
+    "PRIVACY_LEVELS",
+    "creator_findings",
+    "validate_request",
+]
 
 PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
 VIDEO_TITLE_MAX = 2200
@@ -101,17 +108,61 @@ def _options(req: PublishRequest) -> list[Finding]:
             out.append(Finding(code="option_invalid", field="options.photo_cover_index",
                                message="photo_cover_index must point at one of the images."))
     if mode == DIRECT_POST:
-        if not req.privacy_level:
-            out.append(Finding(code="privacy_level_missing", field="privacyLevel",
-                               message="TikTok needs a privacy level chosen by the user; there "
-                               "is no default."))
-        elif req.privacy_level not in PRIVACY_LEVELS:
-            out.append(Finding(code="privacy_level_invalid", field="privacyLevel",
-                               message="privacy_level must be one of " + ", ".join(PRIVACY_LEVELS)
-                               + "."))
-        elif req.privacy_level == "SELF_ONLY" and req.options.get("brand_content_toggle"):
-            out.append(Finding(code="option_invalid", field="options.brand_content_toggle",
-                               message="Branded content cannot be private (SELF_ONLY)."))
+        out += _choices(req)
+    return out
+
+
+def _choices(req: PublishRequest) -> list[Finding]:
+    """TikTok's rules for a direct post's choices: a privacy level the person chose (no
+    default), branded content never private, the music usage confirmation given."""
+    out = []
+    if not req.privacy_level:
+        out.append(Finding(code="tiktok_privacy_required", field="channelOptions.tiktok."
+                           "privacyLevel", message="TikTok needs a privacy level chosen by the "
+                           "person; there is no default."))
+    elif req.privacy_level not in PRIVACY_LEVELS:
+        out.append(Finding(code="privacy_level_invalid", field="channelOptions.tiktok."
+                           "privacyLevel", message="privacy_level must be one of "
+                           + ", ".join(PRIVACY_LEVELS) + "."))
+    elif req.privacy_level == "SELF_ONLY" and req.options.get("brand_content_toggle"):
+        out.append(Finding(code="tiktok_branded_content_private",
+                           field="channelOptions.tiktok.brandContentToggle",
+                           message="Branded content cannot be private (SELF_ONLY)."))
+    if req.options.get("music_usage_confirmed") is not True:
+        out.append(Finding(code="tiktok_music_not_confirmed",
+                           field="channelOptions.tiktok.musicUsageConfirmed",
+                           message="A direct TikTok post needs the person's agreement to "
+                           "TikTok's Music Usage Confirmation."))
+    return out
+
+
+def creator_findings(req: PublishRequest, info: dict[str, Any]) -> list[Finding]:
+    """What the creator's own settings (creator_info) refuse: a privacy level not on offer, an
+    interaction the creator switched off turned on, a video longer than the account may post."""
+    if post_mode(req) != DIRECT_POST:
+        return []
+    out = []
+    offered = [str(o) for o in info.get("privacy_level_options") or []]
+    if req.privacy_level and req.privacy_level not in offered:
+        out.append(Finding(code="tiktok_privacy_not_offered",
+                           field="channelOptions.tiktok.privacyLevel",
+                           message=f"This TikTok account offers {', '.join(offered) or 'none'}, "
+                           f"not {req.privacy_level}."))
+    names = ("comment",) if req.format is EntryFormat.photo else ("comment", "duet", "stitch")
+    for name in names:
+        if info.get(f"{name}_disabled") and req.options.get(f"disable_{name}") is False:
+            out.append(Finding(code="tiktok_interaction_disabled",
+                               field=f"channelOptions.tiktok.disable{name.title()}",
+                               message=f"The creator turned {name}s off on TikTok; they cannot "
+                               "be turned on for this post."))
+    duration = req.options.get("duration_sec")
+    if duration is None and req.media:
+        duration = req.media[0].duration_seconds  # a stored video's inspected length
+    limit = info.get("max_video_post_duration_sec")
+    if isinstance(duration, int | float) and isinstance(limit, int) and duration > limit:
+        out.append(Finding(code="tiktok_video_too_long", field="media",
+                           message=f"This account can post videos up to {limit} s; this one "
+                           f"is {duration} s."))
     return out
 
 

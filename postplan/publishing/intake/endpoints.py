@@ -12,13 +12,13 @@ from postplan.core.auth import CurrentUser
 from postplan.core.context import bind, request_id_var
 from postplan.core.db import utcnow
 from postplan.core.deps import AppSettings, Session, WriteSessions
-from postplan.core.flags import Flags
+from postplan.core.flags import Flag, Flags
 from postplan.core.metrics import REQUEST_LATENCY
 from postplan.core.openapi import link, problem_responses
 from postplan.core.pagination import Cursor
 from postplan.core.schemas import Page
 from postplan.publishing.gateway import Gateway
-from postplan.publishing.intake import idempotency, queries, spooled, transaction
+from postplan.publishing.intake import creator_check, idempotency, queries, spooled, transaction
 from postplan.publishing.schemas import IntentDetail, IntentOut, PublishBody, PublishResponse
 from postplan.publishing.states import IntentStatus
 
@@ -46,6 +46,7 @@ async def publish(
     settings: AppSettings,
     gateway: Gateway,
     maker: WriteSessions,
+    session: Session,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", min_length=1, max_length=255, pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Replays the first answer for the same body (e.g. a UUID)")] = None,
@@ -65,6 +66,10 @@ async def publish(
         if spooled.database_down(request):  # spool at once instead of waiting on a dead DB
             return await spooled.spool_publish(request, user_id=user.id, calendar_id=calendar_id,
                                                body=body, idempotency_key=idempotency_key)
+        if not body.dry_run and flags.is_enabled(Flag.publish_service, user.id):
+            # TikTok's creator_info, before any write transaction holds a lock.
+            await creator_check.check_creator_choices(session, settings, gateway, user.id,
+                                                      calendar_id, body)
         if idempotency_key is not None:
             begun = await transaction.claim_key(maker, user.id,
                                                 idempotency.check_key(idempotency_key),

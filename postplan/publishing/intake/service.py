@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.calendars import service as calendars
+from postplan.channels.base import Finding
 from postplan.config import Settings
 from postplan.core.errors import Unprocessable
 from postplan.core.flags import Flag, FlagService
@@ -101,6 +102,25 @@ async def _live_intents(session: AsyncSession, keys: list[tuple[uuid.UUID, str]]
     return found
 
 
+#: Findings about the posting choices a person must make (TikTok's content posting rules): a
+#: live publish where nothing else could be queued is refused (422) with the first one; else
+#: the posts lacking a choice fail like any other finding. A dry run reports them.
+CHOICE_CODES = ("tiktok_privacy_required", "tiktok_branded_content_private",
+                "tiktok_music_not_confirmed")
+
+
+def choice_refusal(entry_id: uuid.UUID, findings: list[Finding]) -> Unprocessable | None:
+    """The 422 for a live publish whose post lacks a required choice (the first choice finding's
+    code), or None."""
+    for code in CHOICE_CODES:
+        hit = next((f for f in findings if f.code == code), None)
+        if hit is not None:
+            return Unprocessable(hit.message, code=code, extra={
+                "entryId": str(entry_id),
+                "errors": [{"field": hit.field, "message": hit.message}]})
+    return None
+
+
 async def select_entries(session: AsyncSession, user_id: str, calendar_id: uuid.UUID,
                          body: PublishBody) -> list[CalendarEntry]:
     """The latest saved entries the request names (all when `entryIds` is absent)."""
@@ -150,6 +170,7 @@ async def publish_calendar(
     adapters = {channel: gateway.adapter(channel) for channel in channels}
     stored = await load_entry_media(session, user_id, entries)
     media_res = resources_for(settings)
+    refusal: Unprocessable | None = None
     for entry in entries:
         adapter = adapters[entry.channel]
         intent_id = (dry_run_intent_id(user_id, entry, body.when, body.privacy_level)
@@ -167,6 +188,8 @@ async def publish_calendar(
         times = planned[entry.channel]
         in_window = bisect.bisect_right(times, at) - bisect.bisect_right(times, shifted(at, -DAY))
         findings = media_findings + adapter.validate(req, now=now, posts_in_last_24h=in_window)
+        if not dry and refusal is None:
+            refusal = choice_refusal(entry.id, findings)
         payload = adapter.build_payload(req)
         error = findings_error(findings)
         summary.total += 1
@@ -218,6 +241,10 @@ async def publish_calendar(
             "polls": 0,
         })
 
+    if refusal is not None and summary.queued == 0:
+        # Nothing could go out and a post lacks a choice only the person can make: refuse the
+        # call (422) rather than record failures. With other posts queued, those items fail.
+        raise refusal
     for (channel, label), n in counts.items():
         PUBLISH_RESULTS.labels(channel=channel, outcome=label).inc(n)
     if rows:

@@ -31,9 +31,20 @@ class WorkerConfig:
     #: Seconds a job may keep its claim to poll again itself before handing the intent back.
     inline_poll_budget: float = 10.0
     reconcile_delays: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 1800.0)
+    #: How long after an unanswered irreversible call (a dropped connection, a worker gone
+    #: mid-call) a "not published" reconcile waits before sending again, since that call could
+    #: still land; None: twice the lease. A call the platform answered (a 5xx) has ended, so
+    #: its "not published" is acted on at once.
+    resend_guard: timedelta | None = None
     flag_off_delay: float = 30.0
     rate_limits: dict[str, tuple[int, float]] | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def reconcile_schedule(first: float) -> tuple[float, ...]:
+    """The reconcile looks after an ambiguous answer: `first` (RECONCILE_FIRST_SECONDS), then
+    backing off to half an hour; a human is asked once they are used up."""
+    return (first, max(first * 4, 30.0), 120.0, 600.0, 1800.0)
 
 
 @dataclass(frozen=True)

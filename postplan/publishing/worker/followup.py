@@ -18,6 +18,7 @@ from postplan.core.logging import get_logger
 from postplan.core.metrics import PUBLISH_ATTEMPTS
 from postplan.publishing.states import Event, IntentStatus
 from postplan.publishing.worker.claims import StaleClaim
+from postplan.publishing.worker.extras import after_published
 from postplan.publishing.worker.job import Job, Stop, error_of
 
 log = get_logger("postplan.publishing.worker")
@@ -29,6 +30,7 @@ async def apply_result(job: Job, result: AdapterResult, step: str) -> None:
     handle = result.handle or job.handle
     if result.state == "published":
         PUBLISH_ATTEMPTS.labels(channel=job.row.channel, outcome="published").inc()
+        await after_published(job, result)
         await job.finish(Event.published, "published", platform_handle=handle,
                          platform_post_id=result.platform_post_id, error=None)
     if result.state == "processing":
@@ -129,11 +131,14 @@ async def reconcile(job: Job) -> None:
         return
     if result.state == "not_published":
         submitted = job.row.submitted_at
-        if submitted is not None and job.now() - submitted < 2 * job.cfg.lease:
+        guard = job.cfg.resend_guard if job.cfg.resend_guard is not None else 2 * job.cfg.lease
+        answered = isinstance(job.row.error, dict) and bool(job.row.error.get("httpStatus"))
+        if submitted is not None and not answered and job.now() - submitted < guard:
             # The call that went missing may still be in flight somewhere: look again
-            # once it cannot be anymore.
+            # once it cannot be anymore. (A call the platform answered, even with a 5xx,
+            # is over: nothing of it can land later.)
             await job.move(Event.outcome_unknown, release=True, polls=polls,
-                           run_after=submitted + 2 * job.cfg.lease)
+                           run_after=submitted + guard)
             raise Stop
         log.info("publish.reconciled_not_sent", handle=job.handle)
         await job.move(Event.reconciled_not_sent, release=True,

@@ -119,9 +119,12 @@ async def _latest_entry(job: Job, entry: CalendarEntry | None) -> None:
     async with AsyncSession(bind=job.ctx.engine, expire_on_commit=False) as session:
         stored = await load_entry_media(session, row.user_id, [entry])
     refs, media_findings = attached_media(entry, stored, resources_for(job.ctx.settings))
+    # Built from the entry as saved now (its text and channelOptions); a privacy level the
+    # publish call itself chose still applies when the entry names none.
     req = build_request(entry, intent_id=row.id, account_id=job.req.account_id,
-                        when=row.when, now=now, privacy_level=job.req.privacy_level,
-                        options=job.req.options, media=refs)
+                        when=row.when, now=now, media=refs)
+    if req.privacy_level is None and job.req.privacy_level is not None:
+        req = req.model_copy(update={"privacy_level": job.req.privacy_level})
     findings = media_findings + request_findings(req, job.adapter, now)
     payload = job.adapter.build_payload(req)
     if findings:

@@ -22,6 +22,7 @@ from postplan.channels.base import (
     ChannelError,
     Credentials,
     OAuthClient,
+    OutcomeUnknown,
     PermanentError,
     PublishRequest,
     RetryLater,
@@ -58,7 +59,11 @@ class Stop(Exception):
 def error_of(exc: BaseException) -> dict[str, Any]:
     """The intent `error` for an exception: a channel's own, or a bare internal error."""
     if isinstance(exc, ChannelError):
-        return exc.as_error()
+        error = exc.as_error()
+        if isinstance(exc, OutcomeUnknown) and exc.http_status:
+            # The platform answered (a 5xx): reconcile need not wait for a call in flight.
+            error["httpStatus"] = exc.http_status
+        return error
     return {"code": "internal_error", "message": f"{type(exc).__name__} in the worker"}
 
 

@@ -42,12 +42,18 @@ __all__ = [
 INVALID_STORED_REQUEST = "invalid_stored_request"
 ALREADY_PUBLISHED = "already_published"
 
-#: The options the publish endpoint can put into a request, per channel. It sets none today:
-#: `service.publish_calendar` builds every request without options and the worker only carries
-#: them over. When the endpoint learns `channelOptions` (docs/contract.md §9), list here the ones it
-#: accepts; anything else in a stored request did not come from the API.
-API_OPTIONS: Mapping[Channel, frozenset[str]] = MappingProxyType(
-    {channel: frozenset() for channel in Channel})
+#: The options the publish endpoint can put into a request, per channel: what
+#: `requests.request_options` makes of an entry's `channelOptions`. Anything else in a stored
+#: request did not come from the API.
+API_OPTIONS: Mapping[Channel, frozenset[str]] = MappingProxyType({
+    Channel.tiktok: frozenset({"post_mode", "disable_comment", "disable_duet", "disable_stitch",
+                               "brand_content_toggle", "brand_organic_toggle", "is_aigc",
+                               "music_usage_confirmed", "title"}),
+    # `cover_url` joins once coverMediaId is signed by the media domain (requests.py).
+    Channel.instagram: frozenset({"alt_text", "thumb_offset", "collaborators",
+                                  "user_tags", "location_id", "share_to_feed",
+                                  "first_comment"}),
+})
 
 #: `when` values the endpoint takes (`PublishBody.when`).
 WHEN = frozenset({"scheduled", "now"})

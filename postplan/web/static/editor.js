@@ -2,6 +2,7 @@
 
 import { request, getJSON } from "./api.js";
 import { channelLabel, entryTime, longDate, entryDay } from "./grid.js";
+import { Choices } from "./choices.js";
 
 const FORMATS = { tiktok: ["video", "photo"], instagram: ["reel", "carousel", "image", "story"] };
 const FIELDS = [
@@ -73,6 +74,7 @@ export class Editor {
     this.form = document.getElementById("editor-form");
     this.err = document.getElementById("editor-error");
     this.conflictBox = document.getElementById("conflict");
+    this.choices = new Choices();
     this.getCalendarId = getCalendarId;
     this.onSaved = onSaved;
     this.onConflictLoaded = onConflictLoaded;
@@ -171,6 +173,7 @@ export class Editor {
     document.getElementById("e-media-attach").disabled = readOnly;
     document.getElementById("editor-save").hidden = readOnly;
     document.getElementById("editor-heading").textContent = readOnly ? "Entry (preview)" : "Edit entry";
+    this.choices.fill(entry, readOnly);  // loads the TikTok creator's choices in the background
     this.dialog.showModal();
     this.input("hook").focus();
   }
@@ -200,6 +203,7 @@ export class Editor {
         body[name] = cur[name];
       }
     }
+    Object.assign(body, this.choices.patch(this.base));
     return body;
   }
 
@@ -276,7 +280,7 @@ export class Editor {
     this.base = this.theirs;
     this.fill(this.theirs);
     for (const name of Object.keys(patch)) {
-      this.input(name).value = this.text(name, mine[name]);
+      if (FIELDS.some(([f]) => f === name)) this.input(name).value = this.text(name, mine[name]);
     }
     this.conflictBox.hidden = true;
     this.pending = null;

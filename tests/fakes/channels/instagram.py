@@ -205,6 +205,24 @@ def register_instagram(app: FastAPI, c: FakeChannels) -> None:
                                     ct.media_type, ct.id, c.now(), post_id=media_id))
             return JSONResponse({"id": media_id})
 
+    @app.post("/{version}/{media_id}/comments")
+    async def comment(version: str, media_id: str, request: Request) -> Response:
+        """`POST /{ig-media-id}/comments?message=`: a comment on a published media."""
+        params = await params_of(request)
+        with c.lock:
+            info, err = ig_auth(request, params, version)
+            if info is None:
+                return err  # type: ignore[return-value]
+            media = c.media.get(media_id)
+            if media is None or media.account_id != info.account_id:
+                return not_found(media_id)
+            message = str(params.get("message") or "")
+            if not message or len(message) > 2200:
+                return _ig_err(100, "Invalid parameter: message")
+            comment_id = c.new_id(digits=True)
+            c.comments.append({"id": comment_id, "media_id": media_id, "message": message})
+            return JSONResponse({"id": comment_id})
+
     @app.get("/{version}/{ig_id}/content_publishing_limit")
     async def publishing_limit(version: str, ig_id: str, request: Request) -> Response:
         params = await params_of(request)

@@ -174,6 +174,8 @@ class FakeChannels:
             self.codes: dict[str, tuple[str, str, list[str], float]] = {}
             self.faults: list[Fault] = []
             self.posts: list[FakePost] = []
+            #: Instagram comments posted through the API, in order.
+            self.comments: list[dict[str, str]] = []
             # The same posts by (channel, account): quota checks scan one account, not all.
             self.account_posts: dict[tuple[str, str], list[FakePost]] = {}
             self.calls: list[tuple[str, str]] = []
