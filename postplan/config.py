@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(24 * 7, gt=0, alias="IDEMPOTENCY_TTL_HOURS")
     oauth_state_ttl_hours: float = Field(24, gt=0, alias="OAUTH_STATE_TTL_HOURS")
     notification_ttl_days: float = Field(90, gt=0, alias="NOTIFICATION_TTL_DAYS")
+    # Spool leftovers kept for a human (torn tails, dead letters) and stale compaction files.
+    spool_leftover_ttl_days: float = Field(30, gt=0, alias="SPOOL_LEFTOVER_TTL_DAYS")
     retention_interval_seconds: float = Field(3600, gt=0, le=86400,
                                               alias="RETENTION_INTERVAL_SECONDS")
     pacing_window_seconds: float = Field(60.0, gt=0, le=3600, alias="PACING_WINDOW_SECONDS")

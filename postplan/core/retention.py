@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -85,6 +86,33 @@ async def prune(engine: AsyncEngine, rules: list[Rule],
     return deleted
 
 
+#: Spool files kept for a human, and a compaction's temp file a crash left behind; never the
+#: live spool (`*.spool`) or its lock.
+SPOOL_LEFTOVERS = ("*.torn", "*.rejected.jsonl", "*.spool.tmp")
+
+
+def prune_spool_leftovers(spool_dir: Path, max_age: dt.timedelta,
+                          now: dt.datetime | None = None) -> list[str]:
+    """Remove spool leftovers last written more than `max_age` ago; the names removed.
+
+    Each machine has its own spool folder, so every process runs this (not the lease holder).
+    """
+    now = now or utcnow()
+    cutoff = (now - max_age).timestamp()
+    removed: list[str] = []
+    if not spool_dir.is_dir():
+        return removed
+    for pattern in SPOOL_LEFTOVERS:
+        for path in spool_dir.glob(pattern):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path.name)
+            except FileNotFoundError:
+                continue  # another process of this machine removed it first
+    return sorted(removed)
+
+
 @asynccontextmanager
 async def pruning(engine: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
     """Background job for a process's lifetime: every RETENTION_INTERVAL_SECONDS, the holder of
@@ -94,6 +122,10 @@ async def pruning(engine: AsyncEngine, settings: Settings) -> AsyncIterator[None
     rules = rules_from(settings)
 
     async def tick() -> None:
+        gone = prune_spool_leftovers(settings.spool_dir,
+                                     dt.timedelta(days=settings.spool_leftover_ttl_days))
+        if gone:
+            log.info("retention.spool_pruned", files=gone)
         if not await hold_lease(engine, "retention", holder, ttl=max(2 * interval, 60.0)):
             return
         deleted = await prune(engine, rules)
