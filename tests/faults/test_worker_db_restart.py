@@ -41,6 +41,7 @@ __all__ = ["fake_channels", "fake_channels_server", "owned_pg", "pg_cluster"]
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 
 USERS = 25  # one TikTok video and one Instagram reel each: 50 intents
+LEASE = 12.0  # seconds; the heartbeat renews it every LEASE / 3
 
 
 @pytest.fixture
@@ -88,7 +89,11 @@ async def test_worker_carries_on_across_a_postgres_restart_without_double_posts(
             assert outcome.body.summary.queued == 2
 
     log = tmp_path / "worker.log"
-    worker = start_worker(settings, fake, log)
+    # A lease longer than the fenced writes' retries (~8 s, claims._WRITE_RETRY_DELAYS), as in
+    # production (60 s): with the kill test's 2 s lease, the worker's own claim loop takes back
+    # an intent whose owner is still retrying the save of its publish_id the moment Postgres
+    # is back, and a TikTok post without its publish_id can only go to a human.
+    worker = start_worker(settings, fake, log, lease=LEASE)
     try:
         deadline = time.monotonic() + 60
         while await _published(engine) < 3:

@@ -60,10 +60,11 @@ def settled(row: Any) -> bool:
 
 
 def start_worker(settings: Settings, fake: FakeChannelsServer,
-                 log: Path) -> subprocess.Popen[bytes]:
+                 log: Path, *, lease: float = 2.0) -> subprocess.Popen[bytes]:
     env = {**os.environ, **fake_env(fake.url), "FAKE_BASE": fake.url,
            "DATABASE_URL": settings.database_url, "PUBLISH_SERVICE_ENABLED": "true",
-           "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT), "LEASE": "2", "FAKE_TIMEOUT": "5"}
+           "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT), "LEASE": str(lease),
+           "FAKE_TIMEOUT": "5"}
     return subprocess.Popen([sys.executable, "-m", "tests.faults.worker_proc"], cwd=ROOT,
                             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 

@@ -12,12 +12,15 @@ CLIENT_SECRET = "fake-client-secret"
 
 
 class FakePlatformGateway:
-    def __init__(self, http: httpx.AsyncClient, base: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, base: str, *, paced: bool = False) -> None:
+        # paced: like the worker's gateway in production (`gateway_scope(..., paced=True)`), the
+        # adapters keep no per-process rate ledger — the worker's limiter does the pacing.
         fast = {"container_poll_interval": 0.02, "container_poll_max_interval": 0.1}
+        local = {"local_rate_limits": not paced}
         self.adapters: dict[str, ChannelAdapter] = {
-            "tiktok": registry.get_adapter("tiktok", http=http, api_base=base),
+            "tiktok": registry.get_adapter("tiktok", http=http, api_base=base, **local),
             "instagram": registry.get_adapter("instagram", http=http, api_base=base,
-                                              api_version="v25.0", **fast),
+                                              api_version="v25.0", **fast, **local),
         }
         self.oauths: dict[str, OAuthClient] = {
             ch: registry.get_oauth_client(ch, http=http, api_base=base, auth_base=base,

@@ -53,7 +53,9 @@ async def test_cancel_racing_a_worker_is_cancelled_xor_sent(
     settings = settings_factory(PUBLISH_SERVICE_ENABLED=True, **fake_env(fake.url))
     tt = fake.control.add_account("tiktok")
     await add_connection(engine, settings, "tiktok", token=tt.token, account_id=tt.account_id)
-    gateway = FakePlatformGateway(http, fake.url)
+    # The worker's gateway as in production: no per-process ledger in the adapters (it would
+    # hold the 7th init of the minute back); pacing is the worker's limiter, given room here.
+    gateway = FakePlatformGateway(http, fake.url, paced=True)
     worker = make_worker(engine, settings, gateway, inline_poll_budget=2.0,
                          poll_delays=(0.02,))
     app = build_app(settings)

@@ -56,7 +56,14 @@ async def test_dry_run_reports_each_stored_media_problem(
     ])
     async with in_process_client(build_app(settings)) as client:
         resp = await client.post(f"/v1/calendars/{cal}/publish", json={"when": "now"})
+        # The preview shows the stored files a publish would send, and their findings.
+        views = [(await client.get(f"/v1/calendars/{cal}/entries/{ids[n]}/preview")).json()
+                 ["channels"][0] for n in (0, 3)]
     assert resp.status_code == 207, resp.text
+    assert [m["media_id"] for m in views[0]["media"]] == [str(video)], views[0]
+    assert views[0]["ok"] is True, views[0]["findings"]
+    assert [m["media_id"] for m in views[1]["media"]] == [str(short)], views[1]
+    assert [f["code"] for f in views[1]["findings"]] == ["video_too_short"]
     results = {r["entryId"]: r for r in resp.json()["results"]}
     codes = [(results[str(i)]["error"] or {}).get("code") for i in ids]
     assert codes == [None, None, "media_type_invalid", "video_too_short", "media_not_ready",

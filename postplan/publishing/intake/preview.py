@@ -17,13 +17,14 @@ from postplan.calendars import service as calendars
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.db import utcnow
-from postplan.core.deps import Session
+from postplan.core.deps import AppSettings, Session
 from postplan.core.errors import NotFound
 from postplan.core.openapi import problem_responses
 from postplan.core.schemas import Schema
 from postplan.core.zones import shifted
 from postplan.publishing.gateway import Gateway
 from postplan.publishing.intake.service import DAY, _accounts, _recent_posts
+from postplan.publishing.media import attached_media, load_entry_media, resources_for
 from postplan.publishing.requests import (
     build_request,
     channel_options,
@@ -56,7 +57,7 @@ class PreviewOut(Schema):
 @router.get("/calendars/{calendar_id}/entries/{entry_id}/preview", response_model=PreviewOut,
             responses=problem_responses(404))
 async def preview(calendar_id: uuid.UUID, entry_id: uuid.UUID, user: CurrentUser,
-                  session: Session, gateway: Gateway) -> PreviewOut:
+                  session: Session, gateway: Gateway, settings: AppSettings) -> PreviewOut:
     """Per channel: the composed text, media in order, options, the findings a dry run would
     report and the exact requests the adapter would send."""
     bind(calendarId=str(calendar_id))
@@ -66,14 +67,17 @@ async def preview(calendar_id: uuid.UUID, entry_id: uuid.UUID, user: CurrentUser
     entry = rows[0]
     now = utcnow()
     accounts = await _accounts(session, user.id)
+    # Stored files too, resolved as a publish resolves them (signed URLs, their findings).
+    stored = await load_entry_media(session, user.id, [entry])
+    refs, media_findings = attached_media(entry, stored, resources_for(settings))
     req = build_request(entry, intent_id=dry_run_intent_id(user.id, entry, "scheduled", None),
                         when="scheduled", now=now,
-                        account_id=accounts.get(entry.channel, "unconnected"))
+                        account_id=accounts.get(entry.channel, "unconnected"), media=refs)
     recent = await _recent_posts(session, user.id, {entry.channel},
                                  shifted(req.scheduled_at, -DAY), req.scheduled_at)
     adapter = gateway.adapter(entry.channel)
-    findings = adapter.validate(req, now=now,
-                                posts_in_last_24h=len(recent.get(entry.channel, [])))
+    findings = media_findings + adapter.validate(
+        req, now=now, posts_in_last_24h=len(recent.get(entry.channel, [])))
     text = entry_text(entry)
     return PreviewOut(entry_id=entry.id, version=entry.version, channels=[ChannelPreview(
         channel=entry.channel, format=entry.format, text=req.caption, title=text.title,
