@@ -18,7 +18,9 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     AnyHttpUrl,
+    Discriminator,
     StringConstraints,
+    Tag,
     UrlConstraints,
     field_validator,
     model_validator,
@@ -103,8 +105,19 @@ class StoredMedia(InputSchema):
         return value
 
 
+def _media_kind(value: Any) -> str:
+    # Pick the member from the item's keys so only that member reports what is wrong
+    # (`media.0.url`), not every member of the union. The tags hold "[" so the
+    # validation-error handler drops them from a problem's field path.
+    if isinstance(value, StoredMedia) or (
+            isinstance(value, Mapping) and ("mediaId" in value or "media_id" in value)):
+        return "[stored]"
+    return "[hosted]"
+
+
 #: One media item of an entry, in order: an uploaded file or a hosted one.
-Media = StoredMedia | HostedMedia
+Media = Annotated[Annotated[StoredMedia, Tag("[stored]")] | Annotated[HostedMedia, Tag("[hosted]")],
+                  Discriminator(_media_kind)]
 
 
 def media_items(items: Sequence[StoredMedia | HostedMedia]) -> list[dict[str, str]]:

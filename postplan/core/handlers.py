@@ -43,7 +43,8 @@ def problem_response(status: int, code: str, title: str, detail: str,
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     # Drop the locations' kind and the names pydantic gives union members
-    # ("function-after[…]", "dict[str-enum[Channel],…]"): a field name never holds "[".
+    # ("function-after[…]", "dict[str-enum[Channel],…]", our own tags such as "[hosted]"):
+    # a field name never holds "[".
     parts = [str(p) for p in loc
              if p not in ("body", "query", "path", "header") and "[" not in str(p)]
     return ".".join(parts) or str(loc[0] if loc else "")

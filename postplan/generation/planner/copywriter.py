@@ -51,6 +51,8 @@ class UsedHooks(set[str]):
         self.bank = brief_bank(brief)
         self.topic_counts: dict[str, int] = {}
         self.token_sets: list[frozenset[str]] = []
+        # Posts written so far per channel: the niche tags rotate by this count, not by date.
+        self.tag_turns: dict[Channel, int] = {}
 
 
 @lru_cache(maxsize=8192)
@@ -174,10 +176,21 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
     return f"{base} ({n})", topics[0]
 
 
-def _hashtags(brief: Brief, bank: BriefBank, slot: Slot, rng: random.Random) -> list[str]:
+def _tag_turn(used_hooks: set[str], slot: Slot) -> int | None:
+    """The channel's count of posts written so far (None without a whole calendar's state)."""
+    if not isinstance(used_hooks, UsedHooks):
+        return None
+    turn = used_hooks.tag_turns.get(slot.channel, 0)
+    used_hooks.tag_turns[slot.channel] = turn + 1
+    return turn
+
+
+def _hashtags(brief: Brief, bank: BriefBank, slot: Slot, rng: random.Random,
+              turn: int | None = None) -> list[str]:
     """Brand, niche, place and occasion tags, varied across posts: the brand tag every third
-    day, the place tag every other day, the niche tags rotating by date, so no tag sits on
-    every post; 3-5 tags, each a valid single word."""
+    day, the place tag every other day, the niche tags rotating by the channel's post count
+    (`turn`; by date without one), so no tag sits on every post; 3-5 tags, each a valid
+    single word."""
     low, high = HASHTAG_RANGE[slot.channel]
     want = min(high, low + 1 + (rng.random() < 0.35))  # 4 or 5
     fixed: list[str] = []
@@ -190,9 +203,14 @@ def _hashtags(brief: Brief, bank: BriefBank, slot: Slot, rng: random.Random) -> 
         fixed.append(tag_from_words(brief.brand))
     if bank.place and day % 2 == 1:
         fixed.append(tag_from_words(bank.place))
-    pool = list(bank.tags)
-    offset = day % len(pool) if pool else 0
-    pool = pool[offset:] + pool[:offset]
+    pool = [t for t in dict.fromkeys(bank.tags) if t and is_valid_hashtag(t)]
+    offset = (day if turn is None else turn) % len(pool) if pool else 0
+    # A window of the rotated pool, two short of all of it: were every niche tag taken, posts
+    # a week apart (a pool the size of the step, or rotated by a multiple of it) would carry
+    # the very same set. Still enough to reach the channel's minimum.
+    valid_fixed = len({t.casefold() for t in fixed if t and is_valid_hashtag(t)})
+    window = max(len(pool) - 2, low - valid_fixed)
+    pool = (pool[offset:] + pool[:offset])[:window]
     chosen: list[str] = []
     seen: set[str] = set()
     for tag in [*fixed, *pool]:
@@ -267,7 +285,7 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     return slot.draft(
         hook=hook,
         caption=caption,
-        hashtags=_hashtags(brief, bank, slot, rng),
+        hashtags=_hashtags(brief, bank, slot, rng, _tag_turn(used_hooks, slot)),
         call_to_action=cta,
         asset_notes=notes,
     )

@@ -27,17 +27,21 @@ def sqlite_db(tmp_path: Path) -> str:
 
 
 async def test_a_run_waiting_for_a_model_slot_says_queued(tmp_path: Path, sqlite_db: str) -> None:
-    with fake_llm(FakeLLMConfig(entry_delay=0.05)) as (fake, base_url):
+    # Each entry takes 0.3 s, so the first run holds the slot for about a second: long enough
+    # for the second POST to arrive while it does even on a loaded CI machine (at 0.05 s the
+    # first run could finish before the second one asked, and then nothing had to wait).
+    with fake_llm(FakeLLMConfig(entry_delay=0.3)) as (fake, base_url):
         settings = make_settings(sqlite_db, CALENDAR_SERVICE_ENABLED=True,
                                  LLM_BASE_URL=base_url, LLM_MAX_CONCURRENCY=1,
                                  SPOOL_DIR=str(tmp_path / "spool"))
         async with live_app(settings) as (_app, client):
             first = asyncio.create_task(
                 read_stream(client, "POST", "/v1/ai/calendar", json_body=BRIEF))
-            for _ in range(500):  # until the first run holds the only slot
+            for _ in range(1000):  # until the first run holds the only slot
                 if fake.streaming:
                     break
                 await asyncio.sleep(0.01)
+            assert fake.streaming, "the first run never reached the model"
             second = await read_stream(client, "POST", "/v1/ai/calendar", json_body=BRIEF)
             first_events = await first
     assert "queued" not in first_events[0].data
