@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
+from postplan.core.validators import conflict
 from postplan.generation.schemas import Brief
 
 
@@ -39,6 +40,7 @@ class RegenerateIn(InputSchema):
     @model_validator(mode="after")
     def _one_choice(self) -> RegenerateIn:
         if (self.entry_ids is None) == (self.unedited is not True):
-            raise ValueError("name the entries (entryIds) or ask for all unedited ones "
-                             "(unedited: true), not both and not neither")
+            # A combination of fields (no JSON schema states it): `conflicting_fields`.
+            raise conflict("name the entries (entryIds) or ask for all unedited ones "
+                           "(unedited: true), not both and not neither")
         return self
