@@ -16,7 +16,7 @@ from postplan.core.pagination import Cursor, decode_cursor
 from postplan.media import service
 from postplan.media.errors import BadUpload, MediaNotFound
 from postplan.media.ingest import check_filename, ingest, limits_for
-from postplan.media.multipart import FilePart
+from postplan.media.multipart import PARTS_MAX, FilePart
 from postplan.media.ranges import parse_range
 from postplan.media.resources import Resources
 from postplan.media.schemas import MediaOut, MediaPage
@@ -30,7 +30,7 @@ _OVERHEAD = 1 << 20
 
 #: The documented bound of `file` is the default MEDIA_MAX_BYTES (the server's own is enforced).
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
-    "schema": {"type": "object", "required": ["file"], "maxProperties": 8,
+    "schema": {"type": "object", "required": ["file"], "maxProperties": PARTS_MAX,
                "properties": {"file": {"type": "string", "format": "binary",
                                        "maxLength": 4 << 30}}}}}}}
 

@@ -17,6 +17,8 @@ from postplan.media.errors import BadUpload
 
 FIELD = "file"
 OTHER_FIELDS_MAX = 64 << 10
+#: Parts a form may have, `file` included (the OpenAPI document's `maxProperties`).
+PARTS_MAX = 8
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -44,6 +46,7 @@ class FilePart:
         self._file_done = False
         self._ended = False
         self._other = 0
+        self._parts = 0
         self.filename: str | None = None
         self._parser = MultipartParser(boundary_of(request.headers.get("content-type")), {
             "on_part_begin": self._part_begin,
@@ -59,6 +62,11 @@ class FilePart:
 
     def _part_begin(self) -> None:
         self._fields = {}
+        # Counted as parts are parsed: a part after the file that arrives in a later chunk
+        # than the file's end is not read (the upload is complete by then).
+        self._parts += 1
+        if self._parts > PARTS_MAX:
+            raise BadUpload(f"a form may have at most {PARTS_MAX} fields")
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]

@@ -28,6 +28,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 from sqlalchemy import delete, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from postplan.core.auth import CurrentUser
@@ -100,13 +101,22 @@ async def _load(request: Request, user_id: str, upload_id: uuid.UUID) -> MediaUp
     return row
 
 
+@router.api_route("", methods=["GET", "HEAD", "PATCH", "DELETE"], include_in_schema=False)
+async def uploads_is_options_and_post_only() -> None:
+    """`/media/uploads` is not a media id: only OPTIONS and POST exist there (405, not a 422 for
+    a malformed id from `/media/{media_id}`, whose router comes after this one)."""
+    raise StarletteHTTPException(status_code=405)
+
+
 @router.options("", status_code=204)
 async def tus_options(_user: CurrentUser, res: Resources) -> Response:
     """What this tus server supports."""
     return Response(status_code=204, headers=_tus_headers(res))
 
 
-@router.post("", status_code=201, responses=problem_responses(413, 422))
+# No body: the answer is its headers (`Location`, `Upload-Expires`), so none is documented.
+@router.post("", status_code=201, response_class=Response,
+             responses=problem_responses(413, 422))
 async def create_upload(
     request: Request, user: CurrentUser, res: Resources,
     upload_length: Annotated[int, Header(ge=0, le=MAX_LENGTH)],

@@ -106,6 +106,9 @@ ENDPOINTS = [
     # §9 (issue 15)
     ("GET", "/v1/calendars/{calendarId}/entries/{entryId}/preview"),
     ("GET", "/v1/channels/tiktok/creator-info"),
+    # §8: the user's media library.
+    ("POST", "/v1/media"), ("GET", "/v1/media"), ("GET", "/v1/media/{mediaId}"),
+    ("DELETE", "/v1/media/{mediaId}"), ("GET", "/v1/media/{mediaId}/content"),
 ]
 
 
@@ -128,7 +131,11 @@ async def test_s2_every_endpoint_is_served(settings_factory: SettingsFactory) ->
         ("GET", "/v1/channels/{}/oauth/callback"), ("POST", "/v1/calendars/{}/feed"),
         ("DELETE", "/v1/calendars/{}/feed"), ("GET", "/v1/feeds/{}.ics"),
         ("POST", "/v1/calendars/import"), ("POST", "/v1/publish-intents/{}/retry"),
-        ("GET", "/v1/webhooks/{}/deliveries")]), extra
+        ("GET", "/v1/webhooks/{}/deliveries"),
+        # tus resumable uploads (HEAD is served too, but not listed in the OpenAPI document).
+        ("OPTIONS", "/v1/media/uploads"), ("POST", "/v1/media/uploads"),
+        ("GET", "/v1/media/uploads/{}"), ("PATCH", "/v1/media/uploads/{}"),
+        ("DELETE", "/v1/media/uploads/{}")]), extra
 
 
 # -- §2 + §3 generation stream, runs, calendars, entries ----------------------------------------

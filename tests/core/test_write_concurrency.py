@@ -45,7 +45,7 @@ from postplan.core import db as db_module
 from postplan.core.db import create_engine, create_sessionmaker, utcnow
 from postplan.core.logging import configure_logging
 from postplan.core.spool import Spool
-from postplan.models import Calendar, CalendarEntry, CalendarRun
+from postplan.models import Calendar, CalendarEntry, CalendarRun, PublishIntent
 from postplan.publishing.intake import spooled
 from postplan.publishing.tables import connections, idempotency_keys, intents, oauth_states
 from tests.fixtures.apps import build_app, live_server, make_settings
@@ -86,6 +86,17 @@ MEDIA_DELETE = ("DELETE", "/v1/media/{media_id}")
 TUS_CREATE = ("POST", "/v1/media/uploads")
 TUS_PATCH = ("PATCH", "/v1/media/uploads/{upload_id}")
 TUS_DELETE = ("DELETE", "/v1/media/uploads/{upload_id}")
+ENTRY_ADD = ("POST", "/v1/calendars/{calendar_id}/entries")
+ENTRY_DUPLICATE = ("POST", "/v1/calendars/{calendar_id}/entries/{entry_id}/duplicate")
+ENTRY_DELETE = ("DELETE", "/v1/calendars/{calendar_id}/entries/{entry_id}")
+CALENDAR_RENAME = ("PATCH", "/v1/calendars/{calendar_id}")
+CALENDAR_DELETE = ("DELETE", "/v1/calendars/{calendar_id}")
+REGENERATE = ("POST", "/v1/calendars/{calendar_id}/regenerate")
+INTENT_CANCEL = ("POST", "/v1/publish-intents/{intent_id}/cancel")
+INTENT_RESOLVE = ("POST", "/v1/publish-intents/{intent_id}/resolve")
+INTENT_RETRY = ("POST", "/v1/publish-intents/{intent_id}/retry")
+WEBHOOK_ADD = ("POST", "/v1/webhooks")
+WEBHOOK_DELETE = ("DELETE", "/v1/webhooks/{webhook_id}")
 
 
 def write_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -104,7 +115,9 @@ def test_every_write_route_is_exercised(tmp_path: Path) -> None:
 
 EXERCISED = {PATCH_ENTRY, GENERATE, PUBLISH, EXPORT, FEED_ROTATE, FEED_REVOKE, IMPORT, CONNECT,
              DISCONNECT, OAUTH_START, OAUTH_CALLBACK, MEDIA_UPLOAD, MEDIA_DELETE, TUS_CREATE,
-             TUS_PATCH, TUS_DELETE}
+             TUS_PATCH, TUS_DELETE, ENTRY_ADD, ENTRY_DUPLICATE, ENTRY_DELETE, CALENDAR_RENAME,
+             CALENDAR_DELETE, REGENERATE, INTENT_CANCEL, INTENT_RESOLVE, INTENT_RETRY,
+             WEBHOOK_ADD, WEBHOOK_DELETE}
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -127,6 +140,15 @@ class Lane:
         # One entry per round for the live publish over HTTP, one for the spooled one.
         self.live = [uuid.uuid4() for _ in range(ROUNDS)]
         self.spooled = [uuid.uuid4() for _ in range(ROUNDS)]
+        # Per round: a calendar to delete; intents (each on its own entry) to cancel (pending,
+        # due later), resolve (unknown) and retry (failed); and a calendar to regenerate.
+        self.doomed = [uuid.uuid4() for _ in range(ROUNDS)]
+        self.to_cancel = [uuid.uuid4() for _ in range(ROUNDS)]
+        self.to_resolve = [uuid.uuid4() for _ in range(ROUNDS)]
+        self.to_retry = [uuid.uuid4() for _ in range(ROUNDS)]
+        self.intent_entries = [uuid.uuid4() for _ in range(3 * ROUNDS)]
+        self.regen_calendar = uuid.uuid4()
+        self.regen_entry = uuid.uuid4()
         self.imported: list[uuid.UUID] = []
         self.feed_token: str | None = None
         self.run_ids: list[str] = []
@@ -140,12 +162,25 @@ async def _seed(db_url: str, lanes: list[Lane]) -> None:
         maker = create_sessionmaker(engine)
         start = utcnow().replace(microsecond=0) + dt.timedelta(days=2)
         async with maker() as session:
+            regen_brief = {"brand": "Lane", "startDate": "2027-01-04", "days": 3,
+                           "channels": ["tiktok"], "timezone": "UTC"}
             for lane in lanes:
                 session.add(Calendar(id=lane.calendar_id, user_id=lane.user, name="Lane",
                                      brief={"brand": "Lane"}, timezone="UTC"))
+                session.add(Calendar(id=lane.regen_calendar, user_id=lane.user, name="Regen",
+                                     brief=regen_brief, timezone="UTC"))
+                for doomed in lane.doomed:
+                    session.add(Calendar(id=doomed, user_id=lane.user, name="Doomed",
+                                         brief={"brand": "Lane"}, timezone="UTC"))
             await session.flush()
             for lane in lanes:
-                ids = [lane.patch_target, lane.import_target, *lane.live, *lane.spooled]
+                session.add(CalendarEntry(
+                    id=lane.regen_entry, calendar_id=lane.regen_calendar, user_id=lane.user,
+                    seq=0, channel="tiktok", format="video",
+                    scheduled_at=dt.datetime(2027, 1, 4, 10, tzinfo=dt.UTC), timezone="UTC",
+                    caption="Regenerate me", hashtags=["tag"]))
+                ids = [lane.patch_target, lane.import_target, *lane.live, *lane.spooled,
+                       *lane.intent_entries]
                 for i, entry_id in enumerate(ids):
                     session.add(CalendarEntry(
                         id=entry_id, calendar_id=lane.calendar_id, user_id=lane.user, seq=i,
@@ -155,6 +190,20 @@ async def _seed(db_url: str, lanes: list[Lane]) -> None:
                         media=[{"url": f"https://cdn.example.com/{i}.mp4", "type": "video"}],
                         channel_options={"tiktok": {"privacyLevel": "SELF_ONLY",
                                                     "musicUsageConfirmed": True}}))
+            await session.flush()
+            for lane in lanes:
+                seeded = zip((*lane.to_cancel, *lane.to_resolve, *lane.to_retry),
+                             ("pending",) * ROUNDS + ("unknown",) * ROUNDS + ("failed",) * ROUNDS,
+                             lane.intent_entries, strict=True)
+                for intent_id, status, entry_id in seeded:
+                    session.add(PublishIntent(
+                        id=intent_id, calendar_id=lane.calendar_id, entry_id=entry_id,
+                        user_id=lane.user, channel="tiktok", payload={}, status=status,
+                        dry_run=False, when="scheduled", run_after=start + dt.timedelta(days=5),
+                        # A retry is due at the request's time: later than the burst.
+                        request={"scheduled_at": (start + dt.timedelta(days=5)).isoformat()},
+                        error={"code": "seeded", "message": "seeded"}
+                        if status == "failed" else None))
             await session.commit()
     finally:
         await engine.dispose()
@@ -308,9 +357,52 @@ class Burst:
         await self.expect(TUS_DELETE, 204, "DELETE", made.headers["location"], headers=tus)
 
 
+    async def manage(self, lane: Lane, rnd: int) -> None:
+        # Entries and calendars by hand, intents settled by a person, webhooks.
+        cal = f"/v1/calendars/{lane.calendar_id}"
+        await self.expect(CALENDAR_RENAME, 200, "PATCH", cal, json={"name": f"Lane r{rnd}"},
+                          headers=lane.headers)
+        added = await self.expect(ENTRY_ADD, 201, "POST", f"{cal}/entries", headers=lane.headers,
+                                  json={"channel": "tiktok", "format": "video",
+                                        "scheduledAt": f"2027-03-0{rnd + 1}T10:00:00Z",
+                                        "caption": f"by hand {rnd}"})
+        copy = await self.expect(ENTRY_DUPLICATE, 201, "POST",
+                                 f"{cal}/entries/{added.json()['id']}/duplicate", json={},
+                                 headers=lane.headers)
+        await self.expect(ENTRY_DELETE, 204, "DELETE", f"{cal}/entries/{copy.json()['id']}",
+                          headers=lane.headers)
+        await self.expect(CALENDAR_DELETE, 204, "DELETE", f"/v1/calendars/{lane.doomed[rnd]}",
+                          headers=lane.headers)
+        intents_url = "/v1/publish-intents"
+        await self.expect(INTENT_CANCEL, 200, "POST",
+                          f"{intents_url}/{lane.to_cancel[rnd]}/cancel", headers=lane.headers)
+        await self.expect(INTENT_RESOLVE, 200, "POST",
+                          f"{intents_url}/{lane.to_resolve[rnd]}/resolve",
+                          json={"outcome": "not_published"}, headers=lane.headers)
+        await self.expect(INTENT_RETRY, 200, "POST", f"{intents_url}/{lane.to_retry[rnd]}/retry",
+                          headers=lane.headers)
+        hook = await self.expect(WEBHOOK_ADD, 201, "POST", "/v1/webhooks", headers=lane.headers,
+                                 json={"url": f"http://127.0.0.1:9/{lane.user}/{rnd}",
+                                       "events": ["run.completed"]})
+        await self.expect(WEBHOOK_DELETE, 204, "DELETE", f"/v1/webhooks/{hook.json()['id']}",
+                          headers=lane.headers)
+
+    async def regenerate(self, lane: Lane, rnd: int) -> None:
+        self.exercised.add(REGENERATE)
+        events: list[tuple[str, dict[str, Any]]] = []
+        async with aconnect_sse(self.client, "POST",
+                                f"/v1/calendars/{lane.regen_calendar}/regenerate",
+                                json={"unedited": True}, headers=lane.headers) as source:
+            assert source.response.status_code == 200, await source.response.aread()
+            async for sse in source.aiter_sse():
+                events.append((sse.event, json.loads(sse.data)))
+        assert events[0][0] == "run", events[:1]
+        assert events[-1][0] == "done" and events[-1][1]["status"] == "completed", events[-2:]
+
+
 KINDS: tuple[Callable[[Burst, Lane, int], Awaitable[None]], ...] = (
     Burst.patch_entry, Burst.generate, Burst.publish, Burst.export, Burst.feed,
-    Burst.import_file, Burst.connections, Burst.media,
+    Burst.import_file, Burst.connections, Burst.media, Burst.manage, Burst.regenerate,
 )
 
 
@@ -452,8 +544,13 @@ async def _check_landed(engine: Any, lanes: list[Lane], spool_keys: list[str],
 
         assert await _wait_for(published)
         live = await scalar(select(func.count()).select_from(intents).where(
-            c.user_id == lane.user, c.dry_run.is_(False)))
+            c.user_id == lane.user, c.dry_run.is_(False), c.entry_id.in_(lane.live + lane.spooled)))
         assert live == 2 * ROUNDS
+        # The intents settled by hand: cancelled, resolved (failed, not published), retried.
+        for ids, status in ((lane.to_cancel, "cancelled"), (lane.to_resolve, "failed"),
+                            (lane.to_retry, "pending")):
+            assert await scalar(select(func.count()).select_from(intents).where(
+                c.id.in_(ids), c.status == status)) == ROUNDS, status
         assert await scalar(select(func.count()).select_from(intents).where(
             c.user_id == lane.user, c.dry_run.is_(True))) > 0
         k = idempotency_keys.c

@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from postplan.core.schemas import InputSchema, Schema
+from postplan.core.validators import conflict
+from postplan.generation.schemas import Brief
 
 
 class RunOut(Schema):
@@ -32,11 +34,13 @@ class RegenerateIn(InputSchema):
 
     entry_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=500)
     unedited: bool | None = None
-    brief: dict[str, Any] | None = None
+    # Overrides name Brief fields (unknown ones are 422 when merged), so no more keys than it has.
+    brief: dict[str, Any] | None = Field(None, max_length=len(Brief.model_fields))
 
     @model_validator(mode="after")
     def _one_choice(self) -> RegenerateIn:
         if (self.entry_ids is None) == (self.unedited is not True):
-            raise ValueError("name the entries (entryIds) or ask for all unedited ones "
-                             "(unedited: true), not both and not neither")
+            # A combination of fields (no JSON schema states it): `conflicting_fields`.
+            raise conflict("name the entries (entryIds) or ask for all unedited ones "
+                           "(unedited: true), not both and not neither")
         return self
