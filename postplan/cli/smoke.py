@@ -52,6 +52,7 @@ SMOKE_CALENDAR_NAME = "postplan release smoke"
 #: without media fails its checks (`media_missing`), which counts towards
 #: PostplanDryRunFailureRateHigh. A dry run never fetches the URL (example.com is reserved,
 #: RFC 2606), so the smoke's dry runs pass and page nobody.
+SMOKE_TIKTOK_CHOICES = {"tiktok": {"privacyLevel": "SELF_ONLY", "musicUsageConfirmed": True}}
 SMOKE_MEDIA = {"video": {"url": "https://example.com/postplan-smoke.mp4", "type": "video"},
                "image": {"url": "https://example.com/postplan-smoke.jpg", "type": "image"}}
 SMOKE_BRIEF: dict[str, Any] = {
@@ -331,6 +332,10 @@ class Smoke:
             if not entry.get("media"):
                 kind = "video" if entry.get("format") in ("video", "reel") else "image"
                 entry["media"] = [SMOKE_MEDIA[kind]]
+            if entry.get("channel") == "tiktok" and not entry.get("channelOptions"):
+                # The choices a live TikTok post needs (no silent default any more): the most
+                # private level, so the smoke's dry run passes and trips no alert.
+                entry["channelOptions"] = SMOKE_TIKTOK_CHOICES
         document = {"format": "postplan.calendar", "version": 1,
                     "calendar": {"name": SMOKE_CALENDAR_NAME,
                                  "timezone": SMOKE_BRIEF["timezone"], "brief": SMOKE_BRIEF},

@@ -17,8 +17,9 @@ from tests.fixtures.apps import build_app
 from tests.fixtures.factories import seed_calendar
 
 #: Routes that exist only to answer 405 for GET/HEAD on a POST-only path that another route's
-#: template would otherwise match (`/calendars/import` is not a calendar id).
-POST_ONLY_GUARDS = {"/v1/calendars/import"}
+#: template would otherwise match (`/calendars/import` is not a calendar id, `/media/uploads`
+#: not a media id).
+POST_ONLY_GUARDS = {"/v1/calendars/import", "/v1/media/uploads"}
 
 
 def get_paths(routes: list[BaseRoute], prefix: str = "") -> Iterator[str]:

@@ -112,7 +112,10 @@ async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_c
                      for f in r["error"]["findings"]}
             assert {"tiktok_privacy_required", "tiktok_music_not_confirmed"} <= codes
             live = {"dryRun": False, "when": "now"}
-            refused = await client.post(f"/v1/calendars/{cal}/publish", json=live)
+            # The TikTok post alone: with another post queued in the same call only the item
+            # would fail (207); a call where nothing could go out is refused outright.
+            tiktok_only = {**live, "channels": ["tiktok"]}
+            refused = await client.post(f"/v1/calendars/{cal}/publish", json=tiktok_only)
             assert refused.status_code == 422
             assert refused.json()["code"] == "tiktok_privacy_required"
 
@@ -124,7 +127,7 @@ async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_c
                 resp = await client.patch(f"{base}/{tt_id}", json={"channelOptions": {
                     "tiktok": {**choice, "musicUsageConfirmed": True}}})
                 assert resp.status_code == 200, resp.text
-                refused = await client.post(f"/v1/calendars/{cal}/publish", json=live)
+                refused = await client.post(f"/v1/calendars/{cal}/publish", json=tiktok_only)
                 assert refused.status_code == 422, refused.text
                 assert refused.json()["code"] == code
             resp = await client.patch(f"{base}/{tt_id}", json={"channelOptions": {"tiktok": {
