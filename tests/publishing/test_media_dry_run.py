@@ -115,7 +115,8 @@ async def test_worker_binds_stored_files_as_the_intents_user_only(
 async def test_a_dry_run_after_processing_finishes_is_a_new_verdict(
     settings_factory: Callable[..., Settings], engine: Any, tmp_path: Path,
 ) -> None:
-    settings = settings_factory(MEDIA_DIR=str(tmp_path / "media"))
+    # The test plays the processing job itself: the app's own job must not race it to the row.
+    settings = settings_factory(MEDIA_DIR=str(tmp_path / "media"), MEDIA_PROCESSING_ENABLED=False)
     busy = await seed_media(engine, settings, status="processing", checks={})
     cal, _ = await seed_calendar(engine, entries=[
         {"channel": "tiktok", "format": "video", "media": [{"mediaId": str(busy)}]}])
