@@ -169,8 +169,9 @@ async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_c
     assert "friend.one" in reel.params["collaborators"]
     assert [c["message"] for c in fake.control.comments] == ["First!"]
     ig_row = next(r for r in rows if r.channel == "instagram" and not r.dry_run)
-    steps = [(a.step, a.outcome) for a in await attempt_rows(engine, ig_row.id)]
-    assert ("first_comment", "ok") in steps
+    attempts = await attempt_rows(engine, ig_row.id)
+    steps = [(a.step, a.outcome) for a in attempts]
+    assert ("first_comment", "ok") in steps, [(a.step, a.outcome, a.error) for a in attempts]
 
 
 async def test_failed_first_comment_leaves_the_post_published_and_unsent_again(

@@ -314,3 +314,11 @@ async def update_claimed(engine: AsyncEngine, intent_id: uuid.UUID, token: str, 
                          **values: Any) -> None:
     """Write fields of a claimed intent without changing its status (fenced like a transition)."""
     await _fenced(engine, intent_id, token, current, values, log_rows or [])
+
+
+async def record_attempts(engine: AsyncEngine, rows: list[dict[str, Any]]) -> None:
+    """Attempt rows for an intent this worker no longer holds (a step after the final move,
+    such as Instagram's first comment): plain inserts, fenced by nothing."""
+    if rows:
+        async with transaction(engine) as conn:
+            await conn.execute(attempts.insert(), rows)

@@ -1,13 +1,16 @@
 """What follows a post once it is live: Instagram's first comment, as a step of its own.
 
-The comment is recorded as its own attempt row (`first_comment`: ok, failed or skipped). A
-comment that fails leaves the post `published` and is never a reason to send the post again.
+It runs once the publish is recorded (the intent is `published` and released), so a crash or
+a slow platform here can never cost the record of a live post. The comment is its own attempt
+row (`first_comment`: ok, failed or skipped), written on its own; a comment that fails leaves
+the post `published` and is never a reason to send the post again.
 """
 
 from __future__ import annotations
 
 from postplan.channels.base import AdapterResult
 from postplan.core.logging import get_logger
+from postplan.publishing.worker.claims import attempt_row, record_attempts
 from postplan.publishing.worker.job import Job, error_of
 
 log = get_logger("postplan.publishing.worker")
@@ -21,16 +24,20 @@ async def after_published(job: Job, result: AdapterResult) -> None:
         return
     started = job.now()
     media_id = result.platform_post_id
+    outcome, error, detail = "ok", None, None
     if not media_id:
         # Settled by reconcile from the container alone: the media id is not known.
-        job.log_step("first_comment", "skipped", started,
-                     error={"code": "first_comment_no_media_id",
-                            "message": "the post's media id is not known; comment by hand"})
-        return
+        outcome, error = "skipped", {"code": "first_comment_no_media_id",
+                                     "message": "the post's media id is not known; comment by hand"}
+    else:
+        try:
+            detail = {"commentId": await post(job.creds, job.req, media_id)}
+        except Exception as exc:  # the post is live whatever happens to its comment
+            outcome, error = "failed", error_of(exc)
+            log.warning("publish.first_comment_failed", error=error)
+    row = attempt_row(job.row, "first_comment", outcome, started=started, finished=job.now(),
+                      error=error, detail=detail)
     try:
-        comment_id = await post(job.creds, job.req, media_id)
-    except Exception as exc:  # the post is live whatever happens to its comment
-        job.log_step("first_comment", "failed", started, error=error_of(exc))
-        log.warning("publish.first_comment_failed", error=error_of(exc))
-        return
-    job.log_step("first_comment", "ok", started, detail={"commentId": comment_id})
+        await record_attempts(job.ctx.engine, [row])
+    except Exception as exc:  # the database is gone: the log line is the record left
+        log.warning("publish.first_comment_unrecorded", outcome=outcome, error=error_of(exc))

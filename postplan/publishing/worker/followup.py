@@ -30,9 +30,14 @@ async def apply_result(job: Job, result: AdapterResult, step: str) -> None:
     handle = result.handle or job.handle
     if result.state == "published":
         PUBLISH_ATTEMPTS.labels(channel=job.row.channel, outcome="published").inc()
-        await after_published(job, result)
-        await job.finish(Event.published, "published", platform_handle=handle,
-                         platform_post_id=result.platform_post_id, error=None)
+        # The publish is recorded before anything that follows it: a crash during the first
+        # comment must never leave a live post unrecorded.
+        try:
+            await job.finish(Event.published, "published", platform_handle=handle,
+                             platform_post_id=result.platform_post_id, error=None)
+        finally:
+            if job.status == S.published.value:
+                await after_published(job, result)
     if result.state == "processing":
         PUBLISH_ATTEMPTS.labels(channel=job.row.channel, outcome="queued").inc()
         job.polls = job.polls + 1 if step == "poll" else 0
