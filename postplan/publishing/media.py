@@ -37,15 +37,21 @@ from postplan.media import service as media
 from postplan.models import CalendarEntry
 
 __all__ = [
+    "COVER_CHECK",
     "attached_media",
     "bind_stored_media",
     "check_key",
     "load_entry_media",
     "media_signature",
     "resources_for",
+    "with_cover",
 ]
 
 _RESOURCES: dict[int, tuple[Settings, media.MediaResources]] = {}
+
+#: The inspection verdict for an image used as an Instagram reel's cover.
+COVER_CHECK = "instagram:cover"
+_COVER_FIELD = "channelOptions.instagram.coverMediaId"
 
 
 def resources_for(settings: Settings) -> media.MediaResources:
@@ -65,9 +71,19 @@ def check_key(channel: str, fmt: str) -> str:
 async def load_entry_media(session: AsyncSession, user_id: str,
                            entries: Iterable[CalendarEntry]) -> dict[uuid.UUID, Any]:
     """The user's media rows the entries name, in one query (another user's ids are absent)."""
+    entries = list(entries)
     ids = {mid for e in entries for item in e.media or []
            if (mid := stored_media_id(item)) is not None}
+    ids |= {mid for e in entries if (mid := cover_media_id(e)) is not None}
     return dict(await media.get_user_media(session, user_id, sorted(ids)))
+
+
+def cover_media_id(entry: CalendarEntry) -> uuid.UUID | None:
+    """The stored file an Instagram entry chose as its reel cover (`coverMediaId`), if any."""
+    options = entry.channel_options or {}
+    block = options.get("instagram") if isinstance(options, Mapping) else None
+    raw = block.get("coverMediaId") if isinstance(block, Mapping) else None
+    return stored_media_id({"mediaId": str(raw)}) if raw else None
 
 
 def media_signature(entry: CalendarEntry, rows: Mapping[uuid.UUID, Any]) -> str:
@@ -138,7 +154,37 @@ def attached_media(entry: CalendarEntry, rows: Mapping[uuid.UUID, Any],
             continue
         findings += _row_findings(row, key, field)
         refs.append(_stored_ref(res, row, key))
+    if entry.channel == "instagram" and (cover := cover_media_id(entry)) is not None:
+        findings += _cover_findings(rows.get(cover))
     return refs, findings
+
+
+def _cover_findings(row: Any) -> list[Finding]:
+    """What stops a stored file from being the reel's cover (empty when it can be)."""
+    if row is None:
+        return [Finding(code="media_not_found", field=_COVER_FIELD,
+                        message="The chosen cover image was deleted; choose another.")]
+    if row.kind != "image":
+        return [Finding(code="cover_not_image", field=_COVER_FIELD,
+                        message=f"{row.filename} is a video; a reel cover is an image.")]
+    return _row_findings(row, COVER_CHECK, _COVER_FIELD)
+
+
+def cover_url(res: media.MediaResources, row: Any) -> str:
+    """A fresh signed URL of the copy Instagram takes as a reel cover (its JPEG)."""
+    return media.content_url(res, row, media.publish_role(row, COVER_CHECK))
+
+
+def with_cover(req: PublishRequest, rows: Mapping[uuid.UUID, Any],
+               res: media.MediaResources) -> PublishRequest:
+    """`req` as it will be sent, for showing its payload (dry run, preview): the chosen cover's
+    signed `cover_url` added when the file can be the cover. The stored request keeps only
+    the id (`cover_media_id`); the worker signs its own URL at send time."""
+    raw = req.options.get("cover_media_id")
+    row = rows.get(uuid.UUID(str(raw))) if raw else None
+    if row is None or _cover_findings(row):
+        return req
+    return req.model_copy(update={"options": {**req.options, "cover_url": cover_url(res, row)}})
 
 
 def _opener(res: media.MediaResources, rows: Mapping[str, Any], roles: Mapping[str, str]
@@ -166,26 +212,38 @@ async def bind_stored_media(engine: AsyncEngine, settings: Settings, user_id: st
     `open_media`, read as `user_id`'s: a file deleted (or never the user's) is a
     PermanentError `media_not_found`, and nothing is sent."""
     stored = [m for m in req.media if m.media_id is not None]
-    if not stored:
+    cover = req.options.get("cover_media_id")
+    if not stored and not cover:
         return req
     try:
         ids = [uuid.UUID(str(m.media_id)) for m in stored]
+        cover_id = uuid.UUID(str(cover)) if cover else None
     except ValueError:
         raise PermanentError("media_not_found", "An attached file id is not valid.") from None
     async with AsyncSession(bind=engine, expire_on_commit=False) as session:
-        rows = await media.get_user_media(session, user_id, ids)
-    if len(rows) != len(set(ids)):
+        rows = await media.get_user_media(
+            session, user_id, [*ids, *([cover_id] if cover_id else [])])
+    if any(mid not in rows for mid in ids):
         raise PermanentError("media_not_found",
                              "An attached file was deleted before the post was sent.")
     res = resources_for(settings)
+    bound = req
+    if cover_id is not None:
+        row = rows.get(cover_id)
+        if problems := _cover_findings(row):
+            raise PermanentError(problems[0].code, problems[0].message)
+        bound = bound.model_copy(update={"options": {**req.options,
+                                                     "cover_url": cover_url(res, row)}})
+    if not stored:
+        return bound
     key = check_key(req.channel.value, req.format.value)
-    by_id = {str(mid): row for mid, row in rows.items()}
+    by_id = {str(mid): row for mid, row in rows.items() if mid in set(ids)}
     refs: list[MediaRef] = []
     for ref in req.media:
         refs.append(_stored_ref(res, by_id[str(ref.media_id)], key)
                     if ref.media_id is not None else ref)
     roles = {mid: media.publish_role(row, key) for mid, row in by_id.items()}
-    bound = req.model_copy(update={"media": refs})
+    bound = bound.model_copy(update={"media": refs})
     return bound.with_opener(_opener(res, by_id, roles))
 
 

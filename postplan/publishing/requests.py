@@ -29,12 +29,13 @@ _TIKTOK_SWITCHES = {"disableComment": "disable_comment", "disableDuet": "disable
                     "musicUsageConfirmed": "music_usage_confirmed"}
 #: Not for photos (TikTok takes no duet, stitch or AIGC label there).
 _VIDEO_ONLY = {"disable_duet", "disable_stitch", "is_aigc"}
-#: Instagram extras → request options (`thumbOffsetMs` is `thumb_offset`, `coverMediaId`
-#: becomes `cover_url` once the media domain can sign it: see `cover_url`).
+#: Instagram extras → request options (`thumbOffsetMs` is `thumb_offset`). `coverMediaId` is
+#: carried as `cover_media_id`: the request names the stored file only by id, and the worker
+#: signs a fresh `cover_url` for it just before sending (`publishing.media.bind_stored_media`).
 _INSTAGRAM = {"altText": "alt_text", "thumbOffsetMs": "thumb_offset",
               "collaborators": "collaborators", "userTags": "user_tags",
               "locationId": "location_id", "shareToFeed": "share_to_feed",
-              "firstComment": "first_comment"}
+              "firstComment": "first_comment", "coverMediaId": "cover_media_id"}
 
 
 def entry_text(entry: CalendarEntry) -> ComposedText:
@@ -64,8 +65,7 @@ def dry_run_intent_id(user_id: str, entry: CalendarEntry, when: str,
     return uuid.uuid5(DRY_RUN_NAMESPACE, name)
 
 
-def request_options(entry: CalendarEntry, text: ComposedText,
-                    cover_url: str | None = None) -> tuple[str | None, dict[str, Any]]:
+def request_options(entry: CalendarEntry, text: ComposedText) -> tuple[str | None, dict[str, Any]]:
     """(TikTok privacy level or None, the adapter options) from the entry's `channelOptions`.
     Only what the person set is carried: an unset switch is off, an unset privacy is missing."""
     chosen = channel_options(entry)
@@ -83,9 +83,7 @@ def request_options(entry: CalendarEntry, text: ComposedText,
         return (str(privacy) if privacy else None), options
     for key, name in _INSTAGRAM.items():
         if chosen.get(key) is not None:
-            options[name] = chosen[key]
-    if cover_url:
-        options["cover_url"] = cover_url
+            options[name] = str(chosen[key]) if name == "cover_media_id" else chosen[key]
     return None, options
 
 

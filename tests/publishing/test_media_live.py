@@ -123,3 +123,90 @@ async def test_live_publish_sends_stored_bytes_and_signed_urls(
     assert (status, ctype) == (200, "image/jpeg")
     assert jpeg[:2] == b"\xff\xd8" and digest == hashlib.sha256(jpeg).hexdigest()
     assert len(fake.control.live_posts()) == 2
+
+
+async def test_a_reel_cover_chosen_from_the_library_reaches_instagram(
+    fake_channels: FakeChannelsServer, settings_factory: Callable[..., Settings], engine: Any,
+    http: httpx.AsyncClient, tmp_path: Path,
+) -> None:
+    """`coverMediaId` on a reel: the dry run and preview show the signed JPEG cover, a video or
+    a deleted file as cover is a finding, and Instagram pulls the cover from postplan."""
+    fake = fake_channels
+    fake.control.reset(FakeChannelsConfig(ig_processing_polls=0, ig_fetch_media=True))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = settings_factory(PUBLISH_SERVICE_ENABLED=True, MEDIA_DIR=str(tmp_path / "m"),
+                                MEDIA_POLL_SECONDS=0.2, PUBLIC_BASE_URL=base,
+                                **fake_env(fake.url))
+    ig = fake.control.add_account("instagram")
+    cal, (reel_entry,) = await seed_calendar(engine, entries=[
+        {"channel": "instagram", "format": "reel", "caption": "reel with cover", "media": []}])
+    gateway = FakePlatformGateway(http, fake.url)
+    app = build_app(settings)
+    app.state.channel_gateway = gateway
+    server = LiveServer(app, port=port)
+    server.start()
+    entry_url = f"/v1/calendars/{cal}/entries/{reel_entry}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            resp = await client.put("/v1/channels/instagram/connection", json={
+                "accessToken": ig.token, "accountId": ig.account_id})
+            assert resp.status_code == 200
+            ids = {}
+            for name, data in (("reel.mp4", clip(540, 960, 3.5)),
+                               ("cover.png", image("PNG", 540, 960))):
+                up = await client.post("/v1/media", files={"file": (name, data)})
+                assert up.status_code == 201, up.text
+                ready = await _ready(client, up.json()["id"])
+                assert ready["status"] == "ready", ready
+                ids[name] = ready["id"]
+
+            # A video is no cover: the dry run says so and names the field.
+            resp = await client.patch(entry_url, json={
+                "media": [{"mediaId": ids["reel.mp4"]}],
+                "channelOptions": {"instagram": {"coverMediaId": ids["reel.mp4"]}}})
+            assert resp.status_code == 200, resp.text
+            dry = await client.post(f"/v1/calendars/{cal}/publish", json={"when": "now"})
+            (result,) = dry.json()["results"]
+            assert result["error"]["code"] == "cover_not_image", result
+            assert result["error"]["field"] == "channelOptions.instagram.coverMediaId"
+
+            resp = await client.patch(entry_url, json={
+                "channelOptions": {"instagram": {"coverMediaId": ids["cover.png"]}}})
+            assert resp.status_code == 200, resp.text
+            preview = (await client.get(f"{entry_url}/preview")).json()["channels"][0]
+            assert preview["findings"] == [], preview["findings"]
+            shown = str(preview["payload"])
+            assert f"/v1/media/{ids['cover.png']}/content?" in shown
+            dry = await client.post(f"/v1/calendars/{cal}/publish", json={"when": "now"})
+            assert [r["error"] for r in dry.json()["results"]] == [None]
+            live = await client.post(f"/v1/calendars/{cal}/publish",
+                                     json={"dryRun": False, "when": "now"})
+            assert live.status_code == 200, live.text
+            # While the publish is queued the cover cannot be deleted from under it.
+            held = await client.delete(f"/v1/media/{ids['cover.png']}")
+            assert held.status_code == 409 and held.json()["code"] == "media_in_use"
+            worker = make_worker(engine, settings, gateway, poll_delays=(0.05,),
+                                 inline_poll_budget=5.0)
+            for _ in range(100):
+                await run_until_idle(worker, None, rounds=5)
+                if set(await statuses(engine)) <= {"published", "failed"}:
+                    break
+                await asyncio.sleep(0.05)
+            jpeg = (await client.get(f"/v1/media/{ids['cover.png']}/content",
+                                     params={"role": "instagram-jpeg"})).content
+    finally:
+        server.stop()
+    rows = await intent_rows(engine)
+    live_rows = [r for r in rows if not r.dry_run]
+    assert [r.status for r in live_rows] == ["published"], [(r.status, r.error) for r in rows]
+    # The stored request names the cover by id only; the URL was signed at send time.
+    assert "cover_url" not in live_rows[0].request["options"]
+    assert live_rows[0].request["options"]["cover_media_id"] == ids["cover.png"]
+    (container,) = [ct for ct in fake.control.containers.values() if ct.params.get("cover_url")]
+    cover = str(container.params["cover_url"])
+    assert cover.startswith(f"{base}/v1/media/{ids['cover.png']}/content?") and "sig=" in cover
+    status, digest, ctype = fake.control.fetched[cover]
+    assert (status, ctype) == (200, "image/jpeg")
+    assert digest == hashlib.sha256(jpeg).hexdigest()
+    assert len(fake.control.live_posts()) == 1

@@ -87,7 +87,7 @@ def _options(req: PublishRequest) -> list[Finding]:
         out.append(Finding(code="first_comment_too_long", field="options.first_comment",
                            message=f"An Instagram comment is at most {COMMENT_MAX} characters."))
     if req.format is not EntryFormat.reel:
-        for name in ("share_to_feed", "cover_url", "thumb_offset"):
+        for name in ("share_to_feed", "cover_url", "cover_media_id", "thumb_offset"):
             if name in req.options:
                 out.append(Finding(code="option_invalid", field=f"options.{name}",
                                    message=f"{name} applies to reels only."))

@@ -24,7 +24,12 @@ from postplan.core.schemas import Schema
 from postplan.core.zones import shifted
 from postplan.publishing.gateway import Gateway
 from postplan.publishing.intake.service import DAY, _accounts, _recent_posts
-from postplan.publishing.media import attached_media, load_entry_media, resources_for
+from postplan.publishing.media import (
+    attached_media,
+    load_entry_media,
+    resources_for,
+    with_cover,
+)
 from postplan.publishing.requests import (
     build_request,
     channel_options,
@@ -84,7 +89,7 @@ async def preview(calendar_id: uuid.UUID, entry_id: uuid.UUID, user: CurrentUser
         media=[m.model_dump() for m in req.media], options=channel_options(entry),
         privacy_level=req.privacy_level,
         findings=[f.model_dump(exclude_none=True) for f in findings], ok=not findings,
-        payload=adapter.build_payload(req))])
+        payload=adapter.build_payload(with_cover(req, stored, resources_for(settings))))])
 
 
 __all__ = ["router"]

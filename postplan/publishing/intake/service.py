@@ -36,6 +36,7 @@ from postplan.publishing.media import (
     load_entry_media,
     media_signature,
     resources_for,
+    with_cover,
 )
 from postplan.publishing.requests import build_request, dry_run_intent_id, findings_error
 from postplan.publishing.schemas import PublishBody, PublishResponse, PublishResult, Summary
@@ -190,7 +191,7 @@ async def publish_calendar(
         findings = media_findings + adapter.validate(req, now=now, posts_in_last_24h=in_window)
         if not dry and refusal is None:
             refusal = choice_refusal(entry.id, findings)
-        payload = adapter.build_payload(req)
+        payload = adapter.build_payload(with_cover(req, stored, media_res))
         error = findings_error(findings)
         summary.total += 1
         if dry:

@@ -36,6 +36,7 @@ from postplan.publishing.media import (
     bind_stored_media,
     load_entry_media,
     resources_for,
+    with_cover,
 )
 from postplan.publishing.requests import build_request, findings_error
 from postplan.publishing.states import Event
@@ -126,7 +127,7 @@ async def _latest_entry(job: Job, entry: CalendarEntry | None) -> None:
     if req.privacy_level is None and job.req.privacy_level is not None:
         req = req.model_copy(update={"privacy_level": job.req.privacy_level})
     findings = media_findings + request_findings(req, job.adapter, now)
-    payload = job.adapter.build_payload(req)
+    payload = job.adapter.build_payload(with_cover(req, stored, resources_for(job.ctx.settings)))
     if findings:
         await job.finish(Event.permanent_failure, "failed", payload=payload,
                          entry_version=entry.version, error=findings_error(findings))

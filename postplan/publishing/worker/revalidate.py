@@ -49,10 +49,11 @@ API_OPTIONS: Mapping[Channel, frozenset[str]] = MappingProxyType({
     Channel.tiktok: frozenset({"post_mode", "disable_comment", "disable_duet", "disable_stitch",
                                "brand_content_toggle", "brand_organic_toggle", "is_aigc",
                                "music_usage_confirmed", "title"}),
-    # `cover_url` joins once coverMediaId is signed by the media domain (requests.py).
+    # Never `cover_url`: a stored request names its cover by id only, signed at send time,
+    # so a row changed behind postplan's back cannot make Instagram fetch another URL.
     Channel.instagram: frozenset({"alt_text", "thumb_offset", "collaborators",
                                   "user_tags", "location_id", "share_to_feed",
-                                  "first_comment"}),
+                                  "first_comment", "cover_media_id"}),
 })
 
 #: `when` values the endpoint takes (`PublishBody.when`).

@@ -104,6 +104,10 @@ def register_instagram(app: FastAPI, c: FakeChannels) -> None:
         pulled = str(params.get("image_url") or params.get("video_url") or "")
         if c.config.ig_fetch_media and pulled and not await fetch(pulled):
             return _ig_err(9004, "Media could not be fetched from this URI.", subcode=2207052)
+        cover = str(params.get("cover_url") or "")
+        if c.config.ig_fetch_media and cover and not await fetch(cover):
+            return _ig_err(9004, "The cover could not be fetched from this URI.",
+                           subcode=2207052)
         with c.lock:
             info, err = ig_auth(request, params, version)
             if info is None:
