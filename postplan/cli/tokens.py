@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
 
     @tokens.command("reencrypt")
     def reencrypt() -> None:
-        """Rewrite every stored token under the first key of TOKEN_ENCRYPTION_KEY.
+        """Rewrite every stored secret (channel tokens, OAuth verifiers, webhook signing
+        secrets) under the first key of TOKEN_ENCRYPTION_KEY.
 
         Exit 0 when every value is now under that key; 1 when some could not be read with any
         configured key (they are left untouched and counted).
@@ -29,7 +30,9 @@ def register(app: typer.Typer) -> None:
         from postplan.cli.settings import load_settings
         from postplan.core.crypto import TokenCipher
         from postplan.core.db import create_engine
-        from postplan.publishing.connections.rotation import reencrypt_all
+        from postplan.core.rotation import reencrypt_columns
+        from postplan.notifications.store import ENCRYPTED as WEBHOOK_SECRETS
+        from postplan.publishing.connections.rotation import ENCRYPTED as CHANNEL_SECRETS
 
         settings = load_settings()
         if settings.token_encryption_key is None:
@@ -42,7 +45,8 @@ def register(app: typer.Typer) -> None:
                                    disable_statement_cache=settings.database_disable_statement_cache,
                                    pool_size=1)
             try:
-                report = await reencrypt_all(engine, cipher)
+                report = await reencrypt_columns(engine, cipher,
+                                                 (*CHANNEL_SECRETS, *WEBHOOK_SECRETS))
             finally:
                 await engine.dispose()
             return report.rewritten, report.current, report.unreadable

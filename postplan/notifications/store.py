@@ -7,8 +7,9 @@ import base64
 import secrets
 import uuid
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postplan.config import Settings
@@ -16,11 +17,15 @@ from postplan.core.crypto import TokenCipher
 from postplan.core.db import begin_write, utcnow
 from postplan.core.errors import AppError, NotFound
 from postplan.core.pagination import decode_cursor, keyset_page, split_page
+from postplan.core.rotation import EncryptedColumn
 from postplan.models import Notification, Webhook, WebhookDelivery
 from postplan.notifications.outbox import EVENTS
 
 #: Webhooks one user may have.
 MAX_WEBHOOKS = 20
+
+#: Webhook signing secrets, re-encrypted by `postplan tokens reencrypt` with the tokens.
+ENCRYPTED: tuple[EncryptedColumn, ...] = ((cast(Table, Webhook.__table__), "secret_enc"),)
 
 
 class SecretKeyMissing(AppError):

@@ -81,3 +81,35 @@ async def test_a_value_no_key_opens_is_reported_and_left(db_url: str, tmp_path: 
     assert done.returncode == 1
     assert "unreadable 2" in done.stdout
     assert await _stored(db_url) == before
+
+
+async def test_reencrypt_covers_webhook_signing_secrets(db_url: str, tmp_path: Path) -> None:
+    """Webhook secrets are stored with the tokens' key and move with them: after the command
+    and the old key dropped, the secret handed out at creation still opens."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from postplan.models import Webhook
+    from postplan.notifications.store import create_webhook
+
+    settings = make_settings(db_url, TOKEN_ENCRYPTION_KEY=OLD)
+    engine = create_engine(db_url)
+    try:
+        async with AsyncSession(bind=engine) as session:
+            _hook, secret = await create_webhook(session, settings, "ann",
+                                                 "https://hooks.example.com/in", None)
+            await session.commit()
+        await add_connection(engine, settings, "tiktok", "ann")
+    finally:
+        await engine.dispose()
+
+    new = new_key()
+    done = await asyncio.to_thread(_cli, db_url, f"{new},{OLD}", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "re-encrypted 3, already current 0, unreadable 0" in done.stdout
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            (stored,) = (await conn.execute(select(Webhook.secret_enc))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert TokenCipher(new).decrypt(stored) == secret
