@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from typing import Any
@@ -165,3 +166,13 @@ async def seed_users(engine: AsyncEngine, settings: Settings, fake: Any, users: 
             await session.commit()
             queued += outcome.body.summary.queued
     return queued
+
+
+async def settle(engine: AsyncEngine, worker: Worker, *, tries: int = 100) -> None:
+    """Run `worker` until every intent is published or failed (a live platform round trip
+    between rounds), or give up after `tries` rounds."""
+    for _ in range(tries):
+        await run_until_idle(worker, None, rounds=5)
+        if set(await statuses(engine)) <= {"published", "failed"}:
+            return
+        await asyncio.sleep(0.05)

@@ -31,7 +31,7 @@ from tests.publishing.helpers import (
     intent_rows,
     make_worker,
     queue,
-    run_until_idle,
+    settle,
     statuses,
 )
 
@@ -48,14 +48,6 @@ COMPOSED = "New hook\n\nThe body of the post.\n\nNew CTA\n\n#coffee"
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10) as client:
         yield client
-
-
-async def _settle(engine: Any, worker: Any) -> None:
-    for _ in range(100):
-        await run_until_idle(worker, None, rounds=5)
-        if set(await statuses(engine)) <= {"published", "failed"}:
-            return
-        await asyncio.sleep(0.05)
 
 
 async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_comment(
@@ -157,7 +149,7 @@ async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_c
             assert resp.status_code == 200, resp.text
             worker = make_worker(engine, settings, gateway, poll_delays=(0.05,),
                                  inline_poll_budget=5.0)
-            await _settle(engine, worker)
+            await settle(engine, worker)
     rows = await intent_rows(engine)
     assert {r.status for r in rows if not r.dry_run} == {"published"}, \
         [(r.status, r.error) for r in rows]
@@ -189,7 +181,7 @@ async def test_failed_first_comment_leaves_the_post_published_and_unsent_again(
     fake.control.faults.append(Fault("/comments", status=500, times=None))
     gateway = FakePlatformGateway(http, fake.url)
     await queue(engine, settings, gateway, cal)
-    await _settle(engine, make_worker(engine, settings, gateway))
+    await settle(engine, make_worker(engine, settings, gateway))
     (row,) = await intent_rows(engine)
     assert row.status == "published" and row.platform_post_id
     steps = [(a.step, a.outcome) for a in await attempt_rows(engine, row.id)]

@@ -23,7 +23,7 @@ from tests.fakes.channels_server import (
 from tests.fixtures.apps import LiveServer, build_app, free_port
 from tests.publishing.conftest import seed_calendar
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
-from tests.publishing.helpers import intent_rows, make_worker, run_until_idle, statuses
+from tests.publishing.helpers import intent_rows, make_worker, settle
 from tests.publishing.media_files import clip, image
 
 __all__ = ["fake_channels", "fake_channels_server"]
@@ -53,17 +53,37 @@ async def _ready(client: httpx.AsyncClient, media_id: str) -> dict[str, Any]:
     raise AssertionError("media still processing")
 
 
+def _stage(fake: FakeChannelsServer, settings_factory: Callable[..., Settings],
+           tmp_path: Path) -> tuple[int, str, Settings]:
+    """A reset fake that pulls media like Instagram, and settings for a server on a free port
+    whose PUBLIC_BASE_URL it is: (port, base URL, settings)."""
+    fake.control.reset(FakeChannelsConfig(ig_processing_polls=0, ig_fetch_media=True))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    return port, base, settings_factory(
+        PUBLISH_SERVICE_ENABLED=True, MEDIA_DIR=str(tmp_path / "m"), MEDIA_POLL_SECONDS=0.2,
+        PUBLIC_BASE_URL=base, **fake_env(fake.url))
+
+
+async def _upload(client: httpx.AsyncClient, files: tuple[tuple[str, bytes], ...]
+                  ) -> dict[str, str]:
+    """Upload each (name, bytes) and wait until it is ready: name → media id."""
+    ids = {}
+    for name, data in files:
+        up = await client.post("/v1/media", files={"file": (name, data)})
+        assert up.status_code == 201, up.text
+        ready = await _ready(client, up.json()["id"])
+        assert ready["status"] == "ready", ready
+        ids[name] = ready["id"]
+    return ids
+
+
 async def test_live_publish_sends_stored_bytes_and_signed_urls(
     fake_channels: FakeChannelsServer, settings_factory: Callable[..., Settings], engine: Any,
     http: httpx.AsyncClient, tmp_path: Path,
 ) -> None:
     fake = fake_channels
-    fake.control.reset(FakeChannelsConfig(ig_processing_polls=0, ig_fetch_media=True))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = settings_factory(PUBLISH_SERVICE_ENABLED=True, MEDIA_DIR=str(tmp_path / "m"),
-                                MEDIA_POLL_SECONDS=0.2, PUBLIC_BASE_URL=base,
-                                **fake_env(fake.url))
+    port, base, settings = _stage(fake, settings_factory, tmp_path)
     tt = fake.control.add_account("tiktok")
     ig = fake.control.add_account("instagram")
     cal, (video_entry, image_entry) = await seed_calendar(engine, entries=[
@@ -82,13 +102,7 @@ async def test_live_publish_sends_stored_bytes_and_signed_urls(
                 resp = await client.put(f"/v1/channels/{channel}/connection", json={
                     "accessToken": acct.token, "accountId": acct.account_id})
                 assert resp.status_code == 200
-            ids = {}
-            for name, data in (("clip.mp4", video), ("photo.png", photo)):
-                up = await client.post("/v1/media", files={"file": (name, data, "video/mp4")})
-                assert up.status_code == 201, up.text
-                ready = await _ready(client, up.json()["id"])
-                assert ready["status"] == "ready", ready
-                ids[name] = ready["id"]
+            ids = await _upload(client, (("clip.mp4", video), ("photo.png", photo)))
             for entry, name in ((video_entry, "clip.mp4"), (image_entry, "photo.png")):
                 resp = await client.patch(f"/v1/calendars/{cal}/entries/{entry}",
                                           json={"media": [{"mediaId": ids[name]}]})
@@ -102,11 +116,7 @@ async def test_live_publish_sends_stored_bytes_and_signed_urls(
             assert live.status_code == 200, live.text
             worker = make_worker(engine, settings, gateway, poll_delays=(0.05,),
                                  inline_poll_budget=5.0)
-            for _ in range(100):
-                await run_until_idle(worker, None, rounds=5)
-                if set(await statuses(engine)) <= {"published", "failed"}:
-                    break
-                await asyncio.sleep(0.05)
+            await settle(engine, worker)
             jpeg = (await client.get(f"/v1/media/{ids['photo.png']}/content",
                                      params={"role": "instagram-jpeg"})).content
     finally:
@@ -132,12 +142,7 @@ async def test_a_reel_cover_chosen_from_the_library_reaches_instagram(
     """`coverMediaId` on a reel: the dry run and preview show the signed JPEG cover, a video or
     a deleted file as cover is a finding, and Instagram pulls the cover from postplan."""
     fake = fake_channels
-    fake.control.reset(FakeChannelsConfig(ig_processing_polls=0, ig_fetch_media=True))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = settings_factory(PUBLISH_SERVICE_ENABLED=True, MEDIA_DIR=str(tmp_path / "m"),
-                                MEDIA_POLL_SECONDS=0.2, PUBLIC_BASE_URL=base,
-                                **fake_env(fake.url))
+    port, base, settings = _stage(fake, settings_factory, tmp_path)
     ig = fake.control.add_account("instagram")
     cal, (reel_entry,) = await seed_calendar(engine, entries=[
         {"channel": "instagram", "format": "reel", "caption": "reel with cover", "media": []}])
@@ -152,14 +157,8 @@ async def test_a_reel_cover_chosen_from_the_library_reaches_instagram(
             resp = await client.put("/v1/channels/instagram/connection", json={
                 "accessToken": ig.token, "accountId": ig.account_id})
             assert resp.status_code == 200
-            ids = {}
-            for name, data in (("reel.mp4", clip(540, 960, 3.5)),
-                               ("cover.png", image("PNG", 540, 960))):
-                up = await client.post("/v1/media", files={"file": (name, data)})
-                assert up.status_code == 201, up.text
-                ready = await _ready(client, up.json()["id"])
-                assert ready["status"] == "ready", ready
-                ids[name] = ready["id"]
+            ids = await _upload(client, (("reel.mp4", clip(540, 960, 3.5)),
+                                         ("cover.png", image("PNG", 540, 960))))
 
             # A video is no cover: the dry run says so and names the field.
             resp = await client.patch(entry_url, json={
@@ -188,11 +187,7 @@ async def test_a_reel_cover_chosen_from_the_library_reaches_instagram(
             assert held.status_code == 409 and held.json()["code"] == "media_in_use"
             worker = make_worker(engine, settings, gateway, poll_delays=(0.05,),
                                  inline_poll_budget=5.0)
-            for _ in range(100):
-                await run_until_idle(worker, None, rounds=5)
-                if set(await statuses(engine)) <= {"published", "failed"}:
-                    break
-                await asyncio.sleep(0.05)
+            await settle(engine, worker)
             jpeg = (await client.get(f"/v1/media/{ids['cover.png']}/content",
                                      params={"role": "instagram-jpeg"})).content
     finally:
