@@ -19,6 +19,7 @@ from postplan.calendars.schemas import (
 )
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
+from postplan.core.errors import NotFound
 from postplan.core.deps import Session, WriteSession
 from postplan.core.openapi import link, problem_responses
 from postplan.core.pagination import Cursor
@@ -125,6 +126,32 @@ async def list_entries(
     )
     return Page[EntryOut](items=await _entries_out(session, res, user.id, rows),
                           next_cursor=next_cursor)
+
+
+@router.get("/calendars/{calendar_id}/entries/{entry_id}", response_model=EntryOut,
+            responses={**problem_responses(404),
+                       200: {"headers": {"ETag": ETAG_HEADER}, "links": {
+                           "edit": link(
+                               "/v1/calendars/{calendar_id}/entries/{entry_id}", "patch",
+                               "edit it at this version", calendar_id=_THIS_CALENDAR,
+                               entry_id="$request.path.entry_id",
+                               **{"header.if-match": "$response.header.ETag"}),
+                       }}})
+async def get_entry(
+    calendar_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    user: CurrentUser,
+    session: Session,
+    response: Response,
+    res: MediaStore,
+) -> EntryOut:
+    """One entry as last saved; its `ETag` is the version to send as `If-Match` when editing."""
+    bind(calendarId=str(calendar_id))
+    rows, _ = await service.list_entries(session, user.id, calendar_id, entry_ids=[entry_id])
+    if not rows:
+        raise NotFound("entry not found", code="entry_not_found")
+    response.headers["ETag"] = f'"{rows[0].version}"'
+    return (await _entries_out(session, res, user.id, rows))[0]
 
 
 @router.patch("/calendars/{calendar_id}/entries/{entry_id}", response_model=EntryOut,

@@ -171,3 +171,33 @@ async def test_ids_that_are_not_uuids(client: httpx.AsyncClient) -> None:
     assert res.json()["errors"][0]["field"] == "calendar_id"
     res = await client.get(f"/v1/calendars/{uuid.uuid4()}")
     assert res.status_code == 404
+
+
+async def test_get_one_entry_with_its_version_as_etag(
+    client_factory: Callable[..., Any], settings_factory: Callable[..., Any], db_url: str
+) -> None:
+    """`GET …/entries/{id}`: the entry as last saved, `ETag` its version (the If-Match of the
+    next edit); another user's, an unknown or a deleted entry is 404, a bad id 422."""
+    seeded = await seed_calendar(db_url, user_id="alice")
+    url = f"/v1/calendars/{seeded.calendar_id}/entries/{seeded.entry_ids[1]}"
+    alice = {"X-User-Id": "alice"}
+    async with client_factory(settings_factory()) as client:
+        got = await client.get(url, headers=alice)
+        assert got.status_code == 200, got.text
+        assert got.json()["id"] == str(seeded.entry_ids[1]) and got.headers["etag"] == '"1"'
+        edited = await client.patch(url, json={"hook": "Edited"}, headers={
+            **alice, "If-Match": got.headers["etag"]})
+        assert edited.status_code == 200
+        again = await client.get(url, headers=alice)
+        assert again.json()["hook"] == "Edited" and again.headers["etag"] == '"2"'
+
+        other = await client.get(url, headers={"X-User-Id": "bob"})
+        assert other.status_code == 404
+        unknown = await client.get(
+            f"/v1/calendars/{seeded.calendar_id}/entries/{uuid.uuid4()}", headers=alice)
+        assert unknown.status_code == 404 and unknown.json()["code"] == "entry_not_found"
+        bad = await client.get(f"/v1/calendars/{seeded.calendar_id}/entries/nope",
+                               headers=alice)
+        assert bad.status_code == 422
+        assert (await client.delete(url, headers=alice)).status_code == 204
+        assert (await client.get(url, headers=alice)).status_code == 404

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from postplan.config import Settings
@@ -133,6 +134,21 @@ def test_upload_attach_and_dry_run_in_the_page(
         assert page.locator(row.format(ig)).nth(3).inner_text() == "would publish"
         assert "duration_too_short" in page.locator(row.format(reel)).nth(3).inner_text()
         shot(page, "22-media-dry-run")
+
+        # The reel's cover: the editor offers the library's ready images (not the clips).
+        page.locator(f"#grid [data-entry-id='{reel}']").click()
+        cover = page.locator("#e-ig-cover")
+        offered = cover.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
+        assert by_name["photo.jpg"] in offered and by_name["clip.mp4"] not in offered
+        cover.select_option(by_name["photo.jpg"])
+        page.get_by_role("button", name="Save").click()
+        page.locator(f"#grid [data-entry-id='{reel}'] .badge.edited").wait_for()
+        saved = httpx.get(f"{server.url}/v1/calendars/{cal}/entries/{reel}",
+                          headers={"X-User-Id": USER}, timeout=10).json()
+        assert saved["channelOptions"] == {"instagram": {"coverMediaId": by_name["photo.jpg"]}}
+        preview = httpx.get(f"{server.url}/v1/calendars/{cal}/entries/{reel}/preview",
+                            headers={"X-User-Id": USER}, timeout=10).json()["channels"][0]
+        assert f"/v1/media/{by_name['photo.jpg']}/content?" in str(preview["payload"])
         assert errors == []
         context.close()
     finally:

@@ -89,7 +89,27 @@ export class Choices {
     this.sync();
   }
 
+  /** The library's ready images, offered as a reel's cover (the chosen one kept). */
+  setCovers(items) {
+    const pick = byId("e-ig-cover");
+    const keep = pick.value;
+    const images = items.filter((m) => m.kind === "image" && m.status === "ready");
+    pick.replaceChildren(new Option("A frame of the video", ""),
+      ...images.map((m) => new Option(m.filename, m.id)));
+    this.selectCover(keep);
+  }
+
+  selectCover(id) {
+    const pick = byId("e-ig-cover");
+    if (id && ![...pick.options].some((o) => o.value === id)) {
+      pick.append(new Option("The chosen file", id));  // not (or no longer) in the library list
+    }
+    pick.value = id || "";
+  }
+
   fillInstagram(opts) {
+    this.selectCover(opts.coverMediaId || "");
+    byId("e-ig-cover").disabled = byId("e-ig-cover").disabled || this.format !== "reel";
     byId("e-ig-comment").value = opts.firstComment || "";
     byId("e-ig-alt").value = opts.altText || "";
     byId("e-ig-thumb").value = opts.thumbOffsetMs ?? "";
@@ -140,6 +160,7 @@ export class Choices {
     if (text("e-ig-comment")) out.firstComment = text("e-ig-comment");
     if (text("e-ig-alt")) out.altText = text("e-ig-alt");
     if (text("e-ig-thumb") !== "") out.thumbOffsetMs = Number(text("e-ig-thumb"));
+    if (this.format === "reel" && byId("e-ig-cover").value) out.coverMediaId = byId("e-ig-cover").value;
     if (lines(text("e-ig-collab")).length) out.collaborators = lines(text("e-ig-collab"));
     if (text("e-ig-tags")) out.userTags = parseTags(text("e-ig-tags"));
     if (text("e-ig-location")) out.locationId = text("e-ig-location");

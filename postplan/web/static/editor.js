@@ -124,6 +124,7 @@ export class Editor {
     pick.replaceChildren(new Option("Choose an uploaded file…", ""),
       ...items.map((m) => new Option(`${m.filename} (${m.kind}, ${m.status})`, m.id)));
     pick.value = keep;
+    this.choices.setCovers(items);
   }
 
   /** The uploaded files attached to the entry, each with a Remove button. */
