@@ -12,10 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from tests.fixtures.apps import free_port
-from tests.fixtures.processes import stop
+from tests.fixtures.processes import stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRUBBED = {"CALENDAR_SERVICE_ENABLED", "PUBLISH_SERVICE_ENABLED", "FLAGS_FILE", "DATABASE_URL",
@@ -35,16 +33,7 @@ def served(tmp_path: Path, **extra: str) -> Iterator[tuple[str, Path, str]]:
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"server exited with {proc.returncode}"
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
+        wait_healthy(proc, url, deadline=time.monotonic() + 30)
         yield url, Path(env["LOG_FILE"]), db_url
     finally:
         stop(proc, timeout=20)

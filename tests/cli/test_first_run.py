@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from postplan.cli import app
 from tests.fixtures.apps import free_port
-from tests.fixtures.processes import stop
+from tests.fixtures.processes import stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -51,16 +51,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"server exited with {proc.returncode}"
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
+        wait_healthy(proc, url, deadline=time.monotonic() + 60)
         yield home, url
     finally:
         stop(proc, timeout=20)

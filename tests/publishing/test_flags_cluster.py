@@ -31,7 +31,7 @@ from tests.fakes.channels_server import (
     fake_channels_server,
 )
 from tests.fixtures.apps import free_port
-from tests.fixtures.processes import stop
+from tests.fixtures.processes import stop, wait_healthy
 from tests.publishing.conftest import seed_calendar
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 from tests.publishing.helpers import add_connection, intent_rows, queue
@@ -78,15 +78,7 @@ def _cluster(env: dict[str, str]) -> Iterator[tuple[list[str], subprocess.Popen[
     try:
         deadline = time.monotonic() + 60
         for proc, url in zip(procs, urls, strict=True):
-            while True:
-                assert proc.poll() is None, f"server exited with {proc.returncode}"
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.1)
+            wait_healthy(proc, url, deadline=deadline)
         yield urls, worker
     finally:
         for proc in (*procs, worker):
