@@ -58,6 +58,29 @@ def niche_family(brief: Brief) -> str:
     return "generic"
 
 
+@lru_cache(maxsize=256)
+def _sub(text: str, family: str) -> str | None:
+    table = niche_table()["subNiches"].get(family)
+    if not table:
+        return None
+    folded = _fold(text)
+    for row in table["banks"]:
+        if any(_has_stem(folded, s) for s in row["stems"]) or any(
+                re.search(r"(?<!\w)" + re.escape(w) + r"(?!\w)", folded) for w in row["words"]):
+            return str(row["bank"])
+    return None
+
+
+def sub_niche(brief: Brief, family: str) -> str:
+    """The topic bank inside the family ("bakery", "coffee", ... for food): from the niche
+    text, then the brand, else the family's default; the family itself when it has none."""
+    for text in (brief.niche, brief.brand):
+        if text and (sub := _sub(text, family)):
+            return sub
+    table = niche_table()["subNiches"].get(family)
+    return str(table["default"]) if table else family
+
+
 def goal_kind(brief: Brief) -> str:
     """'bookings', 'visits', 'sales' or 'engagement' (no goal words, or no goals)."""
     folded = _fold(brief.goals or "")

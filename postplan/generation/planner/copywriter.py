@@ -7,22 +7,23 @@ composition goes through `compose.render`, so no template can print a broken sen
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import islice
 
 from postplan.core.text import utf16_len
 from postplan.core.vocab import Channel
-from postplan.generation.planner.compose import format_date, render, tag_from_words
+from postplan.generation.planner.compose import format_date, render
 from postplan.generation.planner.copybank import BriefBank, brief_bank
 from postplan.generation.planner.pillars import pillar_category
 from postplan.generation.planner.seeding import brief_digest, derived_rng
 from postplan.generation.planner.slots import Slot
+from postplan.generation.planner.tags import hashtags
 from postplan.generation.planner.text import (
     CAPTION_MAX,
     HOOK_MAX,
     capitalise_first,
-    is_valid_hashtag,
     normalise_hook,
     shorten,
     tokens,
@@ -34,10 +35,6 @@ from postplan.generation.schemas import Brief, EntryDraft
 AVOID_SIMILARITY = 0.7
 MAX_CANDIDATES = 400
 CTA_MAX = 120  # the call to action stays a short line, brand included
-HASHTAG_RANGE: dict[Channel, tuple[int, int]] = {
-    Channel.tiktok: (3, 5),  # docs/research.md, planning §3.5: 3-5 relevant hashtags
-    Channel.instagram: (3, 5),  # hard cap of 5 since Dec 2025
-}
 
 
 class UsedHooks(set[str]):
@@ -102,6 +99,9 @@ def _max_similarity(mine: frozenset[str], others: list[frozenset[str]], stop: fl
     return worst
 
 
+_NO_BANG = re.compile(r"\s?!")
+
+
 def _same_day(slot: Slot) -> bool:
     return slot.observance_date == slot.scheduled_at.date()
 
@@ -145,10 +145,15 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
     t0 = rng.randrange(len(templates))
     templates = templates[t0:] + templates[:t0]
 
+    tone_hooks = bank.tone_hooks if slot.index % 2 == 0 else ()
+
     def candidates() -> Iterator[tuple[str, str]]:
         for k in range(len(topical)):
             for topic in topics[:3]:
                 yield topical[(slot.index + k) % len(topical)], topic
+        for n, topic in enumerate(topics[:4] if tone_hooks else ()):
+            for k in range(len(tone_hooks)):
+                yield tone_hooks[(slot.index // 2 + n + k) % len(tone_hooks)], topic
         for n, topic in enumerate(topics):
             for k in range(len(templates)):
                 yield templates[(n + k) % len(templates)], topic
@@ -185,44 +190,6 @@ def _tag_turn(used_hooks: set[str], slot: Slot) -> int | None:
     return turn
 
 
-def _hashtags(brief: Brief, bank: BriefBank, slot: Slot, rng: random.Random,
-              turn: int | None = None) -> list[str]:
-    """Brand, niche, place and occasion tags, varied across posts: the brand tag every third
-    day, the place tag every other day, the niche tags rotating by the channel's post count
-    (`turn`; by date without one), so no tag sits on every post; 3-5 tags, each a valid
-    single word."""
-    low, high = HASHTAG_RANGE[slot.channel]
-    want = min(high, low + 1 + (rng.random() < 0.35))  # 4 or 5
-    fixed: list[str] = []
-    if slot.observance:
-        fixed.append(tag_from_words(slot.observance))
-    # By date (a channel posts at most once a day), shifted per channel: consecutive posts of
-    # a channel get different brand/place/niche mixes.
-    day = slot.scheduled_at.date().toordinal() + (slot.channel == Channel.instagram)
-    if day % 3 == 0:
-        fixed.append(tag_from_words(brief.brand))
-    if bank.place and day % 2 == 1:
-        fixed.append(tag_from_words(bank.place))
-    pool = [t for t in dict.fromkeys(bank.tags) if t and is_valid_hashtag(t)]
-    offset = (day if turn is None else turn) % len(pool) if pool else 0
-    # A window of the rotated pool, two short of all of it: were every niche tag taken, posts
-    # a week apart (a pool the size of the step, or rotated by a multiple of it) would carry
-    # the very same set. Still enough to reach the channel's minimum.
-    valid_fixed = len({t.casefold() for t in fixed if t and is_valid_hashtag(t)})
-    window = max(len(pool) - 2, low - valid_fixed)
-    pool = (pool[offset:] + pool[:offset])[:window]
-    chosen: list[str] = []
-    seen: set[str] = set()
-    for tag in [*fixed, *pool]:
-        if len(chosen) >= want:
-            break
-        if not tag or not is_valid_hashtag(tag) or tag.casefold() in seen:
-            continue
-        seen.add(tag.casefold())
-        chosen.append(tag)
-    return chosen
-
-
 def _cta(brief: Brief, bank: BriefBank, slot: Slot, fillers: dict[str, str],
          rng: random.Random, promotional: bool) -> str:
     """A call to action that serves the brief's goal: visits → come by, bookings → the booking
@@ -236,13 +203,55 @@ def _cta(brief: Brief, bank: BriefBank, slot: Slot, fillers: dict[str, str],
     key = goal
     if goal in ("bookings", "sales") and not fillers["Link"]:
         key = f"{goal}_nolink"
-    options = [c for c in (render(t, fillers) for t in bank.ctas[key]) if c]
+    templates = bank.ctas[key]
+    if key == "engagement" and bank.tone_ctas:
+        templates = (*bank.tone_ctas, *templates)
+    options = [c for c in (render(t, fillers) for t in templates) if c]
     options = [c for c in options if len(c) <= CTA_MAX]
     if not options and key in ("bookings", "sales"):  # a link too long for a CTA line
         options = [c for c in (render(t, fillers) for t in bank.ctas[f"{key}_nolink"]) if c]
     if not options:
         options = [c for c in (render(t, fillers) for t in bank.ctas["engagement"]) if c]
-    return rng.choice(options)
+    return _exclaim(rng.choice(options), bank)
+
+
+def _exclaim(line: str, bank: BriefBank) -> str:
+    """A line in the voice's punctuation: "!" for playful and bold, none for professional
+    (or a brand whose samples never use one), as written otherwise. URLs stay untouched."""
+    wanted = bank.voice.exclaim
+    if wanted is None or "http" in line:
+        return line
+    if wanted is False:
+        return _NO_BANG.sub(".", line.replace("¡", "")).replace("..", ".")
+    if line.endswith("."):
+        line = line[:-1] + (" !" if bank.language == "fr" else "!")
+        if bank.language == "es" and not line.startswith("¡"):
+            line = "¡" + line
+    return line
+
+
+def _body(bank: BriefBank, slot: Slot, topic: str) -> str:
+    """What the caption says about the topic: its own sentence, or a line about the niche for a
+    general topic; long-form voices add a niche line after the topic's sentence."""
+    lines = bank.lines
+    own = (bank.bodies or {}).get(topic)
+    pick = lines[slot.index % len(lines)] if lines else ""
+    if not own:
+        return pick
+    return f"{own} {pick}" if bank.voice.length == "long" and pick else own
+
+
+def _with_emoji(hook: str, body: str, bank: BriefBank, slot: Slot) -> tuple[str, str]:
+    """The niche's emoji where the voice wants one: after the hook (playful, and every other
+    post of a brand whose samples use emoji), after the body (warm)."""
+    voice = bank.voice
+    if not voice.emoji or not bank.emoji:
+        return hook, body
+    if voice.tone == "warm":
+        return hook, f"{body} {bank.emoji}" if body else body
+    if (voice.tone == "playful" or slot.index % 2 == 0) and len(hook) + 2 <= HOOK_MAX:
+        return f"{hook} {bank.emoji}", body
+    return hook, body
 
 
 def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
@@ -263,15 +272,16 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     category = pillar_category(slot.pillar)
     promotional = category == "promotion"
 
-    lines = [render(rng.choice(bank.bodies.get(category, bank.bodies["generic"])), fillers)]
+    lines: list[str | None] = [_body(bank, slot, topic)]
     if promotional and fillers["Offer"]:
         template = bank.raw["offerLine"] if fillers["Description"] else "{Offer}"
         lines.append(render(template, fillers))
     if slot.observance:
         options = bank.occasion_lines["same_day" if _same_day(slot) else "ahead"]
         lines.append(render(rng.choice(options), fillers))
-    body = " ".join(line for line in lines if line)
+    body = _exclaim(" ".join(line for line in lines if line), bank)
     cta = _cta(brief, bank, slot, fillers, rng, promotional)
+    hook, body = _with_emoji(hook, body, bank, slot)
     caption = f"{hook}\n\n{body}\n\n{cta}"
     if utf16_len(caption) > CAPTION_MAX:  # only reachable with extreme inputs
         caption = shorten(caption, CAPTION_MAX // 2)
@@ -285,7 +295,7 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     return slot.draft(
         hook=hook,
         caption=caption,
-        hashtags=_hashtags(brief, bank, slot, rng, _tag_turn(used_hooks, slot)),
+        hashtags=hashtags(brief, bank, slot, topic, rng, _tag_turn(used_hooks, slot)),
         call_to_action=cta,
         asset_notes=notes,
     )
