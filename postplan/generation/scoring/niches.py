@@ -12,7 +12,8 @@ from functools import lru_cache
 
 
 def _stems(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+    # Casefolded like the words they are matched with ("größe" → "grösse", as `words` folds).
+    return frozenset(text.casefold().split())
 
 
 #: family → stems (casefolded). English, German, Spanish, French and Portuguese mixed in one set:
@@ -29,7 +30,9 @@ FAMILIES: dict[str, frozenset[str]] = {
         "desayuno petit-déjeuner café-da-manhã lunch dinner abendessen cena dîner jantar "
         "wine wein vino vin vinho beer bier cerveza bière cerveja filter siebträger "
         "mühle grind molino moulin moagem sweet süß dulce sucré doce snack order bestell "
-        "pedido commande encomenda"
+        "pedido commande encomenda butter mantequ beurre manteig flour mehl harina farine "
+        "farinha oven ofen horno horne forno croissant cruasán hojaldre bolle viennois teig "
+        "dough sourdough sauerteig levain fermento confeit boulang panader padar"
     ),
     "fitness": _stems(
         "fitness fit workout training train entrenamiento entraînement treino exercise übung "
@@ -56,7 +59,8 @@ FAMILIES: dict[str, frozenset[str]] = {
         "llevar porter usar jacket jacke chaqueta veste jaqueta shoe schuh zapato chaussure "
         "sapato denim jeans fabric stoff tela tissu tecido collection kollektion colección "
         "collection coleção season saison temporada estação size größe talla taille tamanho "
-        "closet schrank armario placard armário vintage thrift sustainable nachhaltig"
+        "closet schrank armario placard armário vintage thrift sustainable nachhaltig "
+        "knit strick maille tricô wool wolle laine"
     ),
     "tech": _stems(
         "software app saas tool feature funktion función fonction recurso product produkt "
@@ -71,10 +75,12 @@ FAMILIES: dict[str, frozenset[str]] = {
         "limp plumb klempner fontan plomb encan electric elektr eléctr électr elétr garden "
         "garten jardín jardin jardim home haus casa maison neighbo nachbar vecin voisin "
         "vizinh quote angebot presupuesto devis orçamento customer kunde cliente client "
-        "local lokal booking buchung reserva réservation"
+        "local lokal booking buchung reserva réservation handwerk reparier notdienst "
+        "rohr pipe tubería tuyau leak leck fuite vazamento sanitär heizung heating "
+        "calefacción chauffage"
     ),
     "education": _stems(
-        "learn lern aprend apprend aprend course kurs curso cours lesson lektion lección "
+        "learn lern aprend apprend appren aprend course kurs curso cours lesson lektion lección "
         "leçon lição study studi estudi étud estud teach lehr enseñ enseign ensin tip tipp "
         "consejo conseil dica guide leitfaden guía guia student schüler estudiante étudiant "
         "aluno class klasse clase classe aula skill fähigkeit habilidad compétence habilidade "
@@ -111,18 +117,23 @@ NICHE_HINTS: tuple[tuple[str, str], ...] = (
     ("saas", "tech"), ("software", "tech"), ("app", "tech"), ("startup", "tech"),
     ("plumb", "local_services"), ("cleaning", "local_services"), ("repair", "local_services"),
     ("course", "education"), ("tutor", "education"), ("creator", "education"),
+    # A "boutique hotel" is a hotel: hospitality before the shop words.
+    ("hotel", "hospitality"), ("guesthouse", "hospitality"),
     ("shop", "retail"), ("store", "retail"), ("boutique", "retail"), ("tienda", "retail"),
-    ("loja", "retail"), ("hotel", "hospitality"), ("guesthouse", "hospitality"),
+    ("loja", "retail"),
     ("charity", "nonprofit"), ("nonprofit", "nonprofit"), ("non-profit", "nonprofit"),
     ("ong", "nonprofit"),
 )
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", re.UNICODE)
+_ELISION = re.compile(r"^(?:[cdjlmnst]|qu)'(?=\w)")
 
 
 def words(text: str) -> list[str]:
     """The casefolded words of a text (hashtags and numbers dropped)."""
-    return [w.casefold() for w in _WORD.findall(re.sub(r"#\w+", " ", text))]
+    found = _WORD.findall(re.sub(r"#\w+", " ", text))
+    # French elision: "d'étude" is the word "étude" ("aujourd'hui" keeps its own form).
+    return [_ELISION.sub("", w.casefold()) for w in found]
 
 
 @lru_cache(maxsize=512)
