@@ -29,8 +29,7 @@ REGISTER_WORDS = {
     "formal": re.compile(r"\b(du|dich|dir|dein\w*|euch|euer|eure\w*)\b", re.IGNORECASE),
     "informal": re.compile(r"\b(vous|votre|vos)\b", re.IGNORECASE),
 }
-#: General topics kept next to a niche bank: enough for variety, few enough that most posts
-#: are about the niche itself.
+#: General topics kept next to a niche bank ("Our story in one minute"), for long calendars.
 GENERAL_TOPICS = 4
 
 
@@ -64,6 +63,8 @@ class BriefBank:
     tone_hooks: tuple[str, ...] = ()
     tone_ctas: tuple[str, ...] = ()
     emoji: str = ""
+    #: The general topics among `topics` when the brief has a niche bank (used sparingly).
+    general: frozenset[str] = frozenset()
 
 
 def _keep(items: list[str], avoid: tuple[str, ...]) -> tuple[str, ...]:
@@ -124,6 +125,7 @@ def _bank(language: str, family: str, niche: str, goal: str, place: str | None,
         tone_hooks=_keep(tone.get("hooks", []), avoid),
         tone_ctas=_keep(tone.get("engagement", []), avoid),
         emoji=str(niche_table()["emoji"].get(niche) or niche_table()["emoji"][family]),
+        general=frozenset(generic) - frozenset(topics) if family != "generic" else frozenset(),
     )
 
 

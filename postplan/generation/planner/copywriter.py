@@ -34,6 +34,9 @@ from postplan.generation.schemas import Brief, EntryDraft
 # near-duplicate threshold (text.NEAR_DUPLICATE).
 AVOID_SIMILARITY = 0.7
 MAX_CANDIDATES = 400
+#: A general topic ("Our story in one minute") waits until each niche topic had this many more
+#: turns: most posts are about the niche, long calendars still get variety.
+GENERAL_PENALTY = 3
 CTA_MAX = 120  # the call to action stays a short line, brand included
 
 
@@ -50,6 +53,8 @@ class UsedHooks(set[str]):
         self.token_sets: list[frozenset[str]] = []
         # Posts written so far per channel: the niche tags rotate by this count, not by date.
         self.tag_turns: dict[Channel, int] = {}
+        #: The first two words of each hook so far (a calendar varies how hooks open).
+        self.openers: set[str] = set()
 
 
 @lru_cache(maxsize=8192)
@@ -102,6 +107,11 @@ def _max_similarity(mine: frozenset[str], others: list[frozenset[str]], stop: fl
 _NO_BANG = re.compile(r"\s?!")
 
 
+def opener_of(normalised: str) -> str:
+    """The first two words of a normalised hook (as the quality report counts openers)."""
+    return " ".join(normalised.split()[:2])
+
+
 def _same_day(slot: Slot) -> bool:
     return slot.observance_date == slot.scheduled_at.date()
 
@@ -134,8 +144,10 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
     start = rng.randrange(len(base_topics))
     if isinstance(used, UsedHooks):
         n = len(base_topics)
+        general = bank.general
         order = sorted(range(n), key=lambda p: (
-            used.topic_counts.get(base_topics[(start + p) % n], 0), p))
+            used.topic_counts.get(base_topics[(start + p) % n], 0)
+            + GENERAL_PENALTY * (base_topics[(start + p) % n] in general), p))
         topics = [base_topics[(start + p) % n] for p in order]
         used_tokens = used.token_sets
     else:
@@ -158,6 +170,9 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
             for k in range(len(templates)):
                 yield templates[(n + k) % len(templates)], topic
 
+    # A hook whose first two words open an earlier hook is kept only if nothing fresher fits.
+    openers = used.openers if isinstance(used, UsedHooks) else set()
+    same_opener: tuple[str, str] | None = None
     fallback: tuple[float, str, str] | None = None
     for template, topic in islice(candidates(), MAX_CANDIDATES):
         hook = render(template, _fillers(brief, bank, slot, topic))
@@ -166,11 +181,19 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
         norm = _norm(hook)
         if not norm or norm in used:
             continue
+        # Occasion hooks name their day: they go first even with a familiar opening.
+        repeated = opener_of(norm) in openers and template not in topical
+        if repeated and same_opener is not None:
+            continue
         worst = _max_similarity(_tokens_cached(norm), used_tokens, AVOID_SIMILARITY + 0.05)
         if worst < AVOID_SIMILARITY:
-            return hook, topic
+            if not repeated:
+                return hook, topic
+            same_opener = (hook, topic)
         if fallback is None or worst < fallback[0]:
             fallback = (worst, hook, topic)
+    if same_opener is not None:
+        return same_opener
     if fallback is not None and fallback[0] < AVOID_SIMILARITY + 0.05:
         return fallback[1], fallback[2]
     # Last resort: a numbered variant, still unique ("Our story in one minute (2)").
@@ -268,6 +291,7 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     if isinstance(used_hooks, UsedHooks):
         used_hooks.topic_counts[topic] = used_hooks.topic_counts.get(topic, 0) + 1
         used_hooks.token_sets.append(_tokens_cached(norm))
+        used_hooks.openers.add(opener_of(norm))
     fillers = _fillers(brief, bank, slot, topic)
     category = pillar_category(slot.pillar)
     promotional = category == "promotion"
