@@ -37,6 +37,8 @@ MAX_CANDIDATES = 400
 #: A general topic ("Our story in one minute") waits until each niche topic had this many more
 #: turns: most posts are about the niche, long calendars still get variety.
 GENERAL_PENALTY = 3
+#: How many candidates the hook search looks at for a fresh opening before it settles.
+FRESH_OPENER_SEARCH = 120
 CTA_MAX = 120  # the call to action stays a short line, brand included
 
 
@@ -107,6 +109,7 @@ def _max_similarity(mine: frozenset[str], others: list[frozenset[str]], stop: fl
 _NO_BANG = re.compile(r"\s?!")
 
 
+@lru_cache(maxsize=8192)
 def opener_of(normalised: str) -> str:
     """The first two words of a normalised hook (as the quality report counts openers)."""
     return " ".join(normalised.split()[:2])
@@ -131,6 +134,14 @@ def _fillers(brief: Brief, bank: BriefBank, slot: Slot, topic: str) -> dict[str,
         "Brand": brief.brand,
     }
     return out
+
+
+@lru_cache(maxsize=16384)
+def _hook_text(template: str, topic: str, place: str, occasion: str, date: str,
+               brand: str) -> str | None:
+    """A hook template rendered (cached: a calendar tries the same pairs slot after slot)."""
+    return render(template, {"Topic": topic, "Place": place, "Occasion": occasion, "Date": date,
+                             "Brand": brand})
 
 
 def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: random.Random,
@@ -174,8 +185,14 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
     openers = used.openers if isinstance(used, UsedHooks) else set()
     same_opener: tuple[str, str] | None = None
     fallback: tuple[float, str, str] | None = None
+    date = format_date(slot.observance_date, bank.raw) if slot.observance_date else ""
+    budget = MAX_CANDIDATES
     for template, topic in islice(candidates(), MAX_CANDIDATES):
-        hook = render(template, _fillers(brief, bank, slot, topic))
+        budget -= 1
+        if same_opener is not None and budget < MAX_CANDIDATES - FRESH_OPENER_SEARCH:
+            break
+        hook = _hook_text(template, topic, bank.place or "", slot.observance or "", date,
+                          brief.brand)
         if hook is None or len(hook) > HOOK_MAX:
             continue
         norm = _norm(hook)
