@@ -143,7 +143,7 @@ def _golden_brief() -> Brief:
     })
 
 
-GOLDEN_SHA256 = "62129ca5915a50579af91cec511f37a962f90eb516d11aa1e648b81fa0fe0f1b"
+GOLDEN_SHA256 = "37749a9d780ab399497c7cd90b4e998a46cd91372b26fc0e4aff6068e8800b8a"
 GOLDEN_FIRST = [
     ("2026-03-02T10:32:00+01:00", "instagram", "reel", "education"),
     ("2026-03-03T16:39:00+01:00", "tiktok", "video", "behind the scenes"),

@@ -320,8 +320,12 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     if slot.observance:
         options = bank.occasion_lines["same_day" if _same_day(slot) else "ahead"]
         lines.append(render(rng.choice(options), fillers))
-    body = _exclaim(" ".join(line for line in lines if line), bank)
+    body = " ".join(line for line in lines if line)
+    if bank.voice.exclaim is False:  # CTAs get the "!" of a lively voice, bodies never
+        body = _exclaim(body, bank)
     cta = _cta(brief, bank, slot, fillers, rng, promotional)
+    if bank.voice.exclaim is False:  # "Happy Easter! Today: ..." → "Happy Easter. Today: ..."
+        hook = _exclaim(hook, bank)
     hook, body = _with_emoji(hook, body, bank, slot)
     caption = f"{hook}\n\n{body}\n\n{cta}"
     if utf16_len(caption) > CAPTION_MAX:  # only reachable with extreme inputs

@@ -32,7 +32,9 @@ FAMILIES: dict[str, frozenset[str]] = {
         "mühle grind molino moulin moagem sweet süß dulce sucré doce snack order bestell "
         "pedido commande encomenda butter mantequ beurre manteig flour mehl harina farine "
         "farinha oven ofen horno horne forno croissant cruasán hojaldre bolle viennois teig "
-        "dough sourdough sauerteig levain fermento confeit boulang panader padar"
+        "dough sourdough sauerteig levain fermento confeit boulang panader padar gebacken "
+        "baguette fournil brau bar cocktail spirit spirituose destilad spiritueux glass glas copa "
+        "verre copo taça"
     ),
     "fitness": _stems(
         "fitness fit workout training train entrenamiento entraînement treino exercise übung "
@@ -52,7 +54,7 @@ FAMILIES: dict[str, frozenset[str]] = {
         "maquillaje maquillage maquiagem hair haar cabello pelo cheveux cabelo nail nagel "
         "uña ongle unha glow serum séru cream creme crema crème lip lippe labio lèvre lábio "
         "routine rutina rotina spf salon facial gesicht rostro visage rosto lash wimper "
-        "pestaña cil cílio brow braue ceja sourcil sobrancelha"
+        "pestaña cil cílio brow braue ceja sourcil sobrancelha uñas cutícul cuticle cuticule"
     ),
     "fashion": _stems(
         "fashion mode moda style stil estilo look outfit kleid dress vestido robe wear trag "
@@ -60,14 +62,16 @@ FAMILIES: dict[str, frozenset[str]] = {
         "sapato denim jeans fabric stoff tela tissu tecido collection kollektion colección "
         "collection coleção season saison temporada estação size größe talla taille tamanho "
         "closet schrank armario placard armário vintage thrift sustainable nachhaltig "
-        "knit strick maille tricô wool wolle laine"
+        "knit strick maille tricô wool wolle laine lana wardrobe garderobe garde-robe "
+        "guarda-roupa tenue prenda accessoi accesori"
     ),
     "tech": _stems(
         "software app saas tool feature funktion función fonction recurso product produkt "
         "producto produit produto update integrat workflow automat dashboard data daten "
         "datos données dados api cloud code release launch user nutzer usuario utilisateur "
         "usuário team onboarding demo plan pricing preis precio prix preço ai ki ia "
-        "productiv produktiv productiv productiv setup bug sprint roadmap"
+        "productiv produktiv productiv productiv setup bug sprint roadmap intégr integrac "
+        "integraç logiciel outil herramienta ferramenta werkzeug shortcut atajo raccourci"
     ),
     "local_services": _stems(
         "service dienst servicio service serviço repair reparatur reparación réparation "
@@ -77,7 +81,8 @@ FAMILIES: dict[str, frozenset[str]] = {
         "vizinh quote angebot presupuesto devis orçamento customer kunde cliente client "
         "local lokal booking buchung reserva réservation handwerk reparier notdienst "
         "rohr pipe tubería tuyau leak leck fuite vazamento sanitär heizung heating "
-        "calefacción chauffage"
+        "calefacción chauffage repar emergenc emergênc urgenc notfall entretien wartung "
+        "mantenimiento manutenç maintenance"
     ),
     "education": _stems(
         "learn lern aprend apprend appren aprend course kurs curso cours lesson lektion lección "
@@ -90,19 +95,21 @@ FAMILIES: dict[str, frozenset[str]] = {
         "shop store laden geschäft tienda boutique magasin loja product produkt producto "
         "produit produto sale rabatt oferta solde promoção new neu nuevo nouveau novo "
         "arrival gift geschenk regalo cadeau presente price preis precio prix preço deal "
-        "angebot collection sortiment stock lager order bestell pedido commande"
+        "angebot collection sortiment stock lager order bestell pedido commande schaufenster "
+        "escaparate vitrine"
     ),
     "hospitality": _stems(
         "hotel room zimmer habitación chambre quarto stay aufenthalt estancia séjour estadia "
         "guest gast huésped client hóspede travel reise viaje voyage viagem book buch "
         "reserv breakfast frühstück desayuno pool spa view aussicht vista vue check-in "
-        "trip ausflug excursión excursion passeio tour"
+        "trip ausflug excursión excursion passeio tour reception rezeption recepción réception "
+        "recepç hôte hôtel gäste bar cocktail petit-déjeuner"
     ),
     "nonprofit": _stems(
         "donat spende doação volunteer ehrenamt voluntar bénévol voluntár cause mission "
         "misión mission missão communit gemeinschaft comunidad communauté comunidade "
         "support unterstütz apoy soutien apoi impact wirkung impacto fundrais charity "
-        "help hilf ayud aide ajud campaign kampagne campaña campagne campanha"
+        "help hilf ayud aide ajud campaign kampagne campaña campagne campanha donac doaç don"
     ),
 }
 
