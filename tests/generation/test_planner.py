@@ -143,7 +143,7 @@ def _golden_brief() -> Brief:
     })
 
 
-GOLDEN_SHA256 = "37749a9d780ab399497c7cd90b4e998a46cd91372b26fc0e4aff6068e8800b8a"
+GOLDEN_SHA256 = "fa8c29f8e4ebd62f92ca28a4b8981698b8a5db609119a5efbde8436be963bb95"
 GOLDEN_FIRST = [
     ("2026-03-02T10:32:00+01:00", "instagram", "reel", "education"),
     ("2026-03-03T16:39:00+01:00", "tiktok", "video", "behind the scenes"),

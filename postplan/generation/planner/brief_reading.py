@@ -19,6 +19,9 @@ _WORD = re.compile(r"\w+")
 GOALS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bookings", ("book", "appointment", "reserv", "termin", "buchung", "buchen", "reserva",
                   "cita", "réserv", "rendez", "agend", "consult")),
+    ("signups", ("sign up", "signup", "sign-up", "trial", "newsletter", "subscriber",
+                 "waitlist", "waiting list", "register", "anmeld", "registr", "abonnent",
+                 "inscri", "suscri", "cadastr", "assinant", "essai", "prueba")),
     ("visits", ("visit", "footfall", "foot traffic", "walk-in", "come by", "store visit",
                 "besuch", "laufkundschaft", "visita", "visite", "venir", "frequen")),
     ("sales", ("sell", "sale", "revenue", "order", "purchase", "buy", "shop", "subscription",
@@ -82,7 +85,8 @@ def sub_niche(brief: Brief, family: str) -> str:
 
 
 def goal_kind(brief: Brief) -> str:
-    """'bookings', 'visits', 'sales' or 'engagement' (no goal words, or no goals)."""
+    """'bookings', 'signups', 'visits', 'sales' or 'engagement' (no goal words, or no
+    goals)."""
     folded = _fold(brief.goals or "")
     for kind, stems in GOALS:
         if any(_has_stem(folded, s) for s in stems):

@@ -233,22 +233,22 @@ def _tag_turn(used_hooks: set[str], slot: Slot) -> int | None:
 def _cta(brief: Brief, bank: BriefBank, slot: Slot, fillers: dict[str, str],
          rng: random.Random, promotional: bool) -> str:
     """A call to action that serves the brief's goal: visits → come by, bookings → the booking
-    link, sales → the offer's link. Goal CTAs on promotional posts and every other post, an
-    engagement CTA (save, comment, follow) otherwise."""
+    link, signups → the sign-up link, sales → the offer's link. Goal CTAs on promotional posts
+    and two posts in three, an engagement CTA (save, comment, follow) otherwise."""
     goal = bank.goal
     if goal == "engagement" and promotional and (brief.offers or brief.link):
         goal = "sales"
-    if goal != "engagement" and not promotional and slot.index % 2 == 1:
+    if goal != "engagement" and not promotional and slot.index % 3 == 1:
         goal = "engagement"
     key = goal
-    if goal in ("bookings", "sales") and not fillers["Link"]:
+    if goal in ("bookings", "signups", "sales") and not fillers["Link"]:
         key = f"{goal}_nolink"
     templates = bank.ctas[key]
     if key == "engagement" and bank.tone_ctas:
         templates = (*bank.tone_ctas, *templates)
     options = [c for c in (render(t, fillers) for t in templates) if c]
     options = [c for c in options if len(c) <= CTA_MAX]
-    if not options and key in ("bookings", "sales"):  # a link too long for a CTA line
+    if not options and key in ("bookings", "signups", "sales"):  # a link too long for a CTA
         options = [c for c in (render(t, fillers) for t in bank.ctas[f"{key}_nolink"]) if c]
     if not options:
         options = [c for c in (render(t, fillers) for t in bank.ctas["engagement"]) if c]
