@@ -37,8 +37,8 @@ MAX_CANDIDATES = 400
 #: A general topic ("Our story in one minute") waits until each niche topic had this many more
 #: turns: most posts are about the niche, long calendars still get variety.
 GENERAL_PENALTY = 3
-#: How many candidates the hook search looks at for a fresh opening before it settles.
-FRESH_OPENER_SEARCH = 120
+#: How many of the least-used topics the search for a fresh hook opening may go through.
+FRESH_OPENER_TOPICS = 2
 CTA_MAX = 120  # the call to action stays a short line, brand included
 
 
@@ -187,9 +187,11 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
     fallback: tuple[float, str, str] | None = None
     date = format_date(slot.observance_date, bank.raw) if slot.observance_date else ""
     budget = MAX_CANDIDATES
+    # Looking for a fresh opening may pass over the least-used topic, not over the next ones.
+    fresh_search = 3 * len(topical) + 4 * len(tone_hooks) + FRESH_OPENER_TOPICS * len(templates)
     for template, topic in islice(candidates(), MAX_CANDIDATES):
         budget -= 1
-        if same_opener is not None and budget < MAX_CANDIDATES - FRESH_OPENER_SEARCH:
+        if same_opener is not None and budget < MAX_CANDIDATES - fresh_search:
             break
         hook = _hook_text(template, topic, bank.place or "", slot.observance or "", date,
                           brief.brand)
