@@ -139,3 +139,13 @@ def test_occasion_tags_are_clean() -> None:
     tags = {t for e in plan_entries(brief) for t in e.hashtags}
     assert "Advent" in tags or "ErsterAdvent" in tags
     assert not any(t[0].isdigit() for t in tags)
+
+
+def test_a_place_the_brief_names_beats_the_time_zone_city() -> None:
+    from postplan.generation.planner.brief_reading import place_of
+
+    assert place_of(make_brief(niche="plumbing", audience="home owners in Hamburg")) is None
+    assert place_of(make_brief(niche="plumbing", audience="home owners in Berlin")) == "Berlin"
+    assert place_of(make_brief(niche="café", audience="locals")) == "Berlin"
+    assert place_of(make_brief(niche="plant shop", audience="apartment dwellers in São Paulo",
+                               timezone="America/Sao_Paulo")) == "Sao Paulo"

@@ -33,6 +33,17 @@ LOCAL_WORDS = ("local", "neighbo", "nearby", "city", "anwohner", "nachbar", "kie
                "barrio", "quartier", "voisin", "bairro", "vizinh", "locais", "locales", "locaux")
 
 
+#: "in Hamburg", "en Madrid", "à Lyon", "em Lisboa", "aus Köln": a capitalised name after a
+#: place preposition (case-sensitive on purpose).
+_NAMED_PLACE = re.compile(r"(?<!\w)(?:in|aus|en|à|em|near|around)\s+[A-ZÀ-Þ][\w'-]+")
+
+
+def _bare(text: str) -> str:
+    """Folded and without accents, to compare place names."""
+    return "".join(c for c in unicodedata.normalize("NFKD", _fold(text))
+                   if not unicodedata.combining(c))
+
+
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
@@ -96,14 +107,20 @@ def goal_kind(brief: Brief) -> str:
 
 def place_of(brief: Brief) -> str | None:
     """The city the brand speaks to: the time zone's city when the brief's own words name it or
-    the business is local by nature (a café, a gym) or its audience is; else None."""
+    the business is local by nature (a café, a gym) or its audience is, unless the niche or
+    audience names another place ("home owners in Hamburg" in Europe/Berlin); else None."""
     zone = brief.timezone
     if "/" not in zone or zone.startswith("Etc/"):
         return None
     city = zone.rsplit("/", 1)[1].replace("_", " ")
     words = _fold(" ".join(t for t in (brief.niche, brief.audience, brief.brand) if t))
-    if _fold(city) in words:
+    if _bare(city) in _bare(words):  # "São Paulo" names America/Sao_Paulo
         return city
+    # "home owners in Hamburg" with Europe/Berlin: the brief names another place (a city, a
+    # country), so the zone's city would be wrong; better no place than the wrong one.
+    for text in (brief.niche, brief.audience):
+        if text and _NAMED_PLACE.search(text):
+            return None
     local_family = niche_family(brief) in niche_table()["localFamilies"]
     if local_family or any(_has_stem(words, w) for w in LOCAL_WORDS):
         return city
