@@ -47,7 +47,7 @@ FAMILIES: dict[str, frozenset[str]] = {
         "sweat schweiß sudor sueur suor weight gewicht peso poids body körper cuerpo corps "
         "corpo health gesund salud santé saúde habit gewohnheit hábito habitude goal ziel "
         "meta objectif objetivo plank core abs yoga pilates warm aufwärm calentamiento "
-        "échauffement aquecimento lift"
+        "échauffement aquecimento lift entrena trein plancha prancha planche gainage postur"
     ),
     "beauty": _stems(
         "beauty schön belleza beauté beleza skin haut piel peau pele makeup make-up "
