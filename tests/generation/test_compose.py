@@ -125,6 +125,8 @@ def test_caption_sentences_read_correctly(language: str) -> None:
         assert _first_letter_upper(text), text
         if language == "de":
             assert not re.search(r"\b(du|dich|dir|dein\w*|Sie|Ihnen|Ihr\w*)\b", text), text
+    for topic, text in extra["bodies"].items():  # the hook may end with the topic
+        assert topic.split()[-1].casefold() != text.split()[0].casefold(), (topic, text)
         if language == "fr":
             assert not re.search(r"\b(tu|toi|ton|vous|votre|vos)\b", text), text
 
