@@ -25,7 +25,7 @@ def test_files_are_package_resources() -> None:
     data = resources.files("postplan.generation").joinpath("data")
     names = {p.name for p in data.iterdir()}
     assert {"best_times.json", "marketing_days.json", "copy_bank.json", "niches.json",
-            "copy"} <= names
+            "copy", "bodies", "tags"} <= names
 
 
 def test_every_table_is_versioned() -> None:

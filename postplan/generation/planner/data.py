@@ -115,6 +115,8 @@ def language_bank(language: str) -> dict[str, Any]:
 
 @cache
 def body_bank(language: str) -> dict[str, Any]:
-    """One language's caption bodies, sub-niche topics and hashtag pools
-    (generation/data/bodies/<language>.json)."""
-    return _load(f"bodies/{language}.json")
+    """One language's caption bodies, sub-niche topics and lines
+    (generation/data/bodies/<language>.json) with its hashtag pools (data/tags/<language>.json)."""
+    tags = _load(f"tags/{language}.json")
+    return {**_load(f"bodies/{language}.json"),
+            **{k: tags[k] for k in ("topicTags", "subTags", "moreTags")}}
