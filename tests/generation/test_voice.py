@@ -149,3 +149,7 @@ def test_a_place_the_brief_names_beats_the_time_zone_city() -> None:
     assert place_of(make_brief(niche="café", audience="locals")) == "Berlin"
     assert place_of(make_brief(niche="plant shop", audience="apartment dwellers in São Paulo",
                                timezone="America/Sao_Paulo")) == "Sao Paulo"
+    assert place_of(make_brief(niche="fashion boutique",
+                               audience="style-conscious Munich shoppers")) is None
+    assert place_of(make_brief(niche="fashion boutique", audience="Young professionals")) == (
+        "Berlin")

@@ -35,7 +35,10 @@ LOCAL_WORDS = ("local", "neighbo", "nearby", "city", "anwohner", "nachbar", "kie
 
 #: "in Hamburg", "en Madrid", "à Lyon", "em Lisboa", "aus Köln": a capitalised name after a
 #: place preposition (case-sensitive on purpose).
-_NAMED_PLACE = re.compile(r"(?<!\w)(?:in|aus|en|à|em|near|around)\s+[A-ZÀ-Þ][\w'-]+")
+_NAMED_PLACE = re.compile(r"(?<!\w)(?:in|aus|en|à|em|near|around)\s+[A-ZÀ-Þ][\w'-]+"
+                          # "style-conscious Munich shoppers" (not the text's first word)
+                          r"|(?<=\s)[A-ZÀ-Þ][\w'-]+\s+(?:locals|shoppers|residents|families|"
+                          r"commuters|students|parents|professionals)\b")
 
 
 def _bare(text: str) -> str:
