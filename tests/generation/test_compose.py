@@ -16,7 +16,7 @@ from postplan.generation.planner.compose import (
     slots_of,
     tag_from_words,
 )
-from postplan.generation.planner.data import language_bank, marketing_days
+from postplan.generation.planner.data import body_bank, language_bank, marketing_days
 from postplan.generation.planner.languages import SUPPORTED
 from postplan.generation.planner.observances import observances_between
 
@@ -47,10 +47,15 @@ def _first_letter_upper(text: str) -> bool:
 
 
 def _templates(bank: dict[str, object]) -> list[str]:
+    """Every template of a language bank: its own, each tone's and each register overlay's."""
     out: list[str] = [*bank["hooks"], *bank["placeHooks"], bank["offerLine"]]  # type: ignore[misc]
-    for group in ("occasionHooks", "bodies", "occasionLines", "ctas"):
+    for group in ("occasionHooks", "occasionLines", "ctas"):
         for items in bank[group].values():  # type: ignore[attr-defined]
             out.extend(items)
+    for tone in bank["tones"].values():  # type: ignore[attr-defined]
+        out.extend([*tone["hooks"], *tone["engagement"]])
+    for overlay in bank.get("registers", {}).values():  # type: ignore[attr-defined]
+        out.extend(_templates({**bank, **overlay, "registers": {}}))
     return out
 
 
@@ -104,6 +109,26 @@ def test_every_template_with_every_filler_reads_correctly(language: str) -> None
         if used:  # a missing filler drops the template instead of leaving a hole
             assert render(template, {**base, sorted(used)[0]: ""}) is None
     assert rendered > 500
+
+
+@pytest.mark.parametrize("language", SUPPORTED)
+def test_caption_sentences_read_correctly(language: str) -> None:
+    """Topic bodies and niche lines are whole sentences without slots: each one reads cleanly
+    on its own, and a formal German / informal French calendar can use them all (no address)."""
+    extra = body_bank(language)
+    sentences = [*extra["bodies"].values(), *(x for xs in extra["lines"].values() for x in xs)]
+    for text in sentences:
+        assert not slots_of(text), text
+        assert text.endswith((".", "!")), text
+        assert not DOUBLED.search(text), text
+        assert _bad_punctuation(text, language) is None, (text, _bad_punctuation(text, language))
+        assert _first_letter_upper(text), text
+        if language == "de":
+            assert not re.search(r"\b(du|dich|dir|dein\w*|Sie|Ihnen|Ihr\w*)\b", text), text
+    for topic, text in extra["bodies"].items():  # the hook may end with the topic
+        assert topic.split()[-1].casefold() != text.split()[0].casefold(), (topic, text)
+        if language == "fr":
+            assert not re.search(r"\b(tu|toi|ton|vous|votre|vos)\b", text), text
 
 
 def test_tags_are_built_from_words() -> None:

@@ -9,6 +9,7 @@ from importlib import resources
 from postplan.core.vocab import FORMATS_BY_CHANNEL, Channel
 from postplan.generation.planner.data import (
     best_times,
+    body_bank,
     copy_bank,
     language_bank,
     marketing_days,
@@ -24,7 +25,7 @@ def test_files_are_package_resources() -> None:
     data = resources.files("postplan.generation").joinpath("data")
     names = {p.name for p in data.iterdir()}
     assert {"best_times.json", "marketing_days.json", "copy_bank.json", "niches.json",
-            "copy"} <= names
+            "copy", "bodies", "tags"} <= names
 
 
 def test_every_table_is_versioned() -> None:
@@ -54,7 +55,7 @@ def test_language_banks_are_complete_and_alike() -> None:
     for language in SUPPORTED:
         bank = language_bank(language)
         assert bank["version"]
-        assert set(bank) == set(shape), language
+        assert set(bank) - {"registers"} == set(shape), language
         assert set(bank["topics"]) == set(bank["tags"]) == families, language
         assert all(len(set(t)) >= 10 for t in bank["topics"].values()), language
         assert all(TAG.match(t) for tags in bank["tags"].values() for t in tags), language
@@ -69,6 +70,44 @@ def test_language_banks_are_complete_and_alike() -> None:
                 same = {t for ts in language_bank(a)["topics"].values() for t in ts} & {
                     t for ts in language_bank(b)["topics"].values() for t in ts}
                 assert not same, (a, b, same)
+
+
+def test_body_banks_cover_every_topic() -> None:
+    """Every niche topic of every language has a caption sentence; sub-niche banks, lines and
+    tag pools exist alike in every language; every tag is valid."""
+    subs = {row["bank"] for rows in niche_table()["subNiches"].values()
+            if isinstance(rows, dict) for row in rows["banks"]}
+    families = {row["family"] for row in niche_table()["families"]} | {"generic"}
+    shape = body_bank("en")
+    for language in SUPPORTED:
+        bank, extra = language_bank(language), body_bank(language)
+        assert set(extra) == set(shape), language
+        assert set(extra["subTopics"]) == set(shape["subTopics"]) <= subs
+        niche_topics = [t for f, ts in bank["topics"].items() if f != "generic" for t in ts]
+        niche_topics += [t for ts in extra["subTopics"].values() for t in ts]
+        assert all(len(ts) >= 8 for ts in extra["subTopics"].values()), language
+        assert set(extra["bodies"]) == set(niche_topics), language
+        assert set(extra["topicTags"]) <= set(niche_topics), language
+        # a family with sub-niches always resolves to one of them (food → coffee, bakery, ...)
+        split = {f: t for f, t in niche_table()["subNiches"].items() if f != "comment"}
+        defaults = {t["default"] for t in split.values()}
+        assert set(extra["lines"]) == (families - set(split)) | subs | defaults, language
+        assert set(extra["subTags"]) == subs, language
+        for tags in [*extra["subTags"].values(), *extra["moreTags"].values(),
+                     extra["topicTags"].values()]:
+            assert all(TAG.match(t) and not t[0].isdigit() for t in tags), language
+        # a sub-niche pool large enough that rotation keeps any tag off most posts
+        assert all(len(set(tags)) >= 12 for tags in extra["subTags"].values()), language
+    assert set(niche_table()["emoji"]) >= families | subs
+
+
+def test_register_overlays_replace_known_keys() -> None:
+    for language in SUPPORTED:
+        bank = language_bank(language)
+        for overlay in bank.get("registers", {}).values():
+            assert set(overlay) <= set(bank) - {"registers"}, language
+            assert set(overlay["ctas"]) == set(bank["ctas"]), language
+        assert set(bank["tones"]) == {"playful", "professional", "warm", "bold"}, language
 
 
 def test_marketing_days_say_where_they_come_from() -> None:

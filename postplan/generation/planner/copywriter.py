@@ -7,22 +7,23 @@ composition goes through `compose.render`, so no template can print a broken sen
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import islice
 
 from postplan.core.text import utf16_len
 from postplan.core.vocab import Channel
-from postplan.generation.planner.compose import format_date, render, tag_from_words
+from postplan.generation.planner.compose import format_date, render
 from postplan.generation.planner.copybank import BriefBank, brief_bank
 from postplan.generation.planner.pillars import pillar_category
 from postplan.generation.planner.seeding import brief_digest, derived_rng
 from postplan.generation.planner.slots import Slot
+from postplan.generation.planner.tags import hashtags
 from postplan.generation.planner.text import (
     CAPTION_MAX,
     HOOK_MAX,
     capitalise_first,
-    is_valid_hashtag,
     normalise_hook,
     shorten,
     tokens,
@@ -33,11 +34,12 @@ from postplan.generation.schemas import Brief, EntryDraft
 # near-duplicate threshold (text.NEAR_DUPLICATE).
 AVOID_SIMILARITY = 0.7
 MAX_CANDIDATES = 400
+#: A general topic ("Our story in one minute") waits until each niche topic had this many more
+#: turns: most posts are about the niche, long calendars still get variety.
+GENERAL_PENALTY = 3
+#: How many of the least-used topics the search for a fresh hook opening may go through.
+FRESH_OPENER_TOPICS = 2
 CTA_MAX = 120  # the call to action stays a short line, brand included
-HASHTAG_RANGE: dict[Channel, tuple[int, int]] = {
-    Channel.tiktok: (3, 5),  # docs/research.md, planning §3.5: 3-5 relevant hashtags
-    Channel.instagram: (3, 5),  # hard cap of 5 since Dec 2025
-}
 
 
 class UsedHooks(set[str]):
@@ -53,6 +55,8 @@ class UsedHooks(set[str]):
         self.token_sets: list[frozenset[str]] = []
         # Posts written so far per channel: the niche tags rotate by this count, not by date.
         self.tag_turns: dict[Channel, int] = {}
+        #: The first two words of each hook so far (a calendar varies how hooks open).
+        self.openers: set[str] = set()
 
 
 @lru_cache(maxsize=8192)
@@ -102,6 +106,15 @@ def _max_similarity(mine: frozenset[str], others: list[frozenset[str]], stop: fl
     return worst
 
 
+_NO_BANG = re.compile(r"\s?!")
+
+
+@lru_cache(maxsize=8192)
+def opener_of(normalised: str) -> str:
+    """The first two words of a normalised hook (as the quality report counts openers)."""
+    return " ".join(normalised.split()[:2])
+
+
 def _same_day(slot: Slot) -> bool:
     return slot.observance_date == slot.scheduled_at.date()
 
@@ -123,6 +136,14 @@ def _fillers(brief: Brief, bank: BriefBank, slot: Slot, topic: str) -> dict[str,
     return out
 
 
+@lru_cache(maxsize=16384)
+def _hook_text(template: str, topic: str, place: str, occasion: str, date: str,
+               brand: str) -> str | None:
+    """A hook template rendered (cached: a calendar tries the same pairs slot after slot)."""
+    return render(template, {"Topic": topic, "Place": place, "Occasion": occasion, "Date": date,
+                             "Brand": brand})
+
+
 def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: random.Random,
                used: set[str]) -> tuple[str, str]:
     base_templates, base_topics = _orders(digest, bank)
@@ -134,8 +155,10 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
     start = rng.randrange(len(base_topics))
     if isinstance(used, UsedHooks):
         n = len(base_topics)
+        general = bank.general
         order = sorted(range(n), key=lambda p: (
-            used.topic_counts.get(base_topics[(start + p) % n], 0), p))
+            used.topic_counts.get(base_topics[(start + p) % n], 0)
+            + GENERAL_PENALTY * (base_topics[(start + p) % n] in general), p))
         topics = [base_topics[(start + p) % n] for p in order]
         used_tokens = used.token_sets
     else:
@@ -145,27 +168,51 @@ def _pick_hook(brief: Brief, bank: BriefBank, slot: Slot, digest: bytes, rng: ra
     t0 = rng.randrange(len(templates))
     templates = templates[t0:] + templates[:t0]
 
+    tone_hooks = bank.tone_hooks if slot.index % 2 == 0 else ()
+
     def candidates() -> Iterator[tuple[str, str]]:
         for k in range(len(topical)):
             for topic in topics[:3]:
                 yield topical[(slot.index + k) % len(topical)], topic
+        for n, topic in enumerate(topics[:4] if tone_hooks else ()):
+            for k in range(len(tone_hooks)):
+                yield tone_hooks[(slot.index // 2 + n + k) % len(tone_hooks)], topic
         for n, topic in enumerate(topics):
             for k in range(len(templates)):
                 yield templates[(n + k) % len(templates)], topic
 
+    # A hook whose first two words open an earlier hook is kept only if nothing fresher fits.
+    openers = used.openers if isinstance(used, UsedHooks) else set()
+    same_opener: tuple[str, str] | None = None
     fallback: tuple[float, str, str] | None = None
+    date = format_date(slot.observance_date, bank.raw) if slot.observance_date else ""
+    budget = MAX_CANDIDATES
+    # Looking for a fresh opening may pass over the least-used topic, not over the next ones.
+    fresh_search = 3 * len(topical) + 4 * len(tone_hooks) + FRESH_OPENER_TOPICS * len(templates)
     for template, topic in islice(candidates(), MAX_CANDIDATES):
-        hook = render(template, _fillers(brief, bank, slot, topic))
+        budget -= 1
+        if same_opener is not None and budget < MAX_CANDIDATES - fresh_search:
+            break
+        hook = _hook_text(template, topic, bank.place or "", slot.observance or "", date,
+                          brief.brand)
         if hook is None or len(hook) > HOOK_MAX:
             continue
         norm = _norm(hook)
         if not norm or norm in used:
             continue
+        # Occasion hooks name their day: they go first even with a familiar opening.
+        repeated = opener_of(norm) in openers and template not in topical
+        if repeated and same_opener is not None:
+            continue
         worst = _max_similarity(_tokens_cached(norm), used_tokens, AVOID_SIMILARITY + 0.05)
         if worst < AVOID_SIMILARITY:
-            return hook, topic
+            if not repeated:
+                return hook, topic
+            same_opener = (hook, topic)
         if fallback is None or worst < fallback[0]:
             fallback = (worst, hook, topic)
+    if same_opener is not None:
+        return same_opener
     if fallback is not None and fallback[0] < AVOID_SIMILARITY + 0.05:
         return fallback[1], fallback[2]
     # Last resort: a numbered variant, still unique ("Our story in one minute (2)").
@@ -185,64 +232,68 @@ def _tag_turn(used_hooks: set[str], slot: Slot) -> int | None:
     return turn
 
 
-def _hashtags(brief: Brief, bank: BriefBank, slot: Slot, rng: random.Random,
-              turn: int | None = None) -> list[str]:
-    """Brand, niche, place and occasion tags, varied across posts: the brand tag every third
-    day, the place tag every other day, the niche tags rotating by the channel's post count
-    (`turn`; by date without one), so no tag sits on every post; 3-5 tags, each a valid
-    single word."""
-    low, high = HASHTAG_RANGE[slot.channel]
-    want = min(high, low + 1 + (rng.random() < 0.35))  # 4 or 5
-    fixed: list[str] = []
-    if slot.observance:
-        fixed.append(tag_from_words(slot.observance))
-    # By date (a channel posts at most once a day), shifted per channel: consecutive posts of
-    # a channel get different brand/place/niche mixes.
-    day = slot.scheduled_at.date().toordinal() + (slot.channel == Channel.instagram)
-    if day % 3 == 0:
-        fixed.append(tag_from_words(brief.brand))
-    if bank.place and day % 2 == 1:
-        fixed.append(tag_from_words(bank.place))
-    pool = [t for t in dict.fromkeys(bank.tags) if t and is_valid_hashtag(t)]
-    offset = (day if turn is None else turn) % len(pool) if pool else 0
-    # A window of the rotated pool, two short of all of it: were every niche tag taken, posts
-    # a week apart (a pool the size of the step, or rotated by a multiple of it) would carry
-    # the very same set. Still enough to reach the channel's minimum.
-    valid_fixed = len({t.casefold() for t in fixed if t and is_valid_hashtag(t)})
-    window = max(len(pool) - 2, low - valid_fixed)
-    pool = (pool[offset:] + pool[:offset])[:window]
-    chosen: list[str] = []
-    seen: set[str] = set()
-    for tag in [*fixed, *pool]:
-        if len(chosen) >= want:
-            break
-        if not tag or not is_valid_hashtag(tag) or tag.casefold() in seen:
-            continue
-        seen.add(tag.casefold())
-        chosen.append(tag)
-    return chosen
-
-
 def _cta(brief: Brief, bank: BriefBank, slot: Slot, fillers: dict[str, str],
          rng: random.Random, promotional: bool) -> str:
     """A call to action that serves the brief's goal: visits → come by, bookings → the booking
-    link, sales → the offer's link. Goal CTAs on promotional posts and every other post, an
-    engagement CTA (save, comment, follow) otherwise."""
+    link, signups → the sign-up link, sales → the offer's link. Goal CTAs on promotional posts
+    and two posts in three, an engagement CTA (save, comment, follow) otherwise."""
     goal = bank.goal
     if goal == "engagement" and promotional and (brief.offers or brief.link):
         goal = "sales"
-    if goal != "engagement" and not promotional and slot.index % 2 == 1:
+    if goal != "engagement" and not promotional and slot.index % 3 == 1:
         goal = "engagement"
     key = goal
-    if goal in ("bookings", "sales") and not fillers["Link"]:
+    if goal in ("bookings", "signups", "sales") and not fillers["Link"]:
         key = f"{goal}_nolink"
-    options = [c for c in (render(t, fillers) for t in bank.ctas[key]) if c]
+    templates = bank.ctas[key]
+    if key == "engagement" and bank.tone_ctas:
+        templates = (*bank.tone_ctas, *templates)
+    options = [c for c in (render(t, fillers) for t in templates) if c]
     options = [c for c in options if len(c) <= CTA_MAX]
-    if not options and key in ("bookings", "sales"):  # a link too long for a CTA line
+    if not options and key in ("bookings", "signups", "sales"):  # a link too long for a CTA
         options = [c for c in (render(t, fillers) for t in bank.ctas[f"{key}_nolink"]) if c]
     if not options:
         options = [c for c in (render(t, fillers) for t in bank.ctas["engagement"]) if c]
-    return rng.choice(options)
+    return _exclaim(rng.choice(options), bank)
+
+
+def _exclaim(line: str, bank: BriefBank) -> str:
+    """A line in the voice's punctuation: "!" for playful and bold, none for professional
+    (or a brand whose samples never use one), as written otherwise. URLs stay untouched."""
+    wanted = bank.voice.exclaim
+    if wanted is None or "http" in line:
+        return line
+    if wanted is False:
+        return _NO_BANG.sub(".", line.replace("¡", "")).replace("..", ".")
+    if line.endswith("."):
+        line = line[:-1] + (" !" if bank.language == "fr" else "!")
+        if bank.language == "es" and not line.startswith("¡"):
+            line = "¡" + line
+    return line
+
+
+def _body(bank: BriefBank, slot: Slot, topic: str) -> str:
+    """What the caption says about the topic: its own sentence, or a line about the niche for a
+    general topic; long-form voices add a niche line after the topic's sentence."""
+    lines = bank.lines
+    own = (bank.bodies or {}).get(topic)
+    pick = lines[slot.index % len(lines)] if lines else ""
+    if not own:
+        return pick
+    return f"{own} {pick}" if bank.voice.length == "long" and pick else own
+
+
+def _with_emoji(hook: str, body: str, bank: BriefBank, slot: Slot) -> tuple[str, str]:
+    """The niche's emoji where the voice wants one: after the hook (playful, and every other
+    post of a brand whose samples use emoji), after the body (warm)."""
+    voice = bank.voice
+    if not voice.emoji or not bank.emoji:
+        return hook, body
+    if voice.tone == "warm":
+        return hook, f"{body} {bank.emoji}" if body else body
+    if (voice.tone == "playful" or slot.index % 2 == 0) and len(hook) + 2 <= HOOK_MAX:
+        return f"{hook} {bank.emoji}", body
+    return hook, body
 
 
 def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
@@ -259,11 +310,12 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     if isinstance(used_hooks, UsedHooks):
         used_hooks.topic_counts[topic] = used_hooks.topic_counts.get(topic, 0) + 1
         used_hooks.token_sets.append(_tokens_cached(norm))
+        used_hooks.openers.add(opener_of(norm))
     fillers = _fillers(brief, bank, slot, topic)
     category = pillar_category(slot.pillar)
     promotional = category == "promotion"
 
-    lines = [render(rng.choice(bank.bodies.get(category, bank.bodies["generic"])), fillers)]
+    lines: list[str | None] = [_body(bank, slot, topic)]
     if promotional and fillers["Offer"]:
         template = bank.raw["offerLine"] if fillers["Description"] else "{Offer}"
         lines.append(render(template, fillers))
@@ -271,7 +323,12 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
         options = bank.occasion_lines["same_day" if _same_day(slot) else "ahead"]
         lines.append(render(rng.choice(options), fillers))
     body = " ".join(line for line in lines if line)
+    if bank.voice.exclaim is False:  # CTAs get the "!" of a lively voice, bodies never
+        body = _exclaim(body, bank)
     cta = _cta(brief, bank, slot, fillers, rng, promotional)
+    if bank.voice.exclaim is False:  # "Happy Easter! Today: ..." → "Happy Easter. Today: ..."
+        hook = _exclaim(hook, bank)
+    hook, body = _with_emoji(hook, body, bank, slot)
     caption = f"{hook}\n\n{body}\n\n{cta}"
     if utf16_len(caption) > CAPTION_MAX:  # only reachable with extreme inputs
         caption = shorten(caption, CAPTION_MAX // 2)
@@ -285,7 +342,7 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
     return slot.draft(
         hook=hook,
         caption=caption,
-        hashtags=_hashtags(brief, bank, slot, rng, _tag_turn(used_hooks, slot)),
+        hashtags=hashtags(brief, bank, slot, topic, rng, _tag_turn(used_hooks, slot)),
         call_to_action=cta,
         asset_notes=notes,
     )

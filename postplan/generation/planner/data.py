@@ -111,3 +111,12 @@ def language_bank(language: str) -> dict[str, Any]:
     """One language's copy bank (generation/data/copy/<language>.json); `language` is one of
     `languages.SUPPORTED`."""
     return _load(f"copy/{language}.json")
+
+
+@cache
+def body_bank(language: str) -> dict[str, Any]:
+    """One language's caption bodies, sub-niche topics and lines
+    (generation/data/bodies/<language>.json) with its hashtag pools (data/tags/<language>.json)."""
+    tags = _load(f"tags/{language}.json")
+    return {**_load(f"bodies/{language}.json"),
+            **{k: tags[k] for k in ("topicTags", "subTags", "moreTags")}}

@@ -35,10 +35,22 @@ def plan_entries(brief: Brief) -> list[EntryDraft]:
 def warm_up() -> None:
     """Load the data files and the holidays machinery (~0.3 s once per process) so the first
     request does not pay for it. Call it at application start-up; safe to call repeatedly."""
-    from postplan.generation.planner.data import best_times, copy_bank, marketing_days
+    from postplan.generation.planner.data import (
+        best_times,
+        body_bank,
+        copy_bank,
+        language_bank,
+        marketing_days,
+        niche_table,
+    )
+    from postplan.generation.planner.languages import SUPPORTED
     from postplan.generation.planner.observances import observances_between
 
     best_times()
     copy_bank()
     marketing_days()
+    niche_table()
+    for language in SUPPORTED:  # the copy banks: topics, bodies, tones, tags
+        language_bank(language)
+        body_bank(language)
     observances_between("US", dt.date(2026, 1, 1), dt.date(2026, 1, 2))

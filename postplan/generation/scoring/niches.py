@@ -12,7 +12,8 @@ from functools import lru_cache
 
 
 def _stems(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+    # Casefolded like the words they are matched with ("größe" → "grösse", as `words` folds).
+    return frozenset(text.casefold().split())
 
 
 #: family → stems (casefolded). English, German, Spanish, French and Portuguese mixed in one set:
@@ -29,7 +30,11 @@ FAMILIES: dict[str, frozenset[str]] = {
         "desayuno petit-déjeuner café-da-manhã lunch dinner abendessen cena dîner jantar "
         "wine wein vino vin vinho beer bier cerveza bière cerveja filter siebträger "
         "mühle grind molino moulin moagem sweet süß dulce sucré doce snack order bestell "
-        "pedido commande encomenda"
+        "pedido commande encomenda butter mantequ beurre manteig flour mehl harina farine "
+        "farinha oven ofen horno horne forno croissant cruasán hojaldre bolle viennois teig "
+        "dough sourdough sauerteig levain fermento confeit boulang panader padar gebacken "
+        "baguette fournil brau bar cocktail spirit spirituose destilad spiritueux glass glas copa "
+        "verre copo taça"
     ),
     "fitness": _stems(
         "fitness fit workout training train entrenamiento entraînement treino exercise übung "
@@ -42,28 +47,31 @@ FAMILIES: dict[str, frozenset[str]] = {
         "sweat schweiß sudor sueur suor weight gewicht peso poids body körper cuerpo corps "
         "corpo health gesund salud santé saúde habit gewohnheit hábito habitude goal ziel "
         "meta objectif objetivo plank core abs yoga pilates warm aufwärm calentamiento "
-        "échauffement aquecimento lift"
+        "échauffement aquecimento lift entrena trein plancha prancha planche gainage postur"
     ),
     "beauty": _stems(
         "beauty schön belleza beauté beleza skin haut piel peau pele makeup make-up "
         "maquillaje maquillage maquiagem hair haar cabello pelo cheveux cabelo nail nagel "
         "uña ongle unha glow serum séru cream creme crema crème lip lippe labio lèvre lábio "
         "routine rutina rotina spf salon facial gesicht rostro visage rosto lash wimper "
-        "pestaña cil cílio brow braue ceja sourcil sobrancelha"
+        "pestaña cil cílio brow braue ceja sourcil sobrancelha uñas cutícul cuticle cuticule"
     ),
     "fashion": _stems(
         "fashion mode moda style stil estilo look outfit kleid dress vestido robe wear trag "
         "llevar porter usar jacket jacke chaqueta veste jaqueta shoe schuh zapato chaussure "
         "sapato denim jeans fabric stoff tela tissu tecido collection kollektion colección "
         "collection coleção season saison temporada estação size größe talla taille tamanho "
-        "closet schrank armario placard armário vintage thrift sustainable nachhaltig"
+        "closet schrank armario placard armário vintage thrift sustainable nachhaltig "
+        "knit strick maille tricô wool wolle laine lana wardrobe garderobe garde-robe "
+        "guarda-roupa tenue prenda accessoi accesori"
     ),
     "tech": _stems(
         "software app saas tool feature funktion función fonction recurso product produkt "
         "producto produit produto update integrat workflow automat dashboard data daten "
         "datos données dados api cloud code release launch user nutzer usuario utilisateur "
         "usuário team onboarding demo plan pricing preis precio prix preço ai ki ia "
-        "productiv produktiv productiv productiv setup bug sprint roadmap"
+        "productiv produktiv productiv productiv setup bug sprint roadmap intégr integrac "
+        "integraç logiciel outil herramienta ferramenta werkzeug shortcut atajo raccourci"
     ),
     "local_services": _stems(
         "service dienst servicio service serviço repair reparatur reparación réparation "
@@ -71,10 +79,13 @@ FAMILIES: dict[str, frozenset[str]] = {
         "limp plumb klempner fontan plomb encan electric elektr eléctr électr elétr garden "
         "garten jardín jardin jardim home haus casa maison neighbo nachbar vecin voisin "
         "vizinh quote angebot presupuesto devis orçamento customer kunde cliente client "
-        "local lokal booking buchung reserva réservation"
+        "local lokal booking buchung reserva réservation handwerk reparier notdienst "
+        "rohr pipe tubería tuyau leak leck fuite vazamento sanitär heizung heating "
+        "calefacción chauffage repar emergenc emergênc urgenc notfall entretien wartung "
+        "mantenimiento manutenç maintenance"
     ),
     "education": _stems(
-        "learn lern aprend apprend aprend course kurs curso cours lesson lektion lección "
+        "learn lern aprend apprend appren aprend course kurs curso cours lesson lektion lección "
         "leçon lição study studi estudi étud estud teach lehr enseñ enseign ensin tip tipp "
         "consejo conseil dica guide leitfaden guía guia student schüler estudiante étudiant "
         "aluno class klasse clase classe aula skill fähigkeit habilidad compétence habilidade "
@@ -84,19 +95,21 @@ FAMILIES: dict[str, frozenset[str]] = {
         "shop store laden geschäft tienda boutique magasin loja product produkt producto "
         "produit produto sale rabatt oferta solde promoção new neu nuevo nouveau novo "
         "arrival gift geschenk regalo cadeau presente price preis precio prix preço deal "
-        "angebot collection sortiment stock lager order bestell pedido commande"
+        "angebot collection sortiment stock lager order bestell pedido commande schaufenster "
+        "escaparate vitrine"
     ),
     "hospitality": _stems(
         "hotel room zimmer habitación chambre quarto stay aufenthalt estancia séjour estadia "
         "guest gast huésped client hóspede travel reise viaje voyage viagem book buch "
         "reserv breakfast frühstück desayuno pool spa view aussicht vista vue check-in "
-        "trip ausflug excursión excursion passeio tour"
+        "trip ausflug excursión excursion passeio tour reception rezeption recepción réception "
+        "recepç hôte hôtel gäste bar cocktail petit-déjeuner"
     ),
     "nonprofit": _stems(
         "donat spende doação volunteer ehrenamt voluntar bénévol voluntár cause mission "
         "misión mission missão communit gemeinschaft comunidad communauté comunidade "
         "support unterstütz apoy soutien apoi impact wirkung impacto fundrais charity "
-        "help hilf ayud aide ajud campaign kampagne campaña campagne campanha"
+        "help hilf ayud aide ajud campaign kampagne campaña campagne campanha donac doaç don"
     ),
 }
 
@@ -111,18 +124,23 @@ NICHE_HINTS: tuple[tuple[str, str], ...] = (
     ("saas", "tech"), ("software", "tech"), ("app", "tech"), ("startup", "tech"),
     ("plumb", "local_services"), ("cleaning", "local_services"), ("repair", "local_services"),
     ("course", "education"), ("tutor", "education"), ("creator", "education"),
+    # A "boutique hotel" is a hotel: hospitality before the shop words.
+    ("hotel", "hospitality"), ("guesthouse", "hospitality"),
     ("shop", "retail"), ("store", "retail"), ("boutique", "retail"), ("tienda", "retail"),
-    ("loja", "retail"), ("hotel", "hospitality"), ("guesthouse", "hospitality"),
+    ("loja", "retail"),
     ("charity", "nonprofit"), ("nonprofit", "nonprofit"), ("non-profit", "nonprofit"),
     ("ong", "nonprofit"),
 )
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", re.UNICODE)
+_ELISION = re.compile(r"^(?:[cdjlmnst]|qu)'(?=\w)")
 
 
 def words(text: str) -> list[str]:
     """The casefolded words of a text (hashtags and numbers dropped)."""
-    return [w.casefold() for w in _WORD.findall(re.sub(r"#\w+", " ", text))]
+    found = _WORD.findall(re.sub(r"#\w+", " ", text))
+    # French elision: "d'étude" is the word "étude" ("aujourd'hui" keeps its own form).
+    return [_ELISION.sub("", w.casefold()) for w in found]
 
 
 @lru_cache(maxsize=512)
