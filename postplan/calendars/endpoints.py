@@ -19,8 +19,8 @@ from postplan.calendars.schemas import (
 )
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
-from postplan.core.errors import NotFound
 from postplan.core.deps import Session, WriteSession
+from postplan.core.errors import NotFound
 from postplan.core.openapi import link, problem_responses
 from postplan.core.pagination import Cursor
 from postplan.core.schemas import Page

@@ -153,3 +153,22 @@ def test_a_link_too_long_for_a_cta_line_falls_back_to_the_bio() -> None:
     ctas = {e.call_to_action for e in plan_entries(brief)}
     assert all(len(c) <= 120 for c in ctas)
     assert any("link in our bio" in c for c in ctas)
+
+
+def test_a_window_of_closed_days_only_is_refused_and_closed_weeks_get_no_quota() -> None:
+    """Found by the property test: a one-day calendar on a closed day planned nothing (now a
+    422 naming the dates), and a last partial week holding only closed days was given a post
+    it could not place (now each week's share counts its open days only)."""
+    thursday = make_brief(startDate="2026-03-05", days=1, closedDays=["thu"],
+                          channels=["tiktok"])
+    (problem,) = brief_problems(thursday)
+    assert problem.code == "closed_days_conflict" and "2026-03-05" in problem.message
+    # 2026-03-02 is a Monday: 15 days end on Mon 16th; Mon/Tue closed.
+    brief = make_brief(startDate="2026-03-02", days=15, closedDays=["mon", "tue"],
+                       channels=["tiktok"], postsPerWeek={"tiktok": 2})
+    assert brief_problems(brief) == []
+    from postplan.generation.scoring import score_calendar
+    entries = plan_entries(brief)
+    score = score_calendar(brief, entries)
+    assert score.passed, {n: score.check(n).details for n in score.failed}
+    assert all(e.scheduled_at.weekday() not in (0, 1) for e in entries)

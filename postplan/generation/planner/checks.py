@@ -75,6 +75,14 @@ def brief_problems(brief: Brief, *, model_available: bool = False) -> list[Probl
     if problems:
         return problems
     slots = count_slots(brief)
+    if slots == 0:
+        first, last = brief.start_date, brief.start_date + dt.timedelta(days=brief.days - 1)
+        problems.append(Problem(
+            "closedDays" if brief.closed_days else "postingWindows",
+            f"no day from {first} to {last} is open for posting: each falls on a closed day or "
+            "outside every posting window; widen the dates or open a day",
+            "closed_days_conflict"))
+        return problems
     pillars = default_pillars(brief)
     # An empty list means "no pillars of my own", as null does: the defaults are never "too many".
     if brief.pillars and len(pillars) > slots:

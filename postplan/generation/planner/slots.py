@@ -103,20 +103,40 @@ def week_targets(brief: Brief, channel: Channel) -> list[tuple[list[dt.date], in
     half-up rounding keeps the total within one of `postsPerWeek * days / 7` and each week within
     one of its pro-rata target."""
     ppw = posts_per_week(brief, channel)
+    # Posts go on open days only (closed days and windows): a week's share is its open days
+    # over the open days of a full week, so a partial week of closed days gets none.
+    open_days = set(open_weekdays(brief, channel)) or set(WEEKDAYS)
+    closed = set(brief.closed_days or ())
+    per_week = len(open_days)
     out: list[tuple[list[dt.date], int]] = []
+    opens: list[int] = []
     elapsed = 0
     done = 0
     for _, group in groupby(window_dates(brief), key=iso_week):
         dates = list(group)
-        elapsed += len(dates)
-        cumulative = (2 * ppw * elapsed + 7) // 14
-        out.append((dates, max(0, min(cumulative - done, len(dates)))))
+        n_open = sum(1 for d in dates if WEEKDAYS[d.weekday()] in open_days
+                     and d.isoformat() not in closed)
+        elapsed += n_open
+        cumulative = (2 * ppw * elapsed + per_week) // (2 * per_week)
+        out.append((dates, max(0, min(cumulative - done, n_open))))
+        opens.append(n_open)
         done = cumulative
     if ppw > 0 and sum(q for _, q in out) == 0 and out:
-        # A very short window still gets one post per channel.
-        longest = max(range(len(out)), key=lambda i: (len(out[i][0]), -i))
-        out[longest] = (out[longest][0], 1)
+        # A very short window still gets one post per channel, on a week with an open day.
+        longest = max(range(len(out)), key=lambda i: (opens[i], -i))
+        if opens[longest]:
+            out[longest] = (out[longest][0], 1)
     return out
+
+
+def week_share(brief: Brief, channel: Channel, dates: list[dt.date]) -> float:
+    """The pro-rata posts a week of `dates` should get: `postsPerWeek` times its open days
+    over the open days of a full week (what `week_targets` rounds)."""
+    open_days = set(open_weekdays(brief, channel)) or set(WEEKDAYS)
+    closed = set(brief.closed_days or ())
+    n_open = sum(1 for d in dates if WEEKDAYS[d.weekday()] in open_days
+                 and d.isoformat() not in closed)
+    return posts_per_week(brief, channel) * n_open / len(open_days)
 
 
 def resolve_local(

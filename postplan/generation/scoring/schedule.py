@@ -18,6 +18,7 @@ from postplan.generation.planner.slots import (
     LATEST,
     MIN_GAP,
     posts_per_week,
+    week_share,
     week_targets,
 )
 from postplan.generation.planner.stats import entropy
@@ -40,11 +41,10 @@ def check_cadence(
         mine = sorted((e for e in timed if e.channel == channel),
                       key=lambda e: e.scheduled_at.astimezone(dt.UTC))
         per_week = Counter(local_time(e, zone).isocalendar()[:2] for e in mine)
-        ppw = posts_per_week(brief, channel)
         for dates, _quota in week_targets(brief, channel):
             units += 1
             key = dates[0].isocalendar()[:2]
-            target = ppw * len(dates) / 7
+            target = week_share(brief, channel, dates)
             actual = per_week.get(key, 0)
             over = actual - target > 1 + 1e-9
             under = target - actual > 1 + 1e-9 and not partial
