@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # and how often the loop looks for new events.
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60, alias="WEBHOOK_TIMEOUT_SECONDS")
     webhook_concurrency: int = Field(8, ge=1, le=256, alias="WEBHOOK_CONCURRENCY")
+    # Of those, at most this many to one endpoint: a hanging endpoint with a backlog holds its
+    # own share, never every slot (other users' deliveries keep flowing).
+    webhook_per_endpoint: int = Field(2, ge=1, le=256, alias="WEBHOOK_PER_ENDPOINT")
     webhook_retry_base_seconds: float = Field(5.0, gt=0, le=3600,
                                               alias="WEBHOOK_RETRY_BASE_SECONDS")
     webhook_max_attempts: int = Field(8, ge=1, le=50, alias="WEBHOOK_MAX_ATTEMPTS")

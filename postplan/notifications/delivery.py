@@ -9,7 +9,9 @@ Each pass:
    webhook of their user (and are marked `fanned_out_at`), in one transaction;
 2. claim: due deliveries get `next_attempt_at` pushed past the attempt's timeout and their
    `attempts` counted, in one conditional UPDATE (Postgres: `FOR UPDATE SKIP LOCKED`), so two
-   loops never send the same attempt and a crashed attempt is simply due again later;
+   loops never send the same attempt and a crashed attempt is simply due again later; at most
+   `WEBHOOK_PER_ENDPOINT` attempts per webhook are in flight in one loop, so an endpoint that
+   hangs with a backlog holds its own share of `WEBHOOK_CONCURRENCY`, never every slot;
 3. send: POST the event with `webhook-id` (the event's id: the same on every retry, so the
    receiver can drop duplicates), `webhook-timestamp` and `webhook-signature`; a 2xx is
    delivered, anything else (timeout, connection error, non-2xx) is retried after
@@ -22,6 +24,7 @@ import asyncio
 import datetime as dt
 import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -71,6 +74,7 @@ class Attempt:
 
     delivery_id: uuid.UUID
     attempts: int
+    webhook_id: uuid.UUID
     url: str
     secret_enc: str
     message_id: str
@@ -88,6 +92,8 @@ class DeliveryLoop:
         self._own_client = client is None
         self.limit = asyncio.Semaphore(settings.webhook_concurrency)
         self.dev = settings.auth_mode is AuthMode.dev
+        #: Attempts claimed and not yet settled, per webhook (this loop's own).
+        self.busy: Counter[uuid.UUID] = Counter()
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -142,12 +148,22 @@ class DeliveryLoop:
         lease = dt.timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
         d = WebhookDelivery
         async with writer(self.engine).begin() as conn:
-            pick = (select(d.id).where(d.status == "pending", d.next_attempt_at <= now)
-                    .order_by(d.next_attempt_at)
-                    .limit(limit or self.settings.webhook_concurrency * CLAIM_FACTOR))
+            want = limit or self.settings.webhook_concurrency * CLAIM_FACTOR
+            pick = (select(d.id, d.webhook_id)
+                    .where(d.status == "pending", d.next_attempt_at <= now)
+                    .order_by(d.next_attempt_at).limit(want * CLAIM_FACTOR))
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
-            ids = list((await conn.execute(pick)).scalars())
+            cap = self.settings.webhook_per_endpoint
+            taken: Counter[uuid.UUID] = Counter()
+            ids = []
+            for row in (await conn.execute(pick)).all():
+                if self.busy[row.webhook_id] + taken[row.webhook_id] >= cap:
+                    continue  # that endpoint has its share in flight: others go first
+                taken[row.webhook_id] += 1
+                ids.append(row.id)
+                if len(ids) >= want:
+                    break
             if not ids:
                 return []
             claimed = (await conn.execute(
@@ -166,14 +182,23 @@ class DeliveryLoop:
             hook, note = hooks.get(c.webhook_id), notes.get(c.notification_id)
             if hook is None or note is None:
                 continue  # deleted meanwhile (the rows cascade)
-            out.append(Attempt(c.id, c.attempts, hook.url, hook.secret_enc,
+            out.append(Attempt(c.id, c.attempts, c.webhook_id, hook.url, hook.secret_enc,
                                f"msg_{note.id.hex}", body_of(note)))
+            self.busy[c.webhook_id] += 1
         return out
 
     # -- 3. send -----------------------------------------------------------------------------
 
     async def send(self, attempt: Attempt) -> None:
         """One attempt, its outcome written back to the delivery row."""
+        try:
+            await self._send(attempt)
+        finally:
+            self.busy[attempt.webhook_id] -= 1
+            if self.busy[attempt.webhook_id] <= 0:
+                del self.busy[attempt.webhook_id]
+
+    async def _send(self, attempt: Attempt) -> None:
         async with self.limit:
             status_code: int | None = None
             error: str | None = None
