@@ -82,6 +82,20 @@ def test_drag_add_duplicate_delete_cancel_and_resolve(
         moved_entry = next(e for e in moved if e["id"] == str(entries[0]))
         assert moved_entry["scheduledAt"].startswith(target_day) and moved_entry["version"] == 2
 
+        # A move across a DST change keeps the wall-clock time (the zone's offset on the new
+        # day), computed by the page itself.
+        moves = page.evaluate("""async () => {
+          const { movedTo } = await import('/static/manage.js');
+          return [movedTo('2026-03-27T10:00:00+01:00', '2026-03-30', 'Europe/Berlin'),
+                  movedTo('2026-10-30T18:30:00+02:00', '2026-11-02', 'Europe/Berlin'),
+                  movedTo('2026-03-06T09:15:00-05:00', '2026-03-09', 'America/New_York'),
+                  movedTo('2026-03-06T09:15:00+05:30', '2026-03-09', 'Asia/Kolkata'),
+                  movedTo('2026-03-06T09:15:00+01:00', '2026-03-09', 'Not/AZone')];
+        }""")
+        assert moves == ["2026-03-30T10:00:00+02:00", "2026-11-02T18:30:00+01:00",
+                         "2026-03-09T09:15:00-04:00", "2026-03-09T09:15:00+05:30",
+                         "2026-03-09T09:15:00+01:00"]
+
         # Someone else edits the second entry; dragging the stale copy shows the conflict and
         # reloads, and nothing is moved.
         second = page.locator(f"#grid [data-entry-id='{entries[1]}']")

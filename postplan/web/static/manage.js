@@ -23,9 +23,37 @@ function button(label, cls, onClick) {
   return b;
 }
 
-/** "2026-12-24T10:00:00+01:00" moved to day "2026-12-27", same local time and offset. */
-export function movedTo(scheduledAt, day) {
-  return `${day}${String(scheduledAt).slice(10)}`;
+/** The offset (ms) of `timeZone` at the instant `ms`: its wall clock there, read as UTC, less `ms`. */
+function zoneOffsetMs(timeZone, ms) {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(new Date(ms));
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return wall - Math.floor(ms / 1000) * 1000;
+}
+
+/** "2026-03-27T10:00:00+01:00" moved to day "2026-03-30" in Europe/Berlin:
+ *  "2026-03-30T10:00:00+02:00" - the same wall-clock time, with the offset the zone has on the
+ *  new day (a move across a DST change must not shift the post by an hour). */
+export function movedTo(scheduledAt, day, timeZone) {
+  const time = String(scheduledAt).slice(11, 19);
+  const keep = `${day}${String(scheduledAt).slice(10)}`;
+  if (!timeZone || !/^\d{2}:\d{2}:\d{2}$/.test(time)) return keep;
+  try {
+    const [h, m, s] = time.split(":").map(Number);
+    const wall = Date.UTC(+day.slice(0, 4), +day.slice(5, 7) - 1, +day.slice(8, 10), h, m, s);
+    let offset = zoneOffsetMs(timeZone, wall);
+    offset = zoneOffsetMs(timeZone, wall - offset);  // the offset at the instant itself
+    const minutes = Math.round(offset / 60000);
+    const sign = minutes < 0 ? "-" : "+";
+    const abs = Math.abs(minutes);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${day}T${time}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  } catch {
+    return keep;  // an unknown zone name: keep the old offset
+  }
 }
 
 export class Manage {
@@ -115,7 +143,7 @@ export class Manage {
     if (!entry || entryDay(entry) === day) return;
     try {
       const res = await request("PATCH", `/v1/calendars/${this.calendarId}/entries/${id}`, {
-        body: { scheduledAt: movedTo(entry.scheduledAt, day) },
+        body: { scheduledAt: movedTo(entry.scheduledAt, day, entry.timezone) },
         headers: { "If-Match": `"${entry.version}"` },
       });
       this.app.grid.upsert(await res.json());
