@@ -131,7 +131,7 @@ async def test_s2_every_endpoint_is_served(settings_factory: SettingsFactory) ->
         ("GET", "/v1/channels/{}/oauth/callback"), ("POST", "/v1/calendars/{}/feed"),
         ("DELETE", "/v1/calendars/{}/feed"), ("GET", "/v1/feeds/{}.ics"),
         ("POST", "/v1/calendars/import"), ("POST", "/v1/publish-intents/{}/retry"),
-        ("GET", "/v1/webhooks/{}/deliveries"),
+        ("GET", "/v1/webhooks/{}/deliveries"), ("GET", "/v1/calendars/{}/entries/{}"),
         # tus resumable uploads (HEAD is served too, but not listed in the OpenAPI document).
         ("OPTIONS", "/v1/media/uploads"), ("POST", "/v1/media/uploads"),
         ("GET", "/v1/media/uploads/{}"), ("PATCH", "/v1/media/uploads/{}"),
