@@ -99,6 +99,13 @@ def supported_country(country: str) -> bool:
     return country in holidays.list_supported_countries(include_aliases=False)
 
 
+#: The name people use for an official holiday, where the holidays package gives the
+#: liturgical or legal one (a Spanish bakery posts for "Día de Reyes", not "Epifanía del Señor").
+POPULAR_NAMES: dict[str, dict[str, str]] = {
+    "es": {"Epifanía del Señor": "Día de Reyes", "Natividad del Señor": "Navidad"},
+}
+
+
 @cache
 def _country_year(country: str, subdiv: str | None, year: int,
                   language: str) -> tuple[tuple[dt.date, str], ...]:
@@ -118,10 +125,11 @@ def _country_year(country: str, subdiv: str | None, year: int,
         table = holidays.country_holidays(
             country, subdiv=subdiv, years=year, language=chosen, categories=categories
         )
+    popular = POPULAR_NAMES.get(language, {})
     out: list[tuple[dt.date, str]] = []
     for day, names in sorted(table.items()):
         for name in str(names).split("; "):
-            out.append((day, name))
+            out.append((day, popular.get(name, name)))
     return tuple(out)
 
 
