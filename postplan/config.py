@@ -172,6 +172,8 @@ class Settings(BaseSettings):
     # leased, so any number of processes may run it. Polled every MEDIA_POLL_SECONDS (an upload
     # in the same process starts it at once).
     media_processing_enabled: bool = Field(True, alias="MEDIA_PROCESSING_ENABLED")
+    # Stored files no media row names are removed once this old (hourly, docs/media.md).
+    media_orphan_hours: float = Field(24, gt=0, le=24 * 365, alias="MEDIA_ORPHAN_HOURS")
     media_poll_seconds: float = Field(5.0, gt=0, le=300, alias="MEDIA_POLL_SECONDS")
     # A resumable upload left unfinished this long is removed with its bytes.
     media_upload_ttl_seconds: int = Field(86400, ge=60, le=30 * 86400,

@@ -40,6 +40,8 @@ MAX_ATTEMPTS = 3
 LEASE = dt.timedelta(minutes=15)
 #: How often expired resumable uploads are swept.
 SWEEP_SECONDS = 60.0
+#: How often the store is listed for files no row names (a bucket listing is not free).
+ORPHAN_SWEEP_SECONDS = 3600.0
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
                "video/mp4": "mp4", "video/quicktime": "mov"}
@@ -172,15 +174,48 @@ class Processor:
             upload_path(self.res.settings, upload_id).unlink(missing_ok=True)
         return len(expired)
 
+    async def sweep_orphans(self, now: float | None = None) -> list[str]:
+        """Remove stored files that no media row names and that are older than
+        `MEDIA_ORPHAN_HOURS`: what a delete whose object removal failed left behind, or an upload
+        whose process died between storing the file and writing its row. The age keeps an
+        upload in flight (file stored, row not yet written) safe. Returns the keys removed."""
+        cutoff = (now or time.time()) - self.res.settings.media_orphan_hours * 3600
+        old: dict[uuid.UUID, list[str]] = {}
+        async for key, modified in self.res.store.list_keys():
+            head = key.split("/", 1)[0]
+            try:
+                media_id = uuid.UUID(head)
+            except ValueError:
+                continue  # not a key postplan made: never touched
+            if modified < cutoff:
+                old.setdefault(media_id, []).append(key)
+        if not old:
+            return []
+        known: set[uuid.UUID] = set()
+        ids = list(old)
+        async with self.read() as session:
+            for i in range(0, len(ids), 500):
+                known |= set((await session.scalars(
+                    select(Media.id).where(Media.id.in_(ids[i:i + 500])))).all())
+        gone = [key for media_id, keys in old.items() if media_id not in known for key in keys]
+        if gone:
+            await self.res.store.delete(gone)
+            log.info("media.orphans_removed", count=len(gone), keys=gone[:20])
+        return gone
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop`: drain what is waiting, then sleep until woken or the poll."""
         poll = self.res.settings.media_poll_seconds
         swept = 0.0
+        orphans_swept = 0.0
         while not stop.is_set():
             try:
                 if time.monotonic() - swept > SWEEP_SECONDS:
                     swept = time.monotonic()
                     await self.sweep_uploads()
+                if time.monotonic() - orphans_swept > ORPHAN_SWEEP_SECONDS:
+                    orphans_swept = time.monotonic()
+                    await self.sweep_orphans()
                 MEDIA_QUEUE_DEPTH.set(await self.depth())
                 while not stop.is_set() and await self.run_once():
                     MEDIA_QUEUE_DEPTH.set(await self.depth())

@@ -7,6 +7,7 @@ import asyncio
 import io
 import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -147,3 +148,33 @@ async def chunked_upload(client: httpx.AsyncClient, data: bytes, filename: str,
 
     return await client.post("/v1/media", content=body(), headers={
         **(headers or USER), "Content-Type": "multipart/form-data; boundary=chunkedBOUNDARY7"})
+
+
+async def orphan_sweep_removes_only_orphans(settings: Settings, db_url: str,
+                                            client: httpx.AsyncClient) -> dict[str, list[str]]:
+    """Upload one file through `client`; then put an orphan (a media id no row names), and a
+    file that is not postplan's, into the same store; sweep as of now (the orphan is too young)
+    and as of two days later. Returns the keys each sweep removed and the keys left."""
+    import time
+
+    from postplan.core.db import create_engine
+    from postplan.media.processing import Processor
+    from postplan.media.resources import build_resources
+
+    kept = (await upload(client, png_bytes(), "kept.png")).json()["id"]
+    res = build_resources(settings)
+    orphan = f"{uuid.uuid4()}/original"
+    for key in (orphan, "notes/readme.txt"):
+        writer = res.store.writer(key)
+        await writer.write(b"left behind")
+        await writer.commit()
+    engine = create_engine(db_url)
+    try:
+        processor = Processor(engine, res)
+        young = await processor.sweep_orphans()
+        old = await processor.sweep_orphans(now=time.time() + 2 * 86400)
+    finally:
+        await engine.dispose()
+    left = sorted([key async for key, _ in res.store.list_keys()])
+    await res.store.aclose()
+    return {"young": young, "old": old, "left": left, "orphan": [orphan], "kept": [kept]}

@@ -18,7 +18,15 @@ from postplan.config import get_settings
 from postplan.core.db import create_engine, create_sessionmaker, utcnow
 from postplan.models import Media
 from postplan.publishing.worker.context import WorkerConfig
-from tests.media.conftest import BOTH_BACKENDS, USER, mp4_bytes, png_bytes, upload, wait_status
+from tests.media.conftest import (
+    BOTH_BACKENDS,
+    USER,
+    mp4_bytes,
+    orphan_sweep_removes_only_orphans,
+    png_bytes,
+    upload,
+    wait_status,
+)
 
 
 async def _edit(db_url: str, media_id: str, **values: Any) -> None:
@@ -82,3 +90,17 @@ async def test_the_worker_command_inspects_waiting_uploads(
     async with media_client(MEDIA_PROCESSING_ENABLED=False) as client:
         body = (await client.get(f"/v1/media/{media['id']}", headers=USER)).json()
         assert body["status"] == "ready" and body["checks"]
+
+
+async def test_files_no_row_names_are_swept_once_old(
+    db_url: str, media_settings: Callable[..., Any], media_client: Callable[..., Any],
+) -> None:
+    """A file whose row is gone (a failed object delete, a process that died between storing
+    and recording an upload) is removed once older than MEDIA_ORPHAN_HOURS; the files of
+    existing rows and anything not named by a media id stay."""
+    settings = media_settings(MEDIA_PROCESSING_ENABLED=False)
+    async with media_client(MEDIA_PROCESSING_ENABLED=False) as client:
+        got = await orphan_sweep_removes_only_orphans(settings, db_url, client)
+    assert got["young"] == []
+    assert got["old"] == got["orphan"]
+    assert got["left"] == sorted([f"{got['kept'][0]}/original", "notes/readme.txt"])

@@ -15,7 +15,14 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.fixtures.apps import free_port
-from tests.media.conftest import USER, chunked_upload, png_bytes, upload, wait_status
+from tests.media.conftest import (
+    USER,
+    chunked_upload,
+    orphan_sweep_removes_only_orphans,
+    png_bytes,
+    upload,
+    wait_status,
+)
 
 BUCKET = "postplan-media"
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
@@ -66,3 +73,19 @@ async def test_s3_round_trip(s3_endpoint: str, media_client: Callable[..., Any])
         res = await chunked_upload(client, big, "big.png")
         assert res.status_code == 413 and res.json()["code"] == "media_too_large"
         assert _keys(s3_endpoint) == []
+
+
+async def test_s3_orphans_are_swept_once_old(
+    s3_endpoint: str, db_url: str, media_settings: Callable[..., Any],
+    media_client: Callable[..., Any],
+) -> None:
+    store = {"MEDIA_STORE_URL": f"s3://{BUCKET}/library", "MEDIA_STORE_ENDPOINT": s3_endpoint,
+             "MEDIA_STORE_ACCESS_KEY_ID": "testing", "MEDIA_STORE_SECRET_ACCESS_KEY": "testing",
+             "MEDIA_PROCESSING_ENABLED": False}
+    settings = media_settings(**store)
+    async with media_client(**store) as client:
+        got = await orphan_sweep_removes_only_orphans(settings, db_url, client)
+    assert got["young"] == [] and got["old"] == got["orphan"]
+    assert got["left"] == sorted([f"{got['kept'][0]}/original", "notes/readme.txt"])
+    # Keys are relative to the store's prefix; the bucket holds them under it.
+    assert _keys(s3_endpoint) == [f"library/{k}" for k in got["left"]]

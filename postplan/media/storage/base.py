@@ -1,5 +1,5 @@
 """What the media domain needs from a place that keeps bytes: write a new object in a stream
-(all or nothing), read a byte range, copy a local file in, fetch to a local file, delete."""
+(all or nothing), read a byte range, copy a local file in, fetch to a local file, delete, list."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ class MediaStore(Protocol):
 
     async def delete(self, keys: list[str]) -> None:
         """Remove objects; a key that is already gone is not an error."""
+
+    def list_keys(self) -> AsyncIterator[tuple[str, float]]:
+        """Every stored object as (key, last modified as a Unix time), in no order."""
 
     async def aclose(self) -> None:
         """Release connections."""

@@ -127,6 +127,26 @@ class LocalStore:
                     break
                 parent = parent.parent
 
+    async def list_keys(self) -> AsyncIterator[tuple[str, float]]:
+        """Every file under the folder but postplan's own working folders (`.partial`,
+        `.uploads`: dot-named, never a key)."""
+
+        def walk() -> list[tuple[str, float]]:
+            found: list[tuple[str, float]] = []
+            for folder, dirs, files in os.walk(self.root):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                for name in files:
+                    path = Path(folder) / name
+                    try:
+                        found.append((path.relative_to(self.root).as_posix(),
+                                      path.stat().st_mtime))
+                    except FileNotFoundError:
+                        continue
+            return found
+
+        for item in await asyncio.to_thread(walk):
+            yield item
+
     def sweep_partials(self, max_age: float = PARTIAL_MAX_AGE_SECONDS) -> int:
         """Remove partial files left by a process that died mid-write; returns how many."""
         cutoff = time.time() - max_age

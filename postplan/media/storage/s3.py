@@ -131,5 +131,11 @@ class S3MediaStore:
             except (NotFoundError, FileNotFoundError):
                 continue
 
+    async def list_keys(self) -> AsyncIterator[tuple[str, float]]:
+        """Every object of the bucket (under the store's prefix), listed in pages."""
+        async for page in obstore.list(self.store, chunk_size=500):
+            for meta in page:
+                yield str(meta["path"]), meta["last_modified"].timestamp()
+
     async def aclose(self) -> None:
         """obstore's client needs no closing."""
