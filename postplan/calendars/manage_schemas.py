@@ -21,6 +21,7 @@ from postplan.core.entryfields import (
 from postplan.core.schemas import InputSchema
 from postplan.core.validators import (
     DATE_RANGE_TEXT,
+    NOT_SPACE,
     Hashtag,
     IsoDateTime,
     IsoDateTimeAnyYear,
@@ -29,7 +30,7 @@ from postplan.core.validators import (
 from postplan.core.vocab import Channel, EntryFormat
 
 #: A calendar's name: 1-200 characters, at least one of them not a space (trimmed).
-CalendarName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S",
+CalendarName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_SPACE,
                                                 strip_whitespace=True), NoNul()]
 
 

@@ -28,6 +28,13 @@ from postplan.core.zones import CANONICAL_ZONES, MAX_ZONE_LENGTH, check_zone
 #: The OpenAPI form of "no NUL character": PostgreSQL `text` and `jsonb` cannot hold U+0000, so
 #: such a value would be accepted on SQLite and fail on Postgres; it is refused on both.
 NO_NUL_PATTERN = r"^[^\x00]*$"
+#: A character that is not a space in every regex engine that reads our patterns: pydantic's
+#: (Rust `regex`, where U+0085 is a space), JSON Schema's (ECMA, where U+FEFF is one) and
+#: Python's (where U+001C-U+001F are). A bare `\S` differs between them, so a client (or a
+#: fuzzer) reading the OpenAPI pattern could send a value the server then refuses.
+NOT_SPACE = r"[^\s\x1c-\x1f\x85\ufeff]"
+#: An absolute http(s) URL with no space of any kind in it.
+HTTP_URL_PATTERN = rf"^https?://{NOT_SPACE}+$"
 
 #: The message for a timestamp without an offset, with an example of one that has it.
 OFFSET_WITH_EXAMPLE = "must carry a UTC offset, e.g. 2026-12-01T18:00:00+01:00"

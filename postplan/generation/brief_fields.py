@@ -14,7 +14,13 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from postplan.core.schemas import InputSchema
-from postplan.core.validators import DATE_OUT_OF_RANGE, NoNul, conflict, is_blank
+from postplan.core.validators import (
+    DATE_OUT_OF_RANGE,
+    HTTP_URL_PATTERN,
+    NoNul,
+    conflict,
+    is_blank,
+)
 
 #: Weekday names as the brief may write them, normalised to three-letter keys (date.weekday()).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -37,7 +43,7 @@ CLOSED_DAY_PATTERN = rf"^({_DAY_NAMES}|\d{{4}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]
 Weekday = Annotated[str, StringConstraints(max_length=9, pattern=WEEKDAY_PATTERN)]
 ClosedDay = Annotated[str, StringConstraints(max_length=20, pattern=CLOSED_DAY_PATTERN)]
 
-Url = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$"), NoNul()]
+Url = Annotated[str, StringConstraints(max_length=500, pattern=HTTP_URL_PATTERN), NoNul()]
 Phrase = Annotated[str, StringConstraints(min_length=1, max_length=80), NoNul()]
 
 

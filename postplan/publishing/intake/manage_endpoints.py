@@ -13,7 +13,7 @@ from postplan.core.db import utcnow
 from postplan.core.deps import WriteSession
 from postplan.core.openapi import problem_responses
 from postplan.core.schemas import InputSchema
-from postplan.core.validators import NoNul
+from postplan.core.validators import HTTP_URL_PATTERN, NoNul
 from postplan.publishing.intake import manage
 from postplan.publishing.intake.queries import get_intent
 from postplan.publishing.schemas import IntentDetail
@@ -27,7 +27,7 @@ class ResolveBody(InputSchema):
     outcome: Literal["published", "not_published"]
     platform_post_id: Annotated[str, StringConstraints(min_length=1, max_length=200),
                                 NoNul()] | None = None
-    url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://\S+$"),
+    url: Annotated[str, StringConstraints(max_length=2048, pattern=HTTP_URL_PATTERN),
                    NoNul()] | None = Field(None, description="the post's address, when known")
 
 
