@@ -17,7 +17,7 @@ from postplan.generation.planner.languages import SUPPORTED
 from tests.generation.helpers import make_brief
 
 NEW = ("dental", "plumbing", "cleaning", "garage", "hair", "nails", "skincare",
-       "vacation_rental", "language_school")
+       "vacation_rental", "language_school", "app")
 
 #: (language, niche text, family, sub-niche): the words a business would use for itself.
 DETECTION = [
@@ -66,6 +66,11 @@ DETECTION = [
     ("es", "academia de idiomas", "education", "language_school"),
     ("fr", "école de langues", "education", "language_school"),
     ("pt", "escola de idiomas", "education", "language_school"),
+    ("en", "mobile app for habit tracking", "tech", "app"),
+    ("de", "Handy-App für Pendler", "tech", "app"),
+    ("es", "app móvil de recetas", "tech", "app"),
+    ("fr", "application mobile de covoiturage", "tech", "app"),
+    ("pt", "aplicativo de finanças pessoais", "tech", "app"),
 ]
 
 
@@ -82,13 +87,15 @@ def test_sub_niche_is_found_from_the_niche_text(language: str, niche: str, famil
 def test_unmatched_businesses_keep_their_family_bank() -> None:
     for niche, family in (("accountant", "local_services"), ("beauty salon", "beauty"),
                           ("boutique hotel", "hospitality"), ("online coding course", "education"),
+                          ("B2B SaaS for invoicing", "tech"),
                           ("physiotherapy clinic", "local_services")):
         brief = make_brief(niche=niche)
         assert (niche_family(brief), sub_niche(brief, family)) == (family, family), niche
 
 
 def test_new_sub_niches_are_complete_in_every_language() -> None:
-    assert set(sub_niche_families()) >= {"local_services", "beauty", "hospitality", "education"}
+    assert set(sub_niche_families()) >= {"local_services", "beauty", "hospitality", "education",
+                                         "tech"}
     for language in SUPPORTED:
         extra = body_bank(language)
         for bank in NEW:

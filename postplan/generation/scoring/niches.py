@@ -75,7 +75,11 @@ FAMILIES: dict[str, frozenset[str]] = {
         "datos données dados api cloud code release launch user nutzer usuario utilisateur "
         "usuário team onboarding demo plan pricing preis precio prix preço ai ki ia "
         "productiv produktiv productiv productiv setup bug sprint roadmap intégr integrac "
-        "integraç logiciel outil herramienta ferramenta werkzeug shortcut atajo raccourci"
+        "integraç logiciel outil herramienta ferramenta werkzeug shortcut atajo raccourci "
+        # mobile apps
+        "version versión versão widget screen bildschirm pantalla écran notification mitteilung "
+        "notificac notificaç sync synchron sincron offline device gerät dispositivo appareil "
+        "aparelho smartphone handy móvil celular appli aplicativo aplicación atalho"
     ),
     "local_services": _stems(
         "service dienst servicio service serviço repair reparatur reparación réparation "
