@@ -61,7 +61,9 @@ def _templates(bank: dict[str, object]) -> list[str]:
 
 def _fillers(language: str) -> dict[str, list[str]]:
     bank = language_bank(language)
-    topics = sorted({t for items in bank["topics"].values() for t in items})
+    # Family topics and every sub-niche's (dental, hair, bakery...): all go into the same hooks.
+    topics = sorted({t for items in bank["topics"].values() for t in items}
+                    | {t for items in body_bank(language)["subTopics"].values() for t in items})
     occasions = sorted({str(r["names"][language]) for r in marketing_days()["days"]})
     for country in ("DE", "US", "FR", "ES", "BR"):
         table = observances_between(country, dt.date(2026, 1, 1), dt.date(2026, 12, 31),

@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from postplan.core.vocab import Channel
-from postplan.generation.planner import count_slots, plan_slots
+from postplan.generation.planner import count_slots, plan_entries, plan_slots
 from postplan.generation.planner.slots import (
     MIN_GAP,
     default_posts_per_week,
@@ -213,3 +213,17 @@ def test_solemn_day_and_pillar_runs_both_hold(zone: str, start: str, days: int,
                        country=country, pillars=["offers", "recipes"])
     score = score_calendar(brief, entries_for(brief))
     assert score.passed, {n: score.check(n).details for n in score.failed}
+
+
+def test_a_short_calendar_ending_on_good_friday_still_has_a_promotion() -> None:
+    """Found by the property test: five posts, the last two on Good Friday 2033 (no promotion
+    there), and the largest-shortfall order had not reached promotion before."""
+    brief = Brief.model_validate({
+        "brand": "Bean There", "channels": ["tiktok", "instagram"], "startDate": "2033-04-11",
+        "days": 5, "timezone": "Africa/Abidjan", "language": "en", "country": "US"})
+    slots = plan_slots(brief)
+    assert {s.pillar for s in slots} == {"education", "behind the scenes", "community",
+                                         "promotion"}
+    assert all(s.pillar != "promotion" for s in slots if s.scheduled_at.date()
+               == dt.date(2033, 4, 15))
+    assert score_calendar(brief, plan_entries(brief)).passed

@@ -116,7 +116,29 @@ def language_bank(language: str) -> dict[str, Any]:
 @cache
 def body_bank(language: str) -> dict[str, Any]:
     """One language's caption bodies, sub-niche topics and lines
-    (generation/data/bodies/<language>.json) with its hashtag pools (data/tags/<language>.json)."""
+    (generation/data/bodies/<language>.json) with its hashtag pools (data/tags/<language>.json)
+    and the families' sub-niche files (data/subniches/<family>/<language>.json) merged in."""
     tags = _load(f"tags/{language}.json")
-    return {**_load(f"bodies/{language}.json"),
+    bank = {**_load(f"bodies/{language}.json"),
             **{k: tags[k] for k in ("topicTags", "subTags", "moreTags")}}
+    merged: dict[str, dict[str, Any]] = {k: dict(bank[k]) for k in SUB_KEYS}
+    for family in sub_niche_families():
+        part = _load(f"subniches/{family}/{language}.json")
+        for key in SUB_KEYS:
+            new = part.get(key, {})
+            if clash := set(new) & set(merged[key]):  # a topic or bank named twice
+                raise ValueError(f"subniches/{family}/{language}.json {key}: {sorted(clash)}")
+            merged[key].update(new)
+    return {**bank, **merged}
+
+
+#: What a family's sub-niche file (data/subniches/<family>/<lang>.json) adds to a body bank.
+SUB_KEYS = ("subTopics", "bodies", "lines", "subTags", "topicTags")
+
+
+@cache
+def sub_niche_families() -> tuple[str, ...]:
+    """The families whose sub-niche banks live in their own files (data/subniches/<family>/),
+    in name order."""
+    root = resources.files("postplan.generation").joinpath("data", "subniches")
+    return tuple(sorted(d.name for d in root.iterdir() if d.is_dir()))

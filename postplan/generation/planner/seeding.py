@@ -12,7 +12,7 @@ import random
 from postplan.generation.schemas import Brief
 
 # Bumped whenever the planner's output for a given brief changes on purpose.
-PLANNER_VERSION = "planner-2026.12-2"
+PLANNER_VERSION = "planner-2026.12-3"
 
 
 def canonical_brief_json(brief: Brief) -> str:

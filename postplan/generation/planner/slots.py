@@ -271,9 +271,12 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
     # Whether the channel's next slot falls on a solemn day (it must not be promotional).
     next_solemn: list[bool] = [False] * len(slots)
     upcoming: dict[Channel, bool] = {}
+    # Slots from here to the end that may carry a promotion (not on a solemn day).
+    open_left = [0] * (len(slots) + 1)
     for i in range(len(slots) - 1, -1, -1):
         next_solemn[i] = upcoming.get(slots[i].channel, False)
         upcoming[slots[i].channel] = slots[i].scheduled_at.date() in solemn
+        open_left[i] = open_left[i + 1] + (slots[i].scheduled_at.date() not in solemn)
     for n, slot in enumerate(slots):
         counts = per_channel.setdefault(slot.channel, dict.fromkeys(pillars, 0))
         seen = history.setdefault(slot.channel, [])
@@ -289,6 +292,16 @@ def _assign_pillars(brief: Brief, slots: list[Slot], digest: bytes) -> list[Slot
             # Keep the only non-promotional pillar free for tomorrow's solemn slot without
             # making it three in a row.
             candidates = [p for p in candidates if p != calm[0]] or candidates
+        # A short calendar still shows every pillar: when the slots left are only just enough
+        # for the pillars not used yet (for a promotion: the slots left off solemn days), one
+        # of those comes now (a 5-post calendar whose last two days are Good Friday).
+        missing = [p for p in candidates if not global_counts[p]]
+        if len(pillars) <= len(slots) and missing:
+            late = [p for p in missing if p in promotional]
+            if late and slot.scheduled_at.date() not in solemn and open_left[n] <= len(late):
+                candidates = late
+            elif sum(not c for c in global_counts.values()) >= len(slots) - n:
+                candidates = missing
         # Largest shortfall across the calendar, then on this channel, then a seeded order.
         choice = max(
             candidates,

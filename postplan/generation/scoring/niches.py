@@ -54,7 +54,11 @@ FAMILIES: dict[str, frozenset[str]] = {
         "maquillaje maquillage maquiagem hair haar cabello pelo cheveux cabelo nail nagel "
         "uña ongle unha glow serum séru cream creme crema crème lip lippe labio lèvre lábio "
         "routine rutina rotina spf salon facial gesicht rostro visage rosto lash wimper "
-        "pestaña cil cílio brow braue ceja sourcil sobrancelha uñas cutícul cuticle cuticule"
+        "pestaña cil cílio brow braue ceja sourcil sobrancelha uñas cutícul cuticle cuticule "
+        # hair salons, barbers, nail studios, skincare
+        "barb bart coiff friseur frisur peluquer cabeleir balayage strähn mèche mecha locken "
+        "boucl rizo cacho fade dégradé degrad shampoo shampoing champú xampu manicur manucur "
+        "maniküre pedicur pediküre vernis retinol rétinol"
     ),
     "fashion": _stems(
         "fashion mode moda style stil estilo look outfit kleid dress vestido robe wear trag "
@@ -71,7 +75,11 @@ FAMILIES: dict[str, frozenset[str]] = {
         "datos données dados api cloud code release launch user nutzer usuario utilisateur "
         "usuário team onboarding demo plan pricing preis precio prix preço ai ki ia "
         "productiv produktiv productiv productiv setup bug sprint roadmap intégr integrac "
-        "integraç logiciel outil herramienta ferramenta werkzeug shortcut atajo raccourci"
+        "integraç logiciel outil herramienta ferramenta werkzeug shortcut atajo raccourci "
+        # mobile apps
+        "version versión versão widget screen bildschirm pantalla écran notification mitteilung "
+        "notificac notificaç sync synchron sincron offline device gerät dispositivo appareil "
+        "aparelho smartphone handy móvil celular appli aplicativo aplicación atalho"
     ),
     "local_services": _stems(
         "service dienst servicio service serviço repair reparatur reparación réparation "
@@ -82,7 +90,22 @@ FAMILIES: dict[str, frozenset[str]] = {
         "local lokal booking buchung reserva réservation handwerk reparier notdienst "
         "rohr pipe tubería tuyau leak leck fuite vazamento sanitär heizung heating "
         "calefacción chauffage repar emergenc emergênc urgenc notfall entretien wartung "
-        "mantenimiento manutenç maintenance"
+        "mantenimiento manutenç maintenance "
+        # dental practices
+        "zahn dental dentist dentaire dentiste dentista dentes dientes dents tooth teeth "
+        "floss prophyla karies caries carie enamel émail esmalte gencive gengiva encía encías "
+        "tartar tartre détartr sarro tártaro kieferorthop orthodont ortodon "
+        # plumbing and heating
+        "heiz wasserhahn wasserdruck abfluss tap faucet grifo robinet torneira drain desagüe "
+        "ralo radiator radiador radiateur boiler kessel caldera chaudière aquecedor "
+        "wärmepumpe dusche shower ducha douche chuveiro "
+        # cleaning
+        "putz ménage faxina "
+        # garages
+        "car auto coche carro voiture fahrzeug vehicle vehículo véhicule veículo tyre tire "
+        "reifen neumát pneu brake bremse freno frein freio engine motor moteur oil öl aceite "
+        "huile óleo garage werkstatt taller atelier oficina mechanic mechanik mecánic mécani "
+        "mecânic mot itv inspektion batter clutch kupplung embrague embray embreagem vidange"
     ),
     "education": _stems(
         "learn lern aprend apprend appren aprend course kurs curso cours lesson lektion lección "
