@@ -43,8 +43,10 @@ def as_csv(rows: list[list[str]]) -> bytes:
 @pytest.fixture
 async def app_client(settings_factory: Callable[..., Settings]
                      ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    """The app in-process (its engine is needed to count statements) and a client for it."""
-    app = build_app(settings_factory(PUBLISH_SERVICE_ENABLED=True))
+    """The app in-process (its engine is needed to count statements) and a client for it;
+    no media job, whose polls would run statements on the same engine mid-count."""
+    app = build_app(settings_factory(PUBLISH_SERVICE_ENABLED=True,
+                                     MEDIA_PROCESSING_ENABLED=False))
     async with in_process_client(app) as client:
         yield app, client
 

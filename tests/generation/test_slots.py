@@ -11,12 +11,8 @@ import pytest
 
 from postplan.core.vocab import Channel
 from postplan.generation.planner import count_slots, plan_entries, plan_slots
-from postplan.generation.planner.slots import (
-    MIN_GAP,
-    default_posts_per_week,
-    resolve_local,
-    week_targets,
-)
+from postplan.generation.planner.cadence import default_posts_per_week, week_targets
+from postplan.generation.planner.slots import MIN_GAP, resolve_local
 from postplan.generation.schemas import Brief
 from postplan.generation.scoring import score_calendar
 from tests.generation.helpers import each, entries_for, make_brief

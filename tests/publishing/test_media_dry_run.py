@@ -29,8 +29,10 @@ SHORT = {"ok": False, "findings": [{"code": "video_too_short",
 async def test_dry_run_reports_each_stored_media_problem(
     settings_factory: Callable[..., Settings], engine: Any, tmp_path: Path,
 ) -> None:
+    # The row left `processing` is this test's: the app's own job must not finish it first.
     settings = settings_factory(MEDIA_DIR=str(tmp_path / "media"),
-                                PUBLIC_BASE_URL="https://media.brand.example")
+                                PUBLIC_BASE_URL="https://media.brand.example",
+                                MEDIA_PROCESSING_ENABLED=False)
     video = await seed_media(engine, settings)
     photo = await seed_media(engine, settings, kind="image", content_type="image/png",
                              derived={"instagram-jpeg": b"\xff\xd8jpeg"},

@@ -115,7 +115,7 @@ def open_page(browser: Any, server: LiveServer, *, width: int = 1280, height: in
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server.url + "/")
     page.get_by_label("User id").fill(user)
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Apply", exact=True).click()
     return context, page, requests, errors
 
 
@@ -169,7 +169,7 @@ def test_generate_edit_export_publish(
 
         # Generate: entries must arrive one by one while the run is still going.
         page.evaluate(ARRIVALS_JS)
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_function("() => window.__arrivals.length >= 3")
         shot(page, "02-streaming")
         page.wait_for_selector("#run-status[data-status='completed']", timeout=60_000)
@@ -202,7 +202,7 @@ def test_generate_edit_export_publish(
         assert dialog.is_visible()
         page.get_by_label("Hook").fill(EDITED_HOOK)
         page.get_by_label("Call to action").fill("Follow for the next roast")
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         edited = page.locator(f"#grid [data-entry-id='{entry_id}']")
         edited.locator(".badge.edited").wait_for()
         assert not dialog.is_visible()
@@ -230,14 +230,14 @@ def test_generate_edit_export_publish(
         assert res.status_code == 200
         second.click()
         page.get_by_label("Hook").fill("My hook after a conflict")
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         conflict = page.locator("#conflict")
         conflict.wait_for()
         assert "Changed elsewhere" in conflict.inner_text()
         shot(page, "05-conflict")
-        page.get_by_role("button", name="Reload and reapply my changes").click()
+        page.get_by_role("button", name="Reload and reapply my changes", exact=True).click()
         assert page.get_by_label("Caption").input_value() == "Changed elsewhere"
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         page.locator(f"#grid [data-entry-id='{second_id}'] .badge.edited").wait_for()
         merged = {e["id"]: e for e in entries_of(server, calendar_id, user)}[second_id]
         assert merged["hook"] == "My hook after a conflict"
@@ -253,10 +253,10 @@ def test_generate_edit_export_publish(
         assert res.status_code == 200
         third.click()
         page.get_by_label("Hook").fill("Mine wins")
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         conflict.wait_for()
         assert "Their hook" in conflict.inner_text()
-        page.get_by_role("button", name="Overwrite with mine").click()
+        page.get_by_role("button", name="Overwrite with mine", exact=True).click()
         page.wait_for_function(
             f"() => document.querySelector(\"#grid [data-entry-id='{third_id}']\")"
             ".textContent.includes('Mine wins')")
@@ -292,7 +292,7 @@ def test_generate_edit_export_publish(
         shot(page, "06-export-ics")
 
         # The subscription link.
-        page.get_by_role("button", name="ICS subscription link").click()
+        page.get_by_role("button", name="ICS subscription link", exact=True).click()
         page.wait_for_function(
             "() => document.getElementById('feed-url').value"
             " || /unavailable|failed|did not/i.test("
@@ -310,7 +310,7 @@ def test_generate_edit_export_publish(
 
         # Dry-run publish: one row per intent, with status and reasons, mirrored on the grid.
         assert page.locator("#publish-live").is_enabled()  # the flag is on for this user
-        page.get_by_role("button", name="Dry-run publish").click()
+        page.get_by_role("button", name="Dry-run publish", exact=True).click()
         page.wait_for_function(
             "() => !document.getElementById('publish-table').hidden"
             " || /unavailable|refused/i.test(document.getElementById('publish-summary')"
@@ -337,7 +337,7 @@ def test_generate_edit_export_publish(
         # Live publish is on for this user; with no channel connected it is refused, and the
         # problem's detail and code reach the user.
         page.once("dialog", lambda d: d.accept())
-        page.get_by_role("button", name="Publish live").click()
+        page.get_by_role("button", name="Publish live", exact=True).click()
         page.wait_for_function(
             "() => /refused|unavailable|Live publish/.test("
             "document.getElementById('publish-summary').textContent)")
@@ -347,7 +347,7 @@ def test_generate_edit_export_publish(
                              live_summary), live_summary
             assert page.locator("#error").is_visible()
             assert page.locator("#error-code").inner_text().startswith("(")
-            page.get_by_role("button", name="Dismiss error").click()
+            page.get_by_role("button", name="Dismiss error", exact=True).click()
         shot(page, "07b-publish-live")
 
         # Week view: one week at a time, with previous/next.
@@ -355,7 +355,7 @@ def test_generate_edit_export_publish(
         assert page.locator("#grid .week").count() == 1
         in_week = page.locator("#grid [data-entry-id]").count()
         assert 0 < in_week < total
-        page.get_by_role("button", name="Next week").click()
+        page.get_by_role("button", name="Next week", exact=True).click()
         assert page.locator("#grid [data-entry-id]").count() == total - in_week
         page.get_by_role("button", name="Month", exact=True).click()
         assert page.locator("#grid [data-entry-id]").count() == total
@@ -393,7 +393,7 @@ def test_legacy_mode_is_a_read_only_preview(
         context, page, _requests, errors = open_page(browser, server, user="legacy-user")
         page.wait_for_selector("#flags [data-flag='CALENDAR_SERVICE_ENABLED'][data-value='false']")
         fill_brief(page, days=7)
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_selector("#run-status[data-status='completed']", timeout=30_000)
         status = page.locator("#run-status")
         assert status.get_attribute("data-mode") == "legacy"
@@ -403,13 +403,13 @@ def test_legacy_mode_is_a_read_only_preview(
             assert page.get_by_role("button", name=name, exact=True).is_disabled(), name
         page.locator("#grid [data-entry-id]").first.click()
         assert page.get_by_label("Hook").is_disabled()
-        assert not page.get_by_role("button", name="Save").is_visible()
+        assert not page.get_by_role("button", name="Save", exact=True).is_visible()
         shot(page, "10-legacy")
         page.keyboard.press("Escape")
 
         # A bad brief: the problem's detail and code are shown to the user.
         page.get_by_label("Timezone").fill("Mars/Olympus")
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         alert = page.locator("#error")
         alert.wait_for()
         assert "validation_failed" in alert.inner_text()
@@ -457,7 +457,7 @@ def test_dropped_stream_resumes_from_last_event_id(
         # postsPerWeek is a total across channels (issue 16): 3 a week for 14 days is 6 posts,
         # so entries remain after the third for the resumed stream to bring.
         fill_brief(page, days=14)
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_selector("#run-status[data-status='completed']", timeout=30_000)
         assert cut["id"].endswith(":3")
         assert resumes and resumes[0].get("last-event-id") == cut["id"]
@@ -509,7 +509,7 @@ def test_partial_and_failed_runs_say_so(
     with live_server(build_app(settings)) as server:
         context, page, _requests, errors = open_page(browser, server, user=f"{status}-user")
         fill_brief(page, days=7)
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_selector(f"#run-status[data-status='{status}']", timeout=30_000)
         assert text in page.locator("#run-status").inner_text()
         assert page.locator("#grid [data-entry-id]").count() == 3
@@ -524,7 +524,7 @@ def test_partial_and_failed_runs_say_so(
             assert "Checksum" in text and "sha256:" in text and "Count" in text
             hook = page.locator("#grid [data-entry-id] .hook").first.inner_text()
             assert hook[:20] in summary.locator("pre").inner_text()
-            assert page.get_by_role("button", name="Publish live").is_disabled()
+            assert page.get_by_role("button", name="Publish live", exact=True).is_disabled()
             shot(page, "13b-export-dry-run")
         assert not errors, errors
         context.close()
@@ -555,7 +555,7 @@ def test_live_publish_updates_intent_statuses(
         page.wait_for_selector("#connections [data-channel='tiktok'].on")
         fill_brief(page, days=7)
         page.get_by_label("Instagram").uncheck()
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_selector("#run-status[data-status='completed']", timeout=30_000)
 
         # Attach media to one entry in the editor; the others will be refused for lack of it.
@@ -563,12 +563,12 @@ def test_live_publish_updates_intent_statuses(
         target_id = target.get_attribute("data-entry-id")
         target.click()
         page.get_by_label("Media").fill("video https://cdn.example.com/clip.mp4")
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         page.locator(f"#grid [data-entry-id='{target_id}'] .badge.edited").wait_for()
 
         page.get_by_label("When").select_option("now")
         page.once("dialog", lambda d: d.accept())
-        page.get_by_role("button", name="Publish live").click()
+        page.get_by_role("button", name="Publish live", exact=True).click()
         row = page.locator(f"#publish-table tr[data-result-entry-id='{target_id}']")
         row.wait_for()
         page.wait_for_function(
@@ -609,13 +609,13 @@ def test_supabase_token_auth(settings_factory: Callable[..., Settings], browser:
         page.wait_for_function(
             "() => /auth_missing/.test(document.getElementById('flags').textContent)")
         page.get_by_label("Bearer token").fill(token)
-        page.get_by_role("button", name="Apply").click()
+        page.get_by_role("button", name="Apply", exact=True).click()
         page.wait_for_selector("#flags [data-flag='CALENDAR_SERVICE_ENABLED'][data-value='true']")
         assert page.evaluate("sessionStorage.getItem('postplan.token')") == token
         assert page.evaluate("Object.keys(localStorage).length") == 0
         assert page.get_by_label("Channels").is_visible()
         fill_brief(page, days=7)
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_selector("#run-status[data-status='completed']", timeout=30_000)
         calendar_id = page.evaluate("window.postplan.calendarId")
         res = httpx.get(f"{server.url}/v1/calendars/{calendar_id}",

@@ -39,7 +39,7 @@ def test_tiktok_choices_in_the_editor(settings_factory: Callable[..., Settings],
         context, page, _requests, errors = open_page(browser, server, user=user)
         fill_brief(page, days=7)
         page.get_by_label("Instagram").uncheck()
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_selector("#run-status[data-status='completed']", timeout=30_000)
 
         target = page.locator("#grid [data-entry-id]").first
@@ -61,7 +61,7 @@ def test_tiktok_choices_in_the_editor(settings_factory: Callable[..., Settings],
         page.locator("#e-tt-duet").check()
         page.get_by_label("I agree to the Music Usage Confirmation").check()
         shot(page, "15-tiktok-choices", full_page=False)
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         page.locator(f"#grid [data-entry-id='{target_id}'] .badge.edited").wait_for()
         cal = httpx.get(f"{server.url}/v1/calendars", headers={"X-User-Id": user},
                         timeout=10).json()["items"][0]["id"]

@@ -141,7 +141,7 @@ def test_drag_add_duplicate_delete_cancel_and_resolve(
         ids = [r["intentId"] for r in queued.json()["results"]]
         page.locator("#intents-refresh").click()
         row = page.locator(f"#intents-rows tr[data-intent-id='{ids[0]}']")
-        row.get_by_role("button", name="Cancel").click()
+        row.get_by_role("button", name="Cancel", exact=True).click()
         page.locator(f"#intents-rows tr[data-intent-id='{ids[0]}'][data-status='cancelled']"
                      ).wait_for()
         assert api.get(f"/v1/publish-intents/{ids[0]}").json()["status"] == "cancelled"
@@ -151,9 +151,9 @@ def test_drag_add_duplicate_delete_cancel_and_resolve(
         page.locator("#intents-refresh").click()
         unknown = page.locator(
             f"#intents-rows tr[data-intent-id='{ids[1]}'][data-status='unknown']")
-        unknown.get_by_role("button", name="It was not published").click()
+        unknown.get_by_role("button", name="It was not published", exact=True).click()
         page.locator(f"#intents-rows tr[data-intent-id='{ids[1]}'][data-status='failed']"
-                     ).get_by_role("button", name="Retry").wait_for()
+                     ).get_by_role("button", name="Retry", exact=True).wait_for()
         page.locator("#notifications li[data-event='intent.failed']").wait_for()
         shot(page, "16-manage")
         assert not errors, errors

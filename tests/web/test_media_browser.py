@@ -113,7 +113,7 @@ def test_upload_attach_and_dry_run_in_the_page(
         page.select_option("#e-media-pick", by_name["photo.jpg"])
         page.get_by_role("button", name="Attach", exact=True).click()
         page.wait_for_selector(f"#e-media-files li[data-media-id='{by_name['photo.jpg']}']")
-        page.get_by_role("button", name="Cancel").click()
+        page.get_by_role("button", name="Cancel", exact=True).click()
         page.wait_for_selector(f"#grid [data-entry-id='{ig}'] .media-state[data-media-state='ok']")
 
         # Drop the same short clip as a file from the desktop onto the reel: uploaded, attached,
@@ -127,7 +127,7 @@ def test_upload_attach_and_dry_run_in_the_page(
         shot(page, "21-media-attached")
 
         # The dry run passes for the two good ones and names the reel's finding.
-        page.get_by_role("button", name="Dry-run publish").click()
+        page.get_by_role("button", name="Dry-run publish", exact=True).click()
         page.wait_for_function("() => !document.getElementById('publish-table').hidden")
         row = "#publish-table tr[data-result-entry-id='{}'] td"
         assert page.locator(row.format(tt)).nth(3).inner_text() == "would publish"
@@ -141,7 +141,7 @@ def test_upload_attach_and_dry_run_in_the_page(
         offered = cover.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
         assert by_name["photo.jpg"] in offered and by_name["clip.mp4"] not in offered
         cover.select_option(by_name["photo.jpg"])
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         page.locator(f"#grid [data-entry-id='{reel}'] .badge.edited").wait_for()
         saved = httpx.get(f"{server.url}/v1/calendars/{cal}/entries/{reel}",
                           headers={"X-User-Id": USER}, timeout=10).json()

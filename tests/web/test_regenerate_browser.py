@@ -39,7 +39,7 @@ def test_regenerate_this_post_and_regenerate_unedited(
     with live_server(build_app(settings)) as server:
         context, page, _requests, errors = open_page(browser, server, user=USER)
         fill_brief(page, days=7)
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_selector("#run-status[data-status='completed']", timeout=30_000)
         calendars = httpx.get(f"{server.url}/v1/calendars", headers={"X-User-Id": USER},
                               timeout=10).json()["items"]
@@ -50,7 +50,7 @@ def test_regenerate_this_post_and_regenerate_unedited(
         assert first_id in before
 
         first.click()
-        page.get_by_role("button", name="New copy for this post").click()
+        page.get_by_role("button", name="New copy for this post", exact=True).click()
         after = _wait_versions(server, cid, lambda es: es[first_id]["version"] == 2)
         assert after[first_id]["version"] == 2
         assert all(after[i]["version"] == 1 for i in before if i != first_id)
@@ -61,7 +61,7 @@ def test_regenerate_this_post_and_regenerate_unedited(
             "([id, hook]) => document.querySelector(`[data-entry-id=\"${id}\"]`)"
             ".textContent.includes(hook)", arg=[first_id, new_hook], timeout=10_000)
 
-        page.get_by_role("button", name="New copy for unedited").click()
+        page.get_by_role("button", name="New copy for unedited", exact=True).click()
         final = _wait_versions(server, cid, lambda es: all(
             e["version"] >= 2 for i, e in es.items() if i != first_id)
             and es[first_id]["version"] == 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from postplan.generation.planner.cadence import default_posts_per_week, posts_per_week
 from postplan.generation.planner.checks import Problem, brief_problems, check_brief
 from postplan.generation.planner.copywriter import write_entry
 from postplan.generation.planner.languages import SUPPORTED as PLANNER_LANGUAGES
@@ -11,13 +12,7 @@ from postplan.generation.planner.notes import plan_notes
 from postplan.generation.planner.offline import OfflinePlanner, plan_entries, warm_up
 from postplan.generation.planner.pillars import default_pillars, pillar_weights
 from postplan.generation.planner.seeding import PLANNER_VERSION
-from postplan.generation.planner.slots import (
-    Slot,
-    count_slots,
-    default_posts_per_week,
-    plan_slots,
-    posts_per_week,
-)
+from postplan.generation.planner.slots import Slot, count_slots, plan_slots
 from postplan.generation.planner.text import normalise_hook
 
 __all__ = [

@@ -10,10 +10,11 @@ from typing import NamedTuple
 
 from postplan.core.validators import EARLIEST_DATE, LATEST_DATE
 from postplan.generation.brief_fields import WEEKDAYS
+from postplan.generation.planner.cadence import open_weekdays, posts_per_week
 from postplan.generation.planner.languages import SUPPORTED, planner_supports
 from postplan.generation.planner.observances import region_problem, supported_country
 from postplan.generation.planner.pillars import default_pillars
-from postplan.generation.planner.slots import count_slots, open_weekdays, posts_per_week
+from postplan.generation.planner.slots import count_slots
 from postplan.generation.schemas import Brief
 
 MAX_POSTS_PER_WEEK = 7  # at most one post per channel per day

@@ -10,8 +10,9 @@ import datetime as dt
 import zoneinfo
 
 from postplan.core.vocab import Channel, EntryFormat
+from postplan.generation.planner.cadence import posts_per_week
 from postplan.generation.planner.pillars import default_pillars
-from postplan.generation.planner.slots import posts_per_week, resolve_local, utc_key
+from postplan.generation.planner.slots import resolve_local, utc_key
 from postplan.generation.planner.text import HOOK_MAX, shorten, to_hashtag
 from postplan.generation.schemas import Brief, EntryDraft
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from postplan.generation.planner.cadence import posts_per_week, week_targets
 from postplan.generation.planner.copybank import brief_bank
 from postplan.generation.planner.languages import planner_supports
 from postplan.generation.planner.observances import unknown_includes
-from postplan.generation.planner.slots import plan_slots, posts_per_week, week_targets
+from postplan.generation.planner.slots import plan_slots
 from postplan.generation.schemas import Brief
 
 

@@ -12,15 +12,9 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
+from postplan.generation.planner.cadence import posts_per_week, week_share, week_targets
 from postplan.generation.planner.data import best_times
-from postplan.generation.planner.slots import (
-    EARLIEST,
-    LATEST,
-    MIN_GAP,
-    posts_per_week,
-    week_share,
-    week_targets,
-)
+from postplan.generation.planner.slots import EARLIEST, LATEST, MIN_GAP
 from postplan.generation.planner.stats import entropy
 from postplan.generation.schemas import Brief, EntryDraft
 from postplan.generation.scoring.result import Check, Problems, is_aware, local_time, make_check
