@@ -181,7 +181,8 @@ def with_cover(req: PublishRequest, rows: Mapping[uuid.UUID, Any],
     signed `cover_url` added when the file can be the cover. The stored request keeps only
     the id (`cover_media_id`); the worker signs its own URL at send time."""
     raw = req.options.get("cover_media_id")
-    row = rows.get(uuid.UUID(str(raw))) if raw else None
+    cover = stored_media_id({"mediaId": str(raw)}) if raw else None
+    row = rows.get(cover) if cover is not None else None
     if row is None or _cover_findings(row):
         return req
     return req.model_copy(update={"options": {**req.options, "cover_url": cover_url(res, row)}})
@@ -237,7 +238,8 @@ async def bind_stored_media(engine: AsyncEngine, settings: Settings, user_id: st
     if not stored:
         return bound
     key = check_key(req.channel.value, req.format.value)
-    by_id = {str(mid): row for mid, row in rows.items() if mid in set(ids)}
+    attached = set(ids)
+    by_id = {str(mid): row for mid, row in rows.items() if mid in attached}
     refs: list[MediaRef] = []
     for ref in req.media:
         refs.append(_stored_ref(res, by_id[str(ref.media_id)], key)
