@@ -19,6 +19,7 @@ from postplan.generation.planner.copybank import BriefBank, brief_bank
 from postplan.generation.planner.pillars import pillar_category
 from postplan.generation.planner.seeding import brief_digest, derived_rng
 from postplan.generation.planner.slots import Slot
+from postplan.generation.planner.spelling import american, american_tags, wants_us_spelling
 from postplan.generation.planner.tags import hashtags
 from postplan.generation.planner.text import (
     CAPTION_MAX,
@@ -339,10 +340,9 @@ def write_entry(brief: Brief, slot: Slot, used_hooks: set[str]) -> EntryDraft:
         notes += f" {words['occasion']}: {slot.observance}."
     if brief.goals:
         notes += f" {words['goal']}: {shorten(brief.goals, 120)}."
-    return slot.draft(
-        hook=hook,
-        caption=caption,
-        hashtags=hashtags(brief, bank, slot, topic, rng, _tag_turn(used_hooks, slot)),
-        call_to_action=cta,
-        asset_notes=notes,
-    )
+    tags = hashtags(brief, bank, slot, topic, rng, _tag_turn(used_hooks, slot))
+    if wants_us_spelling(brief):  # the English bank is British
+        hook, caption, cta, notes = (american(t, brief) for t in (hook, caption, cta, notes))
+        tags = american_tags(tags)
+    return slot.draft(hook=hook, caption=caption, hashtags=tags, call_to_action=cta,
+                      asset_notes=notes)
