@@ -23,7 +23,7 @@ from tests.fakes.channels_server import (
     fake_channels_server,
 )
 from tests.fixtures.apps import build_app, live_server
-from tests.publishing.conftest import seed_calendar
+from tests.publishing.conftest import connect, seed_calendar
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 from tests.publishing.helpers import (
     add_connection,
@@ -69,9 +69,8 @@ async def test_edited_hook_and_cta_reach_both_platforms_with_choices_and_first_c
     with live_server(app) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             for channel, acct in (("tiktok", tt), ("instagram", ig)):
-                resp = await client.put(f"/v1/channels/{channel}/connection", json={
-                    "accessToken": acct.token, "accountId": acct.account_id})
-                assert resp.status_code == 200
+                await connect(client, channel, accessToken=acct.token,
+                              accountId=acct.account_id, refreshToken=None)
 
             info = await client.get("/v1/channels/tiktok/creator-info")
             assert info.status_code == 200, info.text

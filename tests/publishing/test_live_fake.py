@@ -21,7 +21,7 @@ from tests.fakes.channels_server import (
     fake_channels_server,
 )
 from tests.fixtures.apps import build_app, live_server
-from tests.publishing.conftest import seed_calendar
+from tests.publishing.conftest import connect, seed_calendar
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 from tests.publishing.helpers import intent_rows, make_worker, run_until_idle, statuses
 
@@ -61,9 +61,8 @@ async def test_publish_through_uvicorn_posts_exactly_once_with_partial_success(
     with live_server(app) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             for channel, acct in (("tiktok", tt), ("instagram", ig)):
-                resp = await client.put(f"/v1/channels/{channel}/connection", json={
-                    "accessToken": acct.token, "accountId": acct.account_id})
-                assert resp.status_code == 200
+                resp = await connect(client, channel, accessToken=acct.token,
+                                     accountId=acct.account_id, refreshToken=None)
                 assert acct.token not in resp.text
             calls_before = len(fake.control.calls)
             dry = await client.post(f"/v1/calendars/{cal}/publish", json={"when": "now"})

@@ -21,7 +21,7 @@ from tests.fakes.channels_server import (
     fake_channels_server,
 )
 from tests.fixtures.apps import LiveServer, build_app, free_port
-from tests.publishing.conftest import seed_calendar
+from tests.publishing.conftest import connect, seed_calendar
 from tests.publishing.fake_gateway import FakePlatformGateway, fake_env
 from tests.publishing.helpers import intent_rows, make_worker, settle
 from tests.publishing.media_files import clip, image
@@ -99,9 +99,8 @@ async def test_live_publish_sends_stored_bytes_and_signed_urls(
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             for channel, acct in (("tiktok", tt), ("instagram", ig)):
-                resp = await client.put(f"/v1/channels/{channel}/connection", json={
-                    "accessToken": acct.token, "accountId": acct.account_id})
-                assert resp.status_code == 200
+                await connect(client, channel, accessToken=acct.token,
+                              accountId=acct.account_id, refreshToken=None)
             ids = await _upload(client, (("clip.mp4", video), ("photo.png", photo)))
             for entry, name in ((video_entry, "clip.mp4"), (image_entry, "photo.png")):
                 resp = await client.patch(f"/v1/calendars/{cal}/entries/{entry}",
