@@ -20,7 +20,6 @@ from postplan.calendars.schemas import (
 from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.deps import Session, WriteSession
-from postplan.core.errors import NotFound
 from postplan.core.openapi import link, problem_responses
 from postplan.core.pagination import Cursor
 from postplan.core.schemas import Page
@@ -147,11 +146,9 @@ async def get_entry(
 ) -> EntryOut:
     """One entry as last saved; its `ETag` is the version to send as `If-Match` when editing."""
     bind(calendarId=str(calendar_id))
-    rows, _ = await service.list_entries(session, user.id, calendar_id, entry_ids=[entry_id])
-    if not rows:
-        raise NotFound("entry not found", code="entry_not_found")
-    response.headers["ETag"] = f'"{rows[0].version}"'
-    return (await _entries_out(session, res, user.id, rows))[0]
+    entry = await service.get_entry(session, user.id, calendar_id, entry_id)
+    response.headers["ETag"] = f'"{entry.version}"'
+    return (await _entries_out(session, res, user.id, [entry]))[0]
 
 
 @router.patch("/calendars/{calendar_id}/entries/{entry_id}", response_model=EntryOut,

@@ -107,6 +107,17 @@ async def list_entries(
     return split_page(rows, limit, lambda e: (e.scheduled_at, e.id))
 
 
+async def get_entry(session: AsyncSession, user_id: str, calendar_id: uuid.UUID,
+                    entry_id: uuid.UUID) -> CalendarEntry:
+    """One entry as last saved: 404 `calendar_not_found` for a calendar that is not the
+    user's, `entry_not_found` for an unknown or deleted entry."""
+    await get_calendar(session, user_id, calendar_id)
+    entry = await EntryRepository(session).get(user_id, calendar_id, entry_id)
+    if entry is None:
+        raise NotFound("entry not found", code="entry_not_found")
+    return entry
+
+
 def iterate_entries(
     session: AsyncSession, user_id: str, calendar_id: uuid.UUID, batch: int = 1000
 ) -> AsyncIterator[CalendarEntry]:

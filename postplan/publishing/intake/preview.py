@@ -18,7 +18,6 @@ from postplan.core.auth import CurrentUser
 from postplan.core.context import bind
 from postplan.core.db import utcnow
 from postplan.core.deps import AppSettings, Session
-from postplan.core.errors import NotFound
 from postplan.core.openapi import problem_responses
 from postplan.core.schemas import Schema
 from postplan.core.zones import shifted
@@ -66,10 +65,7 @@ async def preview(calendar_id: uuid.UUID, entry_id: uuid.UUID, user: CurrentUser
     """Per channel: the composed text, media in order, options, the findings a dry run would
     report and the exact requests the adapter would send."""
     bind(calendarId=str(calendar_id))
-    rows, _ = await calendars.list_entries(session, user.id, calendar_id, entry_ids=[entry_id])
-    if not rows:
-        raise NotFound("entry not found", code="entry_not_found")
-    entry = rows[0]
+    entry = await calendars.get_entry(session, user.id, calendar_id, entry_id)
     now = utcnow()
     accounts = await _accounts(session, user.id)
     # Stored files too, resolved as a publish resolves them (signed URLs, their findings).
