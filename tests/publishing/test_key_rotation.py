@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from postplan.core.crypto import TokenCipher, new_key
 from postplan.core.db import create_engine
-from postplan.publishing.connections.rotation import reencrypt_all
+from postplan.core.rotation import reencrypt_columns
+from postplan.publishing.connections.rotation import ENCRYPTED
 from postplan.publishing.tables import connections
 from tests.fixtures.apps import make_settings
 from tests.publishing.helpers import add_connection
@@ -63,7 +64,7 @@ async def test_reencrypt_moves_every_token_to_the_new_key(db_url: str, tmp_path:
     # A second pass has nothing left to do.
     engine = create_engine(db_url)
     try:
-        again = await reencrypt_all(engine, TokenCipher(f"{new},{OLD}"))
+        again = await reencrypt_columns(engine, TokenCipher(f"{new},{OLD}"), ENCRYPTED)
     finally:
         await engine.dispose()
     assert (again.rewritten, again.current, again.unreadable) == (0, 8, 0)
