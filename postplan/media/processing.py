@@ -207,7 +207,8 @@ class Processor:
         """Work until `stop`: drain what is waiting, then sleep until woken or the poll."""
         poll = self.res.settings.media_poll_seconds
         swept = 0.0
-        orphans_swept = 0.0
+        # Not at start: a rolling deploy restarts every process, and each would list the bucket.
+        orphans_swept = time.monotonic()
         while not stop.is_set():
             try:
                 if time.monotonic() - swept > SWEEP_SECONDS:
